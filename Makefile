@@ -1,0 +1,49 @@
+# den's build. `make build` gives bin/den, one fully static binary: cgo is needed for
+# libcontainer's nsenter and libseccomp; sqlite comes from the system's static library
+# instead of compiling the amalgamation on every cold build.
+SHELL := /bin/bash
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+empty :=
+space := $(empty) $(empty)
+comma := ,
+TAGS := netgo osusergo exclude_graphdriver_btrfs containers_image_openpgp containers_image_docker_daemon_stub seccomp libsqlite3
+export CGO_ENABLED := 1
+export GOFLAGS := -mod=mod -tags=$(subst $(space),$(comma),$(TAGS))
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -linkmode external -extldflags "-static -lm" -X github.com/den-project/den/cmd.Version=$(VERSION)
+
+.PHONY: build demo test unit e2e bench testdata setup clean fuzz
+
+build: bin/den
+
+bin/den: $(shell find . -name '*.go' -not -path './scripts/*' 2>/dev/null) go.mod go.sum
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/den .
+
+# setup prepares the host: packages, /dev/net/tun, a subuid range for you.
+setup:
+	scripts/setup-host.sh
+
+testdata:
+	scripts/build-testdata.sh
+
+# demo: everything from a fresh machine to a container saying hello, as a normal user.
+demo: setup build testdata
+	scripts/demo.sh
+
+unit:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./config/... ./store/... ./runtime/... ./cmd/... ./netstack/... ./scripts/...
+
+e2e: build testdata
+	$(GO) test -count=1 -timeout 30m ./testdata/e2e/...
+
+# test: the whole suite, as CI runs it.
+test: setup build testdata
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+
+bench: build testdata
+	scripts/bench.sh
+
+clean:
+	rm -rf bin

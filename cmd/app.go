@@ -1,0 +1,165 @@
+// Package cmd is den's command line: flags, output formats and exit codes. Each command turns
+// its flags into an options struct and makes one call into runtime/, store/ or netstack/.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/den-project/den/config"
+	"github.com/den-project/den/runtime"
+	"github.com/den-project/den/runtime/userns"
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+)
+
+// Version is set at build time with -ldflags "-X github.com/den-project/den/cmd.Version=...".
+var Version = "0.1.0-dev"
+
+// exitError is an error with podman's exit code attached.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+// exitCode is a silent exit with a code (the container's own).
+func exitCode(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return &exitError{code: code}
+}
+
+// Run runs the CLI and returns the process exit code.
+func Run(args []string) int {
+	app := newApp(os.Stdout, os.Stderr)
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	code := 125
+	var ee *exitError
+	var re *runtime.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+	case errors.As(err, &re):
+		code = re.Code
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(os.Stderr, "Error:", oneLine(msg))
+	}
+	return code
+}
+
+func oneLine(s string) string {
+	return strings.TrimSpace(strings.ReplaceAll(s, "\n", " "))
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:                   "den",
+		Usage:                  "run containers without a daemon and without root",
+		Version:                Version,
+		Writer:                 stdout,
+		ErrWriter:              stderr,
+		EnableBashCompletion:   true,
+		UseShortOptionHandling: true,
+		HideVersion:            true,
+		ExitErrHandler:         func(*cli.Context, error) {},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "error", Usage: "den's own diagnostics: debug, info, warn, error"},
+		},
+		Before: func(c *cli.Context) error {
+			lvl, err := logrus.ParseLevel(c.String("log-level"))
+			if err != nil {
+				return withCode(125, fmt.Errorf("--log-level %q: use debug, info, warn or error", c.String("log-level")))
+			}
+			logrus.SetLevel(lvl)
+			logrus.SetOutput(stderr)
+			return nil
+		},
+		OnUsageError: usageError,
+		Commands:     commands(),
+	}
+	cli.VersionPrinter = func(c *cli.Context) { _ = versionCmd().Action(c) }
+	return app
+}
+
+func usageError(c *cli.Context, err error, _ bool) error {
+	return withCode(125, fmt.Errorf("%v: see `den %s --help`", err, c.Command.FullName()))
+}
+
+func commands() []*cli.Command {
+	cs := []*cli.Command{
+		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
+		imagesCmd(), loadCmd(), importCmd(), rmiCmd(),
+		versionCmd(), infoCmd(),
+	}
+	for _, c := range cs {
+		if c.OnUsageError == nil {
+			c.OnUsageError = usageError
+		}
+	}
+	return cs
+}
+
+// env is what a command works with: paths, config and the runtime.
+type env struct {
+	rt *runtime.Runtime
+}
+
+// newEnv resolves paths and reads den.toml. It enters no namespace and opens no storage.
+func newEnv() (*env, error) {
+	uid, gid := userns.HostIDs()
+	p, err := config.ResolvePaths(uid, gid, os.Getenv)
+	if err != nil {
+		return nil, withCode(125, err)
+	}
+	cfg, _, err := config.Load(p)
+	if err != nil {
+		return nil, withCode(125, err)
+	}
+	if cfg.Engine.LogLevel != "" {
+		if lvl, err := logrus.ParseLevel(cfg.Engine.LogLevel); err == nil {
+			logrus.SetLevel(lvl)
+		}
+	}
+	return &env{rt: runtime.New(p, cfg)}, nil
+}
+
+// inUserNS wraps a command that touches storage: a normal user's invocation re-executes
+// itself inside den's user namespace and exits with the child's status. Config errors are
+// reported before, from the host side.
+func inUserNS(action cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if userns.Needed() {
+			if _, err := newEnv(); err != nil {
+				return err
+			}
+			code, err := userns.Reexec()
+			if err != nil {
+				return withCode(125, err)
+			}
+			return exitCode(code)
+		}
+		return action(c)
+	}
+}

@@ -1,0 +1,373 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/den-project/den/runtime"
+	"github.com/urfave/cli/v2"
+)
+
+// createFlags are shared by run and create.
+func createFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "name", Usage: "assign a name to the container"},
+		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
+		&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable (NAME=VALUE, or NAME to copy it)"},
+		&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file"},
+		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the container"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "USER[:GROUP] to run as, by name or number"},
+		&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (a command or a JSON array)"},
+		&cli.StringFlag{Name: "hostname", Usage: "container host name (default: the short container id)"},
+		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label (KEY=VALUE)"},
+	}
+}
+
+func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
+	if c.NArg() < 1 {
+		return runtime.CreateOptions{}, withCode(125, fmt.Errorf("an image name is required: den %s [OPTIONS] IMAGE [COMMAND [ARG...]]", c.Command.Name))
+	}
+	o := runtime.CreateOptions{
+		Name:        c.String("name"),
+		Image:       c.Args().First(),
+		Args:        c.Args().Tail(),
+		Env:         c.StringSlice("env"),
+		EnvFiles:    c.StringSlice("env-file"),
+		WorkingDir:  c.String("workdir"),
+		User:        c.String("user"),
+		Hostname:    c.String("hostname"),
+		Tty:         c.Bool("tty"),
+		Interactive: c.Bool("interactive"),
+		Remove:      c.Bool("rm"),
+	}
+	if c.IsSet("entrypoint") {
+		ep, err := runtime.ParseEntrypoint(c.String("entrypoint"))
+		if err != nil {
+			return o, withCode(125, err)
+		}
+		o.Entrypoint = &ep
+	}
+	if ls := c.StringSlice("label"); len(ls) > 0 {
+		o.Labels = map[string]string{}
+		for _, l := range ls {
+			k, v, _ := strings.Cut(l, "=")
+			if k == "" {
+				return o, withCode(125, fmt.Errorf("--label %q: use KEY=VALUE", l))
+			}
+			o.Labels[k] = v
+		}
+	}
+	return o, nil
+}
+
+func stdio() runtime.Stdio {
+	return runtime.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+}
+
+func runCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a command in a new container",
+		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
+		Description: `Creates a container from IMAGE and runs it in the foreground, returning the
+command's exit code (125 for den's own errors, 126 when the command cannot be invoked,
+127 when it is not found).
+
+Examples:
+   den run --rm busybox echo hello
+   den run -it --name box busybox sh
+   den run --rm -e GREETING=hi -w /tmp -u 1000 busybox env`,
+		Flags:                  createFlags(),
+		UseShortOptionHandling: true,
+		Action: inUserNS(func(c *cli.Context) error {
+			o, err := createOptions(c)
+			if err != nil {
+				return err
+			}
+			e, err := newEnv()
+			if err != nil {
+				return err
+			}
+			defer e.rt.Close()
+			ctx := context.Background()
+			ctr, err := e.rt.Create(ctx, o)
+			if err != nil {
+				return err
+			}
+			code, err := e.rt.RunAttached(ctx, ctr, stdio())
+			if err != nil {
+				if o.Remove {
+					_, _ = e.rt.Remove(ctx, ctr.ID, true)
+				}
+				return withCode(code, err)
+			}
+			return exitCode(code)
+		}),
+	}
+}
+
+func createCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "create",
+		Usage:     "create a container without starting it",
+		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
+		Description: `Creates a container and prints its id. Start it with "den start -a".
+
+Examples:
+   den create --name web busybox httpd -f
+   den create -it busybox sh`,
+		Flags:                  createFlags(),
+		UseShortOptionHandling: true,
+		Action: inUserNS(func(c *cli.Context) error {
+			o, err := createOptions(c)
+			if err != nil {
+				return err
+			}
+			e, err := newEnv()
+			if err != nil {
+				return err
+			}
+			defer e.rt.Close()
+			ctr, err := e.rt.Create(context.Background(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, ctr.ID)
+			return nil
+		}),
+	}
+}
+
+func startCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "start",
+		Usage:     "start a created or exited container",
+		ArgsUsage: "CONTAINER",
+		Description: `Starts a container in the foreground with its output attached and returns its
+exit code. Detached starts come with the container monitor.
+
+Examples:
+   den start -a web
+   den start -ai box`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach stdout and stderr"},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin"},
+		},
+		UseShortOptionHandling: true,
+		Action: inUserNS(func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return withCode(125, errors.New("den start needs exactly one container"))
+			}
+			if !c.Bool("attach") {
+				return withCode(125, errors.New("detached start is not available yet: use `den start -a`"))
+			}
+			e, err := newEnv()
+			if err != nil {
+				return err
+			}
+			defer e.rt.Close()
+			ctr, err := e.rt.Lookup(c.Args().First())
+			if err != nil {
+				return withCode(125, err)
+			}
+			ctr.Config.Interactive = ctr.Config.Interactive || c.Bool("interactive")
+			in := stdio()
+			if !c.Bool("interactive") && !ctr.Config.Tty {
+				in.In = nil
+			}
+			code, err := e.rt.RunAttached(context.Background(), ctr, in)
+			if err != nil {
+				return withCode(code, err)
+			}
+			return exitCode(code)
+		}),
+	}
+}
+
+// psRow is one line of `den ps`, with podman's --format field names.
+type psRow struct {
+	ID, Image, ImageID, Command, Names, Status, State, Ports string
+	CreatedHuman, CreatedAt, RunningFor                      string
+	Created                                                  int64
+	Pid, ExitCode                                            int
+	Exited                                                   bool
+	AutoRemove                                               bool
+	Labels                                                   map[string]string
+	StartedAt, ExitedAt                                      int64
+}
+
+// psJSON is podman's JSON shape for ps.
+type psJSON struct {
+	AutoRemove bool              `json:"AutoRemove"`
+	Command    []string          `json:"Command"`
+	CreatedAt  string            `json:"CreatedAt"`
+	Exited     bool              `json:"Exited"`
+	ExitedAt   int64             `json:"ExitedAt"`
+	ExitCode   int               `json:"ExitCode"`
+	ID         string            `json:"Id"`
+	Image      string            `json:"Image"`
+	ImageID    string            `json:"ImageID"`
+	Labels     map[string]string `json:"Labels"`
+	Names      []string          `json:"Names"`
+	Pid        int               `json:"Pid"`
+	StartedAt  int64             `json:"StartedAt"`
+	State      string            `json:"State"`
+	Status     string            `json:"Status"`
+	Created    int64             `json:"Created"`
+}
+
+func statusText(c *runtime.Container) string {
+	switch c.State.Status {
+	case runtime.StatusRunning:
+		return "Up " + humanDuration(time.Since(c.State.StartedAt))
+	case runtime.StatusExited:
+		return fmt.Sprintf("Exited (%d) %s", c.State.ExitCode, humanAgo(c.State.FinishedAt))
+	}
+	return strings.ToUpper(c.State.Status[:1]) + c.State.Status[1:]
+}
+
+func psCmd() *cli.Command {
+	return &cli.Command{
+		Name:    "ps",
+		Aliases: []string{"list", "ls"},
+		Usage:   "list containers",
+		Description: `Lists running containers, or all with -a.
+
+Examples:
+   den ps -a
+   den ps -a --format '{{.Names}} {{.Status}}'
+   den ps -aq`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers, not only running ones"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only ids"},
+			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate ids and commands"},
+			&cli.StringFlag{Name: "format", Usage: "Go template, \"table TEMPLATE\" or \"json\""},
+		},
+		UseShortOptionHandling: true,
+		Action: func(c *cli.Context) error {
+			e, err := newEnv()
+			if err != nil {
+				return err
+			}
+			cs, err := e.rt.List()
+			if err != nil {
+				return withCode(125, err)
+			}
+			var rows []psRow
+			var js []psJSON
+			for _, ctr := range cs {
+				if !c.Bool("all") && ctr.State.Status != runtime.StatusRunning {
+					continue
+				}
+				id := ctr.ShortID()
+				cmdline := strings.Join(ctr.Config.Args, " ")
+				if c.Bool("no-trunc") {
+					id = ctr.ID
+				} else if len(cmdline) > 20 {
+					cmdline = cmdline[:17] + "..."
+				}
+				rows = append(rows, psRow{
+					ID: id, Image: ctr.ImageName, ImageID: ctr.ImageID, Command: cmdline, Names: ctr.Name,
+					Status: statusText(ctr), State: ctr.State.Status,
+					CreatedHuman: humanAgo(ctr.Created), RunningFor: humanDuration(time.Since(ctr.Created)),
+					CreatedAt: ctr.Created.Format("2006-01-02 15:04:05.999999999 -0700 MST"), Created: ctr.Created.Unix(),
+					Pid: ctr.State.Pid, ExitCode: ctr.State.ExitCode, Exited: ctr.State.Status == runtime.StatusExited,
+					AutoRemove: ctr.Config.Remove, Labels: ctr.Labels,
+					StartedAt: unixOrZero(ctr.State.StartedAt), ExitedAt: unixOrZero(ctr.State.FinishedAt),
+				})
+				js = append(js, psJSON{
+					AutoRemove: ctr.Config.Remove, Command: ctr.Config.Args, CreatedAt: humanAgo(ctr.Created),
+					Exited: ctr.State.Status == runtime.StatusExited, ExitedAt: unixOrZero(ctr.State.FinishedAt),
+					ExitCode: ctr.State.ExitCode, ID: ctr.ID, Image: ctr.ImageName, ImageID: ctr.ImageID,
+					Labels: ctr.Labels, Names: []string{ctr.Name}, Pid: ctr.State.Pid,
+					StartedAt: unixOrZero(ctr.State.StartedAt), State: ctr.State.Status, Status: statusText(ctr),
+					Created: ctr.Created.Unix(),
+				})
+			}
+			format := c.String("format")
+			if c.Bool("quiet") {
+				format = "{{.ID}}"
+			}
+			if js == nil {
+				js = []psJSON{}
+			}
+			return printList(c.App.Writer, format, []column{
+				{"CONTAINER ID", "ID"}, {"IMAGE", "Image"}, {"COMMAND", "Command"}, {"CREATED", "CreatedHuman"},
+				{"STATUS", "Status"}, {"PORTS", "Ports"}, {"NAMES", "Names"},
+			}, rows, js)
+		},
+	}
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func rmCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "rm",
+		Usage:     "remove containers",
+		ArgsUsage: "CONTAINER...",
+		Description: `Removes containers and their storage. A running container needs --force.
+Exit codes: 1 when a container does not exist, 2 when one is running, 125 otherwise.
+
+Examples:
+   den rm web
+   den rm -f $(den ps -aq)`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill running containers first"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all containers"},
+		},
+		UseShortOptionHandling: true,
+		Action: inUserNS(func(c *cli.Context) error {
+			e, err := newEnv()
+			if err != nil {
+				return err
+			}
+			defer e.rt.Close()
+			refs := c.Args().Slice()
+			if c.Bool("all") {
+				cs, err := e.rt.List()
+				if err != nil {
+					return withCode(125, err)
+				}
+				for _, ctr := range cs {
+					refs = append(refs, ctr.ID)
+				}
+			}
+			if len(refs) == 0 && !c.Bool("all") {
+				return withCode(125, errors.New("no container given: den rm [-f] CONTAINER... or den rm -a"))
+			}
+			var firstErr error
+			for _, ref := range refs {
+				_, err := e.rt.Remove(context.Background(), ref, c.Bool("force"))
+				if err != nil {
+					code := 125
+					switch {
+					case errors.Is(err, runtime.ErrNotFound):
+						code = 1
+					case errors.Is(err, runtime.ErrRunning):
+						code = 2
+					}
+					if firstErr == nil {
+						firstErr = withCode(code, err)
+					} else {
+						fmt.Fprintln(c.App.ErrWriter, "Error:", err)
+					}
+					continue
+				}
+				fmt.Fprintln(c.App.Writer, ref)
+			}
+			return firstErr
+		}),
+	}
+}

@@ -1,0 +1,131 @@
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	units "github.com/docker/go-units"
+)
+
+// column is one column of a listing: its header and the template field it shows.
+type column struct {
+	Header, Field string
+}
+
+// defaultTable builds "table {{.A}}\t{{.B}}" from columns.
+func defaultTable(cols []column) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = "{{." + c.Field + "}}"
+	}
+	return "table " + strings.Join(parts, "\t")
+}
+
+var templateFuncs = template.FuncMap{
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	"upper":    strings.ToUpper,
+	"lower":    strings.ToLower,
+	"title":    func(s string) string { return strings.ToUpper(s[:min(1, len(s))]) + s[min(1, len(s)):] },
+	"join":     strings.Join,
+	"truncate": func(s string, n int) string { return s[:min(n, len(s))] },
+}
+
+// printList writes rows (a slice of structs) as podman does for --format: "json" for a JSON
+// array of jsonRows, "table ..." for a table with headers, or a Go template per row. An empty
+// format uses the default table; quiet prints only the quietField.
+func printList[T any](w io.Writer, format string, cols []column, rows []T, jsonRows any) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "    ")
+		return enc.Encode(jsonRows)
+	}
+	if format == "" {
+		format = defaultTable(cols)
+	}
+	table := strings.HasPrefix(format, "table")
+	if table {
+		format = strings.TrimSpace(strings.TrimPrefix(format, "table"))
+		if format == "" {
+			format = strings.TrimPrefix(defaultTable(cols), "table ")
+		}
+	}
+	format = strings.ReplaceAll(format, `\t`, "\t")
+	format = strings.ReplaceAll(format, `\n`, "\n")
+	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(format)
+	if err != nil {
+		return withCode(125, fmt.Errorf("--format %q: %w", format, err))
+	}
+	out := w
+	var tw *tabwriter.Writer
+	if table {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		out = tw
+		if err := writeHeader(out, format, cols); err != nil {
+			return err
+		}
+	}
+	for _, r := range rows {
+		var buf bytes.Buffer
+		if err := tmpl.Execute(&buf, r); err != nil {
+			return withCode(125, fmt.Errorf("--format: %w", err))
+		}
+		buf.WriteByte('\n')
+		if _, err := out.Write(buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+// fieldRef finds the field each template action shows, for the header row.
+var fieldRef = regexp.MustCompile(`\{\{[^}]*?\.(\w+)[^}]*\}\}`)
+
+// writeHeader turns the format into its header row: {{.ID}} shows "CONTAINER ID", and a
+// field with no declared header shows its name in capitals.
+func writeHeader(w io.Writer, format string, cols []column) error {
+	hdr := map[string]string{}
+	for _, c := range cols {
+		hdr[c.Field] = c.Header
+	}
+	line := fieldRef.ReplaceAllStringFunc(format, func(m string) string {
+		f := fieldRef.FindStringSubmatch(m)[1]
+		if h, ok := hdr[f]; ok {
+			return h
+		}
+		return strings.ToUpper(f)
+	})
+	_, err := io.WriteString(w, line+"\n")
+	return err
+}
+
+// humanAgo is podman's "2 minutes ago".
+func humanAgo(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return units.HumanDuration(time.Since(t)) + " ago"
+}
+
+// humanSize is podman's size rendering: "4.28 MB".
+func humanSize(n int64) string {
+	if n < 0 {
+		return "-"
+	}
+	return units.HumanSizeWithPrecision(float64(n), 3)
+}
+
+// humanDuration is podman's "5 seconds", "About a minute".
+func humanDuration(d time.Duration) string { return units.HumanDuration(d) }

@@ -1,0 +1,23 @@
+package runtime
+
+import (
+	"os"
+
+	// Registers the device-rule manager libcontainer needs when it sets up a container.
+	_ "github.com/opencontainers/cgroups/devices"
+	"github.com/opencontainers/runc/libcontainer"
+	// Its C constructor joins the container's namespaces before the Go runtime starts, and
+	// returns at once unless _LIBCONTAINER_INITPIPE is set.
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+)
+
+// IsInitStage reports whether this process is libcontainer's container init: argv[1] is
+// "init" and the init pipe is set. A user's `den init` has no pipe.
+func IsInitStage(args []string) bool {
+	return len(args) > 1 && args[1] == "init" && os.Getenv("_LIBCONTAINER_INITPIPE") != ""
+}
+
+// InitStage runs libcontainer's init; it execs the container's command and never returns.
+func InitStage() {
+	libcontainer.Init()
+}

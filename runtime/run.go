@@ -1,0 +1,470 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/console"
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/den-project/den/store/record"
+	"github.com/moby/sys/user"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"github.com/opencontainers/runc/libcontainer/utils"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// ExitError carries an exit status that is not the container's own: 126 when the command
+// cannot be invoked, 127 when it is not found.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Stdio is the terminal or pipes a foreground container is attached to.
+type Stdio struct {
+	In       *os.File
+	Out, Err *os.File
+}
+
+func (r *Runtime) lockContainer(id string) (*record.Lock, error) {
+	return record.Acquire(r.recs.lockPath(id))
+}
+
+func (r *Runtime) stateRoot() string { return filepath.Join(r.Paths.RuntimeDir, "runc") }
+
+// RunAttached starts a created container in the foreground, attached to stdio, and waits
+// for it. It returns the container's exit code (128+N for a signal).
+func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (int, error) {
+	lk, err := r.lockContainer(c.ID)
+	if err != nil {
+		return 125, err
+	}
+	c, err = r.recs.load(c.ID)
+	if err != nil {
+		lk.Release()
+		return 125, err
+	}
+	reconcile(c)
+	if c.State.Status == StatusRunning {
+		lk.Release()
+		return 125, fmt.Errorf("container %s: %w", c.Name, ErrRunning)
+	}
+	st, err := r.Store()
+	if err != nil {
+		lk.Release()
+		return 125, err
+	}
+	if _, err := st.Container(c.ID); err != nil {
+		// A create killed between its record and its storage leaves a record only.
+		if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", nil); err != nil {
+			lk.Release()
+			return 125, fmt.Errorf("creating container storage: %w", err)
+		}
+	}
+	rootfs, err := st.Mount(c.ID, "")
+	if err != nil {
+		lk.Release()
+		return 125, fmt.Errorf("mounting container rootfs: %w", err)
+	}
+	cleanupMount := func() { _, _ = st.Unmount(c.ID, false) }
+	cont, proc, cons, err := r.startContainer(c, rootfs, stdio)
+	if err != nil {
+		cleanupMount()
+		lk.Release()
+		return exitCodeOf(err), err
+	}
+	pid, _ := proc.Pid()
+	c.State = State{
+		Status: StatusRunning, Pid: pid, StartedAt: time.Now(),
+		Holder: os.Getpid(), HolderStart: procStart(os.Getpid()), BootID: bootID(),
+	}
+	if err := r.recs.save(c); err != nil {
+		_ = cont.Signal(unix.SIGKILL)
+		_, _ = proc.Wait()
+		_ = cont.Destroy()
+		cleanupMount()
+		lk.Release()
+		return 125, err
+	}
+	// The lock is not held while the container runs: stop, kill and inspect must get in.
+	lk.Release()
+
+	code := waitAttached(cont, proc, cons, stdio)
+
+	lk, err = r.lockContainer(c.ID)
+	if err != nil {
+		return code, err
+	}
+	defer lk.Release()
+	_ = cont.Destroy()
+	cleanupMount()
+	if cur, err := r.recs.load(c.ID); err == nil {
+		c = cur
+	}
+	c.State.Status = StatusExited
+	c.State.ExitCode = code
+	c.State.Pid = 0
+	c.State.Holder, c.State.HolderStart = 0, 0
+	c.State.FinishedAt = time.Now()
+	if c.Config.Remove {
+		if err := r.deleteStorage(c.ID); err != nil {
+			return code, err
+		}
+		os.RemoveAll(r.runDir(c.ID))
+		return code, r.recs.remove(c)
+	}
+	return code, r.recs.save(c)
+}
+
+// startContainer builds the spec and starts the process; with a terminal it returns the
+// console master.
+func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*libcontainer.Container, *libcontainer.Process, console.Console, error) {
+	eu, err := resolveUser(rootfs, c.Config.User)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	binds, err := r.writeEtcFiles(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	env := setEnvDefault(c.Config.Env, "HOME", firstNonEmpty(eu.Home, "/"))
+	env = setEnvDefault(env, "HOSTNAME", c.Config.Hostname)
+	env = setEnvDefault(env, "container", "den")
+	if c.Config.Tty {
+		env = setEnvDefault(env, "TERM", "xterm")
+	}
+	groups := make([]uint32, 0, len(eu.Sgids))
+	for _, g := range eu.Sgids {
+		groups = append(groups, uint32(g))
+	}
+	in := specInput{
+		ID: c.ID, Hostname: c.Config.Hostname, Rootfs: rootfs,
+		Args: c.Config.Args, Env: env, Cwd: c.Config.WorkingDir,
+		UID: uint32(eu.Uid), GID: uint32(eu.Gid), Groups: groups,
+		Terminal: c.Config.Tty, Binds: binds,
+		Seccomp: r.Config == nil || r.Config.Engine.Seccomp == nil || *r.Config.Engine.Seccomp,
+	}
+	in.Rootless = r.Paths.Rootless
+	if r.Paths.Rootless && os.Getenv("DEN_NESTED_USERNS") != "" {
+		in.IDMapSize = ownMapSize()
+	}
+	spec, err := buildSpec(in)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lcfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName: c.ID, Spec: spec, RootlessCgroups: r.Paths.Rootless,
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("building container config: %w", err)
+	}
+	// A container must not outlive the den process that holds it: nobody else could reap it.
+	lcfg.ParentDeathSignal = int(unix.SIGKILL)
+	if err := os.MkdirAll(r.stateRoot(), 0o700); err != nil {
+		return nil, nil, nil, fmt.Errorf("creating runtime state directory: %w", err)
+	}
+	clearStaleState(r.stateRoot(), c.ID)
+	cont, err := libcontainer.Create(r.stateRoot(), c.ID, lcfg)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("creating container: %w", err)
+	}
+	proc := &libcontainer.Process{
+		Args: spec.Process.Args, Env: spec.Process.Env, Cwd: spec.Process.Cwd,
+		UID: eu.Uid, GID: eu.Gid, AdditionalGroups: eu.Sgids,
+		Init: true, LogLevel: strconv.Itoa(int(logrus.GetLevel())),
+	}
+	var sockParent *os.File
+	if c.Config.Tty {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			_ = cont.Destroy()
+			return nil, nil, nil, fmt.Errorf("creating console socket: %w", err)
+		}
+		sockParent = os.NewFile(uintptr(fds[0]), "console-parent")
+		sockChild := os.NewFile(uintptr(fds[1]), "console-child")
+		defer sockParent.Close()
+		defer sockChild.Close()
+		proc.ConsoleSocket = sockChild
+		if stdio.In != nil {
+			if ws, err := unix.IoctlGetWinsize(int(stdio.In.Fd()), unix.TIOCGWINSZ); err == nil {
+				proc.ConsoleWidth, proc.ConsoleHeight = ws.Col, ws.Row
+			}
+		}
+	} else {
+		if c.Config.Interactive && stdio.In != nil {
+			proc.Stdin = stdio.In
+		}
+		proc.Stdout, proc.Stderr = stdio.Out, stdio.Err
+	}
+	if err := cont.Run(proc); err != nil {
+		_ = cont.Destroy()
+		return nil, nil, nil, classifyStartError(err)
+	}
+	var cons console.Console
+	if sockParent != nil {
+		f, err := utils.RecvFile(sockParent)
+		if err != nil {
+			_ = cont.Signal(unix.SIGKILL)
+			_, _ = proc.Wait()
+			_ = cont.Destroy()
+			return nil, nil, nil, fmt.Errorf("receiving the container's terminal: %w", err)
+		}
+		cons, err = console.ConsoleFromFile(f)
+		if err != nil {
+			_ = cont.Signal(unix.SIGKILL)
+			_, _ = proc.Wait()
+			_ = cont.Destroy()
+			return nil, nil, nil, fmt.Errorf("using the container's terminal: %w", err)
+		}
+	}
+	return cont, proc, cons, nil
+}
+
+// waitAttached relays stdio and signals until the container exits, and returns its code.
+func waitAttached(cont *libcontainer.Container, proc *libcontainer.Process, cons console.Console, stdio Stdio) int {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	var copyDone sync.WaitGroup
+	if cons != nil {
+		if stdio.In != nil && term.IsTerminal(int(stdio.In.Fd())) {
+			if old, err := term.MakeRaw(int(stdio.In.Fd())); err == nil {
+				defer term.Restore(int(stdio.In.Fd()), old)
+			}
+		}
+		if stdio.In != nil {
+			go func() { _, _ = io.Copy(cons, stdio.In) }()
+		}
+		copyDone.Add(1)
+		go func() {
+			defer copyDone.Done()
+			_, _ = io.Copy(stdio.Out, cons)
+		}()
+	}
+	done := make(chan int, 1)
+	go func() {
+		ps, err := proc.Wait()
+		if ps == nil {
+			if err != nil {
+				done <- 125
+				return
+			}
+		}
+		done <- waitCode(ps.Sys())
+	}()
+	for {
+		select {
+		case s := <-sigs:
+			sig, ok := s.(unix.Signal)
+			if !ok {
+				continue
+			}
+			switch sig {
+			case unix.SIGWINCH:
+				if cons != nil && stdio.In != nil {
+					if ws, err := unix.IoctlGetWinsize(int(stdio.In.Fd()), unix.TIOCGWINSZ); err == nil {
+						_ = cons.Resize(console.WinSize{Height: ws.Row, Width: ws.Col})
+					}
+				}
+			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+			case unix.SIGINT, unix.SIGQUIT:
+				// Without a terminal the container shares our process group and got the
+				// terminal's signal itself; with one, keys reach it as bytes.
+			default:
+				_ = cont.Signal(sig)
+			}
+		case code := <-done:
+			if cons != nil {
+				copyDone.Wait()
+				cons.Close()
+			}
+			return code
+		}
+	}
+}
+
+func waitCode(sys any) int {
+	ws, ok := sys.(syscall.WaitStatus)
+	if !ok {
+		return 125
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// classifyStartError maps libcontainer's report of a failed exec to podman's codes.
+func classifyStartError(err error) error {
+	msg := err.Error()
+	logrus.Debugf("container start failed: %v", err)
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return &ExitError{Code: 127, Err: fmt.Errorf("%s: command not found in the container", execTarget(msg))}
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"), strings.Contains(msg, "is a directory"):
+		return &ExitError{Code: 126, Err: fmt.Errorf("%s: cannot invoke the command: %s", execTarget(msg), lastPart(msg))}
+	}
+	return fmt.Errorf("starting container: %w", err)
+}
+
+func execTarget(msg string) string {
+	if i := strings.Index(msg, "exec: \""); i >= 0 {
+		rest := msg[i+7:]
+		if j := strings.IndexByte(rest, '"'); j >= 0 {
+			return rest[:j]
+		}
+	}
+	if i := strings.Index(msg, "exec "); i >= 0 {
+		rest := msg[i+5:]
+		if j := strings.IndexByte(rest, ':'); j >= 0 {
+			return rest[:j]
+		}
+	}
+	return lastPart(msg)
+}
+
+func lastPart(msg string) string {
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+func exitCodeOf(err error) int {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return 125
+}
+
+// clearStaleState removes libcontainer state a killed den left for this id.
+func clearStaleState(root, id string) {
+	if old, err := libcontainer.Load(root, id); err == nil {
+		_ = old.Signal(unix.SIGKILL)
+		if err := old.Destroy(); err == nil {
+			return
+		}
+	}
+	os.RemoveAll(filepath.Join(root, id))
+}
+
+// resolveUser reads the rootfs's /etc/passwd and /etc/group, never following a symlink out
+// of the rootfs.
+func resolveUser(rootfs, spec string) (*user.ExecUser, error) {
+	defaults := &user.ExecUser{Uid: 0, Gid: 0, Home: "/"}
+	open := func(p string) io.ReadCloser {
+		full, err := securejoin.SecureJoin(rootfs, p)
+		if err != nil {
+			return nil
+		}
+		f, err := os.Open(full)
+		if err != nil {
+			return nil
+		}
+		return f
+	}
+	passwd, group := open("/etc/passwd"), open("/etc/group")
+	var pr, gr io.Reader
+	if passwd != nil {
+		defer passwd.Close()
+		pr = passwd
+	}
+	if group != nil {
+		defer group.Close()
+		gr = group
+	}
+	eu, err := user.GetExecUser(spec, defaults, pr, gr)
+	if err != nil {
+		return nil, &ExitError{Code: 125, Err: fmt.Errorf("user %q: %w: use a uid or a name from the image's /etc/passwd", spec, err)}
+	}
+	return eu, nil
+}
+
+// ownMapSize is how many uids den's user namespace maps, read from the kernel.
+func ownMapSize() uint32 {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return 0
+	}
+	var total uint64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 {
+			n, _ := strconv.ParseUint(f[2], 10, 32)
+			total += n
+		}
+	}
+	return uint32(total)
+}
+
+// writeEtcFiles writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf and
+// returns the bind mounts that put them in place.
+func (r *Runtime) writeEtcFiles(c *Container) ([]specs.Mount, error) {
+	dir := r.runDir(c.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating container runtime directory: %w", err)
+	}
+	hosts := "127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain\n" +
+		"127.0.1.1\t" + c.Config.Hostname + " " + c.Name + "\n"
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		resolv = nil
+	}
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"hostname", []byte(c.Config.Hostname + "\n")},
+		{"hosts", []byte(hosts)},
+		{"resolv.conf", resolv},
+	}
+	var mounts []specs.Mount
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+			return nil, fmt.Errorf("writing container %s: %w", f.name, err)
+		}
+		mounts = append(mounts, specs.Mount{Destination: "/etc/" + f.name, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
+	}
+	return mounts, nil
+}
+
+// killHeld kills a running container through its libcontainer state, from any invocation.
+func (r *Runtime) killHeld(c *Container) error {
+	cont, err := libcontainer.Load(r.stateRoot(), c.ID)
+	if err != nil {
+		if c.State.Pid > 0 {
+			_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+		}
+		return nil
+	}
+	if err := cont.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+		return fmt.Errorf("killing container %s: %w", c.Name, err)
+	}
+	// The holder reaps it and records the exit; wait briefly for the process to go.
+	for i := 0; i < 200; i++ {
+		if unix.Kill(c.State.Pid, 0) != nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}

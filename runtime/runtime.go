@@ -1,0 +1,315 @@
+// Package runtime owns the lifecycle of containers: their records on disk, their root
+// filesystems, and running their processes through runc's libcontainer, which only this
+// package imports. It never prints: callers in cmd/ turn its results and errors into output.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/den-project/den/config"
+	"github.com/den-project/den/store"
+	"github.com/den-project/den/store/image"
+)
+
+// Runtime is den's handle on its state for one invocation. Storage is opened lazily, so
+// read-only commands never pay for it.
+type Runtime struct {
+	Paths  *config.Paths
+	Config *config.Config
+	recs   records
+	st     *store.Store
+	// Report receives progress lines of image operations; nil discards them.
+	Report interface{ Write([]byte) (int, error) }
+}
+
+// New returns a Runtime over paths. It creates nothing on disk.
+func New(p *config.Paths, c *config.Config) *Runtime {
+	return &Runtime{Paths: p, Config: c, recs: records{dir: filepath.Join(p.DataDir, "containers")}}
+}
+
+// Store opens containers/storage on first use.
+func (r *Runtime) Store() (*store.Store, error) {
+	if r.st != nil {
+		return r.st, nil
+	}
+	if _, err := r.Paths.EnsureRuntimeDir(); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(r.Paths, r.Config)
+	if err != nil {
+		return nil, err
+	}
+	r.st = st
+	return st, nil
+}
+
+// Images returns the image manager over the opened store.
+func (r *Runtime) Images() (*image.Manager, error) {
+	st, err := r.Store()
+	if err != nil {
+		return nil, err
+	}
+	return &image.Manager{Store: st, Report: r.Report}, nil
+}
+
+// Close releases the store.
+func (r *Runtime) Close() {
+	r.st.Close()
+	r.st = nil
+}
+
+// CreateOptions are the user's choices for a new container.
+type CreateOptions struct {
+	Name        string
+	Image       string
+	Args        []string
+	Entrypoint  *[]string
+	Env         []string
+	EnvFiles    []string
+	WorkingDir  string
+	User        string
+	Hostname    string
+	Tty         bool
+	Interactive bool
+	Remove      bool
+	Labels      map[string]string
+}
+
+// Create makes a container record and its storage from an image. A failure leaves nothing
+// behind.
+func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, error) {
+	if o.Name != "" {
+		if err := ValidateName(o.Name); err != nil {
+			return nil, err
+		}
+	}
+	var files [][]string
+	for _, f := range o.EnvFiles {
+		kv, err := ParseEnvFile(f)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, kv)
+	}
+	im, err := r.Images()
+	if err != nil {
+		return nil, err
+	}
+	img, err := im.Lookup(o.Image)
+	if err != nil {
+		if errors.Is(err, image.ErrNotFound) {
+			return nil, fmt.Errorf("%s: image not known: load it with `den load -i FILE` (no registry is contacted)", o.Image)
+		}
+		return nil, err
+	}
+	icfg, err := im.Config(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	args, err := Command(icfg.Config, o.Entrypoint, o.Args)
+	if err != nil {
+		return nil, err
+	}
+	env, err := Env(icfg.Config.Env, files, o.Env, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{
+		ID:      newID(),
+		Name:    o.Name,
+		Image:   o.Image,
+		ImageID: img.ID,
+		Created: time.Now(),
+		Labels:  o.Labels,
+		State:   State{Status: StatusCreated},
+	}
+	if len(img.Names) > 0 {
+		c.ImageName = img.Names[0]
+	} else {
+		c.ImageName = img.ID
+	}
+	if c.Name == "" {
+		c.Name = randomName()
+	}
+	c.Config = ContainerConfig{
+		Args: args, Env: env, Tty: o.Tty, Interactive: o.Interactive, Remove: o.Remove,
+		WorkingDir: firstNonEmpty(o.WorkingDir, icfg.Config.WorkingDir, "/"),
+		User:       firstNonEmpty(o.User, icfg.Config.User),
+		Hostname:   firstNonEmpty(o.Hostname, c.ID[:12]),
+		Entrypoint: icfg.Config.Entrypoint,
+		Cmd:        icfg.Config.Cmd,
+	}
+	if !filepath.IsAbs(c.Config.WorkingDir) {
+		return nil, fmt.Errorf("working directory %q must be an absolute path", c.Config.WorkingDir)
+	}
+	if err := r.recs.create(c); err != nil {
+		return nil, err
+	}
+	if _, err := im.Store.CreateContainer(c.ID, nil, img.ID, "", "", nil); err != nil {
+		_ = r.recs.remove(c)
+		return nil, fmt.Errorf("creating container storage: %w", err)
+	}
+	return c, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// Lookup finds a container by name, id or id prefix, with its state reconciled.
+func (r *Runtime) Lookup(ref string) (*Container, error) {
+	c, err := r.recs.resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	reconcile(c)
+	return c, nil
+}
+
+// List returns containers, newest first, with states reconciled: a container whose holding
+// den process died, or that ran before a reboot, is reported exited.
+func (r *Runtime) List() ([]*Container, error) {
+	cs, err := r.recs.list()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		reconcile(c)
+	}
+	return cs, nil
+}
+
+var bootID = func() func() string {
+	var id string
+	return func() string {
+		if id == "" {
+			id, _ = config.BootID()
+		}
+		return id
+	}
+}()
+
+// reconcile corrects a record in memory when its holder is gone. Mutating commands persist
+// the correction and clean up what the dead holder left.
+func reconcile(c *Container) bool {
+	if c.State.Status != StatusRunning {
+		return false
+	}
+	if c.State.BootID == bootID() && holderAlive(&c.State) {
+		return false
+	}
+	c.State.Status = StatusExited
+	c.State.ExitCode = -1
+	c.State.Pid = 0
+	if c.State.BootID != bootID() {
+		c.State.Error = "the machine rebooted while the container ran; exit code unknown"
+	} else {
+		c.State.Error = "the den process holding the container died; exit code unknown"
+	}
+	if c.State.FinishedAt.IsZero() {
+		c.State.FinishedAt = time.Now()
+	}
+	return true
+}
+
+// Remove deletes a container: its record, name, storage and runtime files. A running
+// container needs force, which kills it first.
+func (r *Runtime) Remove(ctx context.Context, ref string, force bool) (*Container, error) {
+	c, err := r.recs.resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	lk, err := r.lockContainer(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Release()
+	c, err = r.recs.load(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	reconcile(c)
+	if c.State.Status == StatusRunning {
+		if !force {
+			return nil, fmt.Errorf("container %s: %w: stop it first or use --force", c.Name, ErrRunning)
+		}
+		if err := r.killHeld(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.deleteStorage(c.ID); err != nil {
+		return nil, err
+	}
+	os.RemoveAll(r.runDir(c.ID))
+	if err := r.recs.remove(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (r *Runtime) deleteStorage(id string) error {
+	st, err := r.Store()
+	if err != nil {
+		return err
+	}
+	if _, err := st.Container(id); err != nil {
+		return nil
+	}
+	_, _ = st.Unmount(id, true)
+	if err := st.DeleteContainer(id); err != nil && !strings.Contains(err.Error(), "not known") {
+		return fmt.Errorf("removing container storage: %w", err)
+	}
+	return nil
+}
+
+// runDir holds a container's runtime files: hosts, hostname, resolv.conf.
+func (r *Runtime) runDir(id string) string {
+	return filepath.Join(r.Paths.RuntimeDir, "containers", id)
+}
+
+// ImageInUse reports whether any container uses the image.
+func (r *Runtime) ImageInUse(imageID string) bool {
+	cs, _ := r.recs.list()
+	for _, c := range cs {
+		if c.ImageID == imageID {
+			return true
+		}
+	}
+	return false
+}
+
+// ListImages lists stored images.
+func (r *Runtime) ListImages() ([]image.Image, error) {
+	im, err := r.Images()
+	if err != nil {
+		return nil, err
+	}
+	return im.List()
+}
+
+// RemoveContainersOfImage force-removes every container made from an image (rmi --force).
+func (r *Runtime) RemoveContainersOfImage(ctx context.Context, imageID string) error {
+	cs, err := r.recs.list()
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.ImageID == imageID {
+			if _, err := r.Remove(ctx, c.ID, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

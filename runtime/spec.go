@@ -1,0 +1,210 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/den-project/den/runtime/security"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ErrNoCommand is returned when neither the image nor the user gives a command.
+var ErrNoCommand = errors.New("no command or entrypoint provided, and no CMD or ENTRYPOINT from image")
+
+// defaultPath is podman's PATH for images that set none.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Command computes the process arguments from the image and the user's choices, with
+// podman's precedence: --entrypoint replaces the image's entrypoint and drops its Cmd; the
+// user's arguments replace the Cmd.
+func Command(img imgspecv1.ImageConfig, entrypoint *[]string, args []string) ([]string, error) {
+	ep, cmd := img.Entrypoint, img.Cmd
+	if entrypoint != nil {
+		ep, cmd = *entrypoint, nil
+	}
+	if len(args) > 0 {
+		cmd = args
+	}
+	out := append(append([]string{}, ep...), cmd...)
+	if len(out) == 0 {
+		return nil, ErrNoCommand
+	}
+	return out, nil
+}
+
+// ParseEntrypoint reads --entrypoint: a JSON array, or one command; "" clears the image's.
+func ParseEntrypoint(s string) ([]string, error) {
+	t := strings.TrimSpace(s)
+	if strings.HasPrefix(t, "[") {
+		var arr []string
+		if err := json.Unmarshal([]byte(t), &arr); err != nil {
+			return nil, fmt.Errorf("--entrypoint %q is not a JSON array of strings: %w", s, err)
+		}
+		return arr, nil
+	}
+	if s == "" {
+		return []string{}, nil
+	}
+	return []string{s}, nil
+}
+
+// Env merges the environment: the image's, then env files, then -e, later keys winning, in
+// first-seen order. "-e NAME" without a value copies NAME from lookup, or drops it if unset.
+func Env(image []string, files [][]string, flags []string, lookup func(string) (string, bool)) ([]string, error) {
+	var order []string
+	vals := map[string]string{}
+	set := func(kv string, fromUser bool) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" {
+			return fmt.Errorf("environment variable %q has no name: use NAME=VALUE", kv)
+		}
+		if !ok {
+			if !fromUser {
+				return nil
+			}
+			hv, found := lookup(k)
+			if !found {
+				return nil
+			}
+			v = hv
+		}
+		if _, seen := vals[k]; !seen {
+			order = append(order, k)
+		}
+		vals[k] = v
+		return nil
+	}
+	for _, kv := range image {
+		if err := set(kv, false); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range files {
+		for _, kv := range f {
+			if err := set(kv, true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, kv := range flags {
+		if err := set(kv, true); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]string, 0, len(order)+1)
+	if _, ok := vals["PATH"]; !ok {
+		out = append(out, defaultPath)
+	}
+	for _, k := range order {
+		out = append(out, k+"="+vals[k])
+	}
+	return out, nil
+}
+
+// ParseEnvFile reads an --env-file: NAME=VALUE lines, # comments and blank lines ignored,
+// a bare NAME taken from the caller's environment.
+func ParseEnvFile(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading env file: %w", err)
+	}
+	var out []string
+	for n, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimRight(line, "\r")
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		k, _, _ := strings.Cut(strings.TrimLeft(line, " \t"), "=")
+		if k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("env file %s line %d: %q is not NAME=VALUE", path, n+1, t)
+		}
+		out = append(out, strings.TrimLeft(line, " \t"))
+	}
+	return out, nil
+}
+
+// setEnv sets key in env unless already there.
+func setEnvDefault(env []string, key, val string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return env
+		}
+	}
+	return append(env, key+"="+val)
+}
+
+// specInput is what Spec needs to describe one container.
+type specInput struct {
+	ID, Hostname string
+	Rootfs       string
+	Args, Env    []string
+	Cwd          string
+	UID, GID     uint32
+	Groups       []uint32
+	Terminal     bool
+	// IDMapSize > 0 gives the container its own user namespace mapping ids 0..size-1 to the
+	// same ids of den's namespace.
+	IDMapSize uint32
+	Seccomp   bool
+	// Rootless: den runs in its own user namespace and cannot create cgroups.
+	Rootless bool
+	// Binds are extra bind mounts (hosts, hostname, resolv.conf).
+	Binds []specs.Mount
+}
+
+// buildSpec makes the OCI runtime spec of a container with den's defaults.
+func buildSpec(in specInput) (*specs.Spec, error) {
+	s := &specs.Spec{
+		Version:  specs.Version,
+		Root:     &specs.Root{Path: in.Rootfs},
+		Hostname: in.Hostname,
+		Process: &specs.Process{
+			Terminal:     in.Terminal,
+			Args:         in.Args,
+			Env:          in.Env,
+			Cwd:          in.Cwd,
+			User:         specs.User{UID: in.UID, GID: in.GID, AdditionalGids: in.Groups},
+			Capabilities: security.Capabilities(security.DefaultCapabilities),
+		},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
+			},
+			MaskedPaths:   security.MaskedPaths,
+			ReadonlyPaths: security.ReadonlyPaths,
+		},
+	}
+	s.Mounts = append(s.Mounts, in.Binds...)
+	if !in.Rootless {
+		// Rootless, libcontainer skips hierarchies it cannot write only when no path is asked
+		// for; as root each container gets its own cgroup under den/.
+		s.Linux.CgroupsPath = "/den/" + in.ID
+	}
+	if in.IDMapSize > 0 {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: in.IDMapSize}}
+		s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
+	}
+	if in.Seccomp {
+		p, err := security.Seccomp(s)
+		if err != nil {
+			return nil, err
+		}
+		s.Linux.Seccomp = p
+	}
+	return s, nil
+}

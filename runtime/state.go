@@ -1,0 +1,278 @@
+package runtime
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/den-project/den/store/record"
+	"golang.org/x/sys/unix"
+)
+
+// Container statuses, as podman names them in inspect.
+const (
+	StatusCreated = "created"
+	StatusRunning = "running"
+	StatusExited  = "exited"
+)
+
+var (
+	// ErrNotFound: no container has that name or id (prefix).
+	ErrNotFound = errors.New("no such container")
+	// ErrNameInUse: another container already has that name.
+	ErrNameInUse = errors.New("name is already in use")
+	// ErrAmbiguous: an id prefix matches more than one container.
+	ErrAmbiguous = errors.New("more than one container matches")
+	// ErrRunning: the operation needs a container that is not running.
+	ErrRunning = errors.New("container is running")
+)
+
+// Container is the record den keeps for each container, one JSON file per container.
+type Container struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Image     string            `json:"image"`
+	ImageID   string            `json:"imageId"`
+	ImageName string            `json:"imageName"`
+	Created   time.Time         `json:"created"`
+	Config    ContainerConfig   `json:"config"`
+	State     State             `json:"state"`
+	Labels    map[string]string `json:"labels,omitempty"`
+}
+
+// ContainerConfig is what the user asked for at create time, resolved against the image.
+type ContainerConfig struct {
+	Args        []string `json:"args"`
+	Env         []string `json:"env"`
+	WorkingDir  string   `json:"workingDir"`
+	User        string   `json:"user,omitempty"`
+	Hostname    string   `json:"hostname"`
+	Tty         bool     `json:"tty"`
+	Interactive bool     `json:"interactive"`
+	Remove      bool     `json:"remove"`
+	Entrypoint  []string `json:"entrypoint,omitempty"`
+	Cmd         []string `json:"cmd,omitempty"`
+}
+
+// State is the mutable part of a record.
+type State struct {
+	Status     string    `json:"status"`
+	Pid        int       `json:"pid,omitempty"`
+	ExitCode   int       `json:"exitCode"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	// Holder is the den process that is the container's parent, and HolderStart its start
+	// time in clock ticks, so a recycled pid is not mistaken for it.
+	Holder      int    `json:"holder,omitempty"`
+	HolderStart uint64 `json:"holderStart,omitempty"`
+	BootID      string `json:"bootId,omitempty"`
+	// Error says why a container ended without an exit code (holder died, reboot).
+	Error string `json:"error,omitempty"`
+}
+
+// ShortID is the 12-character id podman shows.
+func (c *Container) ShortID() string { return c.ID[:12] }
+
+// records is the on-disk layout of container records under DataDir/containers:
+// <id>/container.json, <id>/lock, and names/<name> holding the id that owns name.
+type records struct{ dir string }
+
+func (r records) path(id string) string     { return filepath.Join(r.dir, id, "container.json") }
+func (r records) lockPath(id string) string { return filepath.Join(r.dir, id, "lock") }
+func (r records) namesDir() string          { return filepath.Join(r.dir, "names") }
+func (r records) registryLock() string      { return filepath.Join(r.dir, "names.lock") }
+
+func newID() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// ValidateName checks a user-chosen container name as podman does.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) || len(name) > 253 {
+		return fmt.Errorf("container name %q is invalid: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// create registers a new record under its name. The name registry lock makes the check and
+// the claim one step, so of many concurrent creates with one name exactly one wins.
+func (r records) create(c *Container) error {
+	if err := os.MkdirAll(r.namesDir(), 0o700); err != nil {
+		return fmt.Errorf("creating container directory: %w", err)
+	}
+	lk, err := record.Acquire(r.registryLock())
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	namePath := filepath.Join(r.namesDir(), c.Name)
+	if b, err := os.ReadFile(namePath); err == nil {
+		owner := strings.TrimSpace(string(b))
+		if _, err := os.Stat(r.path(owner)); err == nil {
+			return fmt.Errorf("the container name %q is already in use by %s: %w; choose another name or remove that container", c.Name, owner, ErrNameInUse)
+		}
+		// A create killed before writing its record left the name behind.
+		os.Remove(namePath)
+	}
+	if err := os.Mkdir(filepath.Join(r.dir, c.ID), 0o700); err != nil {
+		return fmt.Errorf("creating container directory: %w", err)
+	}
+	if err := record.WriteJSON(r.path(c.ID), c); err != nil {
+		os.RemoveAll(filepath.Join(r.dir, c.ID))
+		return err
+	}
+	if err := record.WriteFile(namePath, []byte(c.ID+"\n"), 0o600); err != nil {
+		os.RemoveAll(filepath.Join(r.dir, c.ID))
+		return err
+	}
+	return nil
+}
+
+// remove deletes a record and frees its name. The caller holds the container's lock.
+func (r records) remove(c *Container) error {
+	lk, err := record.Acquire(r.registryLock())
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	namePath := filepath.Join(r.namesDir(), c.Name)
+	if b, err := os.ReadFile(namePath); err == nil && strings.TrimSpace(string(b)) == c.ID {
+		os.Remove(namePath)
+	}
+	// Removing the record file first makes the removal visible at once; the directory follows.
+	if err := os.Remove(r.path(c.ID)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("removing container record: %w", err)
+	}
+	return os.RemoveAll(filepath.Join(r.dir, c.ID))
+}
+
+func (r records) load(id string) (*Container, error) {
+	var c Container
+	if err := record.ReadJSON(r.path(id), &c); err != nil {
+		if record.IsNotExist(err) {
+			return nil, fmt.Errorf("%s: %w", id, ErrNotFound)
+		}
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (r records) save(c *Container) error { return record.WriteJSON(r.path(c.ID), c) }
+
+// list loads every record, newest first. Records that vanish while listing are skipped.
+func (r records) list() ([]*Container, error) {
+	ents, err := os.ReadDir(r.dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	out := make([]*Container, 0, len(ents))
+	for _, e := range ents {
+		if len(e.Name()) != 64 || !e.IsDir() {
+			continue
+		}
+		c, err := r.load(e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// resolve finds a container by full name, full id or unique id prefix.
+func (r records) resolve(ref string) (*Container, error) {
+	if ref == "" {
+		return nil, fmt.Errorf("empty container name: %w", ErrNotFound)
+	}
+	if b, err := os.ReadFile(filepath.Join(r.namesDir(), filepath.Base(ref))); err == nil && nameRE.MatchString(ref) {
+		if c, err := r.load(strings.TrimSpace(string(b))); err == nil {
+			return c, nil
+		}
+	}
+	if len(ref) == 64 {
+		if c, err := r.load(ref); err == nil {
+			return c, nil
+		}
+	}
+	if !isHex(ref) {
+		return nil, fmt.Errorf("%s: %w", ref, ErrNotFound)
+	}
+	ents, err := os.ReadDir(r.dir)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	var match string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ref) && len(e.Name()) == 64 {
+			if match != "" {
+				return nil, fmt.Errorf("%s: %w", ref, ErrAmbiguous)
+			}
+			match = e.Name()
+		}
+	}
+	if match == "" {
+		return nil, fmt.Errorf("%s: %w", ref, ErrNotFound)
+	}
+	return r.load(match)
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// procStart returns a process's start time in clock ticks, 0 if it does not exist.
+func procStart(pid int) uint64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces and parentheses; fields resume after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0
+	}
+	var v uint64
+	fmt.Sscan(f[19], &v)
+	return v
+}
+
+// holderAlive reports whether the process recorded as the container's holder still runs.
+func holderAlive(s *State) bool {
+	if s.Holder <= 0 {
+		return false
+	}
+	if err := unix.Kill(s.Holder, 0); err != nil && err != unix.EPERM {
+		return false
+	}
+	return procStart(s.Holder) == s.HolderStart
+}

@@ -1,0 +1,246 @@
+// Package image owns den's images: loading archives, importing root filesystem tarballs,
+// listing, resolving the names users type, and removing. It is a thin layer over
+// containers/image (copying between transports) and containers/storage (where images live).
+package image
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/den-project/den/store"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/signature"
+	istorage "go.podman.io/image/v5/storage"
+	"go.podman.io/image/v5/types"
+	cstorage "go.podman.io/storage"
+)
+
+// ErrNotFound is returned when no local image matches what the user typed.
+var ErrNotFound = errors.New("image not known")
+
+// ErrInUse is returned when removing an image that containers still use.
+var ErrInUse = errors.New("image is in use by a container")
+
+// Image is one stored image as den lists it.
+type Image struct {
+	ID      string
+	Names   []string
+	Digest  string
+	Created time.Time
+	Size    int64
+	Labels  map[string]string
+}
+
+// Manager does image work on an open store.
+type Manager struct {
+	Store *store.Store
+	// Report receives containers/image's plain progress lines; nil discards them.
+	Report io.Writer
+}
+
+func (m *Manager) policy() (*signature.PolicyContext, error) {
+	// Local archives are trusted as podman's default policy.json trusts them; registry
+	// policies arrive with pulls.
+	return signature.NewPolicyContext(&signature.Policy{Default: []signature.PolicyRequirement{signature.NewPRInsecureAcceptAnything()}})
+}
+
+// copyInto copies src into storage under name, or without a name when name is nil, and
+// returns the stored image's ID.
+func (m *Manager) copyInto(ctx context.Context, src types.ImageReference, name reference.Named) (string, error) {
+	pc, err := m.policy()
+	if err != nil {
+		return "", err
+	}
+	defer pc.Destroy()
+	tmpName := name == nil
+	if tmpName {
+		// containers/image needs a name or an ID for the destination; the ID is only known once
+		// the config is copied, so copy under a throwaway name and drop it afterwards.
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		name, err = reference.ParseNormalizedNamed("localhost/den-unnamed-" + hex.EncodeToString(b[:]))
+		if err != nil {
+			return "", err
+		}
+	}
+	dest, err := istorage.Transport.NewStoreReference(m.Store.Store, name, "")
+	if err != nil {
+		return "", fmt.Errorf("naming the image in storage: %w", err)
+	}
+	report := m.Report
+	if report == nil {
+		report = io.Discard
+	}
+	if _, err := copy.Image(ctx, pc, dest, src, &copy.Options{ReportWriter: report}); err != nil {
+		return "", err
+	}
+	img, err := istorage.Transport.GetStoreImage(m.Store.Store, dest)
+	if err != nil {
+		return "", fmt.Errorf("finding the copied image: %w", err)
+	}
+	if tmpName {
+		if err := m.Store.RemoveNames(img.ID, []string{name.String()}); err != nil {
+			return "", fmt.Errorf("removing temporary name: %w", err)
+		}
+	}
+	return img.ID, nil
+}
+
+// List returns every stored image, newest first.
+func (m *Manager) List() ([]Image, error) {
+	imgs, err := m.Store.Images()
+	if err != nil {
+		return nil, fmt.Errorf("listing images: %w", err)
+	}
+	out := make([]Image, 0, len(imgs))
+	for i := range imgs {
+		out = append(out, m.describe(&imgs[i]))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+func (m *Manager) describe(img *cstorage.Image) Image {
+	size, err := m.Store.ImageSize(img.ID)
+	if err != nil {
+		size = -1
+	}
+	return Image{ID: img.ID, Names: img.Names, Digest: img.Digest.String(), Created: img.Created, Size: size}
+}
+
+// Lookup resolves what a user typed (a full or short name, with or without tag, an ID or an
+// ID prefix) to a stored image.
+func (m *Manager) Lookup(nameOrID string) (*cstorage.Image, error) {
+	if nameOrID == "" {
+		return nil, fmt.Errorf("empty image name: %w", ErrNotFound)
+	}
+	for _, cand := range Candidates(nameOrID) {
+		if img, err := m.Store.Image(cand); err == nil {
+			return img, nil
+		}
+	}
+	if isHexPrefix(nameOrID) {
+		if img, err := m.Store.Image(strings.TrimPrefix(nameOrID, "sha256:")); err == nil {
+			return img, nil
+		}
+	}
+	// A short name matches any stored repository that ends with it, as podman does for
+	// images it has locally.
+	if n, err := reference.ParseNormalizedNamed(nameOrID); err == nil && !hasRegistry(nameOrID) && !strings.Contains(nameOrID, "@") {
+		want := "/" + reference.Path(reference.TagNameOnly(n))
+		short := strings.TrimPrefix(strings.TrimPrefix(want, "/library"), "/")
+		tag := ":" + reference.TagNameOnly(n).(reference.Tagged).Tag()
+		imgs, err := m.Store.Images()
+		if err == nil {
+			for i := range imgs {
+				for _, name := range imgs[i].Names {
+					if strings.HasSuffix(name, "/"+short+tag) {
+						return &imgs[i], nil
+					}
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("%s: %w", nameOrID, ErrNotFound)
+}
+
+// Candidates lists the full names a user's reference may stand for, most likely first:
+// docker.io/library/busybox:latest and localhost/busybox:latest for "busybox".
+func Candidates(s string) []string {
+	n, err := reference.ParseNormalizedNamed(s)
+	if err != nil {
+		return nil
+	}
+	n = reference.TagNameOnly(n)
+	out := []string{n.String()}
+	if !hasRegistry(s) {
+		if ln, err := reference.ParseNormalizedNamed("localhost/" + s); err == nil {
+			out = append(out, reference.TagNameOnly(ln).String())
+		}
+	}
+	return out
+}
+
+// hasRegistry reports whether a reference's first component names a registry host, the way
+// the docker reference grammar decides it.
+func hasRegistry(s string) bool {
+	first, _, found := strings.Cut(s, "/")
+	return found && (strings.ContainsAny(first, ".:") || first == "localhost")
+}
+
+func isHexPrefix(s string) bool {
+	s = strings.TrimPrefix(s, "sha256:")
+	if len(s) < 3 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// Config returns the OCI configuration of a stored image.
+func (m *Manager) Config(ctx context.Context, img *cstorage.Image) (*imgspecv1.Image, error) {
+	ref, err := istorage.Transport.NewStoreReference(m.Store.Store, nil, img.ID)
+	if err != nil {
+		return nil, err
+	}
+	src, err := ref.NewImage(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reading image %s: %w", shortID(img.ID), err)
+	}
+	defer src.Close()
+	cfg, err := src.OCIConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading config of image %s: %w", shortID(img.ID), err)
+	}
+	return cfg, nil
+}
+
+// Remove deletes images by what the user typed. With force, containers using an image are
+// not protected (the caller removes them first); without it, ErrInUse. It returns the
+// removed IDs and names that were untagged.
+func (m *Manager) Remove(nameOrID string, inUse func(imageID string) bool) (untagged []string, deleted string, err error) {
+	img, err := m.Lookup(nameOrID)
+	if err != nil {
+		return nil, "", err
+	}
+	// Removing by one of several names only untags, as podman does.
+	if len(img.Names) > 1 && !strings.HasPrefix(img.ID, strings.TrimPrefix(nameOrID, "sha256:")) {
+		for _, cand := range append(Candidates(nameOrID), nameOrID) {
+			for _, n := range img.Names {
+				if n == cand {
+					if err := m.Store.RemoveNames(img.ID, []string{n}); err != nil {
+						return nil, "", fmt.Errorf("untagging %s: %w", n, err)
+					}
+					return []string{n}, "", nil
+				}
+			}
+		}
+	}
+	if inUse != nil && inUse(img.ID) {
+		return nil, "", fmt.Errorf("image %s: %w: remove the container first or use --force", nameOrID, ErrInUse)
+	}
+	if _, err := m.Store.DeleteImage(img.ID, true); err != nil {
+		return nil, "", fmt.Errorf("removing image %s: %w", shortID(img.ID), err)
+	}
+	return img.Names, img.ID, nil
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
