@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/den-project/den/config"
@@ -85,6 +86,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		HideVersion:            true,
 		ExitErrHandler:         func(*cli.Context, error) {},
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", EnvVars: []string{"DEN_ROOT"}, Usage: "keep all persistent state (storage, containers) in this directory"},
+			&cli.StringFlag{Name: "runroot", EnvVars: []string{"DEN_RUNROOT"}, Usage: "keep runtime state (locks, mounts) in this directory"},
 			&cli.StringFlag{Name: "log-level", Value: "error", Usage: "den's own diagnostics: debug, info, warn, error"},
 		},
 		Before: func(c *cli.Context) error {
@@ -127,11 +130,23 @@ type env struct {
 }
 
 // newEnv resolves paths and reads den.toml. It enters no namespace and opens no storage.
-func newEnv() (*env, error) {
+func newEnv(c *cli.Context) (*env, error) {
 	uid, gid := userns.HostIDs()
 	p, err := config.ResolvePaths(uid, gid, os.Getenv)
 	if err != nil {
 		return nil, withCode(125, err)
+	}
+	if r := c.String("root"); r != "" {
+		if !filepath.IsAbs(r) {
+			return nil, withCode(125, fmt.Errorf("--root %q must be an absolute path", r))
+		}
+		p.DataDir = r
+	}
+	if r := c.String("runroot"); r != "" {
+		if !filepath.IsAbs(r) {
+			return nil, withCode(125, fmt.Errorf("--runroot %q must be an absolute path", r))
+		}
+		p.RuntimeDir = r
 	}
 	cfg, _, err := config.Load(p)
 	if err != nil {
@@ -151,7 +166,7 @@ func newEnv() (*env, error) {
 func inUserNS(action cli.ActionFunc) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if userns.Needed() {
-			if _, err := newEnv(); err != nil {
+			if _, err := newEnv(c); err != nil {
 				return err
 			}
 			code, err := userns.Reexec()

@@ -90,7 +90,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			e, err := newEnv()
+			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
@@ -129,7 +129,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			e, err := newEnv()
+			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
@@ -167,7 +167,7 @@ Examples:
 			if !c.Bool("attach") {
 				return withCode(125, errors.New("detached start is not available yet: use `den start -a`"))
 			}
-			e, err := newEnv()
+			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
@@ -251,7 +251,7 @@ Examples:
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			e, err := newEnv()
+			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
@@ -329,7 +329,7 @@ Examples:
 		},
 		UseShortOptionHandling: true,
 		Action: inUserNS(func(c *cli.Context) error {
-			e, err := newEnv()
+			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}

@@ -69,7 +69,7 @@ Examples:
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			e, err := newEnv()
+			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
@@ -165,7 +165,7 @@ Examples:
 		},
 		UseShortOptionHandling: true,
 		Action: inUserNS(func(c *cli.Context) error {
-			e, err := newEnv()
+			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
@@ -252,7 +252,7 @@ Examples:
 					return withCode(125, err)
 				}
 			}
-			e, err := newEnv()
+			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
@@ -295,7 +295,7 @@ Examples:
 			if len(refs) == 0 && !c.Bool("all") {
 				return withCode(125, errors.New("no image given: den rmi [-f] IMAGE... or den rmi -a"))
 			}
-			e, err := newEnv()
+			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}

@@ -78,7 +78,7 @@ Examples:
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "Go template or \"json\""},
 		},
 		Action: func(c *cli.Context) error {
-			e, err := newEnv()
+			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
