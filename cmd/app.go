@@ -97,6 +97,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			}
 			logrus.SetLevel(lvl)
 			logrus.SetOutput(stderr)
+			logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000000"})
 			return nil
 		},
 		OnUsageError: usageError,

@@ -78,12 +78,14 @@ func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (i
 			return 125, fmt.Errorf("creating container storage: %w", err)
 		}
 	}
+	logrus.Debugf("mounting rootfs of %s", c.ID)
 	rootfs, err := st.Mount(c.ID, "")
 	if err != nil {
 		lk.Release()
 		return 125, fmt.Errorf("mounting container rootfs: %w", err)
 	}
 	cleanupMount := func() { _, _ = st.Unmount(c.ID, false) }
+	logrus.Debugf("starting container")
 	cont, proc, cons, err := r.startContainer(c, rootfs, stdio)
 	if err != nil {
 		cleanupMount()
@@ -106,7 +108,9 @@ func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (i
 	// The lock is not held while the container runs: stop, kill and inspect must get in.
 	lk.Release()
 
+	logrus.Debugf("container started")
 	code := waitAttached(cont, proc, cons, stdio)
+	logrus.Debugf("container exited with %d", code)
 
 	lk, err = r.lockContainer(c.ID)
 	if err != nil {
@@ -124,6 +128,7 @@ func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (i
 	c.State.Holder, c.State.HolderStart = 0, 0
 	c.State.FinishedAt = time.Now()
 	if c.Config.Remove {
+		logrus.Debugf("removing container")
 		if err := r.deleteStorage(c.ID); err != nil {
 			return code, err
 		}
@@ -181,6 +186,7 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 		return nil, nil, nil, fmt.Errorf("creating runtime state directory: %w", err)
 	}
 	clearStaleState(r.stateRoot(), c.ID)
+	logrus.Debugf("libcontainer create")
 	cont, err := libcontainer.Create(r.stateRoot(), c.ID, lcfg)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("creating container: %w", err)
@@ -213,6 +219,7 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 		}
 		proc.Stdout, proc.Stderr = stdio.Out, stdio.Err
 	}
+	logrus.Debugf("libcontainer run")
 	if err := cont.Run(proc); err != nil {
 		_ = cont.Destroy()
 		return nil, nil, nil, classifyStartError(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/den-project/den/config"
 	"github.com/den-project/den/store"
 	"github.com/den-project/den/store/image"
+	"github.com/sirupsen/logrus"
 )
 
 // Runtime is den's handle on its state for one invocation. Storage is opened lazily, so
@@ -97,10 +98,12 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		}
 		files = append(files, kv)
 	}
+	logrus.Debugf("opening storage")
 	im, err := r.Images()
 	if err != nil {
 		return nil, err
 	}
+	logrus.Debugf("looking up image")
 	img, err := im.Lookup(o.Image)
 	if err != nil {
 		if errors.Is(err, image.ErrNotFound) {
@@ -148,9 +151,11 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	if !filepath.IsAbs(c.Config.WorkingDir) {
 		return nil, fmt.Errorf("working directory %q must be an absolute path", c.Config.WorkingDir)
 	}
+	logrus.Debugf("writing record")
 	if err := r.recs.create(c); err != nil {
 		return nil, err
 	}
+	logrus.Debugf("creating storage container")
 	if _, err := im.Store.CreateContainer(c.ID, nil, img.ID, "", "", nil); err != nil {
 		_ = r.recs.remove(c)
 		return nil, fmt.Errorf("creating container storage: %w", err)

@@ -60,6 +60,9 @@ func Open(p *config.Paths, c *config.Config) (*Store, error) {
 	for _, d := range candidates {
 		s, err := openWith(graph, run, d)
 		if err == nil {
+			if old, _ := os.ReadFile(filepath.Join(graph, driverFile)); strings.TrimSpace(string(old)) == d {
+				return &Store{Store: s, Driver: d}, nil
+			}
 			if err := record.WriteFile(filepath.Join(graph, driverFile), []byte(d+"\n"), 0o600); err != nil {
 				s.Shutdown(false)
 				return nil, err
@@ -77,13 +80,16 @@ func openWith(graph, run, driver string) (cstorage.Store, error) {
 	switch driver {
 	case DriverOverlay:
 		opts.GraphDriverName = "overlay"
+		// The private bind mount of the graph root needs privileges: skipping it lets
+		// read-only commands open the store from the host user namespace.
+		opts.GraphDriverOptions = []string{"overlay.skip_mount_home=true"}
 	case DriverFuseOverlay:
 		prog, err := exec.LookPath("fuse-overlayfs")
 		if err != nil {
 			return nil, errors.New("fuse-overlayfs not found: install it with `sudo apt-get install fuse-overlayfs`")
 		}
 		opts.GraphDriverName = "overlay"
-		opts.GraphDriverOptions = []string{"overlay.mount_program=" + prog}
+		opts.GraphDriverOptions = []string{"overlay.mount_program=" + prog, "overlay.skip_mount_home=true"}
 	case DriverVFS:
 		opts.GraphDriverName = "vfs"
 	default:
