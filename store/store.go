@@ -35,11 +35,28 @@ type Store struct {
 // layers were made with.
 const driverFile = "den-driver"
 
+// ErrNoStore is returned by RecordedDriver when no image was ever stored.
+var ErrNoStore = errors.New("no storage yet")
+
+// RecordedDriver returns the containers/storage driver name ("overlay" or "vfs") that the
+// graph root was created with, without opening it.
+func RecordedDriver(graph string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(graph, driverFile))
+	if err != nil {
+		return "", ErrNoStore
+	}
+	if strings.TrimSpace(string(b)) == DriverVFS {
+		return "vfs", nil
+	}
+	return "overlay", nil
+}
+
 // Open opens (creating if needed) the store below paths. The driver is den.toml's choice, else
 // what this graph root used before, else the first that works: native overlay, fuse-overlayfs,
 // vfs. It must run where layers can be written: as root or inside den's user namespace.
 func Open(p *config.Paths, c *config.Config) (*Store, error) {
 	graph, run := p.StorageRoots(c)
+
 	for _, d := range []string{graph, run} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("creating storage directory: %w", err)
