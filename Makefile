@@ -6,7 +6,7 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 empty :=
 space := $(empty) $(empty)
 comma := ,
-TAGS := netgo osusergo exclude_graphdriver_btrfs containers_image_openpgp containers_image_docker_daemon_stub seccomp libsqlite3
+TAGS := netgo osusergo urfave_cli_no_docs exclude_graphdriver_btrfs containers_image_openpgp containers_image_docker_daemon_stub seccomp libsqlite3
 export CGO_ENABLED := 1
 export GOFLAGS := -mod=mod -tags=$(subst $(space),$(comma),$(TAGS))
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
@@ -27,7 +27,7 @@ testdata:
 	scripts/build-testdata.sh
 
 # demo: everything from a fresh machine to a container saying hello, as a normal user.
-demo: setup build testdata
+demo:
 	scripts/demo.sh
 
 unit:
@@ -37,10 +37,10 @@ unit:
 e2e: build testdata
 	$(GO) test -count=1 -timeout 30m ./testdata/e2e/...
 
-# test: the whole suite, as CI runs it.
-test: setup build testdata
+# test: the whole suite (scripts/test.sh sets the host up first).
+test: build testdata
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 40m ./...
+	DEN_BINARY=$(CURDIR)/bin/den $(GO) test -count=1 -p 2 -timeout 40m ./...
 
 bench: build testdata
 	scripts/bench.sh

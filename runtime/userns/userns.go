@@ -207,13 +207,15 @@ func Reexec() (int, error) {
 	}
 	r.Close()
 	pid := cmd.Process.Pid
-	if err := writeMap("newuidmap", pid, maps.UID); err == nil {
-		err = writeMap("newgidmap", pid, maps.GID)
-		if err != nil {
-			return abort(cmd, w, err)
-		}
-	} else {
-		return abort(cmd, w, err)
+	// The two helpers write different files: run them side by side.
+	gidErr := make(chan error, 1)
+	go func() { gidErr <- writeMap("newgidmap", pid, maps.GID) }()
+	uerr := writeMap("newuidmap", pid, maps.UID)
+	if gerr := <-gidErr; uerr == nil {
+		uerr = gerr
+	}
+	if uerr != nil {
+		return abort(cmd, w, uerr)
 	}
 	if _, err := w.Write([]byte{'G'}); err != nil {
 		return abort(cmd, w, fmt.Errorf("starting the user namespace child: %w", err))
