@@ -84,7 +84,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion:   true,
 		UseShortOptionHandling: true,
 		HideVersion:            true,
-		ExitErrHandler:         func(*cli.Context, error) {},
+		// "-e A=1,2" and "--change 'CMD [\"a\",\"b\"]'" are one value each, as in podman.
+		DisableSliceFlagSeparator: true,
+		ExitErrHandler:            func(*cli.Context, error) {},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", EnvVars: []string{"DEN_ROOT"}, Usage: "keep all persistent state (storage, containers) in this directory"},
 			&cli.StringFlag{Name: "runroot", EnvVars: []string{"DEN_RUNROOT"}, Usage: "keep runtime state (locks, mounts) in this directory"},

@@ -123,6 +123,11 @@ func (m *Manager) Lookup(nameOrID string) (*cstorage.Image, error) {
 	if nameOrID == "" {
 		return nil, fmt.Errorf("empty image name: %w", ErrNotFound)
 	}
+	if !isHexPrefix(nameOrID) {
+		if _, err := reference.ParseNormalizedNamed(nameOrID); err != nil {
+			return nil, fmt.Errorf("%q is not a valid image reference: %w", nameOrID, err)
+		}
+	}
 	for _, cand := range Candidates(nameOrID) {
 		if img, err := m.Store.Image(cand); err == nil {
 			return img, nil

@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const busyboxName = "docker.io/library/busybox:latest"
+
+func TestLoadStoresBusyboxFromEveryArchiveFormat(t *testing.T) {
+	for _, archive := range []string{"busybox-oci.tar", "busybox-docker.tar", "busybox-docker.tar.gz"} {
+		t.Run(archive, func(t *testing.T) {
+			d := newDen(t)
+			r := d.load(t, archive)
+			if !slices.Contains(lines(r.stdout), "Loaded image: "+busyboxName) {
+				t.Errorf("want \"Loaded image: %s\" on stdout\n%s", busyboxName, r)
+			}
+			wantBusyboxListed(t, d)
+			// The layer made it into storage, with its owners.
+			wantStdout(t, d.run(t, "run", "--rm", "busybox", "stat", "-c", "%u", "/srv/multi/u2000"), "2000\n")
+		})
+	}
+}
+
+func TestLoadReadsArchiveFromStdin(t *testing.T) {
+	for _, archive := range []string{"busybox-oci.tar", "busybox-docker.tar.gz"} {
+		t.Run(archive, func(t *testing.T) {
+			d := newDen(t)
+			f, err := os.Open(filepath.Join(imagesDir, archive))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			r := d.exec(t, execOpts{stdin: f}, "load")
+			if r.code != 0 || !slices.Contains(lines(r.stdout), "Loaded image: "+busyboxName) {
+				t.Errorf("want exit 0 and \"Loaded image: %s\" on stdout\n%s", busyboxName, r)
+			}
+			wantBusyboxListed(t, d)
+		})
+	}
+}
+
+// wantBusyboxListed checks `den images` has the row REPOSITORY docker.io/library/busybox TAG latest.
+func wantBusyboxListed(t *testing.T, d *den) {
+	t.Helper()
+	r := d.mustRun(t, "images")
+	ls := lines(r.stdout)
+	if len(ls) != 2 || !slices.Equal(strings.Fields(ls[0]), []string{"REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"}) {
+		t.Fatalf("want a header and one image\n%s", r)
+	}
+	if f := strings.Fields(ls[1]); len(f) < 3 || f[0] != "docker.io/library/busybox" || f[1] != "latest" || !hex12.MatchString(f[2]) {
+		t.Errorf("want docker.io/library/busybox, latest and a 12-digit id on the image's line\n%s", r)
+	}
+}
+
+func TestImagesPrintsRequestedFormats(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+
+	var listed []struct {
+		ID    string   `json:"Id"`
+		Names []string `json:"Names"`
+	}
+	r := d.mustRun(t, "images", "--format", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil {
+		t.Fatalf("want a JSON array: %v\n%s", err, r)
+	}
+	if len(listed) != 1 || !hex64.MatchString(listed[0].ID) || !slices.Equal(listed[0].Names, []string{busyboxName}) {
+		t.Fatalf("want one image with a 64-digit Id and Names [%s]\n%s", busyboxName, r)
+	}
+	id := listed[0].ID
+
+	t.Run("quiet prints the short id", func(t *testing.T) {
+		wantStdout(t, d.run(t, "images", "-q"), id[:12]+"\n")
+	})
+	t.Run("quiet with no-trunc prints the full id", func(t *testing.T) {
+		wantStdout(t, d.run(t, "images", "-q", "--no-trunc"), "sha256:"+id+"\n")
+	})
+	t.Run("a template per image", func(t *testing.T) {
+		wantStdout(t, d.run(t, "images", "--format", "{{.Repository}}:{{.Tag}}"), busyboxName+"\n")
+	})
+	t.Run("a table template has headers", func(t *testing.T) {
+		r := d.run(t, "images", "--format", "table {{.Repository}} {{.ID}}")
+		ls := lines(r.stdout)
+		if r.code != 0 || len(ls) != 2 || strings.Join(strings.Fields(ls[0]), " ") != "REPOSITORY IMAGE ID" ||
+			strings.Join(strings.Fields(ls[1]), " ") != "docker.io/library/busybox "+id[:12] {
+			t.Errorf("want the header REPOSITORY IMAGE ID and the busybox line\n%s", r)
+		}
+	})
+	t.Run("a name argument filters", func(t *testing.T) {
+		wantStdout(t, d.run(t, "images", "-q", "busybox"), id[:12]+"\n")
+		wantStdout(t, d.run(t, "images", "-q", "nosuchimage"), "")
+	})
+}
+
+func TestImportMakesLocalhostImageThatRuns(t *testing.T) {
+	d := newDen(t)
+	r := d.mustRun(t, "import", filepath.Join(imagesDir, "rootfs.tar"), "myimg")
+	if id := strings.TrimPrefix(strings.TrimSpace(r.stdout), "sha256:"); !hex64.MatchString(id) {
+		t.Errorf("want the image id on stdout\n%s", r)
+	}
+	wantStdout(t, d.run(t, "images", "--format", "{{.Repository}} {{.Tag}}"), "localhost/myimg latest\n")
+	wantStdout(t, d.run(t, "run", "--rm", "myimg", "/bin/echo", "hi"), "hi\n")
+}
+
+func TestRmiUntagsAndDeletesImage(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	id := strings.TrimSpace(d.mustRun(t, "images", "-q", "--no-trunc").stdout)
+	r := d.run(t, "rmi", "busybox")
+	want := []string{"Untagged: " + busyboxName, "Deleted: " + strings.TrimPrefix(id, "sha256:")}
+	if r.code != 0 || !slices.Equal(lines(r.stdout), want) {
+		t.Errorf("want exit 0 and stdout %q\n%s", want, r)
+	}
+	wantStdout(t, d.run(t, "images", "-q"), "")
+}
+
+func TestRmiOfUnknownImageExitsOne(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	wantError(t, d.run(t, "rmi", "nosuchimage"), 1, "nosuchimage")
+	if r := d.mustRun(t, "images", "-q"); len(lines(r.stdout)) != 1 {
+		t.Errorf("want busybox kept\n%s", r)
+	}
+}
+
+func TestRmiOfImageInUseExitsTwoUnlessForced(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "create", "--name", "user1", "busybox", "true")
+
+	wantError(t, d.run(t, "rmi", "busybox"), 2, "busybox")
+	if r := d.mustRun(t, "images", "-q"); len(lines(r.stdout)) != 1 {
+		t.Errorf("want the image kept while a container uses it\n%s", r)
+	}
+	if r := d.mustRun(t, "ps", "-a", "--format", "{{.Names}}"); r.stdout != "user1\n" {
+		t.Errorf("want the container kept\n%s", r)
+	}
+
+	r := d.run(t, "rmi", "-f", "busybox")
+	if r.code != 0 || !slices.Contains(lines(r.stdout), "Untagged: "+busyboxName) {
+		t.Errorf("want exit 0 and the image untagged\n%s", r)
+	}
+	d.wantNoContainers(t)
+	wantStdout(t, d.run(t, "images", "-q"), "")
+}

@@ -1,0 +1,260 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunPrintsHelloAsRootlessUser(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	r := d.run(t, "run", "--rm", "busybox", "echo", "hello")
+	wantStdout(t, r, "hello\n")
+	if r.stderr != "" {
+		t.Errorf("want nothing on stderr\n%s", r)
+	}
+}
+
+func TestRunMakesCommandRootOfUserNamespaceMappedToHostUser(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	wantStdout(t, d.run(t, "run", "--rm", "busybox", "id", "-u"), "0\n")
+
+	r := d.mustRun(t, "run", "--rm", "busybox", "cat", "/proc/self/uid_map")
+	ls := lines(r.stdout)
+	want := []string{"0", fmt.Sprint(d.hostUID()), "1"}
+	if len(ls) == 0 || !slices.Equal(strings.Fields(ls[0]), want) {
+		t.Errorf("want the first uid_map line to map 0 to host uid %d only\n%s", d.hostUID(), r)
+	}
+	if start, count, ok := subIDRange("/etc/subuid", d.user); ok {
+		want := []string{"1", fmt.Sprint(start), fmt.Sprint(count)}
+		if len(ls) < 2 || !slices.Equal(strings.Fields(ls[1]), want) {
+			t.Errorf("want the second uid_map line to map 1 to the subuid range %d+%d\n%s", start, count, r)
+		}
+	}
+}
+
+func TestRunKeepsImageFileOwnersInsideContainer(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	r := d.run(t, "run", "--rm", "busybox", "sh", "-c", "cd /srv/multi && stat -c '%n %u %g' *")
+	wantStdout(t, r, "u0 0 0\nu1000 1000 1000\nu2000 2000 2000\nu65534 65534 65534\n")
+}
+
+func TestRunCommandIsPIDOne(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	wantStdout(t, d.run(t, "run", "--rm", "busybox", "sh", "-c", "echo $$"), "1\n")
+}
+
+func TestRunHostnameIsShortContainerID(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	r := d.mustRun(t, "run", "--name", "h", "busybox", "sh", "-c", "hostname; cat /etc/hostname")
+	ls := lines(r.stdout)
+	if len(ls) != 2 || !hex12.MatchString(ls[0]) || ls[1] != ls[0] {
+		t.Fatalf("want a 12-digit hex host name, the same in /etc/hostname\n%s", r)
+	}
+	id := strings.TrimSpace(d.mustRun(t, "ps", "-a", "-q", "--no-trunc").stdout)
+	if !strings.HasPrefix(id, ls[0]) {
+		t.Errorf("want host name %s to begin container id %s", ls[0], id)
+	}
+}
+
+func TestRunHostnameFlagSetsHostname(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	r := d.run(t, "run", "--rm", "--hostname", "foo", "busybox", "sh", "-c", `hostname; cat /etc/hostname; echo "$HOSTNAME"`)
+	wantStdout(t, r, "foo\nfoo\nfoo\n")
+}
+
+func TestRunShowsNoHostFiles(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	source, _ := os.Getwd()
+	for _, tc := range []struct{ name, path string }{
+		{"den's source tree", source},
+		{"the test's directory", d.dir},
+		{"the user's home", d.user.home},
+		{"den's binary", denBinary},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := d.run(t, "run", "--rm", "busybox", "test", "!", "-e", tc.path)
+			if r.code != 0 {
+				t.Errorf("want host path %s absent in the container\n%s", tc.path, r)
+			}
+		})
+	}
+	t.Run("/etc/passwd is the image's", func(t *testing.T) {
+		wantStdout(t, d.run(t, "run", "--rm", "busybox", "cut", "-d:", "-f1", "/etc/passwd"), "root\ndaemon\nuser\nnobody\n")
+	})
+}
+
+func TestRunExitsWithCommandStatus(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"exit 3", []string{"sh", "-c", "exit 3"}, 3},
+		{"false", []string{"false"}, 1},
+		{"true", []string{"true"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := d.run(t, append([]string{"run", "--rm", "busybox"}, tc.args...)...)
+			if r.code != tc.code || r.stderr != "" {
+				t.Errorf("want exit %d and nothing on stderr\n%s", tc.code, r)
+			}
+			d.wantNoContainers(t)
+		})
+	}
+}
+
+func TestRunCommandThatCannotRunExits126Or127(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	t.Run("not found", func(t *testing.T) {
+		wantError(t, d.run(t, "run", "--rm", "busybox", "nosuchcmd"), 127, "nosuchcmd")
+		d.wantNoContainers(t)
+	})
+	t.Run("not executable", func(t *testing.T) {
+		wantError(t, d.run(t, "run", "--rm", "busybox", "/etc/passwd"), 126, "/etc/passwd")
+		d.wantNoContainers(t)
+	})
+	t.Run("not found keeps the container without --rm", func(t *testing.T) {
+		wantError(t, d.run(t, "run", "--name", "gone", "busybox", "nosuchcmd"), 127, "nosuchcmd")
+		if r := d.mustRun(t, "ps", "-a", "--format", "{{.Names}}"); r.stdout != "gone\n" {
+			t.Errorf("want the container listed\n%s", r)
+		}
+		d.mustRun(t, "rm", "gone")
+	})
+}
+
+func TestRunPassesStdinOnlyWithInteractive(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	t.Run("with -i", func(t *testing.T) {
+		wantStdout(t, d.exec(t, execOpts{stdin: strings.NewReader("hi\n")}, "run", "-i", "--rm", "busybox", "cat"), "hi\n")
+	})
+	t.Run("without -i", func(t *testing.T) {
+		// A pipe that stays open: if den passed it on, cat would print hi and never end.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		defer pw.Close()
+		if _, err := pw.WriteString("hi\n"); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		wantStdout(t, d.exec(t, execOpts{stdin: pr}, "run", "--rm", "busybox", "cat"), "")
+		if time.Since(start) > 30*time.Second {
+			t.Errorf("cat waited for input it should not have had")
+		}
+	})
+}
+
+func TestRunAppliesImageConfigUnlessOverridden(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "tool-oci.tar")
+	envFile := d.writeFile(t, "env.list", []byte("# a comment\nFOO=file\nOTHER=x\n"))
+	sh := []string{"--entrypoint", `["/bin/sh","-c"]`}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"entrypoint and cmd of the image", []string{"tool"}, "entry default-arg\n"},
+		{"arguments replace cmd", []string{"tool", "x", "y"}, "entry x y\n"},
+		{"entrypoint flag drops cmd", []string{"--entrypoint", "/bin/pwd", "tool"}, "/srv\n"},
+		{"JSON entrypoint", append(sh, "tool", "echo $FOO"), "from-image\n"},
+		{"-e overrides image env", append(append([]string{"-e", "FOO=cli"}, sh...), "tool", "echo $FOO"), "cli\n"},
+		{"--env-file overrides image env", append(append([]string{"--env-file", envFile}, sh...), "tool", "echo $FOO $OTHER"), "file x\n"},
+		{"-e overrides --env-file", append(append([]string{"--env-file", envFile, "-e", "FOO=cli"}, sh...), "tool", "echo $FOO"), "cli\n"},
+		{"-w overrides image workdir", []string{"-w", "/tmp", "--entrypoint", "/bin/pwd", "tool"}, "/tmp\n"},
+		{"-w creates a missing directory", []string{"-w", "/new/dir", "--entrypoint", "/bin/pwd", "tool"}, "/new/dir\n"},
+		{"image user by name", append(sh, "tool", "id -u; id -g"), "1000\n1000\n"},
+		{"-u 0", append(append([]string{"-u", "0"}, sh...), "tool", "id -u; id -g"), "0\n0\n"},
+		{"-u uid:gid", append(append([]string{"-u", "2000:2000"}, sh...), "tool", "id -u; id -g"), "2000\n2000\n"},
+		{"-u name of the image", append(append([]string{"-u", "daemon"}, sh...), "tool", "id -u; id -g"), "1\n1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantStdout(t, d.run(t, append([]string{"run", "--rm"}, tc.args...)...), tc.want)
+		})
+	}
+	t.Run("-u unknown user", func(t *testing.T) {
+		wantError(t, d.run(t, "run", "--rm", "-u", "nosuchuser", "tool"), 125, "nosuchuser")
+		d.wantNoContainers(t)
+	})
+}
+
+func TestRunSetsDefaultEnvironment(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	r := d.mustRun(t, "run", "--rm", "busybox", "sh", "-c", "hostname; env")
+	ls := lines(r.stdout)
+	if len(ls) == 0 {
+		t.Fatalf("want output\n%s", r)
+	}
+	for _, want := range []string{
+		"IMAGE_VAR=from-image", "HOME=/root", "container=den", "HOSTNAME=" + ls[0],
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	} {
+		if !slices.Contains(ls[1:], want) {
+			t.Errorf("want %s in the environment\n%s", want, r)
+		}
+	}
+	for _, leak := range []string{"XDG_DATA_HOME=", "XDG_RUNTIME_DIR=", "_DEN_"} {
+		for _, l := range ls[1:] {
+			if strings.HasPrefix(l, leak) {
+				t.Errorf("want den's own environment kept out, found %s\n%s", l, r)
+			}
+		}
+	}
+}
+
+func TestRunEnvWithoutValueCopiesDensEnvironment(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	r := d.exec(t, execOpts{env: []string{"A=copied from den"}}, "run", "--rm", "-e", "A", "-e", "UNSET_IN_DEN", "busybox", "env")
+	if r.code != 0 || !slices.Contains(lines(r.stdout), "A=copied from den") {
+		t.Errorf("want A=copied from den in the environment\n%s", r)
+	}
+	for _, l := range lines(r.stdout) {
+		if strings.HasPrefix(l, "UNSET_IN_DEN") {
+			t.Errorf("want a variable unset in den's environment left out, as podman does\n%s", r)
+		}
+	}
+}
+
+func TestRunRmLeavesNoContainerOrMount(t *testing.T) {
+	t.Run("rootless", func(t *testing.T) { wantRunRmLeavesNothing(t, newDen(t)) })
+	t.Run("root", func(t *testing.T) { wantRunRmLeavesNothing(t, newRootDen(t)) })
+}
+
+func wantRunRmLeavesNothing(t *testing.T, d *den) {
+	d.load(t, "busybox-oci.tar")
+	wantStdout(t, d.run(t, "run", "--rm", "busybox", "true"), "")
+	d.wantNoContainers(t)
+	if mps := mountsUnder(t, d.dir); len(mps) > 0 {
+		t.Errorf("want nothing of den mounted on the host, found %q", mps)
+	}
+	// Storage forgets the container too, not only den's records.
+	b, err := os.ReadFile(filepath.Join(d.graphRoot(), "overlay-containers", "containers.json"))
+	if err != nil {
+		t.Fatalf("reading containers/storage's container list: %v", err)
+	}
+	var cs []json.RawMessage
+	if err := json.Unmarshal(b, &cs); err != nil || len(cs) != 0 {
+		t.Errorf("want no containers in containers.json, got %s", b)
+	}
+}
