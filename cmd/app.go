@@ -117,7 +117,7 @@ func commands() []*cli.Command {
 	cs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(),
-		versionCmd(), infoCmd(),
+		versionCmd(), infoCmd(), completionCmd(),
 	}
 	for _, c := range cs {
 		if c.OnUsageError == nil {
