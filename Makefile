@@ -32,10 +32,10 @@ demo:
 
 unit:
 	$(GO) vet ./...
-	$(GO) test -count=1 ./config/... ./store/... ./runtime/... ./cmd/... ./netstack/... ./scripts/...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /cmd/e2e)
 
 e2e: build testdata
-	$(GO) test -count=1 -timeout 30m ./testdata/e2e/...
+	DEN_BINARY=$(CURDIR)/bin/den $(GO) test -count=1 -timeout 30m ./cmd/e2e/
 
 # test: the whole suite (scripts/test.sh sets the host up first).
 test: build testdata

@@ -388,18 +388,22 @@ func (d *den) command(ctx context.Context, args ...string) *exec.Cmd {
 
 // execOpts are the less common knobs of one invocation.
 type execOpts struct {
-	stdin io.Reader
-	env   []string // added to the test's environment
+	stdin   io.Reader
+	env     []string      // added to the test's environment
+	timeout time.Duration // commandTimeout if zero
 }
 
 func (d *den) run(t *testing.T, args ...string) result {
 	t.Helper()
-	return d.exec(t, execOpts{}, args...)
+	return d.runWith(t, execOpts{}, args...)
 }
 
-func (d *den) exec(t *testing.T, o execOpts, args ...string) result {
+func (d *den) runWith(t *testing.T, o execOpts, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	if o.timeout == 0 {
+		o.timeout = commandTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	cmd := d.command(ctx, args...)
 	cmd.Env = append(cmd.Env, o.env...)
@@ -409,7 +413,7 @@ func (d *den) exec(t *testing.T, o execOpts, args ...string) result {
 	err := cmd.Run()
 	r := result{args: args, stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
 	if ctx.Err() != nil {
-		t.Fatalf("den %s: timed out after %v\n%s", shellQuote(args), commandTimeout, r)
+		t.Fatalf("den %s: timed out after %v\n%s", shellQuote(args), o.timeout, r)
 	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {

@@ -35,7 +35,7 @@ func TestLoadReadsArchiveFromStdin(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			r := d.exec(t, execOpts{stdin: f}, "load")
+			r := d.runWith(t, execOpts{stdin: f}, "load")
 			if r.code != 0 || !slices.Contains(lines(r.stdout), "Loaded image: "+busyboxName) {
 				t.Errorf("want exit 0 and \"Loaded image: %s\" on stdout\n%s", busyboxName, r)
 			}
