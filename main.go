@@ -6,9 +6,11 @@
 //  2. the container init stage ("den init" with _LIBCONTAINER_INITPIPE set): libcontainer's
 //     process that becomes the container's command. runc's nsenter C constructor has already
 //     joined the namespaces by the time Go starts.
-//  3. the user-namespace child (_DEN_USERNS_STAGE=child): den re-executed inside its user and
-//     mount namespace by a command that touches storage; it waits for its id maps and then
-//     runs the same command line as root of that namespace.
+//  3. the user namespace: a command that touches storage, run by a normal user, is already
+//     inside den's user and mount namespace when Go starts (runtime/userns/enter.c forks and
+//     maps it before the Go runtime exists); where that fast path declined, the CLI re-executes
+//     den as a child (_DEN_USERNS_STAGE=child) that waits for its id maps. userns.Init
+//     finishes either entry.
 //  4. the CLI, for everything else.
 package main
 
@@ -29,11 +31,9 @@ func main() {
 	if runtime.IsInitStage(os.Args) {
 		runtime.InitStage() // does not return
 	}
-	if userns.InChild() {
-		if err := userns.ChildStage(); err != nil {
-			fmt.Fprintln(os.Stderr, "Error:", err)
-			os.Exit(125)
-		}
+	if err := userns.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(125)
 	}
 	os.Exit(cmd.Run(os.Args))
 }

@@ -123,6 +123,9 @@ func commands() []*cli.Command {
 		if c.OnUsageError == nil {
 			c.OnUsageError = usageError
 		}
+		if namespaceCommands[c.Name] {
+			c.Action = inUserNS(c.Action)
+		}
 	}
 	return cs
 }
@@ -161,6 +164,12 @@ func newEnv(c *cli.Context) (*env, error) {
 		}
 	}
 	return &env{rt: runtime.New(p, cfg)}, nil
+}
+
+// namespaceCommands touch storage and so run inside den's user namespace. enter.c keeps the
+// same list for its fast path; a test holds the two together.
+var namespaceCommands = map[string]bool{
+	"run": true, "create": true, "start": true, "rm": true, "rmi": true, "load": true, "import": true,
 }
 
 // inUserNS wraps a command that touches storage: a normal user's invocation re-executes

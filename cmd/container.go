@@ -85,7 +85,7 @@ Examples:
    den run --rm -e GREETING=hi -w /tmp -u 1000 busybox env`,
 		Flags:                  createFlags(),
 		UseShortOptionHandling: true,
-		Action: inUserNS(func(c *cli.Context) error {
+		Action: func(c *cli.Context) error {
 			o, err := createOptions(c)
 			if err != nil {
 				return err
@@ -108,7 +108,7 @@ Examples:
 				return withCode(code, err)
 			}
 			return exitCode(code)
-		}),
+		},
 	}
 }
 
@@ -124,7 +124,7 @@ Examples:
    den create -it busybox sh`,
 		Flags:                  createFlags(),
 		UseShortOptionHandling: true,
-		Action: inUserNS(func(c *cli.Context) error {
+		Action: func(c *cli.Context) error {
 			o, err := createOptions(c)
 			if err != nil {
 				return err
@@ -140,7 +140,7 @@ Examples:
 			}
 			fmt.Fprintln(c.App.Writer, ctr.ID)
 			return nil
-		}),
+		},
 	}
 }
 
@@ -160,7 +160,7 @@ Examples:
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin"},
 		},
 		UseShortOptionHandling: true,
-		Action: inUserNS(func(c *cli.Context) error {
+		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return withCode(125, errors.New("den start needs exactly one container"))
 			}
@@ -186,7 +186,7 @@ Examples:
 				return withCode(code, err)
 			}
 			return exitCode(code)
-		}),
+		},
 	}
 }
 
@@ -328,7 +328,7 @@ Examples:
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all containers"},
 		},
 		UseShortOptionHandling: true,
-		Action: inUserNS(func(c *cli.Context) error {
+		Action: func(c *cli.Context) error {
 			e, err := newEnv(c)
 			if err != nil {
 				return err
@@ -368,6 +368,6 @@ Examples:
 				fmt.Fprintln(c.App.Writer, ref)
 			}
 			return firstErr
-		}),
+		},
 	}
 }

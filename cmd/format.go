@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"text/template"
 	"time"
+	"unicode"
 
 	units "github.com/docker/go-units"
 )
@@ -105,10 +106,25 @@ func writeHeader(w io.Writer, format string, cols []column) error {
 		if h, ok := hdr[f]; ok {
 			return h
 		}
-		return strings.ToUpper(f)
+		return headerOf(f)
 	})
 	_, err := io.WriteString(w, line+"\n")
 	return err
+}
+
+// headerOf turns a field name into podman's header for it: "CreatedAt" is "CREATED AT",
+// "ImageID" is "IMAGE ID".
+func headerOf(field string) string {
+	var b strings.Builder
+	r := []rune(field)
+	for i, c := range r {
+		if i > 0 && unicode.IsUpper(c) &&
+			(unicode.IsLower(r[i-1]) || (i+1 < len(r) && unicode.IsLower(r[i+1]) && unicode.IsUpper(r[i-1]))) {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(unicode.ToUpper(c))
+	}
+	return b.String()
 }
 
 // humanAgo is podman's "2 minutes ago".
@@ -124,7 +140,12 @@ func humanSize(n int64) string {
 	if n < 0 {
 		return "-"
 	}
-	return units.HumanSizeWithPrecision(float64(n), 3)
+	s := units.HumanSizeWithPrecision(float64(n), 3)
+	// go-units writes "4.28MB"; podman shows "4.28 MB".
+	if i := strings.IndexFunc(s, unicode.IsLetter); i > 0 {
+		return s[:i] + " " + s[i:]
+	}
+	return s
 }
 
 // humanDuration is podman's "5 seconds", "About a minute".

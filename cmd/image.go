@@ -164,7 +164,7 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the loaded image names"},
 		},
 		UseShortOptionHandling: true,
-		Action: inUserNS(func(c *cli.Context) error {
+		Action: func(c *cli.Context) error {
 			e, err := newEnv(c)
 			if err != nil {
 				return err
@@ -199,7 +199,7 @@ Examples:
 				}
 			}
 			return nil
-		}),
+		},
 	}
 }
 
@@ -236,7 +236,7 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print progress"},
 		},
 		UseShortOptionHandling: true,
-		Action: inUserNS(func(c *cli.Context) error {
+		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 || c.NArg() > 2 {
 				return withCode(125, errors.New("den import needs TARBALL and optionally an image name"))
 			}
@@ -270,7 +270,7 @@ Examples:
 			}
 			fmt.Fprintln(c.App.Writer, "sha256:"+id)
 			return nil
-		}),
+		},
 	}
 }
 
@@ -290,7 +290,7 @@ Examples:
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all images"},
 		},
 		UseShortOptionHandling: true,
-		Action: inUserNS(func(c *cli.Context) error {
+		Action: func(c *cli.Context) error {
 			refs := c.Args().Slice()
 			if len(refs) == 0 && !c.Bool("all") {
 				return withCode(125, errors.New("no image given: den rmi [-f] IMAGE... or den rmi -a"))
@@ -350,6 +350,6 @@ Examples:
 				}
 			}
 			return firstErr
-		}),
+		},
 	}
 }

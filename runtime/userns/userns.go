@@ -39,6 +39,9 @@ func InChild() bool { return entered || os.Getenv(envStage) == "child" }
 
 // HostIDs returns the uid and gid of the user who invoked den, also from inside the namespace.
 func HostIDs() (uid, gid int) {
+	if ok, u, g := enteredEarly(); ok {
+		return u, g
+	}
 	if InChild() {
 		u, err1 := strconv.Atoi(os.Getenv(envHostUID))
 		g, err2 := strconv.Atoi(os.Getenv(envHostGID))
@@ -53,9 +56,33 @@ func HostIDs() (uid, gid int) {
 // a normal user outside den's namespace.
 func Needed() bool { return os.Geteuid() != 0 && !InChild() }
 
-// ChildStage runs first in the re-executed child: it waits until the parent has written the
+// Init completes the entry into den's namespace at the start of main, whichever way it
+// happened: enter.c's constructor (the fast path) or a re-executed child.
+func Init() error {
+	if ok, uid, gid := enteredEarly(); ok {
+		entered = true
+		setChildEnv(uid, gid)
+		return nil
+	}
+	if os.Getenv(envStage) == "child" {
+		return childStage()
+	}
+	return nil
+}
+
+// setChildEnv tells containers/storage, containers/image and den's own helper processes
+// that they run in den's namespace, and for whom.
+func setChildEnv(uid, gid int) {
+	os.Setenv(envHostUID, strconv.Itoa(uid))
+	os.Setenv(envHostGID, strconv.Itoa(gid))
+	os.Setenv("_CONTAINERS_USERNS_CONFIGURED", "done")
+	os.Setenv("_CONTAINERS_ROOTLESS_UID", strconv.Itoa(uid))
+	os.Setenv("_CONTAINERS_ROOTLESS_GID", strconv.Itoa(gid))
+}
+
+// childStage runs first in the re-executed child: it waits until the parent has written the
 // id maps, then makes the mount tree private to this namespace.
-func ChildStage() error {
+func childStage() error {
 	sync := os.NewFile(syncFD, "userns-sync")
 	buf := make([]byte, 1)
 	n, err := sync.Read(buf)

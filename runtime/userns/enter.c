@@ -1,0 +1,262 @@
+// enter.c: den's fast path into its user namespace, run as an ELF constructor before the Go
+// runtime starts (Go cannot unshare a user namespace once its threads exist).
+//
+// For a command that touches storage, run by a normal user, the process forks a child in a
+// new user and mount namespace, maps the user's id to 0 and the /etc/subuid and /etc/subgid
+// ranges after it with newuidmap/newgidmap, and then waits: the child goes on into Go as root
+// of the namespace, the parent only relays signals and the exit status and never starts the
+// Go runtime. Anything unexpected makes it return without entering, and the Go side
+// (userns.Reexec) then does the same work the slow way and reports errors properly.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int den_userns_entered;
+int den_userns_host_uid = -1;
+int den_userns_host_gid = -1;
+
+// den_ns_commands must list the commands that cmd/ wraps with inUserNS; a Go test checks it.
+const char *den_ns_commands[] = {"run", "create", "start", "rm", "rmi", "load", "import", NULL};
+static const char *flags_with_value[] = {"--root", "--runroot", "--log-level", NULL};
+
+#define MAX_RANGES 16
+#define MAX_ARGS (2 + 3 * (MAX_RANGES + 1) + 1)
+
+static const char *find_command(int argc, char **argv) {
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--generate-bash-completion") == 0)
+			return NULL;
+		if (a[0] != '-')
+			return a;
+		int takes_value = 0;
+		for (const char **f = flags_with_value; *f; f++)
+			if (strcmp(a, *f) == 0)
+				takes_value = 1;
+		if (takes_value)
+			i++;
+	}
+	return NULL;
+}
+
+static int needs_namespace(int argc, char **argv) {
+	const char *cmd = find_command(argc, argv);
+	if (cmd == NULL)
+		return 0;
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 0;
+	for (const char **c = den_ns_commands; *c; c++)
+		if (strcmp(cmd, *c) == 0)
+			return 1;
+	return 0;
+}
+
+// user_name finds the login name of uid in /etc/passwd without NSS, which a static binary
+// cannot load.
+static int user_name(uid_t uid, char *out, size_t n) {
+	FILE *f = fopen("/etc/passwd", "re");
+	if (f == NULL)
+		return -1;
+	char line[1024];
+	int found = -1;
+	while (fgets(line, sizeof line, f)) {
+		char *name = strtok(line, ":");
+		strtok(NULL, ":");
+		char *id = strtok(NULL, ":");
+		if (name && id && (uid_t)strtoul(id, NULL, 10) == uid) {
+			snprintf(out, n, "%s", name);
+			found = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+// read_ranges collects name's (or id's) START:COUNT ranges in file order.
+static int read_ranges(const char *file, const char *name, unsigned id, unsigned long ranges[][2]) {
+	FILE *f = fopen(file, "re");
+	if (f == NULL)
+		return 0;
+	char line[512], idstr[32];
+	snprintf(idstr, sizeof idstr, "%u", id);
+	int n = 0;
+	while (n < MAX_RANGES && fgets(line, sizeof line, f)) {
+		char *save = NULL;
+		char *who = strtok_r(line, ":\n", &save);
+		char *start = strtok_r(NULL, ":\n", &save);
+		char *count = strtok_r(NULL, ":\n", &save);
+		if (!who || !start || !count || (strcmp(who, name) != 0 && strcmp(who, idstr) != 0))
+			continue;
+		char *e1, *e2;
+		unsigned long s = strtoul(start, &e1, 10), c = strtoul(count, &e2, 10);
+		if (*e1 || *e2 || c == 0)
+			return 0; // malformed: leave the diagnosis to the Go side
+		ranges[n][0] = s;
+		ranges[n][1] = c;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static pid_t spawn_map(const char *helper, pid_t target, unsigned own, unsigned long ranges[][2], int n,
+		       char buf[][24]) {
+	char *args[MAX_ARGS];
+	int a = 0, b = 0;
+	args[a++] = (char *)helper;
+	snprintf(buf[b], 24, "%d", target);
+	args[a++] = buf[b++];
+	unsigned long next = 1;
+	snprintf(buf[b], 24, "0");
+	args[a++] = buf[b++];
+	snprintf(buf[b], 24, "%u", own);
+	args[a++] = buf[b++];
+	snprintf(buf[b], 24, "1");
+	args[a++] = buf[b++];
+	for (int i = 0; i < n; i++) {
+		snprintf(buf[b], 24, "%lu", next);
+		args[a++] = buf[b++];
+		snprintf(buf[b], 24, "%lu", ranges[i][0]);
+		args[a++] = buf[b++];
+		snprintf(buf[b], 24, "%lu", ranges[i][1]);
+		args[a++] = buf[b++];
+		next += ranges[i][1];
+	}
+	args[a] = NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		execv(helper, args);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int wait_ok(pid_t pid) {
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return 0;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static const char *find_helper(const char *name, char *out, size_t n) {
+	const char *dirs[] = {"/usr/bin", "/bin", "/usr/sbin", "/usr/local/bin", NULL};
+	for (const char **d = dirs; *d; d++) {
+		struct stat st;
+		snprintf(out, n, "%s/%s", *d, name);
+		if (stat(out, &st) == 0 && (st.st_mode & S_ISUID) && st.st_uid == 0)
+			return out;
+	}
+	return NULL;
+}
+
+static volatile pid_t child_pid;
+
+static void forward(int sig) {
+	if (child_pid > 0)
+		kill(child_pid, sig);
+}
+
+static void ignore_here(int sig) { (void)sig; }
+
+__attribute__((constructor)) static void den_enter_userns(int argc, char **argv) {
+	if (geteuid() == 0 || getenv("_LIBCONTAINER_INITPIPE") || getenv("_DEN_USERNS_STAGE") ||
+	    getenv("DEN_NO_FAST_USERNS") || !needs_namespace(argc, argv))
+		return;
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	char name[256], uidmap[64], gidmap[64];
+	if (user_name(uid, name, sizeof name) < 0)
+		snprintf(name, sizeof name, "%u", uid);
+	unsigned long ur[MAX_RANGES][2], gr[MAX_RANGES][2];
+	int nu = read_ranges("/etc/subuid", name, uid, ur);
+	int ng = read_ranges("/etc/subgid", name, uid, gr);
+	if (nu == 0 || ng == 0 || !find_helper("newuidmap", uidmap, sizeof uidmap) ||
+	    !find_helper("newgidmap", gidmap, sizeof gidmap))
+		return;
+
+	int sync[2];
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return;
+	pid_t child = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (child < 0) {
+		close(sync[0]);
+		close(sync[1]);
+		return;
+	}
+	if (child == 0) {
+		char go = 0;
+		close(sync[1]);
+		while (read(sync[0], &go, 1) < 0 && errno == EINTR)
+			;
+		close(sync[0]);
+		if (go != 'G')
+			_exit(125);
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			_exit(125);
+		// Mounts made by den stay in this namespace; host mounts still show up.
+		if (mount("", "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+			_exit(125);
+		den_userns_entered = 1;
+		den_userns_host_uid = (int)uid;
+		den_userns_host_gid = (int)gid;
+		return;
+	}
+	close(sync[0]);
+	char ubuf[MAX_ARGS][24], gbuf[MAX_ARGS][24];
+	pid_t up = spawn_map(uidmap, child, uid, ur, nu, ubuf);
+	pid_t gp = spawn_map(gidmap, child, gid, gr, ng, gbuf);
+	int ok = up > 0 && gp > 0;
+	ok = (up > 0 ? wait_ok(up) : 0) && ok;
+	ok = (gp > 0 ? wait_ok(gp) : 0) && ok;
+	if (!ok) {
+		// The Go side retries through userns.Reexec and reports why the maps failed.
+		close(sync[1]);
+		kill(child, SIGKILL);
+		wait_ok(child);
+		return;
+	}
+	child_pid = child;
+	struct sigaction fw = {0}, ig = {0};
+	fw.sa_handler = forward;
+	ig.sa_handler = ignore_here;
+	sigemptyset(&fw.sa_mask);
+	sigemptyset(&ig.sa_mask);
+	int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, 0};
+	for (int *s = forwarded; *s; s++)
+		sigaction(*s, &fw, NULL);
+	// The terminal sends these to the whole process group: the child has them already.
+	sigaction(SIGINT, &ig, NULL);
+	sigaction(SIGQUIT, &ig, NULL);
+	sigaction(SIGWINCH, &ig, NULL);
+	if (write(sync[1], "G", 1) != 1) {
+		kill(child, SIGKILL);
+	}
+	close(sync[1]);
+	int st;
+	while (waitpid(child, &st, 0) < 0) {
+		if (errno != EINTR)
+			_exit(125);
+	}
+	if (WIFSIGNALED(st))
+		_exit(128 + WTERMSIG(st));
+	_exit(WEXITSTATUS(st));
+}
