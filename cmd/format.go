@@ -11,6 +11,7 @@ import (
 	"text/template"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	units "github.com/docker/go-units"
 )
@@ -34,9 +35,15 @@ var templateFuncs = template.FuncMap{
 		b, err := json.Marshal(v)
 		return string(b), err
 	},
-	"upper":    strings.ToUpper,
-	"lower":    strings.ToLower,
-	"title":    func(s string) string { return strings.ToUpper(s[:min(1, len(s))]) + s[min(1, len(s)):] },
+	"upper": strings.ToUpper,
+	"lower": strings.ToLower,
+	"title": func(s string) string {
+		r, n := utf8.DecodeRuneInString(s)
+		if n == 0 {
+			return s
+		}
+		return string(unicode.ToUpper(r)) + s[n:]
+	},
 	"join":     strings.Join,
 	"truncate": func(s string, n int) string { return s[:min(n, len(s))] },
 }

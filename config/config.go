@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -38,6 +39,8 @@ type EngineConfig struct {
 	LogLevel string `toml:"log_level"`
 }
 
+var typeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)`)
+
 var knownDrivers = map[string]bool{"": true, "overlay": true, "vfs": true}
 
 // Parse reads den.toml's contents. name labels errors; an unknown key or a wrong type is an
@@ -50,7 +53,11 @@ func Parse(name string, data []byte) (*Config, error) {
 		if errors.As(err, &perr) {
 			return nil, fmt.Errorf("%s:%d: %s", name, perr.Position.Line, oneLine(perr.Message))
 		}
-		return nil, fmt.Errorf("%s: %s", name, oneLine(err.Error()))
+		// Type mismatches come back as plain errors: "toml: line 2 (last key "a.b"): ...".
+		if m := typeErrRE.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("%s:%s: key %q: %s", name, m[1], m[2], oneLine(m[3]))
+		}
+		return nil, fmt.Errorf("%s: %s", name, oneLine(strings.TrimPrefix(err.Error(), "toml: ")))
 	}
 	if undec := md.Undecoded(); len(undec) > 0 {
 		key := undec[0]
@@ -83,7 +90,8 @@ func lineOfKey(data []byte, key toml.Key) int {
 	leaf := key[len(key)-1]
 	cur := ""
 	for i, raw := range strings.Split(string(data), "\n") {
-		l := strings.TrimSpace(raw)
+		l, _, _ := strings.Cut(raw, "#")
+		l = strings.TrimSpace(l)
 		if strings.HasPrefix(l, "[") {
 			cur = strings.Trim(l, "[] \t")
 			continue

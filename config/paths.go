@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/den-project/den/store/record"
 )
 
 // Paths says where den keeps its state. Persistent state (storage, container records, the
@@ -34,19 +36,26 @@ func ResolvePaths(hostUID, hostGID int, env func(string) string) (*Paths, error)
 		return p, nil
 	}
 	home := env("HOME")
+	if home != "" && !filepath.IsAbs(home) {
+		return nil, fmt.Errorf("HOME %q is not an absolute path: set HOME to your home directory", home)
+	}
 	data := env("XDG_DATA_HOME")
+	if data != "" && !filepath.IsAbs(data) {
+		return nil, fmt.Errorf("XDG_DATA_HOME %q is not an absolute path", data)
+	}
 	if data == "" {
 		if home == "" {
 			return nil, errors.New("neither XDG_DATA_HOME nor HOME is set: set HOME to your home directory")
 		}
 		data = filepath.Join(home, ".local", "share")
 	}
+	// The XDG spec says relative values are to be ignored.
 	cfg := env("XDG_CONFIG_HOME")
-	if cfg == "" && home != "" {
-		cfg = filepath.Join(home, ".config")
-	}
-	if !filepath.IsAbs(data) {
-		return nil, fmt.Errorf("XDG_DATA_HOME %q is not an absolute path", data)
+	if !filepath.IsAbs(cfg) {
+		cfg = ""
+		if home != "" {
+			cfg = filepath.Join(home, ".config")
+		}
 	}
 	p.DataDir = filepath.Join(data, "den")
 	if run := env("XDG_RUNTIME_DIR"); run != "" && filepath.IsAbs(run) {
@@ -94,11 +103,8 @@ func (p *Paths) EnsureRuntimeDir() (rebooted bool, err error) {
 	if err == nil && bytes.Equal(bytes.TrimSpace(old), []byte(boot)) {
 		return false, nil
 	}
-	tmp := rec + ".tmp"
-	if err := os.WriteFile(tmp, []byte(boot+"\n"), 0o600); err != nil {
-		return false, fmt.Errorf("recording boot id: %w", err)
-	}
-	if err := os.Rename(tmp, rec); err != nil {
+	// Many den commands may start at once after a reboot: each writes its own temp file.
+	if err := record.WriteFile(rec, []byte(boot+"\n"), 0o600); err != nil {
 		return false, fmt.Errorf("recording boot id: %w", err)
 	}
 	return len(old) > 0, nil

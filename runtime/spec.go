@@ -19,12 +19,16 @@ var ErrNoCommand = errors.New("no command or entrypoint provided, and no CMD or 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Command computes the process arguments from the image and the user's choices, with
-// podman's precedence: --entrypoint replaces the image's entrypoint and drops its Cmd; the
-// user's arguments replace the Cmd.
+// podman's precedence: --entrypoint replaces the image's entrypoint and, unless empty, drops
+// its Cmd; the user's arguments replace the Cmd.
 func Command(img imgspecv1.ImageConfig, entrypoint *[]string, args []string) ([]string, error) {
 	ep, cmd := img.Entrypoint, img.Cmd
 	if entrypoint != nil {
-		ep, cmd = *entrypoint, nil
+		// podman: a new entrypoint drops the image's Cmd, an empty one keeps it.
+		ep = *entrypoint
+		if len(ep) > 0 {
+			cmd = nil
+		}
 	}
 	if len(args) > 0 {
 		cmd = args
@@ -184,8 +188,8 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
 				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
 			},
-			MaskedPaths:   security.MaskedPaths,
-			ReadonlyPaths: security.ReadonlyPaths,
+			MaskedPaths:   append([]string(nil), security.MaskedPaths...),
+			ReadonlyPaths: append([]string(nil), security.ReadonlyPaths...),
 		},
 	}
 	s.Mounts = append(s.Mounts, in.Binds...)
