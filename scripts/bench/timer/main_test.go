@@ -1,0 +1,78 @@
+package main
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	cmds, err := parse([]string{"A=1", "B=x=y", "den", "run", "C=3", ":::", "podman", "ps", "-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmds) != 2 {
+		t.Fatalf("got %d commands, want 2", len(cmds))
+	}
+	if want := []string{"A=1", "B=x=y"}; !reflect.DeepEqual(cmds[0].env, want) {
+		t.Errorf("env = %q, want %q", cmds[0].env, want)
+	}
+	// An assignment after the command name is an argument.
+	if want := []string{"den", "run", "C=3"}; !reflect.DeepEqual(cmds[0].argv, want) {
+		t.Errorf("argv = %q, want %q", cmds[0].argv, want)
+	}
+	if cmds[1].env != nil || !reflect.DeepEqual(cmds[1].argv, []string{"podman", "ps", "-a"}) {
+		t.Errorf("second command = %+v", cmds[1])
+	}
+	for _, bad := range [][]string{nil, {"A=1"}, {"true", ":::"}, {":::", "true"}} {
+		if _, err := parse(bad); err == nil {
+			t.Errorf("parse(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestReason(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "no output on stderr",
+		"warning: / is not shared\nError: boom\nmore\n": "Error: boom",
+		"first\n  last  \n\n":                           "last",
+	} {
+		if got := reason(in); got != want {
+			t.Errorf("reason(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := reason(strings.Repeat("x", 500)); len(got) != 203 {
+		t.Errorf("long reason not clipped: %d chars", len(got))
+	}
+}
+
+func TestMedian(t *testing.T) {
+	if m := median([]float64{1, 2, 9}); m != 2 {
+		t.Errorf("odd median = %v", m)
+	}
+	if m := median([]float64{1, 2, 4, 9}); m != 3 {
+		t.Errorf("even median = %v", m)
+	}
+}
+
+func TestRunOnce(t *testing.T) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	ok := &command{env: []string{"X=yes"}, argv: []string{"sh", "-c", `[ "$X" = yes ]`}}
+	if _, err := runOnce(ok, devnull, 10*time.Second); err != nil {
+		t.Errorf("env not passed: %v", err)
+	}
+	fail := &command{argv: []string{"sh", "-c", "echo 'Error: nope' >&2; exit 3"}}
+	if _, err := runOnce(fail, devnull, 10*time.Second); err == nil || !strings.Contains(err.Error(), "Error: nope") {
+		t.Errorf("failure reason = %v", err)
+	}
+	slow := &command{argv: []string{"sleep", "5"}}
+	if _, err := runOnce(slow, devnull, 50*time.Millisecond); err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("timeout = %v", err)
+	}
+}
