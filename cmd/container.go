@@ -26,6 +26,7 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (a command or a JSON array)"},
 		&cli.StringFlag{Name: "hostname", Usage: "container host name (default: the short container id)"},
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label (KEY=VALUE)"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network mode: none (a loopback interface only)"},
 	}
 }
 
@@ -45,6 +46,9 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		Tty:         c.Bool("tty"),
 		Interactive: c.Bool("interactive"),
 		Remove:      c.Bool("rm"),
+	}
+	if n := c.String("network"); n != "none" {
+		return o, withCode(125, fmt.Errorf("--network %q is not available yet: containers get a loopback interface only (--network none)", n))
 	}
 	if c.IsSet("entrypoint") {
 		ep, err := runtime.ParseEntrypoint(c.String("entrypoint"))

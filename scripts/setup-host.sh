@@ -17,7 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 packages=(uidmap slirp4netns busybox-static fuse-overlayfs libseccomp-dev libsqlite3-dev
 	gcc make file iproute2 ca-certificates git)
-bench_packages=(podman docker-registry)
+bench_packages=(podman runc docker-registry)
 
 # Persisted sysctls go here so one file shows what this script changed.
 sysctl_file=/etc/sysctl.d/60-den-rootless.conf
