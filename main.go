@@ -11,7 +11,9 @@
 //     maps it before the Go runtime exists); where that fast path declined, the CLI re-executes
 //     den as a child (_DEN_USERNS_STAGE=child) that waits for its id maps. userns.Init
 //     finishes either entry.
-//  4. the CLI, for everything else.
+//  4. a container monitor (_DEN_MONITOR set): the parent of one detached container, started
+//     by `run -d` or `start`; see runtime/monitor.go.
+//  5. the CLI, for everything else.
 package main
 
 import (
@@ -30,6 +32,9 @@ func main() {
 	}
 	if runtime.IsInitStage(os.Args) {
 		runtime.InitStage() // does not return
+	}
+	if runtime.IsMonitorStage() {
+		os.Exit(runtime.MonitorMain())
 	}
 	if err := userns.Init(); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)

@@ -116,6 +116,7 @@ func usageError(c *cli.Context, err error, _ bool) error {
 func commands() []*cli.Command {
 	cs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
+		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), containerCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(),
 		versionCmd(), infoCmd(), completionCmd(),
 	}
@@ -170,6 +171,7 @@ func newEnv(c *cli.Context) (*env, error) {
 // same list for its fast path; a test holds the two together.
 var namespaceCommands = map[string]bool{
 	"run": true, "create": true, "start": true, "rm": true, "rmi": true, "load": true, "import": true,
+	"restart": true,
 }
 
 // inUserNS wraps a command that touches storage: a normal user's invocation re-executes

@@ -26,6 +26,8 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (a command or a JSON array)"},
 		&cli.StringFlag{Name: "hostname", Usage: "container host name (default: the short container id)"},
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label (KEY=VALUE)"},
+		&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart policy: no, on-failure[:N], always, unless-stopped"},
+		&cli.StringFlag{Name: "stop-signal", Usage: "signal that stop sends first (default TERM)"},
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network mode: none (a loopback interface only)"},
 	}
 }
@@ -49,6 +51,18 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 	}
 	if n := c.String("network"); n != "none" {
 		return o, withCode(125, fmt.Errorf("--network %q is not available yet: containers get a loopback interface only (--network none)", n))
+	}
+	var err error
+	if o.Restart, o.RestartMaxRetries, err = runtime.ParseRestartPolicy(c.String("restart")); err != nil {
+		return o, withCode(125, err)
+	}
+	if o.StopSignal = c.String("stop-signal"); o.StopSignal != "" {
+		if _, err := runtime.ParseSignal(o.StopSignal); err != nil {
+			return o, withCode(125, fmt.Errorf("--stop-signal: %w", err))
+		}
+	}
+	if o.Restart != "no" && o.Remove {
+		return o, withCode(125, errors.New("--restart and --rm cannot be used together"))
 	}
 	if c.IsSet("entrypoint") {
 		ep, err := runtime.ParseEntrypoint(c.String("entrypoint"))
@@ -85,9 +99,11 @@ command's exit code (125 for den's own errors, 126 when the command cannot be in
 
 Examples:
    den run --rm busybox echo hello
+   den run -d --name web --restart on-failure:3 busybox httpd -f
    den run -it --name box busybox sh
    den run --rm -e GREETING=hi -w /tmp -u 1000 busybox env`,
-		Flags:                  createFlags(),
+		Flags: append(createFlags(),
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background under a monitor and print the container id"}),
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
 			o, err := createOptions(c)
@@ -103,6 +119,16 @@ Examples:
 			ctr, err := e.rt.Create(ctx, o)
 			if err != nil {
 				return err
+			}
+			if c.Bool("detach") {
+				if err := e.rt.StartDetached(ctr); err != nil {
+					if o.Remove {
+						_, _ = e.rt.Remove(ctx, ctr.ID, true)
+					}
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, ctr.ID)
+				return nil
 			}
 			code, err := e.rt.RunAttached(ctx, ctr, stdio())
 			if err != nil {
@@ -152,12 +178,14 @@ func startCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "start",
 		Usage:     "start a created or exited container",
-		ArgsUsage: "CONTAINER",
-		Description: `Starts a container in the foreground with its output attached and returns its
-exit code. Detached starts come with the container monitor.
+		ArgsUsage: "CONTAINER...",
+		Description: `Starts containers in the background under their monitors and prints their
+names. With -a, starts one in the foreground with its output attached and returns its exit
+code.
 
 Examples:
-   den start -a web
+   den start web
+   den start -a job
    den start -ai box`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach stdout and stderr"},
@@ -165,17 +193,26 @@ Examples:
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return withCode(125, errors.New("den start needs exactly one container"))
+			if c.NArg() < 1 {
+				return withCode(125, errors.New("no container given: den start [-a] CONTAINER..."))
 			}
-			if !c.Bool("attach") {
-				return withCode(125, errors.New("detached start is not available yet: use `den start -a`"))
+			if c.Bool("attach") && c.NArg() != 1 {
+				return withCode(125, errors.New("den start -a takes exactly one container"))
 			}
 			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
 			defer e.rt.Close()
+			if !c.Bool("attach") {
+				return forEachContainer(c, func(ref string) error {
+					ctr, err := e.rt.Lookup(ref)
+					if err != nil {
+						return err
+					}
+					return e.rt.StartDetached(ctr)
+				})
+			}
 			ctr, err := e.rt.Lookup(c.Args().First())
 			if err != nil {
 				return withCode(125, err)

@@ -49,93 +49,133 @@ func (r *Runtime) lockContainer(id string) (*record.Lock, error) {
 
 func (r *Runtime) stateRoot() string { return filepath.Join(r.Paths.RuntimeDir, "runc") }
 
-// RunAttached starts a created container in the foreground, attached to stdio, and waits
-// for it. It returns the container's exit code (128+N for a signal).
-func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (int, error) {
+// session is one run of a container's process, kept by its holder: the foreground den that
+// started it, or its monitor.
+type session struct {
+	r       *Runtime
+	c       *Container
+	cont    *libcontainer.Container
+	proc    *libcontainer.Process
+	cons    console.Console
+	unmount func()
+	ctl     *controlServer
+}
+
+// begin starts a created or exited container. Under the container's lock it checks the state,
+// mounts the rootfs, starts the process and records it running with this process as holder.
+func (r *Runtime) begin(c *Container, stdio Stdio) (*session, error) {
 	lk, err := r.lockContainer(c.ID)
 	if err != nil {
-		return 125, err
+		return nil, err
 	}
+	// The lock is not held while the container runs: stop, kill and inspect must get in.
+	defer lk.Release()
 	c, err = r.recs.load(c.ID)
 	if err != nil {
-		lk.Release()
-		return 125, err
+		return nil, err
 	}
 	reconcile(c)
 	if c.State.Status == StatusRunning {
-		lk.Release()
-		return 125, fmt.Errorf("container %s: %w", c.Name, ErrRunning)
+		return nil, fmt.Errorf("container %s: %w", c.Name, ErrRunning)
 	}
 	st, err := r.Store()
 	if err != nil {
-		lk.Release()
-		return 125, err
+		return nil, err
 	}
 	if _, err := st.Container(c.ID); err != nil {
 		// A create killed between its record and its storage leaves a record only.
 		if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", nil); err != nil {
-			lk.Release()
-			return 125, fmt.Errorf("creating container storage: %w", err)
+			return nil, fmt.Errorf("creating container storage: %w", err)
 		}
 	}
 	logrus.Debugf("mounting rootfs of %s", c.ID)
 	rootfs, err := st.Mount(c.ID, "")
 	if err != nil {
-		lk.Release()
-		return 125, fmt.Errorf("mounting container rootfs: %w", err)
+		return nil, fmt.Errorf("mounting container rootfs: %w", err)
 	}
-	cleanupMount := func() { _, _ = st.Unmount(c.ID, false) }
-	logrus.Debugf("starting container")
-	cont, proc, cons, err := r.startContainer(c, rootfs, stdio)
+	s := &session{r: r, c: c, unmount: func() { _, _ = st.Unmount(c.ID, false) }}
+	ctl, err := listenControl(r.runDir(c.ID), s)
 	if err != nil {
-		cleanupMount()
-		lk.Release()
-		return exitCodeOf(err), err
+		s.unmount()
+		return nil, err
 	}
-	pid, _ := proc.Pid()
+	s.ctl = ctl
+	logrus.Debugf("starting container")
+	s.cont, s.proc, s.cons, err = r.startContainer(c, rootfs, stdio)
+	if err != nil {
+		ctl.close()
+		s.unmount()
+		return nil, err
+	}
+	pid, _ := s.proc.Pid()
 	c.State = State{
-		Status: StatusRunning, Pid: pid, StartedAt: time.Now(),
+		Status: StatusRunning, Pid: pid, PidStart: procStart(pid), StartedAt: time.Now(),
 		Holder: os.Getpid(), HolderStart: procStart(os.Getpid()), BootID: bootID(),
+		RestartCount: c.State.RestartCount,
 	}
 	if err := r.recs.save(c); err != nil {
-		_ = cont.Signal(unix.SIGKILL)
-		_, _ = proc.Wait()
-		_ = cont.Destroy()
-		cleanupMount()
-		lk.Release()
-		return 125, err
+		_ = s.cont.Signal(unix.SIGKILL)
+		_, _ = s.proc.Wait()
+		s.release()
+		return nil, err
 	}
-	// The lock is not held while the container runs: stop, kill and inspect must get in.
-	lk.Release()
-
+	go ctl.serve()
 	logrus.Debugf("container started")
-	code := waitAttached(cont, proc, cons, stdio)
-	logrus.Debugf("container exited with %d", code)
+	return s, nil
+}
 
-	lk, err = r.lockContainer(c.ID)
+// release frees what a finished session holds.
+func (s *session) release() {
+	if s.cons != nil {
+		s.cons.Close()
+	}
+	_ = s.cont.Destroy()
+	s.unmount()
+}
+
+// end records the exit of the session's process, cleans up, removes a --rm container, and
+// then answers everyone waiting on the control socket.
+func (s *session) end(code int) error {
+	logrus.Debugf("container exited with %d", code)
+	r, c := s.r, s.c
+	lk, err := r.lockContainer(c.ID)
 	if err != nil {
-		return code, err
+		s.ctl.finish(code)
+		return err
 	}
 	defer lk.Release()
-	_ = cont.Destroy()
-	cleanupMount()
+	defer s.ctl.finish(code)
+	s.release()
 	if cur, err := r.recs.load(c.ID); err == nil {
 		c = cur
 	}
 	c.State.Status = StatusExited
 	c.State.ExitCode = code
-	c.State.Pid = 0
+	c.State.Pid, c.State.PidStart = 0, 0
 	c.State.Holder, c.State.HolderStart = 0, 0
 	c.State.FinishedAt = time.Now()
+	s.c = c
 	if c.Config.Remove {
 		logrus.Debugf("removing container")
 		if err := r.deleteStorage(c.ID); err != nil {
-			return code, err
+			return err
 		}
 		os.RemoveAll(r.runDir(c.ID))
-		return code, r.recs.remove(c)
+		return r.recs.remove(c)
 	}
-	return code, r.recs.save(c)
+	return r.recs.save(c)
+}
+
+// RunAttached starts a created container in the foreground, attached to stdio, and waits
+// for it. It returns the container's exit code (128+N for a signal).
+func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (int, error) {
+	s, err := r.begin(c, stdio)
+	if err != nil {
+		return exitCodeOf(err), err
+	}
+	code := waitAttached(s.cont, s.proc, s.cons, stdio)
+	// The console is closed by waitAttached's caller only after output is drained.
+	return code, s.end(code)
 }
 
 // startContainer builds the spec and starts the process; with a terminal it returns the
@@ -300,7 +340,6 @@ func waitAttached(cont *libcontainer.Container, proc *libcontainer.Process, cons
 		case code := <-done:
 			if cons != nil {
 				copyDone.Wait()
-				cons.Close()
 			}
 			return code
 		}
@@ -452,26 +491,4 @@ func (r *Runtime) writeEtcFiles(c *Container) ([]specs.Mount, error) {
 		mounts = append(mounts, specs.Mount{Destination: "/etc/" + f.name, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
 	}
 	return mounts, nil
-}
-
-// killHeld kills a running container through its libcontainer state, from any invocation.
-func (r *Runtime) killHeld(c *Container) error {
-	cont, err := libcontainer.Load(r.stateRoot(), c.ID)
-	if err != nil {
-		if c.State.Pid > 0 {
-			_ = unix.Kill(c.State.Pid, unix.SIGKILL)
-		}
-		return nil
-	}
-	if err := cont.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
-		return fmt.Errorf("killing container %s: %w", c.Name, err)
-	}
-	// The holder reaps it and records the exit; wait briefly for the process to go.
-	for i := 0; i < 200; i++ {
-		if unix.Kill(c.State.Pid, 0) != nil {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return nil
 }

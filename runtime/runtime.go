@@ -81,6 +81,10 @@ type CreateOptions struct {
 	Interactive bool
 	Remove      bool
 	Labels      map[string]string
+	StopSignal  string
+	// Restart is a policy name ("no", "on-failure", "always", "unless-stopped").
+	Restart           string
+	RestartMaxRetries int
 }
 
 // Create makes a container record and its storage from an image. A failure leaves nothing
@@ -148,6 +152,8 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		Hostname:   firstNonEmpty(o.Hostname, c.ID[:12]),
 		Entrypoint: icfg.Config.Entrypoint,
 		Cmd:        icfg.Config.Cmd,
+		StopSignal: firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
+		Restart:    o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 	}
 	if !filepath.IsAbs(c.Config.WorkingDir) {
 		return nil, fmt.Errorf("working directory %q must be an absolute path", c.Config.WorkingDir)
@@ -230,29 +236,38 @@ func reconcile(c *Container) bool {
 }
 
 // Remove deletes a container: its record, name, storage and runtime files. A running
-// container needs force, which kills it first.
+// container needs force, which kills it first through its holder.
 func (r *Runtime) Remove(ctx context.Context, ref string, force bool) (*Container, error) {
-	c, err := r.recs.resolve(ref)
+	c, err := r.Lookup(ref)
 	if err != nil {
 		return nil, err
+	}
+	if c.State.Status == StatusRunning {
+		if !force {
+			return nil, fmt.Errorf("container %s: %w: stop it first or use --force", c.Name, ErrRunning)
+		}
+		// Not under the lock: the holder takes it to record the exit.
+		if _, err := r.Stop(ctx, c.ID, 0); err != nil {
+			return nil, err
+		}
 	}
 	lk, err := r.lockContainer(c.ID)
 	if err != nil {
 		return nil, err
 	}
 	defer lk.Release()
-	c, err = r.recs.load(c.ID)
+	cur, err := r.recs.load(c.ID)
+	if errors.Is(err, ErrNotFound) {
+		// A --rm container removed itself when it was killed.
+		return c, nil
+	}
 	if err != nil {
 		return nil, err
 	}
+	c = cur
 	reconcile(c)
 	if c.State.Status == StatusRunning {
-		if !force {
-			return nil, fmt.Errorf("container %s: %w: stop it first or use --force", c.Name, ErrRunning)
-		}
-		if err := r.killHeld(c); err != nil {
-			return nil, err
-		}
+		return nil, fmt.Errorf("container %s: %w", c.Name, ErrRunning)
 	}
 	if err := r.deleteStorage(c.ID); err != nil {
 		return nil, err

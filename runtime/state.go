@@ -59,15 +59,25 @@ type ContainerConfig struct {
 	Remove      bool     `json:"remove"`
 	Entrypoint  []string `json:"entrypoint,omitempty"`
 	Cmd         []string `json:"cmd,omitempty"`
+	StopSignal  string   `json:"stopSignal,omitempty"`
+	// Restart is the restart policy: "no", "on-failure", "always", "unless-stopped".
+	Restart           string `json:"restart,omitempty"`
+	RestartMaxRetries int    `json:"restartMaxRetries,omitempty"`
 }
 
 // State is the mutable part of a record.
 type State struct {
-	Status     string    `json:"status"`
-	Pid        int       `json:"pid,omitempty"`
-	ExitCode   int       `json:"exitCode"`
-	StartedAt  time.Time `json:"startedAt,omitzero"`
-	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	Status string `json:"status"`
+	Pid    int    `json:"pid,omitempty"`
+	// PidStart is the start time of Pid in clock ticks, so a recycled pid is never signalled.
+	PidStart uint64 `json:"pidStart,omitempty"`
+	// StoppedByUser is set by stop and kill, so the restart policy does not bring it back.
+	StoppedByUser bool `json:"stoppedByUser,omitempty"`
+	// RestartCount counts restarts made by the restart policy.
+	RestartCount int       `json:"restartCount,omitempty"`
+	ExitCode     int       `json:"exitCode"`
+	StartedAt    time.Time `json:"startedAt,omitzero"`
+	FinishedAt   time.Time `json:"finishedAt,omitzero"`
 	// Holder is the den process that is the container's parent, and HolderStart its start
 	// time in clock ticks, so a recycled pid is not mistaken for it.
 	Holder      int    `json:"holder,omitempty"`

@@ -27,7 +27,7 @@ int den_userns_host_uid = -1;
 int den_userns_host_gid = -1;
 
 // den_ns_commands must list the commands that cmd/ wraps with inUserNS; a Go test checks it.
-const char *den_ns_commands[] = {"run", "create", "start", "rm", "rmi", "load", "import", NULL};
+const char *den_ns_commands[] = {"run", "create", "start", "rm", "rmi", "load", "import", "restart", NULL};
 static const char *flags_with_value[] = {"--root", "--runroot", "--log-level", NULL};
 
 #define MAX_RANGES 16
@@ -38,8 +38,15 @@ static const char *find_command(int argc, char **argv) {
 		const char *a = argv[i];
 		if (strcmp(a, "--generate-bash-completion") == 0)
 			return NULL;
-		if (a[0] != '-')
+		if (a[0] != '-') {
+			// "den container rm" is "den rm".
+			if (strcmp(a, "container") == 0) {
+				for (i++; i < argc && argv[i][0] == '-'; i++)
+					;
+				return i < argc ? argv[i] : NULL;
+			}
 			return a;
+		}
 		int takes_value = 0;
 		for (const char **f = flags_with_value; *f; f++)
 			if (strcmp(a, *f) == 0)

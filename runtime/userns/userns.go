@@ -70,6 +70,14 @@ func Init() error {
 	return nil
 }
 
+// AdoptEnv marks a helper process that a den command started inside its namespace (a
+// monitor) as being there, as the command's environment says.
+func AdoptEnv() {
+	if os.Getenv(envHostUID) != "" && os.Geteuid() == 0 {
+		entered = true
+	}
+}
+
 // setChildEnv tells containers/storage, containers/image and den's own helper processes
 // that they run in den's namespace, and for whom.
 func setChildEnv(uid, gid int) {

@@ -1,0 +1,174 @@
+package cmd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/den-project/den/runtime"
+	"github.com/urfave/cli/v2"
+)
+
+// inspectState is podman's State object of a container.
+type inspectState struct {
+	Status     string    `json:"Status"`
+	Running    bool      `json:"Running"`
+	Paused     bool      `json:"Paused"`
+	Restarting bool      `json:"Restarting"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	Dead       bool      `json:"Dead"`
+	Pid        int       `json:"Pid"`
+	ExitCode   int       `json:"ExitCode"`
+	Error      string    `json:"Error"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+	Health     *struct {
+		Status        string `json:"Status"`
+		FailingStreak int    `json:"FailingStreak"`
+	} `json:"Health,omitempty"`
+}
+
+type inspectConfig struct {
+	Hostname   string            `json:"Hostname"`
+	User       string            `json:"User"`
+	Env        []string          `json:"Env"`
+	Cmd        []string          `json:"Cmd"`
+	Image      string            `json:"Image"`
+	WorkingDir string            `json:"WorkingDir"`
+	Entrypoint []string          `json:"Entrypoint"`
+	Labels     map[string]string `json:"Labels"`
+	StopSignal string            `json:"StopSignal"`
+	Tty        bool              `json:"Tty"`
+	OpenStdin  bool              `json:"OpenStdin"`
+}
+
+type inspectHostConfig struct {
+	RestartPolicy struct {
+		Name              string `json:"Name"`
+		MaximumRetryCount int    `json:"MaximumRetryCount"`
+	} `json:"RestartPolicy"`
+	AutoRemove  bool   `json:"AutoRemove"`
+	NetworkMode string `json:"NetworkMode"`
+}
+
+// inspectContainer is podman's JSON shape of `container inspect`, as far as den has the data.
+type inspectContainer struct {
+	ID              string            `json:"Id"`
+	Created         time.Time         `json:"Created"`
+	Path            string            `json:"Path"`
+	Args            []string          `json:"Args"`
+	State           inspectState      `json:"State"`
+	Image           string            `json:"Image"`
+	ImageName       string            `json:"ImageName"`
+	Name            string            `json:"Name"`
+	RestartCount    int               `json:"RestartCount"`
+	Driver          string            `json:"Driver"`
+	LogPath         string            `json:"LogPath"`
+	Config          inspectConfig     `json:"Config"`
+	HostConfig      inspectHostConfig `json:"HostConfig"`
+	Mounts          []any             `json:"Mounts"`
+	NetworkSettings map[string]any    `json:"NetworkSettings"`
+}
+
+func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
+	in := inspectContainer{
+		ID: c.ID, Created: c.Created, Image: c.ImageID, ImageName: c.ImageName, Name: c.Name,
+		RestartCount: c.State.RestartCount, Driver: "overlay", LogPath: rt.LogPath(c.ID),
+		Mounts: []any{}, NetworkSettings: map[string]any{"Networks": map[string]any{}},
+	}
+	if len(c.Config.Args) > 0 {
+		in.Path, in.Args = c.Config.Args[0], c.Config.Args[1:]
+	}
+	in.State = inspectState{
+		Status: c.State.Status, Running: c.State.Status == runtime.StatusRunning, Pid: c.State.Pid,
+		ExitCode: c.State.ExitCode, Error: c.State.Error, StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt,
+	}
+	in.Config = inspectConfig{
+		Hostname: c.Config.Hostname, User: c.Config.User, Env: c.Config.Env, Cmd: c.Config.Cmd,
+		Image: c.ImageName, WorkingDir: c.Config.WorkingDir, Entrypoint: c.Config.Entrypoint,
+		Labels: c.Labels, StopSignal: c.Config.StopSignal, Tty: c.Config.Tty, OpenStdin: c.Config.Interactive,
+	}
+	if in.Config.Labels == nil {
+		in.Config.Labels = map[string]string{}
+	}
+	in.HostConfig.RestartPolicy.Name = c.Config.Restart
+	in.HostConfig.RestartPolicy.MaximumRetryCount = c.Config.RestartMaxRetries
+	in.HostConfig.AutoRemove = c.Config.Remove
+	in.HostConfig.NetworkMode = "none"
+	return in
+}
+
+func inspectCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "show a container's configuration and state as JSON",
+		ArgsUsage: "CONTAINER...",
+		Description: `Prints podman's JSON shape for containers, or renders --format for each.
+
+Examples:
+   den inspect web
+   den inspect --format '{{.State.Status}} {{.State.ExitCode}}' web
+   den inspect -f '{{.State.Pid}}' web`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "Go template or \"json\""},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return withCode(125, errors.New("no container given: den inspect CONTAINER..."))
+			}
+			e, err := newEnv(c)
+			if err != nil {
+				return err
+			}
+			var out []inspectContainer
+			var first error
+			for _, ref := range c.Args().Slice() {
+				ctr, err := e.rt.Lookup(ref)
+				if err != nil {
+					if first == nil {
+						first = withCode(125, err)
+					}
+					continue
+				}
+				out = append(out, toInspect(e.rt, ctr))
+			}
+			if f := c.String("format"); f != "" && f != "json" {
+				for _, in := range out {
+					if err := printOne(c, f, in); err != nil {
+						return err
+					}
+				}
+				return first
+			}
+			if out == nil {
+				out = []inspectContainer{}
+			}
+			b, err := json.MarshalIndent(out, "", "    ")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, string(b))
+			return first
+		},
+	}
+}
+
+// containerCmd is podman's "container" noun, holding the same verbs.
+func containerCmd() *cli.Command {
+	subs := []*cli.Command{
+		runCmd(), createCmd(), startCmd(), stopCmd(), killCmd(), waitCmd(), restartCmd(),
+		logsCmd(), inspectCmd(), existsCmd(), rmCmd(), psCmd(),
+	}
+	for _, s := range subs {
+		s.OnUsageError = usageError
+		if namespaceCommands[s.Name] {
+			s.Action = inUserNS(s.Action)
+		}
+	}
+	return &cli.Command{
+		Name:        "container",
+		Usage:       "manage containers",
+		Subcommands: subs,
+	}
+}

@@ -1,0 +1,302 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/den-project/den/runtime"
+	"github.com/urfave/cli/v2"
+)
+
+// forEachContainer runs fn for every container argument, printing each one that succeeded as
+// podman does, and returns podman's exit code for the first failure: 1 when a container does
+// not exist, 125 otherwise. Later failures are printed too.
+func forEachContainer(c *cli.Context, fn func(ref string) error) error {
+	var first error
+	for _, ref := range c.Args().Slice() {
+		if err := fn(ref); err != nil {
+			code := 125
+			var ee *runtime.ExitError
+			switch {
+			case errors.Is(err, runtime.ErrNotFound):
+				code = 1
+			case errors.As(err, &ee):
+				code = ee.Code
+			}
+			if first == nil {
+				first = withCode(code, err)
+			} else {
+				fmt.Fprintln(c.App.ErrWriter, "Error:", err)
+			}
+			continue
+		}
+		fmt.Fprintln(c.App.Writer, ref)
+	}
+	return first
+}
+
+func needContainers(c *cli.Context, usage string) error {
+	if c.NArg() == 0 {
+		return withCode(125, fmt.Errorf("no container given: den %s", usage))
+	}
+	return nil
+}
+
+func stopCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "stop",
+		Usage:     "stop running containers",
+		ArgsUsage: "CONTAINER...",
+		Description: `Sends the stop signal (TERM unless the image or --stop-signal says otherwise),
+waits up to --time seconds for the container to exit, then kills it. Stopping a container that
+is not running succeeds. Its restart policy does not bring it back.
+
+Examples:
+   den stop web
+   den stop -t 0 web db`,
+		Flags: []cli.Flag{
+			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing"},
+		},
+		UseShortOptionHandling: true,
+		Action: func(c *cli.Context) error {
+			if err := needContainers(c, "stop [-t N] CONTAINER..."); err != nil {
+				return err
+			}
+			e, err := newEnv(c)
+			if err != nil {
+				return err
+			}
+			timeout := time.Duration(c.Uint("time")) * time.Second
+			return forEachContainer(c, func(ref string) error {
+				_, err := e.rt.Stop(context.Background(), ref, timeout)
+				return err
+			})
+		},
+	}
+}
+
+func killCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "kill",
+		Usage:     "send a signal to running containers",
+		ArgsUsage: "CONTAINER...",
+		Description: `Sends a signal (KILL by default) to each container's first process.
+
+Examples:
+   den kill web
+   den kill -s HUP web`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"},
+		},
+		UseShortOptionHandling: true,
+		Action: func(c *cli.Context) error {
+			if err := needContainers(c, "kill [-s SIGNAL] CONTAINER..."); err != nil {
+				return err
+			}
+			sig, err := runtime.ParseSignal(c.String("signal"))
+			if err != nil {
+				return withCode(125, err)
+			}
+			e, err := newEnv(c)
+			if err != nil {
+				return err
+			}
+			return forEachContainer(c, func(ref string) error {
+				_, err := e.rt.Kill(ref, sig)
+				return err
+			})
+		},
+	}
+}
+
+func waitCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "wait",
+		Usage:     "wait for containers to stop and print their exit codes",
+		ArgsUsage: "CONTAINER...",
+		Description: `Blocks until each container is no longer running and prints its exit code.
+It is woken by the container's monitor, not by polling.
+
+Examples:
+   den wait job
+   code=$(den wait job)`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "condition", Value: "stopped", Usage: "state to wait for: stopped, exited or running"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needContainers(c, "wait CONTAINER..."); err != nil {
+				return err
+			}
+			cond := c.String("condition")
+			if cond != "stopped" && cond != "exited" && cond != "running" {
+				return withCode(125, fmt.Errorf("--condition %q: use stopped, exited or running", cond))
+			}
+			e, err := newEnv(c)
+			if err != nil {
+				return err
+			}
+			var first error
+			for _, ref := range c.Args().Slice() {
+				var code int
+				var err error
+				if cond == "running" {
+					var ctr *runtime.Container
+					if ctr, err = e.rt.Lookup(ref); err == nil && ctr.State.Status != runtime.StatusRunning {
+						err = fmt.Errorf("container %s is %s: only a started container is waited for as running", ctr.Name, ctr.State.Status)
+					}
+				} else {
+					code, err = e.rt.Wait(context.Background(), ref)
+				}
+				if err != nil {
+					if first == nil {
+						first = withCode(map[bool]int{true: 1, false: 125}[errors.Is(err, runtime.ErrNotFound)], err)
+					}
+					continue
+				}
+				if cond == "running" {
+					fmt.Fprintln(c.App.Writer, "-1")
+					continue
+				}
+				fmt.Fprintln(c.App.Writer, strconv.Itoa(code))
+			}
+			return first
+		},
+	}
+}
+
+func restartCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "restart",
+		Usage:     "stop and start containers",
+		ArgsUsage: "CONTAINER...",
+		Description: `Examples:
+   den restart web
+   den restart -t 1 web`,
+		Flags: []cli.Flag{
+			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing"},
+		},
+		UseShortOptionHandling: true,
+		Action: func(c *cli.Context) error {
+			if err := needContainers(c, "restart [-t N] CONTAINER..."); err != nil {
+				return err
+			}
+			e, err := newEnv(c)
+			if err != nil {
+				return err
+			}
+			defer e.rt.Close()
+			timeout := time.Duration(c.Uint("time")) * time.Second
+			return forEachContainer(c, func(ref string) error {
+				ctr, err := e.rt.Stop(context.Background(), ref, timeout)
+				if err != nil {
+					return err
+				}
+				if ctr, err = e.rt.Lookup(ctr.ID); err != nil {
+					return err
+				}
+				return e.rt.StartDetached(ctr)
+			})
+		},
+	}
+}
+
+func logsCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "logs",
+		Usage:     "print a container's output",
+		ArgsUsage: "CONTAINER",
+		Description: `Prints what a container wrote to stdout and stderr, each to the same stream.
+
+Examples:
+   den logs web
+   den logs -f --tail 10 web
+   den logs --since 5m -t web`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing until the container stops"},
+			&cli.StringFlag{Name: "tail", Value: "-1", Usage: "print only the last N lines"},
+			&cli.StringFlag{Name: "since", Usage: "only entries after this time (RFC3339, or a duration such as 5m)"},
+			&cli.StringFlag{Name: "until", Usage: "only entries before this time"},
+			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "prefix each line with its time"},
+		},
+		UseShortOptionHandling: true,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return withCode(125, errors.New("den logs takes exactly one container"))
+			}
+			o := runtime.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps")}
+			n, err := strconv.Atoi(c.String("tail"))
+			if err != nil {
+				return withCode(125, fmt.Errorf("--tail %q is not a number", c.String("tail")))
+			}
+			o.Tail = n
+			now := time.Now()
+			for _, f := range []struct {
+				name string
+				dst  *time.Time
+			}{{"since", &o.Since}, {"until", &o.Until}} {
+				if v := c.String(f.name); v != "" {
+					t, err := parseTimeArg(v, now)
+					if err != nil {
+						return withCode(125, fmt.Errorf("--%s: %w", f.name, err))
+					}
+					*f.dst = t
+				}
+			}
+			e, err := newEnv(c)
+			if err != nil {
+				return err
+			}
+			err = e.rt.Logs(context.Background(), c.Args().First(), o, c.App.Writer, c.App.ErrWriter)
+			if errors.Is(err, runtime.ErrNotFound) {
+				return withCode(125, err)
+			}
+			return err
+		},
+	}
+}
+
+// parseTimeArg reads --since/--until: RFC3339, a date, unix seconds or a duration ago.
+func parseTimeArg(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		sec := int64(f)
+		return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time: use RFC3339, YYYY-MM-DD, unix seconds or a duration such as 5m", s)
+}
+
+func existsCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "exists",
+		Usage:     "exit 0 if a container exists, 1 if not",
+		ArgsUsage: "CONTAINER",
+		Description: `Examples:
+   den container exists web && echo yes`,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return withCode(125, errors.New("den container exists takes exactly one container"))
+			}
+			e, err := newEnv(c)
+			if err != nil {
+				return err
+			}
+			if _, err := e.rt.Lookup(c.Args().First()); err != nil {
+				if errors.Is(err, runtime.ErrNotFound) {
+					return exitCode(1)
+				}
+				return withCode(125, err)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,188 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The control socket: the holder of a running container (the foreground den that started
+// it, or its monitor) answers requests from later invocations on
+// RuntimeDir/containers/ID/ctl.sock. It is the holder that signals: it lives in the user
+// namespace the container's processes belong to, so it may signal any of them, which a later
+// invocation in a sibling namespace may not. One JSON request line per connection; the
+// answer is one JSON line.
+
+// controlRequest is what a client asks.
+type controlRequest struct {
+	Op     string `json:"op"` // "signal" or "wait"
+	Signal int    `json:"signal,omitempty"`
+}
+
+// controlReply is the holder's answer.
+type controlReply struct {
+	Error string `json:"error,omitempty"`
+	// Exit is set in the answer to "wait": the code the process exited with.
+	Exit *int `json:"exit,omitempty"`
+}
+
+const controlSocket = "ctl.sock"
+
+// ErrNotRunning is returned when an operation needs a running container.
+var ErrNotRunning = errors.New("container is not running")
+
+type controlServer struct {
+	ln      *net.UnixListener
+	path    string
+	s       *session
+	mu      sync.Mutex
+	waiters []net.Conn
+	done    bool
+	code    int
+}
+
+// viaDir runs fn with a path to name inside dir that is short enough for a socket address
+// (108 bytes): /proc/self/fd/N/name, through an O_PATH descriptor of dir.
+func viaDir(dir, name string, fn func(path string) error) error {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return fn("/proc/self/fd/" + strconv.Itoa(fd) + "/" + name)
+}
+
+func listenControl(dir string, s *session) (*controlServer, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating container runtime directory: %w", err)
+	}
+	path := filepath.Join(dir, controlSocket)
+	os.Remove(path)
+	var ln *net.UnixListener
+	err := viaDir(dir, controlSocket, func(p string) error {
+		var err error
+		ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating control socket: %w", err)
+	}
+	ln.SetUnlinkOnClose(false)
+	return &controlServer{ln: ln, path: path, s: s}, nil
+}
+
+func (cs *controlServer) serve() {
+	for {
+		conn, err := cs.ln.Accept()
+		if err != nil {
+			return
+		}
+		go cs.handle(conn)
+	}
+}
+
+func (cs *controlServer) handle(conn net.Conn) {
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var req controlRequest
+	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	if err != nil || json.Unmarshal(line, &req) != nil {
+		reply(conn, controlReply{Error: "malformed request"})
+		conn.Close()
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	switch req.Op {
+	case "signal":
+		if err := cs.s.cont.Signal(unix.Signal(req.Signal)); err != nil {
+			reply(conn, controlReply{Error: err.Error()})
+		} else {
+			reply(conn, controlReply{})
+		}
+		conn.Close()
+	case "wait":
+		cs.mu.Lock()
+		if cs.done {
+			code := cs.code
+			cs.mu.Unlock()
+			reply(conn, controlReply{Exit: &code})
+			conn.Close()
+			return
+		}
+		cs.waiters = append(cs.waiters, conn)
+		cs.mu.Unlock()
+	default:
+		reply(conn, controlReply{Error: "unknown operation " + strconv.Quote(req.Op)})
+		conn.Close()
+	}
+}
+
+func reply(conn net.Conn, r controlReply) {
+	b, _ := json.Marshal(r)
+	_, _ = conn.Write(append(b, '\n'))
+}
+
+// finish answers every waiter with the exit code and stops serving. The record is already
+// written, so a client that wakes up sees the container exited.
+func (cs *controlServer) finish(code int) {
+	cs.mu.Lock()
+	cs.done, cs.code = true, code
+	ws := cs.waiters
+	cs.waiters = nil
+	cs.mu.Unlock()
+	cs.close()
+	for _, w := range ws {
+		reply(w, controlReply{Exit: &code})
+		w.Close()
+	}
+}
+
+func (cs *controlServer) close() {
+	os.Remove(cs.path)
+	cs.ln.Close()
+}
+
+// ask sends one request to a container's holder and reads the answer. With wait, it blocks
+// until the container exits or ctx-like deadline passes (zero: no deadline).
+func askHolder(dir string, req controlRequest, deadline time.Time) (controlReply, error) {
+	var conn net.Conn
+	err := viaDir(dir, controlSocket, func(p string) error {
+		var err error
+		conn, err = net.DialUnix("unix", nil, &net.UnixAddr{Name: p, Net: "unix"})
+		return err
+	})
+	if err != nil {
+		return controlReply{}, ErrNotRunning
+	}
+	defer conn.Close()
+	b, _ := json.Marshal(req)
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		return controlReply{}, ErrNotRunning
+	}
+	_ = conn.SetReadDeadline(deadline)
+	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return controlReply{}, os.ErrDeadlineExceeded
+		}
+		// The holder went away without answering: it died, the record says the rest.
+		return controlReply{}, ErrNotRunning
+	}
+	var rep controlReply
+	if err := json.Unmarshal(line, &rep); err != nil {
+		return controlReply{}, fmt.Errorf("reading the holder's answer: %w", err)
+	}
+	if rep.Error != "" {
+		return rep, errors.New(rep.Error)
+	}
+	return rep, nil
+}

@@ -1,0 +1,171 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// running resolves ref to a container whose holder is alive.
+func (r *Runtime) running(ref string) (*Container, error) {
+	c, err := r.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if c.State.Status != StatusRunning {
+		return c, fmt.Errorf("container %s: %w", c.Name, ErrNotRunning)
+	}
+	return c, nil
+}
+
+// Kill sends sig to a running container's first process, through its holder.
+func (r *Runtime) Kill(ref string, sig unix.Signal) (*Container, error) {
+	c, err := r.running(ref)
+	if err != nil {
+		return c, err
+	}
+	if _, err := askHolder(r.runDir(c.ID), controlRequest{Op: "signal", Signal: int(sig)}, time.Time{}); err != nil {
+		if errors.Is(err, ErrNotRunning) {
+			return c, fmt.Errorf("container %s: %w", c.Name, ErrNotRunning)
+		}
+		return c, fmt.Errorf("signalling container %s: %w", c.Name, err)
+	}
+	return c, nil
+}
+
+// Wait blocks until the container is not running and returns its exit code. The holder
+// answers when the exit is recorded; no polling.
+func (r *Runtime) Wait(ctx context.Context, ref string) (int, error) {
+	c, err := r.Lookup(ref)
+	if err != nil {
+		return -1, err
+	}
+	if c.State.Status != StatusRunning {
+		return c.State.ExitCode, nil
+	}
+	deadline, _ := ctx.Deadline()
+	rep, err := askHolder(r.runDir(c.ID), controlRequest{Op: "wait"}, deadline)
+	if err == nil && rep.Exit != nil {
+		return *rep.Exit, nil
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return -1, err
+	}
+	// The holder is gone: the record, reconciled, tells what is known.
+	c, lerr := r.Lookup(c.ID)
+	if lerr != nil {
+		return -1, lerr
+	}
+	if c.State.Status == StatusRunning {
+		return -1, fmt.Errorf("waiting for container %s: %w", c.Name, err)
+	}
+	return c.State.ExitCode, nil
+}
+
+// Stop sends the stop signal, waits up to timeout for the container to exit, then kills it.
+// Stopping a container that is not running is not an error, as in podman.
+func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) (*Container, error) {
+	c, err := r.running(ref)
+	if errors.Is(err, ErrNotRunning) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := r.markStopped(c.ID); err != nil {
+		return c, err
+	}
+	sig := unix.SIGTERM
+	if s, err := ParseSignal(c.Config.StopSignal); err == nil && c.Config.StopSignal != "" {
+		sig = s
+	}
+	dir := r.runDir(c.ID)
+	if timeout > 0 {
+		if _, err := askHolder(dir, controlRequest{Op: "signal", Signal: int(sig)}, time.Time{}); err != nil && !errors.Is(err, ErrNotRunning) {
+			return c, fmt.Errorf("stopping container %s: %w", c.Name, err)
+		}
+		_, err := askHolder(dir, controlRequest{Op: "wait"}, time.Now().Add(timeout))
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return c, nil
+		}
+	}
+	if _, err := askHolder(dir, controlRequest{Op: "signal", Signal: int(unix.SIGKILL)}, time.Time{}); err != nil && !errors.Is(err, ErrNotRunning) {
+		return c, fmt.Errorf("killing container %s: %w", c.Name, err)
+	}
+	_, err = askHolder(dir, controlRequest{Op: "wait"}, time.Time{})
+	if err != nil && !errors.Is(err, ErrNotRunning) {
+		return c, err
+	}
+	return c, nil
+}
+
+// markStopped records that the user stopped the container, so its restart policy leaves it.
+func (r *Runtime) markStopped(id string) error {
+	lk, err := r.lockContainer(id)
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	c, err := r.recs.load(id)
+	if err != nil {
+		return err
+	}
+	c.State.StoppedByUser = true
+	return r.recs.save(c)
+}
+
+// ParseSignal reads a signal by name ("TERM", "SIGTERM", "sigkill") or number.
+func ParseSignal(s string) (unix.Signal, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty signal")
+	}
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && fmt.Sprint(n) == s {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("signal %q is out of range 1-64", s)
+		}
+		return unix.Signal(n), nil
+	}
+	name := s
+	if !strings.HasPrefix(strings.ToUpper(name), "SIG") {
+		name = "SIG" + name
+	}
+	for i := 1; i < 65; i++ {
+		if sn := unix.SignalName(unix.Signal(i)); sn != "" && strings.EqualFold(sn, name) {
+			return unix.Signal(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown signal %q: use a name such as TERM or KILL, or a number", s)
+}
+
+// ParseRestartPolicy reads --restart: no, on-failure[:N], always, unless-stopped.
+func ParseRestartPolicy(s string) (string, int, error) {
+	name, max, hasMax := strings.Cut(s, ":")
+	switch name {
+	case "", "no":
+		if hasMax {
+			break
+		}
+		return "no", 0, nil
+	case "always", "unless-stopped":
+		if hasMax {
+			break
+		}
+		return name, 0, nil
+	case "on-failure":
+		if !hasMax {
+			return name, 0, nil
+		}
+		n, err := strconv.Atoi(max)
+		if err == nil && n >= 0 {
+			return name, n, nil
+		}
+	}
+	return "", 0, fmt.Errorf("--restart %q: use no, on-failure[:N], always or unless-stopped", s)
+}

@@ -1,0 +1,307 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Container logs use podman's k8s-file format: one line per chunk of output,
+// "TIMESTAMP STREAM TAG CONTENT", where TAG is F for a full line and P for a part of a line
+// that continues in the next entry.
+
+// logMaxSize caps a container's log; past it the log rotates once to ctr.log.1.
+const logMaxSize = 16 << 20
+
+// LogPath is where a container's log is kept.
+func (r *Runtime) LogPath(id string) string { return r.logPath(id) }
+
+func (r *Runtime) logPath(id string) string {
+	return filepath.Join(r.recs.dir, id, "ctr.log")
+}
+
+// logWriter appends k8s-file entries for a container. Safe for concurrent streams.
+type logWriter struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+	size int64
+}
+
+func openLog(path string) (*logWriter, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening container log: %w", err)
+	}
+	fi, _ := f.Stat()
+	var size int64
+	if fi != nil {
+		size = fi.Size()
+	}
+	return &logWriter{path: path, f: f, size: size}, nil
+}
+
+// write logs one chunk of a stream: complete lines as F entries, a trailing part as P.
+func (w *logWriter) write(stream string, chunk []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var buf bytes.Buffer
+	ts := time.Now().UTC().Format(time.RFC3339Nano)
+	for len(chunk) > 0 {
+		i := bytes.IndexByte(chunk, '\n')
+		tag, line := "P", chunk
+		if i >= 0 {
+			tag, line, chunk = "F", chunk[:i], chunk[i+1:]
+		} else {
+			chunk = nil
+		}
+		fmt.Fprintf(&buf, "%s %s %s %s\n", ts, stream, tag, line)
+	}
+	if w.size+int64(buf.Len()) > logMaxSize {
+		w.rotate()
+	}
+	n, _ := w.f.Write(buf.Bytes())
+	w.size += int64(n)
+}
+
+func (w *logWriter) rotate() {
+	w.f.Close()
+	_ = os.Rename(w.path, w.path+".1")
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err == nil {
+		w.f, w.size = f, 0
+	}
+}
+
+func (w *logWriter) close() { w.f.Close() }
+
+// pump copies one output stream into the log until it ends.
+func (w *logWriter) pump(stream string, r io.Reader, done *sync.WaitGroup) {
+	defer done.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			w.write(stream, buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// LogEntry is one parsed entry of a container log.
+type LogEntry struct {
+	Time    time.Time
+	Stream  string
+	Partial bool
+	Content string
+}
+
+// parseLogLine reads one k8s-file line; ok is false for a malformed one.
+func parseLogLine(line string) (LogEntry, bool) {
+	parts := strings.SplitN(line, " ", 4)
+	if len(parts) < 3 {
+		return LogEntry{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, parts[0])
+	if err != nil {
+		return LogEntry{}, false
+	}
+	e := LogEntry{Time: t, Stream: parts[1], Partial: parts[2] == "P"}
+	if len(parts) == 4 {
+		e.Content = parts[3]
+	}
+	return e, true
+}
+
+// LogOptions select what `logs` prints.
+type LogOptions struct {
+	Tail       int // -1: all
+	Since      time.Time
+	Until      time.Time
+	Timestamps bool
+	Follow     bool
+}
+
+// readLogEntries reads the rotated and the current log, in order, joining partial entries.
+func readLogEntries(path string) ([]LogEntry, int64, error) {
+	var out []LogEntry
+	var offset int64
+	for _, p := range []string{path + ".1", path} {
+		f, err := os.Open(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("reading container log: %w", err)
+		}
+		n, entries := scanLog(f)
+		f.Close()
+		out = append(out, entries...)
+		if p == path {
+			offset = n
+		}
+	}
+	return out, offset, nil
+}
+
+// scanLog parses complete lines from r and returns how many bytes they took.
+func scanLog(r io.Reader) (int64, []LogEntry) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var consumed int64
+	var out []LogEntry
+	var pending *LogEntry
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			break // a torn last line is read again once complete
+		}
+		consumed += int64(len(line))
+		e, ok := parseLogLine(strings.TrimSuffix(line, "\n"))
+		if !ok {
+			continue
+		}
+		if pending != nil && pending.Stream == e.Stream {
+			pending.Content += e.Content
+			pending.Partial = e.Partial
+		} else {
+			if pending != nil {
+				out = append(out, *pending)
+			}
+			cp := e
+			pending = &cp
+		}
+		if !pending.Partial {
+			out = append(out, *pending)
+			pending = nil
+		}
+	}
+	if pending != nil {
+		out = append(out, *pending)
+	}
+	return consumed, out
+}
+
+// selectLog applies --since, --until and --tail.
+func selectLog(entries []LogEntry, o LogOptions) []LogEntry {
+	var out []LogEntry
+	for _, e := range entries {
+		if !o.Since.IsZero() && e.Time.Before(o.Since) {
+			continue
+		}
+		if !o.Until.IsZero() && e.Time.After(o.Until) {
+			continue
+		}
+		out = append(out, e)
+	}
+	if o.Tail >= 0 && len(out) > o.Tail {
+		out = out[len(out)-o.Tail:]
+	}
+	return out
+}
+
+// Logs prints a container's log; with Follow it keeps printing until the container stops,
+// woken by inotify and by the holder's exit notice rather than by polling.
+func (r *Runtime) Logs(ctx context.Context, ref string, o LogOptions, stdout, stderr io.Writer) error {
+	c, err := r.Lookup(ref)
+	if err != nil {
+		return err
+	}
+	path := r.logPath(c.ID)
+	print := func(es []LogEntry) {
+		for _, e := range es {
+			w := stdout
+			if e.Stream == "stderr" {
+				w = stderr
+			}
+			var b strings.Builder
+			if o.Timestamps {
+				b.WriteString(e.Time.Local().Format(time.RFC3339Nano) + " ")
+			}
+			b.WriteString(e.Content)
+			if !e.Partial {
+				b.WriteByte('\n')
+			}
+			_, _ = io.WriteString(w, b.String())
+		}
+	}
+	if !o.Follow || c.State.Status != StatusRunning {
+		entries, _, err := readLogEntries(path)
+		if err != nil {
+			return err
+		}
+		print(selectLog(entries, o))
+		return nil
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("following log: %w", err)
+	}
+	defer w.Close()
+	if err := w.Add(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("following log: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_, _ = r.Wait(ctx, c.ID)
+		close(exited)
+	}()
+	entries, offset, err := readLogEntries(path)
+	if err != nil {
+		return err
+	}
+	print(selectLog(entries, o))
+	o.Tail = -1
+	f, err := os.Open(path)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("following log: %w", err)
+	}
+	drain := func() {
+		if f == nil {
+			return
+		}
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			return
+		}
+		n, es := scanLog(f)
+		offset += n
+		print(selectLog(es, o))
+	}
+	for {
+		drain()
+		select {
+		case ev := <-w.Events:
+			if ev.Name == path && ev.Has(fsnotify.Create) {
+				// Rotated: the old file's rest was read; start the new one from the top.
+				drain()
+				if f != nil {
+					f.Close()
+				}
+				f, offset = nil, 0
+				if nf, err := os.Open(path); err == nil {
+					f = nf
+				}
+			}
+		case <-exited:
+			drain()
+			if f != nil {
+				f.Close()
+			}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-w.Errors:
+			return fmt.Errorf("following log: %w", err)
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/den-project/den/config"
+	"github.com/den-project/den/runtime/userns"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// The monitor is den re-executed, one per detached container, as the container's parent: it
+// holds the container's output and writes the log, records the exit, runs the restart
+// policy, answers the control socket and cleans up. It lives in den's user and mount namespace
+// of the invocation that started it and keeps them alive; the invocation returns as soon as
+// the monitor reports the container started.
+
+const envMonitor = "_DEN_MONITOR"
+
+// monitorArgs is what a monitor needs to know, passed in its environment.
+type monitorArgs struct {
+	ID     string        `json:"id"`
+	Paths  config.Paths  `json:"paths"`
+	Config config.Config `json:"config"`
+}
+
+// startReport is what the monitor writes on its ready pipe.
+type startReport struct {
+	Pid   int    `json:"pid,omitempty"`
+	Error string `json:"error,omitempty"`
+	Code  int    `json:"code,omitempty"`
+}
+
+// IsMonitorStage reports whether this process is a container monitor.
+func IsMonitorStage() bool { return os.Getenv(envMonitor) != "" }
+
+// StartDetached starts a container under a new monitor and returns once it runs, or with the
+// reason it could not start (an *ExitError for 126/127).
+func (r *Runtime) StartDetached(c *Container) error {
+	args, err := json.Marshal(monitorArgs{ID: c.ID, Paths: *r.Paths, Config: *r.Config})
+	if err != nil {
+		return err
+	}
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("creating monitor pipe: %w", err)
+	}
+	defer rd.Close()
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = []string{"den-monitor", c.ShortID()}
+	cmd.Env = append(os.Environ(), envMonitor+"="+string(args))
+	cmd.ExtraFiles = []*os.File{wr}
+	// Its own session: no terminal signals, and it outlives this command.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		wr.Close()
+		return fmt.Errorf("starting monitor: %w", err)
+	}
+	wr.Close()
+	var rep startReport
+	err = json.NewDecoder(rd).Decode(&rep)
+	_ = cmd.Process.Release()
+	if err != nil {
+		return fmt.Errorf("container %s: its monitor died before starting it", c.Name)
+	}
+	if rep.Error != "" {
+		if rep.Code != 0 && rep.Code != 125 {
+			return &ExitError{Code: rep.Code, Err: fmt.Errorf("%s", rep.Error)}
+		}
+		return fmt.Errorf("%s", rep.Error)
+	}
+	return nil
+}
+
+// MonitorMain is the monitor stage. It returns the process exit status.
+func MonitorMain() int {
+	var a monitorArgs
+	if err := json.Unmarshal([]byte(os.Getenv(envMonitor)), &a); err != nil {
+		return 125
+	}
+	os.Unsetenv(envMonitor)
+	userns.AdoptEnv()
+	// Its stdio is /dev/null; diagnostics go to the log of den itself, off by default.
+	logrus.SetLevel(logrus.ErrorLevel)
+	signal.Ignore(unix.SIGHUP, unix.SIGPIPE, unix.SIGINT)
+	ready := os.NewFile(3, "ready")
+	r := New(&a.Paths, &a.Config)
+	defer r.Close()
+	r.monitor(a.ID, ready)
+	return 0
+}
+
+func (r *Runtime) monitor(id string, ready *os.File) {
+	report := func(rep startReport) {
+		if ready != nil {
+			_ = json.NewEncoder(ready).Encode(rep)
+			ready.Close()
+			ready = nil
+		}
+	}
+	defer report(startReport{Error: "monitor ended unexpectedly", Code: 125})
+	backoff := 100 * time.Millisecond
+	for {
+		c, err := r.recs.load(id)
+		if err != nil {
+			report(startReport{Error: err.Error(), Code: 125})
+			return
+		}
+		code, started, err := r.runMonitored(c, func(pid int) { report(startReport{Pid: pid}) })
+		if err != nil && !started {
+			report(startReport{Error: err.Error(), Code: exitCodeOf(err)})
+			return
+		}
+		c, err = r.recs.load(id)
+		if err != nil || !shouldRestart(c, code) {
+			return
+		}
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 10*time.Second)
+		if err := r.countRestart(id); err != nil {
+			return
+		}
+	}
+}
+
+// runMonitored runs the container once, logging its output, and returns its exit code.
+func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, error) {
+	logw, err := openLog(r.logPath(c.ID))
+	if err != nil {
+		return 125, false, err
+	}
+	defer logw.close()
+	var pumps sync.WaitGroup
+	var stdio Stdio
+	var outR, errR, outW, errW *os.File
+	if !c.Config.Tty {
+		if outR, outW, err = os.Pipe(); err != nil {
+			return 125, false, err
+		}
+		if errR, errW, err = os.Pipe(); err != nil {
+			return 125, false, err
+		}
+		stdio = Stdio{Out: outW, Err: errW}
+	}
+	s, err := r.begin(c, stdio)
+	if outW != nil {
+		outW.Close()
+		errW.Close()
+	}
+	if err != nil {
+		if outR != nil {
+			outR.Close()
+			errR.Close()
+		}
+		return exitCodeOf(err), false, err
+	}
+	pid, _ := s.proc.Pid()
+	started(pid)
+	if s.cons != nil {
+		pumps.Add(1)
+		go logw.pump("stdout", s.cons, &pumps)
+	} else {
+		pumps.Add(2)
+		go logw.pump("stdout", outR, &pumps)
+		go logw.pump("stderr", errR, &pumps)
+	}
+	ps, _ := s.proc.Wait()
+	code := 125
+	if ps != nil {
+		code = waitCode(ps.Sys())
+	}
+	if s.cons != nil {
+		// A terminal has no EOF while its other side lives on in daemonised children.
+		s.cons.Close()
+	}
+	pumps.Wait()
+	if outR != nil {
+		outR.Close()
+		errR.Close()
+	}
+	return code, true, s.end(code)
+}
+
+// shouldRestart applies the restart policy to an exit.
+func shouldRestart(c *Container, code int) bool {
+	if c.State.StoppedByUser {
+		return false
+	}
+	switch c.Config.Restart {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return code != 0 && (c.Config.RestartMaxRetries == 0 || c.State.RestartCount < c.Config.RestartMaxRetries)
+	}
+	return false
+}
+
+func (r *Runtime) countRestart(id string) error {
+	lk, err := r.lockContainer(id)
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	c, err := r.recs.load(id)
+	if err != nil {
+		return err
+	}
+	c.State.RestartCount++
+	return r.recs.save(c)
+}
