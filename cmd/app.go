@@ -109,6 +109,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
+// lookupEnv reads den's own environment for "-e NAME".
+func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
+
 func usageError(c *cli.Context, err error, _ bool) error {
 	return withCode(125, fmt.Errorf("%v: see `den %s --help`", err, c.Command.FullName()))
 }
@@ -116,7 +119,7 @@ func usageError(c *cli.Context, err error, _ bool) error {
 func commands() []*cli.Command {
 	cs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
-		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), containerCmd(),
+		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), containerCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(),
 		versionCmd(), infoCmd(), completionCmd(),
 	}

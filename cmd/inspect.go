@@ -158,7 +158,7 @@ Examples:
 func containerCmd() *cli.Command {
 	subs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), stopCmd(), killCmd(), waitCmd(), restartCmd(),
-		logsCmd(), inspectCmd(), existsCmd(), rmCmd(), psCmd(),
+		logsCmd(), inspectCmd(), existsCmd(), rmCmd(), psCmd(), execCmd(),
 	}
 	for _, s := range subs {
 		s.OnUsageError = usageError

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,8 +25,9 @@ import (
 
 // controlRequest is what a client asks.
 type controlRequest struct {
-	Op     string `json:"op"` // "signal" or "wait"
-	Signal int    `json:"signal,omitempty"`
+	Op     string       `json:"op"` // "signal", "wait" or "exec"
+	Signal int          `json:"signal,omitempty"`
+	Exec   *ExecOptions `json:"exec,omitempty"`
 }
 
 // controlReply is the holder's answer.
@@ -33,6 +35,10 @@ type controlReply struct {
 	Error string `json:"error,omitempty"`
 	// Exit is set in the answer to "wait": the code the process exited with.
 	Exit *int `json:"exit,omitempty"`
+	// Code is the exit status that goes with Error (126/127 for exec).
+	Code int `json:"code,omitempty"`
+	// Pid answers "exec": the process started.
+	Pid int `json:"pid,omitempty"`
 }
 
 const controlSocket = "ctl.sock"
@@ -92,15 +98,18 @@ func (cs *controlServer) serve() {
 
 func (cs *controlServer) handle(conn net.Conn) {
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var req controlRequest
-	line, err := bufio.NewReader(conn).ReadBytes('\n')
-	if err != nil || json.Unmarshal(line, &req) != nil {
+	req, fds, err := readRequest(conn.(*net.UnixConn))
+	if err != nil {
+		closeFiles(fds)
 		reply(conn, controlReply{Error: "malformed request"})
 		conn.Close()
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	switch req.Op {
+	case "exec":
+		cs.s.serveExec(conn.(*net.UnixConn), req.Exec, fds)
+		conn.Close()
 	case "signal":
 		if err := cs.s.cont.Signal(unix.Signal(req.Signal)); err != nil {
 			reply(conn, controlReply{Error: err.Error()})
@@ -120,8 +129,57 @@ func (cs *controlServer) handle(conn net.Conn) {
 		cs.waiters = append(cs.waiters, conn)
 		cs.mu.Unlock()
 	default:
+		closeFiles(fds)
 		reply(conn, controlReply{Error: "unknown operation " + strconv.Quote(req.Op)})
 		conn.Close()
+	}
+}
+
+// readRequest reads one request line and the descriptors sent along with it.
+func readRequest(conn *net.UnixConn) (controlRequest, []*os.File, error) {
+	var req controlRequest
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4*8))
+	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return req, nil, err
+	}
+	fds, err := parseRights(oob[:oobn])
+	if err != nil {
+		return req, fds, err
+	}
+	line := buf[:n]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	return req, fds, json.Unmarshal(line, &req)
+}
+
+func parseRights(oob []byte) ([]*os.File, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var files []*os.File
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			unix.CloseOnExec(fd)
+			files = append(files, os.NewFile(uintptr(fd), "passed"))
+		}
+	}
+	return files, nil
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
 	}
 }
 

@@ -59,6 +59,7 @@ type session struct {
 	cons    console.Console
 	unmount func()
 	ctl     *controlServer
+	rootfs  string
 }
 
 // begin starts a created or exited container. Under the container's lock it checks the state,
@@ -93,7 +94,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mounting container rootfs: %w", err)
 	}
-	s := &session{r: r, c: c, unmount: func() { _, _ = st.Unmount(c.ID, false) }}
+	s := &session{r: r, c: c, rootfs: rootfs, unmount: func() { _, _ = st.Unmount(c.ID, false) }}
 	ctl, err := listenControl(r.runDir(c.ID), s)
 	if err != nil {
 		s.unmount()

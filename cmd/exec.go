@@ -1,0 +1,67 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/den-project/den/runtime"
+	"github.com/urfave/cli/v2"
+)
+
+func execCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run a command in a running container",
+		ArgsUsage: "CONTAINER COMMAND [ARG...]",
+		Description: `Runs a process in a running container and returns its exit code (126 when it
+cannot be invoked, 127 when not found). It is started by the container's holder, from any
+shell; den itself needs no user namespace for it.
+
+Examples:
+   den exec web ls /
+   den exec -it web sh
+   den exec -u 1000 -w /tmp -e A=1 web env
+   den exec -d web touch /tmp/flag`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "pass stdin"},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "USER[:GROUP] to run as"},
+			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory"},
+			&cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "keys that detach from a terminal session"},
+		},
+		UseShortOptionHandling: true,
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 2 {
+				return withCode(125, errors.New("den exec needs a container and a command: den exec [OPTIONS] CONTAINER COMMAND [ARG...]"))
+			}
+			keys, err := runtime.ParseDetachKeys(c.String("detach-keys"))
+			if err != nil {
+				return withCode(125, err)
+			}
+			o := runtime.ExecOptions{
+				Args: c.Args().Tail(), Env: c.StringSlice("env"), User: c.String("user"),
+				WorkingDir: c.String("workdir"), Tty: c.Bool("tty"), Interactive: c.Bool("interactive"),
+				Detach: c.Bool("detach"), DetachKeys: keys,
+			}
+			// -e NAME copies NAME from den's environment, as with run.
+			if o.Env, err = runtime.Env(nil, nil, o.Env, lookupEnv); err != nil {
+				return withCode(125, err)
+			}
+			e, err := newEnv(c)
+			if err != nil {
+				return err
+			}
+			code, err := e.rt.Exec(c.Args().First(), o, stdio())
+			if errors.Is(err, runtime.ErrDetached) {
+				fmt.Fprintln(c.App.ErrWriter)
+				return nil
+			}
+			if err != nil {
+				return withCode(code, err)
+			}
+			return exitCode(code)
+		},
+	}
+}
