@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -163,6 +164,10 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 	}
 	pid, _ := s.proc.Pid()
 	started(pid)
+	// The monitor lives as long as the container: give back what starting it took. Storage
+	// is opened again for the cleanup at exit.
+	r.Close()
+	debug.FreeOSMemory()
 	if s.cons != nil {
 		pumps.Add(1)
 		go logw.pump("stdout", s.cons, &pumps)

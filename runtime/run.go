@@ -94,7 +94,11 @@ func (r *Runtime) begin(c *Container, stdio Stdio) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mounting container rootfs: %w", err)
 	}
-	s := &session{r: r, c: c, rootfs: rootfs, unmount: func() { _, _ = st.Unmount(c.ID, false) }}
+	s := &session{r: r, c: c, rootfs: rootfs, unmount: func() {
+		if st, err := r.Store(); err == nil {
+			_, _ = st.Unmount(c.ID, false)
+		}
+	}}
 	ctl, err := listenControl(r.runDir(c.ID), s)
 	if err != nil {
 		s.unmount()
