@@ -119,9 +119,9 @@ func usageError(c *cli.Context, err error, _ bool) error {
 func commands() []*cli.Command {
 	cs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
-		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), containerCmd(),
+		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), containerCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(),
-		versionCmd(), infoCmd(), completionCmd(),
+		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
 	for _, c := range cs {
 		if c.OnUsageError == nil {

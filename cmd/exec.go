@@ -65,3 +65,44 @@ Examples:
 		},
 	}
 }
+
+func attachCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "attach",
+		Usage:     "attach to a container running in the background",
+		ArgsUsage: "CONTAINER",
+		Description: `Shows the container's output and, if it was started with -i, feeds it your input,
+until it exits (den exits with its code) or you type the detach keys (ctrl-p ctrl-q by
+default), which leave it running.
+
+Examples:
+   den attach web
+   den attach --detach-keys ctrl-x box`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "keys that detach"},
+			&cli.BoolFlag{Name: "no-stdin", Usage: "do not feed input to the container"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return withCode(125, errors.New("den attach takes exactly one container"))
+			}
+			keys, err := runtime.ParseDetachKeys(c.String("detach-keys"))
+			if err != nil {
+				return withCode(125, err)
+			}
+			e, err := newEnv(c)
+			if err != nil {
+				return err
+			}
+			code, err := e.rt.Attach(c.Args().First(), runtime.AttachOptions{NoStdin: c.Bool("no-stdin"), DetachKeys: keys}, stdio())
+			if errors.Is(err, runtime.ErrDetached) {
+				fmt.Fprintln(c.App.ErrWriter)
+				return nil
+			}
+			if err != nil {
+				return withCode(code, err)
+			}
+			return exitCode(code)
+		},
+	}
+}

@@ -158,7 +158,7 @@ Examples:
 func containerCmd() *cli.Command {
 	subs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), stopCmd(), killCmd(), waitCmd(), restartCmd(),
-		logsCmd(), inspectCmd(), existsCmd(), rmCmd(), psCmd(), execCmd(),
+		logsCmd(), inspectCmd(), existsCmd(), rmCmd(), psCmd(), execCmd(), attachCmd(),
 	}
 	for _, s := range subs {
 		s.OnUsageError = usageError

@@ -28,6 +28,8 @@ type controlRequest struct {
 	Op     string       `json:"op"` // "signal", "wait" or "exec"
 	Signal int          `json:"signal,omitempty"`
 	Exec   *ExecOptions `json:"exec,omitempty"`
+	// Stdin asks an attach to feed the client's input to the container.
+	Stdin bool `json:"stdin,omitempty"`
 }
 
 // controlReply is the holder's answer.
@@ -110,6 +112,14 @@ func (cs *controlServer) handle(conn net.Conn) {
 	case "exec":
 		cs.s.serveExec(conn.(*net.UnixConn), req.Exec, fds)
 		conn.Close()
+	case "attach":
+		closeFiles(fds)
+		if cs.s.hub == nil {
+			reply(conn, controlReply{Error: "only containers started in the background can be attached to"})
+			conn.Close()
+			return
+		}
+		cs.s.hub.attach(conn, req.Stdin)
 	case "signal":
 		if err := cs.s.cont.Signal(unix.Signal(req.Signal)); err != nil {
 			reply(conn, controlReply{Error: err.Error()})

@@ -84,14 +84,17 @@ func (w *logWriter) rotate() {
 
 func (w *logWriter) close() { w.f.Close() }
 
-// pump copies one output stream into the log until it ends.
-func (w *logWriter) pump(stream string, r io.Reader, done *sync.WaitGroup) {
+// pump copies one output stream into the log, and then to sink, until it ends.
+func (w *logWriter) pump(stream string, r io.Reader, sink func(string, []byte), done *sync.WaitGroup) {
 	defer done.Done()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
 			w.write(stream, buf[:n])
+			if sink != nil {
+				sink(stream, buf[:n])
+			}
 		}
 		if err != nil {
 			return

@@ -140,7 +140,8 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 	defer logw.close()
 	var pumps sync.WaitGroup
 	var stdio Stdio
-	var outR, errR, outW, errW *os.File
+	h := newHub()
+	var outR, errR, outW, errW, inR *os.File
 	if !c.Config.Tty {
 		if outR, outW, err = os.Pipe(); err != nil {
 			return 125, false, err
@@ -149,11 +150,22 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 			return 125, false, err
 		}
 		stdio = Stdio{Out: outW, Err: errW}
+		if c.Config.Interactive {
+			// Kept open by the monitor so that attach can feed it; EOF when the last
+			// attached client's input ends.
+			var inW *os.File
+			if inR, inW, err = os.Pipe(); err != nil {
+				return 125, false, err
+			}
+			stdio.In, h.stdin = inR, inW
+			defer inW.Close()
+		}
 	}
-	s, err := r.begin(c, stdio)
-	if outW != nil {
-		outW.Close()
-		errW.Close()
+	s, err := r.begin(c, stdio, h)
+	for _, f := range []*os.File{outW, errW, inR} {
+		if f != nil {
+			f.Close()
+		}
 	}
 	if err != nil {
 		if outR != nil {
@@ -162,6 +174,7 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 		}
 		return exitCodeOf(err), false, err
 	}
+	h.cons = s.cons
 	pid, _ := s.proc.Pid()
 	started(pid)
 	// The monitor lives as long as the container: give back what starting it took. Storage
@@ -170,22 +183,32 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 	debug.FreeOSMemory()
 	if s.cons != nil {
 		pumps.Add(1)
-		go logw.pump("stdout", s.cons, &pumps)
+		go logw.pump("stdout", s.cons, h.sink, &pumps)
 	} else {
 		pumps.Add(2)
-		go logw.pump("stdout", outR, &pumps)
-		go logw.pump("stderr", errR, &pumps)
+		go logw.pump("stdout", outR, h.sink, &pumps)
+		go logw.pump("stderr", errR, h.sink, &pumps)
 	}
 	ps, _ := s.proc.Wait()
 	code := 125
 	if ps != nil {
 		code = waitCode(ps.Sys())
 	}
-	if s.cons != nil {
-		// A terminal has no EOF while its other side lives on in daemonised children.
-		s.cons.Close()
+	drained := make(chan struct{})
+	go func() { pumps.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(time.Second):
+		// Daemonised children still hold the output open: the log stops here.
+		if s.cons != nil {
+			s.cons.Close()
+		}
+		if outR != nil {
+			outR.Close()
+			errR.Close()
+		}
+		<-drained
 	}
-	pumps.Wait()
 	if outR != nil {
 		outR.Close()
 		errR.Close()

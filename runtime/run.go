@@ -60,11 +60,13 @@ type session struct {
 	unmount func()
 	ctl     *controlServer
 	rootfs  string
+	// hub serves attach for containers whose monitor holds their stdio.
+	hub *hub
 }
 
 // begin starts a created or exited container. Under the container's lock it checks the state,
 // mounts the rootfs, starts the process and records it running with this process as holder.
-func (r *Runtime) begin(c *Container, stdio Stdio) (*session, error) {
+func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	lk, err := r.lockContainer(c.ID)
 	if err != nil {
 		return nil, err
@@ -94,7 +96,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mounting container rootfs: %w", err)
 	}
-	s := &session{r: r, c: c, rootfs: rootfs, unmount: func() {
+	s := &session{r: r, c: c, rootfs: rootfs, hub: h, unmount: func() {
 		if st, err := r.Store(); err == nil {
 			_, _ = st.Unmount(c.ID, false)
 		}
@@ -150,6 +152,9 @@ func (s *session) end(code int) error {
 	}
 	defer lk.Release()
 	defer s.ctl.finish(code)
+	if s.hub != nil {
+		defer s.hub.exit(code)
+	}
 	s.release()
 	if cur, err := r.recs.load(c.ID); err == nil {
 		c = cur
@@ -174,7 +179,7 @@ func (s *session) end(code int) error {
 // RunAttached starts a created container in the foreground, attached to stdio, and waits
 // for it. It returns the container's exit code (128+N for a signal).
 func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (int, error) {
-	s, err := r.begin(c, stdio)
+	s, err := r.begin(c, stdio, nil)
 	if err != nil {
 		return exitCodeOf(err), err
 	}
