@@ -109,6 +109,15 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
+// hideHelpCommand keeps urfave/cli from reading a first argument "h" or "help" as a help
+// topic ("den rm h" removes the container named h); --help still works.
+func hideHelpCommand(c *cli.Command) {
+	c.HideHelpCommand = true
+	for _, s := range c.Subcommands {
+		hideHelpCommand(s)
+	}
+}
+
 // lookupEnv reads den's own environment for "-e NAME".
 func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
 
@@ -119,7 +128,7 @@ func usageError(c *cli.Context, err error, _ bool) error {
 func commands() []*cli.Command {
 	cs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
-		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), containerCmd(),
+		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), containerCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
@@ -127,6 +136,7 @@ func commands() []*cli.Command {
 		if c.OnUsageError == nil {
 			c.OnUsageError = usageError
 		}
+		hideHelpCommand(c)
 		if namespaceCommands[c.Name] {
 			c.Action = inUserNS(c.Action)
 		}

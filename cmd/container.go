@@ -26,6 +26,11 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (a command or a JSON array)"},
 		&cli.StringFlag{Name: "hostname", Usage: "container host name (default: the short container id)"},
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label (KEY=VALUE)"},
+		&cli.StringFlag{Name: "health-cmd", Usage: "command that checks the container's health (shell form or JSON array)"},
+		&cli.DurationFlag{Name: "health-interval", Value: 30 * time.Second, Usage: "time between health checks"},
+		&cli.IntFlag{Name: "health-retries", Value: 3, Usage: "failures in a row that make the container unhealthy"},
+		&cli.DurationFlag{Name: "health-timeout", Value: 30 * time.Second, Usage: "longest a check may run"},
+		&cli.DurationFlag{Name: "health-start-period", Usage: "time after start during which failures do not count"},
 		&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart policy: no, on-failure[:N], always, unless-stopped"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal that stop sends first (default TERM)"},
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network mode: none (a loopback interface only)"},
@@ -59,6 +64,21 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 	if o.StopSignal = c.String("stop-signal"); o.StopSignal != "" {
 		if _, err := runtime.ParseSignal(o.StopSignal); err != nil {
 			return o, withCode(125, fmt.Errorf("--stop-signal: %w", err))
+		}
+	}
+	if hc := c.String("health-cmd"); hc != "" {
+		test, err := runtime.ParseHealthCmd(hc)
+		if err != nil {
+			return o, withCode(125, err)
+		}
+		if test != nil {
+			if c.Int("health-retries") < 1 || c.Duration("health-timeout") <= 0 || c.Duration("health-interval") < 0 {
+				return o, withCode(125, errors.New("--health-retries must be at least 1, --health-timeout positive and --health-interval not negative"))
+			}
+			o.Health = &runtime.HealthConfig{
+				Test: test, Interval: c.Duration("health-interval"), Timeout: c.Duration("health-timeout"),
+				StartPeriod: c.Duration("health-start-period"), Retries: c.Int("health-retries"),
+			}
 		}
 	}
 	if o.Restart != "no" && o.Remove {
@@ -266,6 +286,9 @@ type psJSON struct {
 func statusText(c *runtime.Container) string {
 	switch c.State.Status {
 	case runtime.StatusRunning:
+		if c.State.Health != nil {
+			return "Up " + humanDuration(time.Since(c.State.StartedAt)) + " (" + c.State.Health.Status + ")"
+		}
 		return "Up " + humanDuration(time.Since(c.State.StartedAt))
 	case runtime.StatusExited:
 		return fmt.Sprintf("Exited (%d) %s", c.State.ExitCode, humanAgo(c.State.FinishedAt))

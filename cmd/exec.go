@@ -106,3 +106,39 @@ Examples:
 		},
 	}
 }
+
+func healthcheckCmd() *cli.Command {
+	return &cli.Command{
+		Name:  "healthcheck",
+		Usage: "run container healthchecks",
+		Subcommands: []*cli.Command{{
+			Name:      "run",
+			Usage:     "run a container's healthcheck now",
+			ArgsUsage: "CONTAINER",
+			Description: `Runs the check once through the container's monitor; exits 0 when it passes,
+1 (printing "unhealthy") when it fails.
+
+Examples:
+   den healthcheck run web`,
+			OnUsageError: usageError,
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return withCode(125, errors.New("den healthcheck run takes exactly one container"))
+				}
+				e, err := newEnv(c)
+				if err != nil {
+					return err
+				}
+				code, err := e.rt.Healthcheck(c.Args().First())
+				if err != nil {
+					return withCode(125, err)
+				}
+				if code != 0 {
+					fmt.Fprintln(c.App.Writer, "unhealthy")
+					return exitCode(1)
+				}
+				return nil
+			},
+		}},
+	}
+}

@@ -12,21 +12,18 @@ import (
 
 // inspectState is podman's State object of a container.
 type inspectState struct {
-	Status     string    `json:"Status"`
-	Running    bool      `json:"Running"`
-	Paused     bool      `json:"Paused"`
-	Restarting bool      `json:"Restarting"`
-	OOMKilled  bool      `json:"OOMKilled"`
-	Dead       bool      `json:"Dead"`
-	Pid        int       `json:"Pid"`
-	ExitCode   int       `json:"ExitCode"`
-	Error      string    `json:"Error"`
-	StartedAt  time.Time `json:"StartedAt"`
-	FinishedAt time.Time `json:"FinishedAt"`
-	Health     *struct {
-		Status        string `json:"Status"`
-		FailingStreak int    `json:"FailingStreak"`
-	} `json:"Health,omitempty"`
+	Status     string               `json:"Status"`
+	Running    bool                 `json:"Running"`
+	Paused     bool                 `json:"Paused"`
+	Restarting bool                 `json:"Restarting"`
+	OOMKilled  bool                 `json:"OOMKilled"`
+	Dead       bool                 `json:"Dead"`
+	Pid        int                  `json:"Pid"`
+	ExitCode   int                  `json:"ExitCode"`
+	Error      string               `json:"Error"`
+	StartedAt  time.Time            `json:"StartedAt"`
+	FinishedAt time.Time            `json:"FinishedAt"`
+	Health     *runtime.HealthState `json:"Health,omitempty"`
 }
 
 type inspectConfig struct {
@@ -83,6 +80,7 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 	in.State = inspectState{
 		Status: c.State.Status, Running: c.State.Status == runtime.StatusRunning, Pid: c.State.Pid,
 		ExitCode: c.State.ExitCode, Error: c.State.Error, StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt,
+		Health: c.State.Health,
 	}
 	in.Config = inspectConfig{
 		Hostname: c.Config.Hostname, User: c.Config.User, Env: c.Config.Env, Cmd: c.Config.Cmd,

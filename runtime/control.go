@@ -3,6 +3,7 @@ package runtime
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,6 +112,15 @@ func (cs *controlServer) handle(conn net.Conn) {
 	switch req.Op {
 	case "exec":
 		cs.s.serveExec(conn.(*net.UnixConn), req.Exec, fds)
+		conn.Close()
+	case "health":
+		closeFiles(fds)
+		code, err := cs.s.runHealth(context.Background())
+		if err != nil && code == 125 {
+			reply(conn, controlReply{Error: err.Error()})
+		} else {
+			reply(conn, controlReply{Exit: &code})
+		}
 		conn.Close()
 	case "attach":
 		closeFiles(fds)

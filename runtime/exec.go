@@ -49,26 +49,10 @@ func (s *session) serveExec(conn *net.UnixConn, o *ExecOptions, fds []*os.File) 
 		fail(125, errors.New("exec needs a command"))
 		return
 	}
-	eu, err := resolveUser(s.rootfs, firstNonEmpty(o.User, s.c.Config.User))
+	p, err := s.execProcess(o)
 	if err != nil {
 		fail(125, err)
 		return
-	}
-	env, err := Env(s.c.Config.Env, nil, o.Env, func(string) (string, bool) { return "", false })
-	if err != nil {
-		fail(125, err)
-		return
-	}
-	env = setEnvDefault(env, "HOME", firstNonEmpty(eu.Home, "/"))
-	env = setEnvDefault(env, "HOSTNAME", s.c.Config.Hostname)
-	env = setEnvDefault(env, "container", "den")
-	if o.Tty {
-		env = setEnvDefault(env, "TERM", "xterm")
-	}
-	p := &libcontainer.Process{
-		Args: o.Args, Env: env, Cwd: firstNonEmpty(o.WorkingDir, s.c.Config.WorkingDir, "/"),
-		UID: eu.Uid, GID: eu.Gid, AdditionalGroups: eu.Sgids,
-		LogLevel: strconv.Itoa(int(logrus.GetLevel())),
 	}
 	var consParent *os.File
 	if o.Tty {
@@ -125,6 +109,30 @@ func (s *session) serveExec(conn *net.UnixConn, o *ExecOptions, fds []*os.File) 
 	if !o.Detach {
 		reply(conn, controlReply{Exit: &code})
 	}
+}
+
+// execProcess prepares a process to run in the session's container, with the container's
+// environment, user and working directory unless o overrides them.
+func (s *session) execProcess(o *ExecOptions) (*libcontainer.Process, error) {
+	eu, err := resolveUser(s.rootfs, firstNonEmpty(o.User, s.c.Config.User))
+	if err != nil {
+		return nil, err
+	}
+	env, err := Env(s.c.Config.Env, nil, o.Env, func(string) (string, bool) { return "", false })
+	if err != nil {
+		return nil, err
+	}
+	env = setEnvDefault(env, "HOME", firstNonEmpty(eu.Home, "/"))
+	env = setEnvDefault(env, "HOSTNAME", s.c.Config.Hostname)
+	env = setEnvDefault(env, "container", "den")
+	if o.Tty {
+		env = setEnvDefault(env, "TERM", "xterm")
+	}
+	return &libcontainer.Process{
+		Args: o.Args, Env: env, Cwd: firstNonEmpty(o.WorkingDir, s.c.Config.WorkingDir, "/"),
+		UID: eu.Uid, GID: eu.Gid, AdditionalGroups: eu.Sgids,
+		LogLevel: strconv.Itoa(int(logrus.GetLevel())),
+	}, nil
 }
 
 // Exec runs a process in a running container through its holder and returns its exit code.

@@ -62,6 +62,8 @@ type session struct {
 	rootfs  string
 	// hub serves attach for containers whose monitor holds their stdio.
 	hub *hub
+	// stopHealth ends the healthcheck loop.
+	stopHealth func()
 }
 
 // begin starts a created or exited container. Under the container's lock it checks the state,
@@ -120,6 +122,9 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 		Holder: os.Getpid(), HolderStart: procStart(os.Getpid()), BootID: bootID(),
 		RestartCount: c.State.RestartCount,
 	}
+	if c.Config.Health != nil {
+		c.State.Health = &HealthState{Status: HealthStarting}
+	}
 	if err := r.recs.save(c); err != nil {
 		_ = s.cont.Signal(unix.SIGKILL)
 		_, _ = s.proc.Wait()
@@ -127,6 +132,9 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 		return nil, err
 	}
 	go ctl.serve()
+	var ctx context.Context
+	ctx, s.stopHealth = context.WithCancel(context.Background())
+	go s.healthLoop(ctx)
 	logrus.Debugf("container started")
 	return s, nil
 }
@@ -152,6 +160,7 @@ func (s *session) end(code int) error {
 	}
 	defer lk.Release()
 	defer s.ctl.finish(code)
+	s.stopHealth()
 	if s.hub != nil {
 		defer s.hub.exit(code)
 	}

@@ -85,6 +85,7 @@ type CreateOptions struct {
 	// Restart is a policy name ("no", "on-failure", "always", "unless-stopped").
 	Restart           string
 	RestartMaxRetries int
+	Health            *HealthConfig
 }
 
 // Create makes a container record and its storage from an image. A failure leaves nothing
@@ -154,6 +155,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		Cmd:        icfg.Config.Cmd,
 		StopSignal: firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
 		Restart:    o.Restart, RestartMaxRetries: o.RestartMaxRetries,
+		Health: o.Health,
 	}
 	if !filepath.IsAbs(c.Config.WorkingDir) {
 		return nil, fmt.Errorf("working directory %q must be an absolute path", c.Config.WorkingDir)

@@ -49,17 +49,18 @@ type Container struct {
 
 // ContainerConfig is what the user asked for at create time, resolved against the image.
 type ContainerConfig struct {
-	Args        []string `json:"args"`
-	Env         []string `json:"env"`
-	WorkingDir  string   `json:"workingDir"`
-	User        string   `json:"user,omitempty"`
-	Hostname    string   `json:"hostname"`
-	Tty         bool     `json:"tty"`
-	Interactive bool     `json:"interactive"`
-	Remove      bool     `json:"remove"`
-	Entrypoint  []string `json:"entrypoint,omitempty"`
-	Cmd         []string `json:"cmd,omitempty"`
-	StopSignal  string   `json:"stopSignal,omitempty"`
+	Args        []string      `json:"args"`
+	Env         []string      `json:"env"`
+	WorkingDir  string        `json:"workingDir"`
+	User        string        `json:"user,omitempty"`
+	Hostname    string        `json:"hostname"`
+	Tty         bool          `json:"tty"`
+	Interactive bool          `json:"interactive"`
+	Remove      bool          `json:"remove"`
+	Entrypoint  []string      `json:"entrypoint,omitempty"`
+	Cmd         []string      `json:"cmd,omitempty"`
+	StopSignal  string        `json:"stopSignal,omitempty"`
+	Health      *HealthConfig `json:"health,omitempty"`
 	// Restart is the restart policy: "no", "on-failure", "always", "unless-stopped".
 	Restart           string `json:"restart,omitempty"`
 	RestartMaxRetries int    `json:"restartMaxRetries,omitempty"`
@@ -83,6 +84,8 @@ type State struct {
 	Holder      int    `json:"holder,omitempty"`
 	HolderStart uint64 `json:"holderStart,omitempty"`
 	BootID      string `json:"bootId,omitempty"`
+	// Health is the healthcheck's view, when the container has one.
+	Health *HealthState `json:"health,omitempty"`
 	// Error says why a container ended without an exit code (holder died, reboot).
 	Error string `json:"error,omitempty"`
 }
@@ -252,7 +255,8 @@ func isHex(s string) bool {
 	return s != ""
 }
 
-// procStart returns a process's start time in clock ticks, 0 if it does not exist.
+// procStart returns a process's start time in clock ticks, 0 if it does not exist or is a
+// zombie: a holder that died but was not reaped yet is dead all the same.
 func procStart(pid int) uint64 {
 	if pid <= 0 {
 		return 0
@@ -268,7 +272,7 @@ func procStart(pid int) uint64 {
 		return 0
 	}
 	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
 		return 0
 	}
 	var v uint64
@@ -284,5 +288,6 @@ func holderAlive(s *State) bool {
 	if err := unix.Kill(s.Holder, 0); err != nil && err != unix.EPERM {
 		return false
 	}
-	return procStart(s.Holder) == s.HolderStart
+	start := procStart(s.Holder)
+	return start != 0 && start == s.HolderStart
 }
