@@ -128,7 +128,7 @@ func usageError(c *cli.Context, err error, _ bool) error {
 func commands() []*cli.Command {
 	cs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
-		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), containerCmd(),
+		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}

@@ -156,7 +156,7 @@ Examples:
 func containerCmd() *cli.Command {
 	subs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), stopCmd(), killCmd(), waitCmd(), restartCmd(),
-		logsCmd(), inspectCmd(), existsCmd(), rmCmd(), psCmd(), execCmd(), attachCmd(),
+		logsCmd(), inspectCmd(), existsCmd(), rmCmd(), psCmd(), execCmd(), attachCmd(), topCmd(),
 	}
 	for _, s := range subs {
 		s.OnUsageError = usageError

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/den-project/den/runtime"
@@ -297,6 +299,38 @@ func existsCmd() *cli.Command {
 				return withCode(125, err)
 			}
 			return nil
+		},
+	}
+}
+
+func topCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "top",
+		Usage:     "show the processes of a running container",
+		ArgsUsage: "CONTAINER",
+		Description: `Lists the container's processes with podman's default columns: USER PID PPID %CPU
+ELAPSED TTY TIME COMMAND, pids as the container sees them.
+
+Examples:
+   den top web`,
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return withCode(125, errors.New("den top needs a container"))
+			}
+			e, err := newEnv(c)
+			if err != nil {
+				return err
+			}
+			rows, err := e.rt.Top(c.Args().First())
+			if err != nil {
+				return withCode(125, err)
+			}
+			tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, strings.Join(runtime.TopHeader, "\t"))
+			for _, r := range rows {
+				fmt.Fprintln(tw, strings.Join(r, "\t"))
+			}
+			return tw.Flush()
 		},
 	}
 }

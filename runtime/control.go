@@ -42,6 +42,8 @@ type controlReply struct {
 	Code int `json:"code,omitempty"`
 	// Pid answers "exec": the process started.
 	Pid int `json:"pid,omitempty"`
+	// Rows answers "top".
+	Rows [][]string `json:"rows,omitempty"`
 }
 
 const controlSocket = "ctl.sock"
@@ -112,6 +114,15 @@ func (cs *controlServer) handle(conn net.Conn) {
 	switch req.Op {
 	case "exec":
 		cs.s.serveExec(conn.(*net.UnixConn), req.Exec, fds)
+		conn.Close()
+	case "top":
+		closeFiles(fds)
+		rows, err := cs.s.top()
+		if err != nil {
+			reply(conn, controlReply{Error: err.Error()})
+		} else {
+			reply(conn, controlReply{Rows: rows})
+		}
 		conn.Close()
 	case "health":
 		closeFiles(fds)
