@@ -191,6 +191,7 @@ Examples:
 				return withCode(125, err)
 			}
 			for _, l := range loaded {
+				e.rt.PublishImage("load", l.ID, strings.Join(l.Names, ","))
 				if len(l.Names) == 0 {
 					fmt.Fprintln(c.App.Writer, "Loaded image: sha256:"+l.ID)
 				}
@@ -268,6 +269,7 @@ Examples:
 			if err != nil {
 				return withCode(125, err)
 			}
+			e.rt.PublishImage("import", id, name)
 			fmt.Fprintln(c.App.Writer, "sha256:"+id)
 			return nil
 		},
@@ -343,9 +345,11 @@ Examples:
 					continue
 				}
 				for _, n := range untagged {
+					e.rt.PublishImage("untag", deleted, n)
 					fmt.Fprintln(c.App.Writer, "Untagged: "+n)
 				}
 				if deleted != "" {
+					e.rt.PublishImage("remove", deleted, ref)
 					fmt.Fprintln(c.App.Writer, "Deleted: "+deleted)
 				}
 			}

@@ -59,6 +59,8 @@ type hub struct {
 	clients map[net.Conn]*sync.Mutex
 	stdin   io.WriteCloser  // the container's stdin pipe, when it has one
 	cons    console.Console // the container's terminal, when it has one
+	// onAttach publishes the attach event.
+	onAttach func()
 }
 
 func newHub() *hub { return &hub{clients: map[net.Conn]*sync.Mutex{}} }
@@ -87,6 +89,9 @@ func (h *hub) attach(conn net.Conn, withStdin bool) {
 	h.clients[conn] = &sync.Mutex{}
 	h.mu.Unlock()
 	reply(conn, controlReply{})
+	if h.onAttach != nil {
+		h.onAttach()
+	}
 	for {
 		typ, p, err := readFrame(conn)
 		if err != nil {

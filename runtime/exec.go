@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/den-project/den/store/events"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
 	"github.com/sirupsen/logrus"
@@ -79,6 +80,7 @@ func (s *session) serveExec(conn *net.UnixConn, o *ExecOptions, fds []*os.File) 
 		return
 	}
 	pid, _ := p.Pid()
+	s.r.publish(s.c, events.StatusExec)
 	rep, _ := json.Marshal(controlReply{Pid: pid})
 	rep = append(rep, '\n')
 	if consParent != nil {
@@ -106,6 +108,7 @@ func (s *session) serveExec(conn *net.UnixConn, o *ExecOptions, fds []*os.File) 
 	if ps != nil {
 		code = waitCode(ps.Sys())
 	}
+	s.r.publish(s.c, events.StatusExecDied, withExitCode(code))
 	if !o.Detach {
 		reply(conn, controlReply{Exit: &code})
 	}

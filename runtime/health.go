@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/den-project/den/store/events"
 	"golang.org/x/sys/unix"
 )
 
@@ -140,6 +141,7 @@ func (s *session) recordHealth(p HealthProbe) error {
 	if h == nil {
 		h = &HealthState{Status: HealthStarting}
 	}
+	old := h.Status
 	hc := c.Config.Health
 	inStart := time.Since(c.State.StartedAt) < hc.StartPeriod
 	if p.ExitCode == 0 {
@@ -154,9 +156,16 @@ func (s *session) recordHealth(p HealthProbe) error {
 	if len(h.Log) > 5 {
 		h.Log = h.Log[len(h.Log)-5:]
 	}
+	changed := old != h.Status
 	c.State.Health = h
 	s.c.State.Health = h
-	return s.r.recs.save(c)
+	if err := s.r.recs.save(c); err != nil {
+		return err
+	}
+	if changed {
+		s.r.publish(c, events.StatusHealthStatus, func(e *events.Event) { e.HealthStatus = h.Status })
+	}
+	return nil
 }
 
 // healthLoop runs the check every interval until ctx ends.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+
+	"github.com/den-project/den/store/events"
 	"strings"
 	"time"
 
@@ -36,6 +38,7 @@ func (r *Runtime) Kill(ref string, sig unix.Signal) (*Container, error) {
 		}
 		return c, fmt.Errorf("signalling container %s: %w", c.Name, err)
 	}
+	r.publish(c, events.StatusKill, withAttr("signal", strconv.Itoa(int(sig))))
 	return c, nil
 }
 
@@ -92,6 +95,7 @@ func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) (
 		}
 		_, err := askHolder(dir, controlRequest{Op: "wait"}, time.Now().Add(timeout))
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			r.publish(c, events.StatusStop)
 			return c, nil
 		}
 	}
@@ -102,6 +106,7 @@ func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) (
 	if err != nil && !errors.Is(err, ErrNotRunning) {
 		return c, err
 	}
+	r.publish(c, events.StatusStop)
 	return c, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/den-project/den/config"
 	"github.com/den-project/den/runtime/userns"
+	"github.com/den-project/den/store/events"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -141,6 +142,7 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 	var pumps sync.WaitGroup
 	var stdio Stdio
 	h := newHub()
+	h.onAttach = func() { r.publish(c, events.StatusAttach) }
 	var outR, errR, outW, errW, inR *os.File
 	if !c.Config.Tty {
 		if outR, outW, err = os.Pipe(); err != nil {

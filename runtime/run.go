@@ -16,6 +16,7 @@ import (
 
 	"github.com/containerd/console"
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/record"
 	"github.com/moby/sys/user"
 	"github.com/opencontainers/runc/libcontainer"
@@ -132,6 +133,8 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 		return nil, err
 	}
 	go ctl.serve()
+	r.publish(c, events.StatusInit)
+	r.publish(c, events.StatusStart)
 	var ctx context.Context
 	ctx, s.stopHealth = context.WithCancel(context.Background())
 	go s.healthLoop(ctx)
@@ -174,15 +177,25 @@ func (s *session) end(code int) error {
 	c.State.Holder, c.State.HolderStart = 0, 0
 	c.State.FinishedAt = time.Now()
 	s.c = c
+	r.publish(c, events.StatusDied, withExitCode(code))
 	if c.Config.Remove {
 		logrus.Debugf("removing container")
 		if err := r.deleteStorage(c.ID); err != nil {
 			return err
 		}
 		os.RemoveAll(r.runDir(c.ID))
-		return r.recs.remove(c)
+		if err := r.recs.remove(c); err != nil {
+			return err
+		}
+		r.publish(c, events.StatusCleanup)
+		r.publish(c, events.StatusRemove)
+		return nil
 	}
-	return r.recs.save(c)
+	if err := r.recs.save(c); err != nil {
+		return err
+	}
+	r.publish(c, events.StatusCleanup)
+	return nil
 }
 
 // RunAttached starts a created container in the foreground, attached to stdio, and waits

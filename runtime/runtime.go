@@ -15,6 +15,7 @@ import (
 	"github.com/den-project/den/config"
 	"github.com/den-project/den/runtime/userns"
 	"github.com/den-project/den/store"
+	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/image"
 	"github.com/sirupsen/logrus"
 )
@@ -169,6 +170,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		_ = r.recs.remove(c)
 		return nil, fmt.Errorf("creating container storage: %w", err)
 	}
+	r.publish(c, events.StatusCreate)
 	return c, nil
 }
 
@@ -278,6 +280,7 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) (*Containe
 	if err := r.recs.remove(c); err != nil {
 		return nil, err
 	}
+	r.publish(c, events.StatusRemove)
 	return c, nil
 }
 

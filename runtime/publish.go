@@ -1,0 +1,43 @@
+package runtime
+
+import (
+	"github.com/den-project/den/store/events"
+	"github.com/sirupsen/logrus"
+)
+
+// Events returns den's event log.
+func (r *Runtime) Events() *events.Log { return events.New(r.Paths.DataDir) }
+
+// publish appends a container event. A full disk must not fail the lifecycle step that
+// happened, so a failed append is only logged.
+func (r *Runtime) publish(c *Container, status string, opt ...func(*events.Event)) {
+	attrs := map[string]string{"image": c.ImageName, "name": c.Name}
+	for k, v := range c.Labels {
+		if _, taken := attrs[k]; !taken {
+			attrs[k] = v
+		}
+	}
+	ev := events.Event{ID: c.ID, Name: c.Name, Image: c.ImageName, Status: status, Type: events.TypeContainer, Attributes: attrs}
+	for _, o := range opt {
+		o(&ev)
+	}
+	if err := r.Events().Append(ev); err != nil {
+		logrus.Warnf("publishing %s event of %s: %v", status, c.Name, err)
+	}
+}
+
+func withExitCode(code int) func(*events.Event) {
+	return func(e *events.Event) { e.ContainerExitCode = &code }
+}
+
+func withAttr(k, v string) func(*events.Event) {
+	return func(e *events.Event) { e.Attributes[k] = v }
+}
+
+// PublishImage appends an image event.
+func (r *Runtime) PublishImage(status, id, name string) {
+	ev := events.Event{ID: id, Name: name, Status: status, Type: events.TypeImage}
+	if err := r.Events().Append(ev); err != nil {
+		logrus.Warnf("publishing %s event of image %s: %v", status, name, err)
+	}
+}
