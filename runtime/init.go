@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"os"
+	goruntime "runtime"
+
+	"golang.org/x/sys/unix"
 
 	// Registers the device-rule manager libcontainer needs when it sets up a container.
 	_ "github.com/opencontainers/cgroups/devices"
@@ -18,6 +21,17 @@ func IsInitStage(args []string) bool {
 }
 
 // InitStage runs libcontainer's init; it execs the container's command and never returns.
+//
+// Before that it asks to be killed when its parent dies. runc's nsexec clones this process
+// with CLONE_PARENT, so its parent is the den process that holds the container; runc keeps
+// this setting across its credential changes and the exec. If the holder is killed, the
+// container's first process, and with it its whole pid namespace, goes too: no container is
+// left running with nobody to reap it or record its exit.
 func InitStage() {
+	goruntime.LockOSThread() // the setting is per thread; libcontainer.Init stays on this one
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	if os.Getppid() == 1 {
+		os.Exit(255) // the holder died before the setting took
+	}
 	libcontainer.Init()
 }

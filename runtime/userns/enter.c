@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -218,6 +219,12 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		if (go != 'G')
 			_exit(125);
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			_exit(125);
+		// If the waiting parent is killed, so is this command, and with it a foreground
+		// container: nothing keeps running on a terminal that den no longer holds. Set after
+		// the credential changes, which clear it.
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
 			_exit(125);
 		// Mounts made by den stay in this namespace; host mounts still show up.
 		if (mount("", "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
