@@ -19,6 +19,7 @@ package main
 import (
 	"fmt"
 	"os"
+	goruntime "runtime"
 
 	"github.com/den-project/den/cmd"
 	"github.com/den-project/den/runtime"
@@ -33,6 +34,10 @@ func main() {
 	if runtime.IsInitStage(os.Args) {
 		runtime.InitStage() // does not return
 	}
+	// Containers take a parent-death signal, which the kernel ties to the thread that forked
+	// them: containers are started from the main goroutine, kept on the main thread, which
+	// lives as long as the process.
+	goruntime.LockOSThread()
 	if runtime.IsMonitorStage() {
 		os.Exit(runtime.MonitorMain())
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -125,6 +126,7 @@ func (cs *controlServer) handle(conn net.Conn) {
 		}
 		conn.Close()
 	case "health":
+		goruntime.LockOSThread() // see serveExec
 		closeFiles(fds)
 		code, err := cs.s.runHealth(context.Background())
 		if err != nil && code == 125 {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,9 @@ var ErrDetached = errors.New("detached")
 // client's own stdin, stdout and stderr descriptors, passed over the socket: no copying.
 // With one, the holder hands the terminal's master back to the client.
 func (s *session) serveExec(conn *net.UnixConn, o *ExecOptions, fds []*os.File) {
+	// The process's parent-death signal follows this thread: keep it until the process ends
+	// (a locked goroutine that returns takes its thread with it).
+	goruntime.LockOSThread()
 	defer closeFiles(fds)
 	fail := func(code int, err error) { reply(conn, controlReply{Error: err.Error(), Code: code}) }
 	if o == nil || len(o.Args) == 0 {

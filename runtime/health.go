@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"time"
@@ -170,6 +171,7 @@ func (s *session) recordHealth(p HealthProbe) error {
 
 // healthLoop runs the check every interval until ctx ends.
 func (s *session) healthLoop(ctx context.Context) {
+	goruntime.LockOSThread() // see serveExec
 	hc := s.c.Config.Health
 	if hc == nil || hc.Interval <= 0 {
 		return

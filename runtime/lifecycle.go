@@ -74,15 +74,16 @@ func (r *Runtime) Wait(ctx context.Context, ref string) (int, error) {
 // Stop sends the stop signal, waits up to timeout for the container to exit, then kills it.
 // Stopping a container that is not running is not an error, as in podman.
 func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) (*Container, error) {
-	c, err := r.running(ref)
-	if errors.Is(err, ErrNotRunning) {
-		return c, nil
-	}
+	c, err := r.Lookup(ref)
 	if err != nil {
 		return nil, err
 	}
+	// Marked even when not running: its monitor may be waiting to restart it.
 	if err := r.markStopped(c.ID); err != nil {
 		return c, err
+	}
+	if c.State.Status != StatusRunning {
+		return c, nil
 	}
 	sig := unix.SIGTERM
 	if s, err := ParseSignal(c.Config.StopSignal); err == nil && c.Config.StopSignal != "" {

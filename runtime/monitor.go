@@ -126,7 +126,7 @@ func (r *Runtime) monitor(id string, ready *os.File) {
 		}
 		time.Sleep(backoff)
 		backoff = min(backoff*2, 10*time.Second)
-		if err := r.countRestart(id); err != nil {
+		if again, err := r.countRestart(id); err != nil || !again {
 			return
 		}
 	}
@@ -232,16 +232,21 @@ func shouldRestart(c *Container, code int) bool {
 	return false
 }
 
-func (r *Runtime) countRestart(id string) error {
+// countRestart records one more restart, unless the user stopped the container while the
+// monitor waited, which it reports as false.
+func (r *Runtime) countRestart(id string) (bool, error) {
 	lk, err := r.lockContainer(id)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer lk.Release()
 	c, err := r.recs.load(id)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if c.State.StoppedByUser {
+		return false, nil
 	}
 	c.State.RestartCount++
-	return r.recs.save(c)
+	return true, r.recs.save(c)
 }

@@ -28,7 +28,7 @@ int den_userns_host_uid = -1;
 int den_userns_host_gid = -1;
 
 // den_ns_commands must list the commands that cmd/ wraps with inUserNS; a Go test checks it.
-const char *den_ns_commands[] = {"run", "create", "start", "rm", "rmi", "load", "import", "restart", NULL};
+const char *den_ns_commands[] = {"run", "create", "start", "rm", "rmi", "load", "import", "restart", "system", NULL};
 static const char *flags_with_value[] = {"--root", "--runroot", "--log-level", NULL};
 
 #define MAX_RANGES 16

@@ -1,0 +1,908 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/den-project/den/store/image"
+	"github.com/den-project/den/store/record"
+	"github.com/sirupsen/logrus"
+	"go.podman.io/image/v5/docker/reference"
+	"golang.org/x/sys/unix"
+)
+
+// This file holds den's housekeeping over many containers at once: selecting them as
+// `ps --filter` does, checking and repairing the state on disk (`system check`), pruning
+// and resetting.
+
+// ContainerFilter selects containers as `ps --filter KEY=VALUE` does. Values given for one
+// key match when any of them does, except label, where all must (as in podman); every key
+// given must match.
+type ContainerFilter struct {
+	keys map[string][]func(*Container) bool
+}
+
+// filterKeys lists the keys ParseContainerFilters knows, for its error message.
+const filterKeys = "status, name, id, label, ancestor or exited"
+
+// ParseContainerFilters reads --filter values: status=created|running|paused|exited,
+// name=REGEXP, id=PREFIX, label=KEY or label=KEY=VALUE, ancestor=IMAGE (a name, with or
+// without tag, or an id prefix) and exited=CODE.
+func ParseContainerFilters(specs []string) (*ContainerFilter, error) {
+	f := &ContainerFilter{keys: map[string][]func(*Container) bool{}}
+	for _, spec := range specs {
+		key, val, ok := strings.Cut(spec, "=")
+		if !ok || key == "" {
+			return nil, fmt.Errorf("--filter %q: use KEY=VALUE with a key among %s", spec, filterKeys)
+		}
+		m, err := filterFunc(strings.ToLower(key), val)
+		if err != nil {
+			return nil, fmt.Errorf("--filter %q: %w", spec, err)
+		}
+		f.keys[strings.ToLower(key)] = append(f.keys[strings.ToLower(key)], m)
+	}
+	return f, nil
+}
+
+func filterFunc(key, val string) (func(*Container) bool, error) {
+	switch key {
+	case "status":
+		switch val {
+		case StatusCreated, StatusRunning, StatusExited:
+		case "paused":
+			// Valid for podman's scripts; den never pauses, so it matches nothing.
+		default:
+			return nil, fmt.Errorf("status %q: use created, running, paused or exited", val)
+		}
+		return func(c *Container) bool { return c.State.Status == val }, nil
+	case "name":
+		re, err := regexp.Compile(val)
+		if err != nil {
+			return nil, fmt.Errorf("name is a regular expression: %w", err)
+		}
+		return func(c *Container) bool { return re.MatchString(c.Name) }, nil
+	case "id":
+		return func(c *Container) bool { return strings.HasPrefix(c.ID, val) }, nil
+	case "label":
+		k, v, hasValue := strings.Cut(val, "=")
+		if k == "" {
+			return nil, errors.New("use label=KEY or label=KEY=VALUE")
+		}
+		return func(c *Container) bool {
+			got, ok := c.Labels[k]
+			return ok && (!hasValue || got == v)
+		}, nil
+	case "ancestor":
+		if val == "" {
+			return nil, errors.New("name an image: ancestor=IMAGE[:TAG] or ancestor=IMAGE-ID")
+		}
+		return func(c *Container) bool { return fromImage(c, val) }, nil
+	case "exited":
+		code, err := strconv.Atoi(val)
+		if err != nil {
+			return nil, fmt.Errorf("exited takes an exit code: %q is not a number", val)
+		}
+		return func(c *Container) bool { return c.State.Status == StatusExited && c.State.ExitCode == code }, nil
+	}
+	return nil, fmt.Errorf("unknown filter %q: use %s", key, filterKeys)
+}
+
+// fromImage reports whether c was made from the image the user named: by id prefix, by the
+// name as typed at create time, or by full name. A name without a tag stands for every tag of
+// the repository, as podman's pattern match has it.
+func fromImage(c *Container, ref string) bool {
+	if id := strings.TrimPrefix(ref, "sha256:"); isHex(id) && strings.HasPrefix(c.ImageID, id) {
+		return true
+	}
+	if ref == c.Image || ref == c.ImageName {
+		return true
+	}
+	for _, cand := range image.Candidates(ref) {
+		if cand == c.ImageName {
+			return true
+		}
+	}
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return false
+	}
+	if _, tagged := n.(reference.Tagged); tagged {
+		return false
+	}
+	own, err := reference.ParseNormalizedNamed(c.ImageName)
+	if err != nil {
+		return false
+	}
+	for _, cand := range image.Candidates(ref) {
+		if cn, err := reference.ParseNormalizedNamed(cand); err == nil && cn.Name() == own.Name() {
+			return true
+		}
+	}
+	return false
+}
+
+// Match reports whether c passes every key of the filter. A nil filter matches all.
+func (f *ContainerFilter) Match(c *Container) bool {
+	if f == nil {
+		return true
+	}
+	for key, ms := range f.keys {
+		all := key == "label"
+		ok := all
+		for _, m := range ms {
+			if m(c) != all {
+				ok = !all
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// SelectsByStatus reports whether the filter names states: ps then looks at containers in
+// every state, not only running ones, as podman and docker do.
+func (f *ContainerFilter) SelectsByStatus() bool {
+	return f != nil && len(f.keys["status"]) > 0
+}
+
+// SortContainers orders containers by a `ps --sort` key. created and runningfor put the
+// newest first; the others sort ascending.
+func SortContainers(cs []*Container, key string) error {
+	var less func(a, b *Container) bool
+	switch key {
+	case "", "created", "runningfor":
+		less = func(a, b *Container) bool { return a.Created.After(b.Created) }
+	case "command":
+		less = func(a, b *Container) bool { return strings.Join(a.Config.Args, " ") < strings.Join(b.Config.Args, " ") }
+	case "id":
+		less = func(a, b *Container) bool { return a.ID < b.ID }
+	case "image":
+		less = func(a, b *Container) bool { return a.ImageName < b.ImageName }
+	case "names":
+		less = func(a, b *Container) bool { return a.Name < b.Name }
+	case "status":
+		less = func(a, b *Container) bool { return a.State.Status < b.State.Status }
+	default:
+		return fmt.Errorf("--sort %q: use command, created, id, image, names, runningfor or status", key)
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return less(cs[i], cs[j]) })
+	return nil
+}
+
+// Finding is one inconsistency system check found, and what its repair did.
+type Finding struct {
+	// Problem says what is wrong, naming the container or entry.
+	Problem string
+	// Repair says what was done about it; empty when nothing was (not asked, or no safe fix).
+	Repair string
+	// Err is why a repair failed.
+	Err error
+}
+
+// Resolved reports whether the repair fixed the problem.
+func (f Finding) Resolved() bool { return f.Repair != "" && f.Err == nil }
+
+func (f Finding) String() string {
+	switch {
+	case f.Err != nil:
+		return f.Problem + ": repair failed: " + oneLineErr(f.Err)
+	case f.Repair != "":
+		return f.Problem + ": " + f.Repair
+	}
+	return f.Problem
+}
+
+func oneLineErr(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
+
+// CheckOptions are the choices of `system check`.
+type CheckOptions struct {
+	// Repair fixes what can be fixed without guessing.
+	Repair bool
+}
+
+// checkGrace is how old a record or a temporary file must be before check judges it: a
+// create writes its record a moment before its storage, and every write goes through a
+// temporary file.
+const checkGrace = time.Minute
+
+// checkStorage is what system check needs of containers/storage; tests stand in a map.
+type checkStorage interface {
+	containerIDs() (map[string]bool, error)
+	deleteContainer(id string) error
+	unmount(id string)
+}
+
+// openStorage is the real checkStorage: the store, opened on first use.
+type openStorage struct{ r *Runtime }
+
+func (s openStorage) containerIDs() (map[string]bool, error) {
+	st, err := s.r.Store()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := st.Containers()
+	if err != nil {
+		return nil, fmt.Errorf("listing storage containers: %w", err)
+	}
+	ids := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		ids[c.ID] = true
+	}
+	return ids, nil
+}
+
+func (s openStorage) deleteContainer(id string) error { return s.r.deleteStorage(id) }
+
+func (s openStorage) unmount(id string) {
+	if st, err := s.r.Store(); err == nil {
+		_, _ = st.Unmount(id, true)
+	}
+}
+
+// Check compares den's container records, their name registry, containers/storage, the
+// runtime directory and the processes holding containers, and reports every disagreement.
+// With Repair it fixes each one it safely can, under the same locks the commands that make
+// such state take. It must run where storage can be opened: as root or in den's namespace.
+func (r *Runtime) Check(o CheckOptions) ([]Finding, error) {
+	return r.check(openStorage{r}, o.Repair, time.Now())
+}
+
+// snapshot is the record side of the state, read under the name registry lock so that no
+// create, remove or rename is half seen.
+type snapshot struct {
+	// recs holds every record directory: a record, or nil when it holds none.
+	recs map[string]*Container
+	// broken holds the directories whose record cannot be read.
+	broken map[string]error
+	// names maps each names/ entry to the id it holds.
+	names map[string]string
+	// temps are temporary files of interrupted writes, old enough to be abandoned.
+	temps []string
+}
+
+func (r *Runtime) snapshot(now time.Time) (*snapshot, error) {
+	s := &snapshot{recs: map[string]*Container{}, broken: map[string]error{}, names: map[string]string{}}
+	if _, err := os.Stat(r.recs.dir); os.IsNotExist(err) {
+		return s, nil
+	}
+	lk, err := record.AcquireShared(r.recs.registryLock())
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Release()
+	ents, err := os.ReadDir(r.recs.dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !isContainerID(e.Name()) {
+			continue
+		}
+		id := e.Name()
+		s.temps = append(s.temps, staleTemps(filepath.Join(r.recs.dir, id), now)...)
+		c, err := r.recs.load(id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			s.recs[id] = nil
+		case err != nil:
+			s.broken[id] = err
+		default:
+			s.recs[id] = c
+		}
+	}
+	nents, err := os.ReadDir(r.recs.namesDir())
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("listing container names: %w", err)
+	}
+	for _, e := range nents {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(r.recs.namesDir(), e.Name()))
+		if err != nil {
+			continue
+		}
+		s.names[e.Name()] = strings.TrimSpace(string(b))
+	}
+	s.temps = append(s.temps, staleTemps(r.recs.namesDir(), now)...)
+	return s, nil
+}
+
+// staleTemps lists record.WriteFile's temporary files in dir that are older than the grace.
+func staleTemps(dir string, now time.Time) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), ".tmp") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > checkGrace {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
+}
+
+func isContainerID(s string) bool { return len(s) == 64 && isHex(s) }
+
+func describe(c *Container) string { return fmt.Sprintf("container %s (%s)", c.ShortID(), c.Name) }
+
+// checker runs one system check.
+type checker struct {
+	r        *Runtime
+	st       checkStorage
+	repair   bool
+	now      time.Time
+	findings []Finding
+}
+
+// report adds a finding and, when repairing, runs fix: it returns what it did ("" when on a
+// second look there was nothing to do) or why it could not.
+func (k *checker) report(problem string, fix func() (string, error)) {
+	f := Finding{Problem: problem}
+	if k.repair && fix != nil {
+		f.Repair, f.Err = fix()
+		if f.Repair == "" && f.Err == nil {
+			f.Repair = "nothing left to repair"
+		}
+	}
+	k.findings = append(k.findings, f)
+}
+
+func (r *Runtime) check(st checkStorage, repair bool, now time.Time) ([]Finding, error) {
+	k := &checker{r: r, st: st, repair: repair, now: now}
+	// Storage is listed before the records: create writes its record first, so a storage
+	// container listed here whose record is missing afterwards is never a create in progress.
+	stored, err := st.containerIDs()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := r.snapshot(now)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range sortedKeys(snap.broken) {
+		k.report(fmt.Sprintf("container %s: its record cannot be read (%s)", id[:12], oneLineErr(snap.broken[id])),
+			func() (string, error) { return k.dropUnreadable(id) })
+	}
+	for _, id := range sortedKeys(snap.recs) {
+		if snap.recs[id] == nil {
+			k.report(fmt.Sprintf("container directory %s holds no record (an interrupted create or remove)", id[:12]),
+				func() (string, error) { return k.dropEmptyDir(id) })
+		}
+	}
+	for _, id := range sortedKeys(stored) {
+		if _, ok := snap.recs[id]; ok && snap.recs[id] != nil {
+			continue
+		}
+		if _, ok := snap.broken[id]; ok {
+			continue
+		}
+		k.report(fmt.Sprintf("storage container %s has no den record", id[:12]),
+			func() (string, error) { return k.dropOrphanStorage(id) })
+	}
+	stale := map[string]bool{}
+	for _, id := range sortedKeys(snap.recs) {
+		c := snap.recs[id]
+		if c == nil {
+			continue
+		}
+		cur := *c
+		stale[id] = reconcile(&cur)
+		switch {
+		case !stored[id] && now.Sub(c.Created) > checkGrace:
+			// Removing it settles a dead holder's leftovers too.
+			k.report(describe(c)+" has no storage", func() (string, error) { return k.dropStorageless(id) })
+		case stale[id]:
+			k.report(describe(c)+" is recorded running, but "+deathCause(c), func() (string, error) { return k.settle(id) })
+		}
+	}
+	k.checkNames(snap)
+	k.checkRuntimeDirs(snap, stale)
+	for _, p := range snap.temps {
+		k.report("leftover temporary file "+p, func() (string, error) {
+			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+				return "", err
+			}
+			return "removed it", nil
+		})
+	}
+	return k.findings, nil
+}
+
+// deathCause says why a running record is stale, as reconcile judges it.
+func deathCause(c *Container) string {
+	if c.State.BootID != bootID() {
+		return "the machine rebooted since it started"
+	}
+	return fmt.Sprintf("the den process holding it (pid %d) is gone", c.State.Holder)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkNames compares the name registry with the records: every entry must name a record
+// of that name, and every record must own the entry of its name.
+func (k *checker) checkNames(s *snapshot) {
+	named := func(id, name string) bool {
+		c := s.recs[id]
+		return c != nil && c.Name == name
+	}
+	for _, name := range sortedKeys(s.names) {
+		id := s.names[name]
+		if _, broken := s.broken[id]; broken {
+			continue // dropping the unreadable record frees its names
+		}
+		switch c := s.recs[id]; {
+		case c == nil:
+			k.report(fmt.Sprintf("name %q points to container %s, which does not exist", name, short(id)),
+				func() (string, error) { return k.dropName(name, id) })
+		case c.Name != name:
+			k.report(fmt.Sprintf("name %q points to %s, which has another name (an interrupted rename)", name, describe(c)),
+				func() (string, error) { return k.dropName(name, id) })
+		}
+	}
+	for _, id := range sortedKeys(s.recs) {
+		c := s.recs[id]
+		if c == nil {
+			continue
+		}
+		owner, ok := s.names[c.Name]
+		switch {
+		case ok && owner == id:
+		case ok && named(owner, c.Name):
+			k.report(fmt.Sprintf("%s and container %s have the same name: rename one with `den rename`", describe(c), short(owner)), nil)
+		default:
+			k.report(describe(c)+" is missing from the name registry", func() (string, error) { return k.registerName(id) })
+		}
+	}
+}
+
+func short(id string) string { return id[:min(12, len(id))] }
+
+// checkRuntimeDirs finds runtime state of containers that are not running: a container
+// directory of an unknown container or with a control socket nobody serves, and libcontainer
+// state. Containers whose holder died are left to settle, which cleans up after them.
+func (k *checker) checkRuntimeDirs(s *snapshot, stale map[string]bool) {
+	for _, dir := range []string{"containers", "runc"} {
+		ents, _ := os.ReadDir(filepath.Join(k.r.Paths.RuntimeDir, dir))
+		for _, e := range ents {
+			id := e.Name()
+			if !isContainerID(id) || stale[id] {
+				continue
+			}
+			if _, broken := s.broken[id]; broken {
+				continue
+			}
+			if !k.leftover(dir, id) {
+				continue
+			}
+			k.report(fmt.Sprintf("leftover runtime state %s of container %s, which is not running", filepath.Join(dir, id[:12]), id[:12]),
+				func() (string, error) {
+					if !k.leftover(dir, id) {
+						return "", nil
+					}
+					if dir == "runc" {
+						clearStaleState(k.r.stateRoot(), id)
+					} else if err := os.RemoveAll(k.r.runDir(id)); err != nil {
+						return "", err
+					}
+					return "removed it", nil
+				})
+		}
+	}
+}
+
+// leftover decides, under the container's lock that start and exit hold while they make and
+// remove runtime state, whether RuntimeDir/dir/id is left over.
+func (k *checker) leftover(dir, id string) bool {
+	lk, err := k.r.lockContainer(id)
+	if err != nil {
+		// No record directory: no container, so nothing of it can be in use.
+		return true
+	}
+	defer lk.Release()
+	c, err := k.r.recs.load(id)
+	if err != nil {
+		return errors.Is(err, ErrNotFound)
+	}
+	reconcile(c)
+	if c.State.Status == StatusRunning {
+		return false
+	}
+	if dir == "runc" {
+		return true
+	}
+	// An exited container keeps its /etc files for the next start; a socket means its holder
+	// died without cleaning up.
+	_, err = os.Lstat(filepath.Join(k.r.runDir(id), controlSocket))
+	return err == nil
+}
+
+// dropEmptyDir removes a record directory without a record. Under the registry lock, which
+// create and remove hold while the directory lacks its record, it cannot be one in progress.
+func (k *checker) dropEmptyDir(id string) (string, error) {
+	lk, err := record.Acquire(k.r.recs.registryLock())
+	if err != nil {
+		return "", err
+	}
+	defer lk.Release()
+	if _, err := os.Stat(k.r.recs.path(id)); err == nil {
+		return "", nil
+	}
+	if err := os.RemoveAll(filepath.Join(k.r.recs.dir, id)); err != nil {
+		return "", fmt.Errorf("removing container directory: %w", err)
+	}
+	return "removed it", nil
+}
+
+// dropOrphanStorage deletes a storage container no record claims. Its record can come back
+// only through a new create, which never reuses an id.
+func (k *checker) dropOrphanStorage(id string) (string, error) {
+	if _, err := os.Stat(k.r.recs.path(id)); err == nil {
+		return "", nil
+	}
+	if err := k.st.deleteContainer(id); err != nil {
+		return "", err
+	}
+	return "deleted it from storage", nil
+}
+
+// dropStorageless removes the record of a container whose storage is gone: nothing of its
+// root filesystem is left to keep.
+func (k *checker) dropStorageless(id string) (string, error) {
+	lk, err := k.r.lockContainer(id)
+	if err != nil {
+		return "", err
+	}
+	defer lk.Release()
+	c, err := k.r.recs.load(id)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if reconcile(c) {
+		k.cleanAfterHolder(c)
+	}
+	if c.State.Status == StatusRunning {
+		return "", fmt.Errorf("it is running: stop it with `den stop %s` first", c.Name)
+	}
+	os.RemoveAll(k.r.runDir(id))
+	if err := k.r.recs.remove(c); err != nil {
+		return "", err
+	}
+	return "removed the container", nil
+}
+
+// dropUnreadable removes a container whose record cannot be read: no command can use or
+// remove it otherwise.
+func (k *checker) dropUnreadable(id string) (string, error) {
+	lk, err := k.r.lockContainer(id)
+	if err != nil {
+		return "", err
+	}
+	defer lk.Release()
+	if err := k.st.deleteContainer(id); err != nil {
+		return "", err
+	}
+	clearStaleState(k.r.stateRoot(), id)
+	os.RemoveAll(k.r.runDir(id))
+	rl, err := record.Acquire(k.r.recs.registryLock())
+	if err != nil {
+		return "", err
+	}
+	defer rl.Release()
+	ents, _ := os.ReadDir(k.r.recs.namesDir())
+	for _, e := range ents {
+		p := filepath.Join(k.r.recs.namesDir(), e.Name())
+		if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == id {
+			os.Remove(p)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(k.r.recs.dir, id)); err != nil {
+		return "", fmt.Errorf("removing container directory: %w", err)
+	}
+	return "removed the container", nil
+}
+
+// dropName removes a names/ entry if it still holds id and id still lacks a record of that
+// name.
+func (k *checker) dropName(name, id string) (string, error) {
+	lk, err := record.Acquire(k.r.recs.registryLock())
+	if err != nil {
+		return "", err
+	}
+	defer lk.Release()
+	p := filepath.Join(k.r.recs.namesDir(), name)
+	b, err := os.ReadFile(p)
+	if err != nil || strings.TrimSpace(string(b)) != id {
+		return "", nil
+	}
+	if c, err := k.r.recs.load(id); err == nil && c.Name == name {
+		return "", nil
+	}
+	if err := os.Remove(p); err != nil {
+		return "", fmt.Errorf("removing name entry: %w", err)
+	}
+	return "removed the entry", nil
+}
+
+// registerName writes the names/ entry of a record that lacks it, unless another container
+// of that name owns it.
+func (k *checker) registerName(id string) (string, error) {
+	lk, err := k.r.lockContainer(id)
+	if err != nil {
+		return "", err
+	}
+	defer lk.Release()
+	c, err := k.r.recs.load(id)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	rl, err := record.Acquire(k.r.recs.registryLock())
+	if err != nil {
+		return "", err
+	}
+	defer rl.Release()
+	p := filepath.Join(k.r.recs.namesDir(), c.Name)
+	if b, err := os.ReadFile(p); err == nil {
+		owner := strings.TrimSpace(string(b))
+		if owner == id {
+			return "", nil
+		}
+		if oc, err := k.r.recs.load(owner); err == nil && oc.Name == c.Name {
+			return "", fmt.Errorf("container %s has the name now: rename one of them with `den rename`", short(owner))
+		}
+	}
+	if err := os.MkdirAll(k.r.recs.namesDir(), 0o700); err != nil {
+		return "", err
+	}
+	if err := record.WriteFile(p, []byte(id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return "registered its name", nil
+}
+
+// settle persists the exit of a container whose holder died and cleans up what the holder
+// left; a --rm container is removed, as it asked.
+func (k *checker) settle(id string) (string, error) {
+	lk, err := k.r.lockContainer(id)
+	if err != nil {
+		return "", err
+	}
+	defer lk.Release()
+	c, err := k.r.recs.load(id)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if !reconcile(c) {
+		return "", nil
+	}
+	k.cleanAfterHolder(c)
+	if c.Config.Remove {
+		if err := k.st.deleteContainer(id); err != nil {
+			return "", err
+		}
+		if err := k.r.recs.remove(c); err != nil {
+			return "", err
+		}
+		return "removed it, as --rm asked", nil
+	}
+	if err := k.r.recs.save(c); err != nil {
+		return "", err
+	}
+	return "recorded it exited", nil
+}
+
+// cleanAfterHolder undoes what a dead holder left: the rootfs mount it counted, libcontainer's
+// state and the runtime directory with its dead control socket.
+func (k *checker) cleanAfterHolder(c *Container) {
+	k.st.unmount(c.ID)
+	clearStaleState(k.r.stateRoot(), c.ID)
+	os.RemoveAll(k.r.runDir(c.ID))
+}
+
+// PruneReport says what a prune removed.
+type PruneReport struct {
+	Containers []string
+	Images     []string
+	// Reclaimed is the storage the removed containers and images took, in bytes.
+	Reclaimed int64
+}
+
+// PruneContainers removes every container that is not running. A container that starts
+// meanwhile is left alone.
+func (r *Runtime) PruneContainers(ctx context.Context) (*PruneReport, error) {
+	cs, err := r.List()
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Store()
+	if err != nil {
+		return nil, err
+	}
+	rep := &PruneReport{}
+	var errs []error
+	for _, c := range cs {
+		if c.State.Status == StatusRunning {
+			continue
+		}
+		size, _ := st.ContainerSize(c.ID)
+		if _, err := r.Remove(ctx, c.ID, false); err != nil {
+			if !errors.Is(err, ErrRunning) && !errors.Is(err, ErrNotFound) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		rep.Containers = append(rep.Containers, c.ID)
+		rep.Reclaimed += max(size, 0)
+	}
+	return rep, errors.Join(errs...)
+}
+
+// PruneImages removes images no container uses: with all every one of them, else only the
+// dangling ones, which have no name.
+func (r *Runtime) PruneImages(all bool) (*PruneReport, error) {
+	im, err := r.Images()
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := im.List()
+	if err != nil {
+		return nil, err
+	}
+	rep := &PruneReport{}
+	var errs []error
+	for _, img := range imgs {
+		if (!all && len(img.Names) > 0) || r.ImageInUse(img.ID) {
+			continue
+		}
+		if _, _, err := im.Remove(img.ID, r.ImageInUse); err != nil {
+			if !errors.Is(err, image.ErrInUse) && !errors.Is(err, image.ErrNotFound) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		rep.Images = append(rep.Images, img.ID)
+		rep.Reclaimed += max(img.Size, 0)
+	}
+	return rep, errors.Join(errs...)
+}
+
+// Reset removes every container, stopping those that run, and then all of den's state: the
+// contents of the data and runtime directories, which hold storage with every image, and the
+// storage roots when den.toml puts them elsewhere. It must run where storage files of
+// subordinate ids can be removed: as root or in den's user namespace.
+func (r *Runtime) Reset(ctx context.Context) error {
+	cs, err := r.recs.list()
+	if err != nil {
+		return err
+	}
+	var holders []State
+	for _, c := range cs {
+		if c.State.Status == StatusRunning && !reconcile(c) {
+			holders = append(holders, c.State)
+		}
+		if _, err := r.Remove(ctx, c.ID, true); err != nil && !errors.Is(err, ErrNotFound) {
+			// What Remove could not take, the wipe below does.
+			logrus.Warnf("removing container %s: %v", c.Name, err)
+		}
+	}
+	// A monitor writes the exit and closes storage after its container is gone: it must be
+	// finished before the files go, or it would write some back.
+	waitHolders(holders, 10*time.Second)
+	if r.st != nil {
+		if _, err := r.st.Shutdown(true); err != nil {
+			logrus.Warnf("closing storage: %v", err)
+		}
+		r.st = nil
+	}
+	graph, run := r.Paths.StorageRoots(r.Config)
+	var errs []error
+	for _, p := range []string{graph, run} {
+		if err := os.RemoveAll(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, dir := range []string{r.Paths.DataDir, r.Paths.RuntimeDir} {
+		ents, err := os.ReadDir(dir)
+		if err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+		for _, e := range ents {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing den's state: %w", err)
+	}
+	return nil
+}
+
+// waitHolders waits for the den processes that held containers to exit, and kills those
+// still there after timeout; their containers die with them.
+func waitHolders(holders []State, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for _, h := range holders {
+		for holderAlive(&h) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if holderAlive(&h) {
+			_ = unix.Kill(h.Holder, unix.SIGKILL)
+		}
+	}
+}
+
+// PauseUnsupported says why den cannot pause (verb: "pausing") or unpause containers on this
+// host. Rootless den gives containers no cgroup of their own, and cgroup v1 delegates no
+// freezer to unprivileged users; as root, freezing through the container's holder is not
+// implemented yet.
+func PauseUnsupported(verb string, rootless bool) error {
+	b, _ := os.ReadFile("/proc/self/cgroup")
+	v2, v1Freezer := cgroupSetup(string(b))
+	switch {
+	case rootless && !v2:
+		return fmt.Errorf("%s containers needs a cgroup freezer, which rootless den does not have on this host (cgroup v1): use den stop and den start instead", verb)
+	case rootless:
+		return fmt.Errorf("%s containers needs a cgroup freezer, and rootless den does not give containers a cgroup v2 of their own yet: use den stop and den start instead", verb)
+	case !v2 && !v1Freezer:
+		return fmt.Errorf("%s containers needs a cgroup freezer, and this host mounts none: use den stop and den start instead", verb)
+	}
+	return fmt.Errorf("%s containers is not supported by den yet: use den stop and den start instead", verb)
+}
+
+// cgroupSetup reads /proc/self/cgroup: whether the host is on the unified hierarchy alone
+// (cgroup v2, where every cgroup has cgroup.freeze), and whether a v1 freezer hierarchy is
+// mounted.
+func cgroupSetup(procCgroup string) (v2, v1Freezer bool) {
+	v1 := false
+	sc := bufio.NewScanner(strings.NewReader(procCgroup))
+	for sc.Scan() {
+		f := strings.SplitN(sc.Text(), ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if f[0] == "0" && f[1] == "" {
+			v2 = true
+			continue
+		}
+		v1 = true
+		for _, ctl := range strings.Split(f[1], ",") {
+			if ctl == "freezer" {
+				v1Freezer = true
+			}
+		}
+	}
+	return v2 && !v1, v1Freezer
+}
