@@ -14,18 +14,15 @@ import (
 )
 
 // forEachContainer runs fn for every container argument, printing each one that succeeded as
-// podman does, and returns podman's exit code for the first failure: 1 when a container does
-// not exist, 125 otherwise. Later failures are printed too.
+// podman does, and returns podman's exit code for the first failure: 125, or the code an
+// *runtime.ExitError carries. Later failures are printed too.
 func forEachContainer(c *cli.Context, fn func(ref string) error) error {
 	var first error
 	for _, ref := range c.Args().Slice() {
 		if err := fn(ref); err != nil {
 			code := 125
 			var ee *runtime.ExitError
-			switch {
-			case errors.Is(err, runtime.ErrNotFound):
-				code = 1
-			case errors.As(err, &ee):
+			if errors.As(err, &ee) {
 				code = ee.Code
 			}
 			if first == nil {
@@ -154,7 +151,7 @@ Examples:
 				}
 				if err != nil {
 					if first == nil {
-						first = withCode(map[bool]int{true: 1, false: 125}[errors.Is(err, runtime.ErrNotFound)], err)
+						first = withCode(125, err)
 					}
 					continue
 				}
@@ -236,11 +233,12 @@ Examples:
 			o.Tail = n
 			now := time.Now()
 			for _, f := range []struct {
-				name string
-				dst  *time.Time
-			}{{"since", &o.Since}, {"until", &o.Until}} {
+				name   string
+				dst    *time.Time
+				future bool
+			}{{"since", &o.Since, false}, {"until", &o.Until, true}} {
 				if v := c.String(f.name); v != "" {
-					t, err := parseTimeArg(v, now)
+					t, err := parseTimeArg(v, now, f.future)
 					if err != nil {
 						return withCode(125, fmt.Errorf("--%s: %w", f.name, err))
 					}
@@ -260,9 +258,13 @@ Examples:
 	}
 }
 
-// parseTimeArg reads --since/--until: RFC3339, a date, unix seconds or a duration ago.
-func parseTimeArg(s string, now time.Time) (time.Time, error) {
+// parseTimeArg reads --since/--until: RFC3339, a date, unix seconds or a duration, which
+// counts back from now for --since and forward for --until, as in podman.
+func parseTimeArg(s string, now time.Time, future bool) (time.Time, error) {
 	if d, err := time.ParseDuration(s); err == nil {
+		if future {
+			return now.Add(d), nil
+		}
 		return now.Add(-d), nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {

@@ -91,7 +91,13 @@ func MonitorMain() int {
 	userns.AdoptEnv()
 	// Its stdio is /dev/null; diagnostics go to the log of den itself, off by default.
 	logrus.SetLevel(logrus.ErrorLevel)
-	signal.Ignore(unix.SIGHUP, unix.SIGPIPE, unix.SIGINT)
+	// Caught, not ignored: an ignored signal would stay ignored in the container's command.
+	stray := make(chan os.Signal, 8)
+	signal.Notify(stray, unix.SIGHUP, unix.SIGPIPE, unix.SIGINT)
+	go func() {
+		for range stray {
+		}
+	}()
 	ready := os.NewFile(3, "ready")
 	r := New(&a.Paths, &a.Config)
 	defer r.Close()

@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// runAll runs n den invocations, at most width at a time, and returns their results in order.
+// It is safe off the test goroutine: failures to run den are reported as exit -1.
+func (d *den) runAll(n, width int, args func(i int) []string) []result {
+	out := make([]result, n)
+	sem := make(chan struct{}, width)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i] = d.try(args(i)...)
+		}(i)
+	}
+	wg.Wait()
+	return out
+}
+
+// try runs den once without touching the test, for use from many goroutines.
+func (d *den) try(args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := d.command(ctx, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{args: args, stdout: stdout.String(), stderr: stderr.String(), code: -1}
+	var exitErr *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		r.stderr += fmt.Sprintf("\n(timed out after %v)", commandTimeout)
+	case err == nil || errors.As(err, &exitErr):
+		r.code = cmd.ProcessState.ExitCode()
+	default:
+		r.stderr += "\n(" + err.Error() + ")"
+	}
+	return r
+}
+
+func TestConcurrentDetachedRunsAllStartAndAllRemove(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	const n = 50
+	runs := d.runAll(n, n, func(i int) []string {
+		return []string{"run", "-d", "--name", fmt.Sprintf("c%d", i), "busybox", "sleep", "30"}
+	})
+	ids := map[string]bool{}
+	for _, r := range runs {
+		id := strings.TrimSpace(r.stdout)
+		if r.code != 0 || !hex64.MatchString(id) {
+			t.Errorf("want exit 0 and an id\n%s", r)
+		}
+		ids[id] = true
+	}
+	if len(ids) != n {
+		t.Errorf("want %d distinct ids, got %d", n, len(ids))
+	}
+	r := d.mustRun(t, "ps", "-q")
+	if got := len(lines(r.stdout)); got != n {
+		t.Errorf("want %d running containers listed, got %d\n%s", n, got, r)
+	}
+	if r := d.mustRun(t, "ps", "--format", "{{.Names}} {{.State}}"); strings.Count(r.stdout, " running\n") != n {
+		t.Errorf("want all %d running\n%s", n, r)
+	}
+
+	rms := d.runAll(n, 10, func(i int) []string { return []string{"rm", "-f", fmt.Sprintf("c%d", i)} })
+	for i, r := range rms {
+		if want := fmt.Sprintf("c%d\n", i); r.code != 0 || r.stdout != want {
+			t.Errorf("want exit 0 and %q\n%s", want, r)
+		}
+	}
+	d.wantNoContainers(t)
+	for id := range ids {
+		if len(id) == 64 {
+			d.wantMonitorGone(t, id[:12])
+		}
+	}
+}
+
+func TestConcurrentCreatesOfOneNameHaveExactlyOneWinner(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	const n = 20
+	rs := d.runAll(n, n, func(int) []string { return []string{"create", "--name", "same", "busybox", "true"} })
+	won := 0
+	for _, r := range rs {
+		switch {
+		case r.code == 0:
+			won++
+		case r.code == 125 && strings.Contains(r.stderr, "already in use"):
+		default:
+			t.Errorf("want exit 0, or 125 saying the name is already in use\n%s", r)
+		}
+	}
+	if won != 1 {
+		t.Errorf("want exactly one create to succeed, %d did", won)
+	}
+	if r := d.mustRun(t, "ps", "-a", "--format", "{{.Names}}"); r.stdout != "same\n" {
+		t.Errorf("want one container named same\n%s", r)
+	}
+}
+
+func TestCrashOfMonitorKillsContainerAndIsReportedTruthfully(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	id := d.runDetached(t, "--name", "victim", "busybox", "sleep", "100")
+	pid := d.pidOf(t, "victim")
+	mons := d.monitorPids(t, id[:12])
+	if len(mons) != 1 {
+		t.Fatalf("want one den-monitor process for %s, found %v", id[:12], mons)
+	}
+	if err := syscall.Kill(mons[0], syscall.SIGKILL); err != nil {
+		t.Fatalf("killing the monitor: %v", err)
+	}
+
+	// The container's first process has the monitor's death as its parent-death signal.
+	if !waitUntil(10*time.Second, func() bool { return processGone(pid) }) {
+		t.Errorf("want the container's process %d to die with its monitor", pid)
+	}
+	if l := psLine(t, d, "victim"); !strings.Contains(l, "Exited (-1)") {
+		t.Errorf("want victim listed as Exited (-1) once its monitor died, got %q", l)
+	}
+	wantStdout(t, d.run(t, "ps", "-q"), "")
+	var in []struct {
+		State struct {
+			Status   string
+			Running  bool
+			Pid      int
+			ExitCode int
+			Error    string
+		}
+	}
+	r := d.mustRun(t, "inspect", "victim")
+	if err := json.Unmarshal([]byte(r.stdout), &in); err != nil || len(in) != 1 {
+		t.Fatalf("want a JSON array of one container: %v\n%s", err, r)
+	}
+	if s := in[0].State; s.Status != "exited" || s.Running || s.Pid != 0 || s.ExitCode != -1 || s.Error == "" {
+		t.Errorf("want State exited, not running, Pid 0, ExitCode -1 and an Error\n%s", r)
+	}
+	wantStdout(t, d.run(t, "wait", "victim"), "-1\n")
+	wantStdout(t, d.run(t, "rm", "victim"), "victim\n")
+	d.wantNoContainers(t)
+}

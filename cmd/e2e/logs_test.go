@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLogsFollowPrintsLinesAsProducedAndReturnsWhenContainerExits(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.runDetached(t, "--name", "talker", "busybox", "sh", "-c", "echo first; echo oops >&2; sleep 3; echo second")
+
+	s := d.startStream(t, "logs", "-f", "talker")
+	if l := s.next(15 * time.Second); l != "first" {
+		t.Fatalf("want the first line to be \"first\", got %q", l)
+	}
+	// The container is still sleeping: the line came as it was written, not at the end.
+	if got := d.inspectf(t, "talker", "{{.State.Running}}"); got != "true" {
+		t.Errorf("want talker still running when its first line is printed, Running is %s", got)
+	}
+	rest, code := s.rest()
+	if code != 0 || !slices.Equal(rest, []string{"second"}) {
+		t.Errorf("want logs -f to print \"second\" and exit 0 when talker exits, got %q and exit %d; stderr:\n%s", rest, code, s.stderr.String())
+	}
+	if s.stderr.String() != "oops\n" {
+		t.Errorf("want the container's stderr on den's stderr, got %q", s.stderr.String())
+	}
+	if got := d.inspectf(t, "talker", "{{.State.Status}}"); got != "exited" {
+		t.Errorf("want talker exited once logs -f returned, it is %s", got)
+	}
+
+	// Following an exited container prints what it wrote and returns.
+	r := d.mustRun(t, "logs", "-f", "talker")
+	if r.stdout != "first\nsecond\n" || r.stderr != "oops\n" {
+		t.Errorf("want logs -f of an exited container to print its whole log\n%s", r)
+	}
+}
+
+func TestLogsSelectsByTailTimeAndAddsTimestamps(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	before := time.Now().Add(-time.Second)
+	d.runDetached(t, "--name", "counter", "busybox", "sh", "-c", "for i in 1 2 3 4; do echo l$i; done")
+	wantStdout(t, d.run(t, "wait", "counter"), "0\n")
+	after := time.Now().Add(time.Second)
+
+	wantStdout(t, d.run(t, "logs", "counter"), "l1\nl2\nl3\nl4\n")
+	t.Run("tail", func(t *testing.T) {
+		wantStdout(t, d.run(t, "logs", "--tail", "2", "counter"), "l3\nl4\n")
+		wantStdout(t, d.run(t, "logs", "--tail", "0", "counter"), "")
+		wantStdout(t, d.run(t, "logs", "--tail", "10", "counter"), "l1\nl2\nl3\nl4\n")
+	})
+	t.Run("timestamps", func(t *testing.T) {
+		r := d.mustRun(t, "logs", "-t", "counter")
+		ls := lines(r.stdout)
+		if len(ls) != 4 {
+			t.Fatalf("want four lines\n%s", r)
+		}
+		for i, l := range ls {
+			ts, text, _ := strings.Cut(l, " ")
+			at, err := time.Parse(time.RFC3339Nano, ts)
+			if err != nil || text != "l"+string(rune('1'+i)) {
+				t.Errorf("want line %d to be an RFC3339 time, a space and l%d, got %q", i+1, i+1, l)
+				continue
+			}
+			if at.Before(before) || at.After(after) {
+				t.Errorf("want line %d stamped between %v and %v, got %v", i+1, before, after, at)
+			}
+		}
+	})
+	t.Run("since and until", func(t *testing.T) {
+		future := time.Now().Add(time.Hour).Format(time.RFC3339)
+		past := time.Now().Add(-time.Hour).Format(time.RFC3339)
+		wantStdout(t, d.run(t, "logs", "--since", future, "counter"), "")
+		wantStdout(t, d.run(t, "logs", "--since", past, "counter"), "l1\nl2\nl3\nl4\n")
+		wantStdout(t, d.run(t, "logs", "--since", "1h", "counter"), "l1\nl2\nl3\nl4\n")
+		wantStdout(t, d.run(t, "logs", "--until", past, "counter"), "")
+		wantStdout(t, d.run(t, "logs", "--until", future, "counter"), "l1\nl2\nl3\nl4\n")
+		// podman reads a duration in --until as that long from now (--since: that long ago).
+		wantStdout(t, d.run(t, "logs", "--until", "1h", "counter"), "l1\nl2\nl3\nl4\n")
+	})
+}
