@@ -96,7 +96,9 @@ func (s *session) serveExec(conn *net.UnixConn, o *ExecOptions, fds []*os.File) 
 			return
 		}
 		_, _, err = conn.WriteMsgUnix(rep, unix.UnixRights(int(master.Fd())), nil)
-		master.Close()
+		// Kept open until the process ends: a client that detaches closes its copy, and the
+		// last close of a terminal's master hangs its processes up.
+		defer master.Close()
 		if err != nil {
 			_, _ = p.Wait()
 			return

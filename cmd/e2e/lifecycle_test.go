@@ -290,7 +290,3 @@ func TestContainerNamedHIsAddressableByName(t *testing.T) {
 	wantStdout(t, d.run(t, "rm", "h"), "h\n")
 	d.wantNoContainers(t)
 }
-
-func TestExecFromAnotherInvocation(t *testing.T) {
-	t.Skip("exec into a container started by another den invocation is not implemented yet")
-}

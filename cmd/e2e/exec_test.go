@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// exec reaches a container that another den invocation started, through its monitor.
+func TestExecRunsInAContainerStartedByAnotherInvocation(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.runDetached(t, "--name", "ex", "-e", "FROM_RUN=yes", "busybox", "sleep", "1000")
+
+	cases := []struct {
+		name string
+		args []string
+		in   string
+		out  string
+		code int
+	}{
+		{"sees the container's pid namespace and env", []string{"exec", "ex", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $FROM_RUN"}, "", "sleep 1000 \nyes\n", 0},
+		{"returns the command's exit code", []string{"exec", "ex", "sh", "-c", "exit 7"}, "", "", 7},
+		{"passes stdin with -i", []string{"exec", "-i", "ex", "cat"}, "piped\n", "piped\n", 0},
+		{"does not pass stdin without -i", []string{"exec", "ex", "cat"}, "piped\n", "", 0},
+		{"honours -u -w -e", []string{"exec", "-u", "1000:2000", "-w", "/tmp", "-e", "A=1", "ex", "sh", "-c", "id -u; id -g; pwd; echo $A"}, "", "1000\n2000\n/tmp\n1\n", 0},
+		{"runs as the image's user name", []string{"exec", "-u", "user", "ex", "id", "-un"}, "", "user\n", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := d.runWith(t, execOpts{stdin: strings.NewReader(c.in)}, c.args...)
+			if r.code != c.code || r.stdout != c.out {
+				t.Fatalf("want exit %d and stdout %q, got %s", c.code, c.out, r)
+			}
+		})
+	}
+
+	t.Run("a missing command exits 127", func(t *testing.T) {
+		wantError(t, d.run(t, "exec", "ex", "nosuchcmd"), 127, "nosuchcmd")
+	})
+	t.Run("a command that cannot be run exits 126", func(t *testing.T) {
+		wantError(t, d.run(t, "exec", "ex", "/etc/passwd"), 126)
+	})
+	t.Run("-d returns at once and the command runs", func(t *testing.T) {
+		d.mustRun(t, "exec", "-d", "ex", "sh", "-c", "sleep 0.2; echo done > /tmp/flag")
+		if !waitUntil(10*time.Second, func() bool { return d.run(t, "exec", "ex", "cat", "/tmp/flag").stdout == "done\n" }) {
+			t.Fatal("the detached exec did not write its file")
+		}
+	})
+	t.Run("a terminal with -t", func(t *testing.T) {
+		p := d.startPty(t, 24, 80, "exec", "-it", "ex", "sh")
+		p.write("stty size; echo $((6*7))\n")
+		p.waitFor("42")
+		p.write("exit 3\n")
+		code, out := p.wait()
+		if code != 3 || !strings.Contains(out, "24 80") {
+			t.Fatalf("want exit 3 and the terminal size 24 80, got %d:\n%s", code, out)
+		}
+	})
+	t.Run("the detach keys leave the process running", func(t *testing.T) {
+		p := d.startPty(t, 24, 80, "exec", "-it", "ex", "sh", "-c", "echo ready; sleep 1000")
+		p.waitFor("ready")
+		p.write("\x10\x11")
+		if code, _ := p.wait(); code != 0 {
+			t.Fatalf("want exit 0 after ctrl-p ctrl-q, got %d", code)
+		}
+		top := d.mustRun(t, "top", "ex").stdout
+		if !strings.Contains(top, "sleep 1000") || strings.Count(top, "sleep 1000") < 2 {
+			t.Fatalf("want the detached exec's sleep still running, top shows:\n%s", top)
+		}
+	})
+
+	d.mustRun(t, "stop", "-t", "0", "ex")
+	t.Run("a stopped container refuses exec", func(t *testing.T) {
+		wantError(t, d.run(t, "exec", "ex", "true"), 125, "not running")
+	})
+}
+
+// attach shows a detached container's output and feeds it input; the detach keys leave it.
+func TestAttachRelaysOutputAndInputUntilExitOrDetach(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.runDetached(t, "-i", "--name", "cat", "busybox", "sh", "-c", "while read l; do echo got $l; done; exit 4")
+	r := d.runWith(t, execOpts{stdin: strings.NewReader("one\ntwo\n")}, "attach", "cat")
+	if r.code != 4 || r.stdout != "got one\ngot two\n" {
+		t.Fatalf("want exit 4 and the echoed input, got %s", r)
+	}
+
+	d.runDetached(t, "-it", "--name", "tty", "busybox", "sh")
+	p := d.startPty(t, 24, 80, "attach", "tty")
+	p.write("echo $((6*7))\n")
+	p.waitFor("42")
+	p.write("\x10\x11")
+	if code, _ := p.wait(); code != 0 {
+		t.Fatalf("want exit 0 after ctrl-p ctrl-q, got %d", code)
+	}
+	if st := d.inspectf(t, "tty", "{{.State.Status}}"); st != "running" {
+		t.Fatalf("want the container still running after detaching, it is %s", st)
+	}
+	d.mustRun(t, "rm", "-f", "tty")
+}
