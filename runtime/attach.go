@@ -8,15 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/containerd/console"
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 )
 
 // Attaching: the monitor of a detached container fans its output out to attached clients
@@ -150,12 +147,7 @@ func (r *Runtime) Attach(ref string, o AttachOptions, stdio Stdio) (int, error) 
 	if err != nil {
 		return 125, err
 	}
-	var conn *net.UnixConn
-	err = viaDir(r.runDir(c.ID), controlSocket, func(p string) error {
-		var err error
-		conn, err = net.DialUnix("unix", nil, &net.UnixAddr{Name: p, Net: "unix"})
-		return err
-	})
+	conn, err := dialHolder(r.runDir(c.ID))
 	if err != nil {
 		return 125, fmt.Errorf("container %s: %w", c.Name, ErrNotRunning)
 	}
@@ -179,24 +171,10 @@ func (r *Runtime) Attach(ref string, o AttachOptions, stdio Stdio) (int, error) 
 		defer wmu.Unlock()
 		return writeFrame(conn, typ, p)
 	}
-	if c.Config.Tty && stdio.In != nil && term.IsTerminal(int(stdio.In.Fd())) {
-		if old, err := term.MakeRaw(int(stdio.In.Fd())); err == nil {
-			defer term.Restore(int(stdio.In.Fd()), old)
-		}
-		resize := func() {
-			if ws, err := unix.IoctlGetWinsize(int(stdio.In.Fd()), unix.TIOCGWINSZ); err == nil {
-				_ = send(frameResize, []byte(fmt.Sprintf("%d %d", ws.Col, ws.Row)))
-			}
-		}
-		resize()
-		winch := make(chan os.Signal, 1)
-		signal.Notify(winch, unix.SIGWINCH)
-		defer signal.Stop(winch)
-		go func() {
-			for range winch {
-				resize()
-			}
-		}()
+	if c.Config.Tty {
+		defer rawTerminal(stdio.In, func(ws *unix.Winsize) {
+			_ = send(frameResize, []byte(fmt.Sprintf("%d %d", ws.Col, ws.Row)))
+		})()
 	}
 	detached := make(chan struct{})
 	if withStdin && stdio.In != nil {

@@ -241,15 +241,21 @@ func (cs *controlServer) close() {
 	cs.ln.Close()
 }
 
-// ask sends one request to a container's holder and reads the answer. With wait, it blocks
-// until the container exits or ctx-like deadline passes (zero: no deadline).
-func askHolder(dir string, req controlRequest, deadline time.Time) (controlReply, error) {
-	var conn net.Conn
+// dialHolder connects to the control socket of the container whose runtime directory is dir.
+func dialHolder(dir string) (*net.UnixConn, error) {
+	var conn *net.UnixConn
 	err := viaDir(dir, controlSocket, func(p string) error {
 		var err error
 		conn, err = net.DialUnix("unix", nil, &net.UnixAddr{Name: p, Net: "unix"})
 		return err
 	})
+	return conn, err
+}
+
+// ask sends one request to a container's holder and reads the answer. With wait, it blocks
+// until the container exits or ctx-like deadline passes (zero: no deadline).
+func askHolder(dir string, req controlRequest, deadline time.Time) (controlReply, error) {
+	conn, err := dialHolder(dir)
 	if err != nil {
 		return controlReply{}, ErrNotRunning
 	}

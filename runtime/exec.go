@@ -150,12 +150,7 @@ func (r *Runtime) Exec(ref string, o ExecOptions, stdio Stdio) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	var conn *net.UnixConn
-	err = viaDir(r.runDir(c.ID), controlSocket, func(p string) error {
-		var err error
-		conn, err = net.DialUnix("unix", nil, &net.UnixAddr{Name: p, Net: "unix"})
-		return err
-	})
+	conn, err := dialHolder(r.runDir(c.ID))
 	if err != nil {
 		return 125, fmt.Errorf("container %s: %w", c.Name, ErrNotRunning)
 	}
@@ -232,24 +227,9 @@ func (r *Runtime) Exec(ref string, o ExecOptions, stdio Stdio) (int, error) {
 // relayTerminal connects the user's terminal to a container terminal until the process exits
 // or the user types the detach keys.
 func relayTerminal(master *os.File, stdio Stdio, detachKeys []byte, exit <-chan int) (int, error) {
-	if stdio.In != nil && term.IsTerminal(int(stdio.In.Fd())) {
-		if old, err := term.MakeRaw(int(stdio.In.Fd())); err == nil {
-			defer term.Restore(int(stdio.In.Fd()), old)
-		}
-		resize := func() {
-			if ws, err := unix.IoctlGetWinsize(int(stdio.In.Fd()), unix.TIOCGWINSZ); err == nil {
-				_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
-			}
-		}
-		winch := make(chan os.Signal, 1)
-		signal.Notify(winch, unix.SIGWINCH)
-		defer signal.Stop(winch)
-		go func() {
-			for range winch {
-				resize()
-			}
-		}()
-	}
+	defer rawTerminal(stdio.In, func(ws *unix.Winsize) {
+		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+	})()
 	detached := make(chan struct{})
 	if stdio.In != nil {
 		go func() {
@@ -279,6 +259,36 @@ func relayTerminal(master *os.File, stdio Stdio, detachKeys []byte, exit <-chan 
 		return code, nil
 	case <-detached:
 		return 0, ErrDetached
+	}
+}
+
+// rawTerminal puts the user's terminal in raw mode and calls resize with its size now and
+// at every SIGWINCH. The returned function restores the terminal. Not a terminal: nothing.
+func rawTerminal(in *os.File, resize func(*unix.Winsize)) func() {
+	if in == nil || !term.IsTerminal(int(in.Fd())) {
+		return func() {}
+	}
+	old, err := term.MakeRaw(int(in.Fd()))
+	if err != nil {
+		return func() {}
+	}
+	size := func() {
+		if ws, err := unix.IoctlGetWinsize(int(in.Fd()), unix.TIOCGWINSZ); err == nil {
+			resize(ws)
+		}
+	}
+	size()
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, unix.SIGWINCH)
+	go func() {
+		for range winch {
+			size()
+		}
+	}()
+	return func() {
+		signal.Stop(winch)
+		close(winch)
+		_ = term.Restore(int(in.Fd()), old)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/den-project/den/store"
 	"github.com/den-project/den/store/image"
 	"github.com/den-project/den/store/record"
 	"github.com/sirupsen/logrus"
@@ -31,8 +32,8 @@ type ContainerFilter struct {
 	keys map[string][]func(*Container) bool
 }
 
-// filterKeys lists the keys ParseContainerFilters knows, for its error message.
-const filterKeys = "status, name, id, label, ancestor or exited"
+// containerFilterKeys lists the keys ParseContainerFilters knows, for its error message.
+const containerFilterKeys = "status, name, id, label, ancestor or exited"
 
 // ParseContainerFilters reads --filter values: status=created|running|paused|exited,
 // name=REGEXP, id=PREFIX, label=KEY or label=KEY=VALUE, ancestor=IMAGE (a name, with or
@@ -42,9 +43,9 @@ func ParseContainerFilters(specs []string) (*ContainerFilter, error) {
 	for _, spec := range specs {
 		key, val, ok := strings.Cut(spec, "=")
 		if !ok || key == "" {
-			return nil, fmt.Errorf("--filter %q: use KEY=VALUE with a key among %s", spec, filterKeys)
+			return nil, fmt.Errorf("--filter %q: use KEY=VALUE with a key among %s", spec, containerFilterKeys)
 		}
-		m, err := filterFunc(strings.ToLower(key), val)
+		m, err := containerFilterFunc(strings.ToLower(key), val)
 		if err != nil {
 			return nil, fmt.Errorf("--filter %q: %w", spec, err)
 		}
@@ -53,7 +54,7 @@ func ParseContainerFilters(specs []string) (*ContainerFilter, error) {
 	return f, nil
 }
 
-func filterFunc(key, val string) (func(*Container) bool, error) {
+func containerFilterFunc(key, val string) (func(*Container) bool, error) {
 	switch key {
 	case "status":
 		switch val {
@@ -85,7 +86,7 @@ func filterFunc(key, val string) (func(*Container) bool, error) {
 		if val == "" {
 			return nil, errors.New("name an image: ancestor=IMAGE[:TAG] or ancestor=IMAGE-ID")
 		}
-		return func(c *Container) bool { return fromImage(c, val) }, nil
+		return func(c *Container) bool { return madeFromImage(c, val) }, nil
 	case "exited":
 		code, err := strconv.Atoi(val)
 		if err != nil {
@@ -93,13 +94,13 @@ func filterFunc(key, val string) (func(*Container) bool, error) {
 		}
 		return func(c *Container) bool { return c.State.Status == StatusExited && c.State.ExitCode == code }, nil
 	}
-	return nil, fmt.Errorf("unknown filter %q: use %s", key, filterKeys)
+	return nil, fmt.Errorf("unknown filter %q: use %s", key, containerFilterKeys)
 }
 
 // fromImage reports whether c was made from the image the user named: by id prefix, by the
 // name as typed at create time, or by full name. A name without a tag stands for every tag of
 // the repository, as podman's pattern match has it.
-func fromImage(c *Container, ref string) bool {
+func madeFromImage(c *Container, ref string) bool {
 	if id := strings.TrimPrefix(ref, "sha256:"); isHex(id) && strings.HasPrefix(c.ImageID, id) {
 		return true
 	}
@@ -228,6 +229,9 @@ type checkStorage interface {
 type openStorage struct{ r *Runtime }
 
 func (s openStorage) containerIDs() (map[string]bool, error) {
+	if !s.r.storageExists() {
+		return nil, nil
+	}
 	st, err := s.r.Store()
 	if err != nil {
 		return nil, err
@@ -251,6 +255,17 @@ func (s openStorage) unmount(id string) {
 	}
 }
 
+// storageExists reports whether storage was ever created, so that commands that only clean
+// up do not create it, and with it choose a driver, on a fresh installation.
+func (r *Runtime) storageExists() bool {
+	if r.st != nil {
+		return true
+	}
+	graph, _ := r.Paths.StorageRoots(r.Config)
+	_, err := store.RecordedDriver(graph)
+	return !errors.Is(err, store.ErrNoStore)
+}
+
 // Check compares den's container records, their name registry, containers/storage, the
 // runtime directory and the processes holding containers, and reports every disagreement.
 // With Repair it fixes each one it safely can, under the same locks the commands that make
@@ -259,9 +274,9 @@ func (r *Runtime) Check(o CheckOptions) ([]Finding, error) {
 	return r.check(openStorage{r}, o.Repair, time.Now())
 }
 
-// snapshot is the record side of the state, read under the name registry lock so that no
-// create, remove or rename is half seen.
-type snapshot struct {
+// recordsSnapshot is the record side of the state, read under the name registry lock so
+// that no create, remove or rename is half seen.
+type recordsSnapshot struct {
 	// recs holds every record directory: a record, or nil when it holds none.
 	recs map[string]*Container
 	// broken holds the directories whose record cannot be read.
@@ -272,8 +287,8 @@ type snapshot struct {
 	temps []string
 }
 
-func (r *Runtime) snapshot(now time.Time) (*snapshot, error) {
-	s := &snapshot{recs: map[string]*Container{}, broken: map[string]error{}, names: map[string]string{}}
+func (r *Runtime) snapshotRecords(now time.Time) (*recordsSnapshot, error) {
+	s := &recordsSnapshot{recs: map[string]*Container{}, broken: map[string]error{}, names: map[string]string{}}
 	if _, err := os.Stat(r.recs.dir); os.IsNotExist(err) {
 		return s, nil
 	}
@@ -340,7 +355,9 @@ func staleTemps(dir string, now time.Time) []string {
 
 func isContainerID(s string) bool { return len(s) == 64 && isHex(s) }
 
-func describe(c *Container) string { return fmt.Sprintf("container %s (%s)", c.ShortID(), c.Name) }
+func describeContainer(c *Container) string {
+	return fmt.Sprintf("container %s (%s)", c.ShortID(), c.Name)
+}
 
 // checker runs one system check.
 type checker struct {
@@ -372,32 +389,32 @@ func (r *Runtime) check(st checkStorage, repair bool, now time.Time) ([]Finding,
 	if err != nil {
 		return nil, err
 	}
-	snap, err := r.snapshot(now)
+	snap, err := r.snapshotRecords(now)
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range sortedKeys(snap.broken) {
+	for _, id := range sortedIDs(snap.broken) {
 		k.report(fmt.Sprintf("container %s: its record cannot be read (%s)", id[:12], oneLineErr(snap.broken[id])),
 			func() (string, error) { return k.dropUnreadable(id) })
 	}
-	for _, id := range sortedKeys(snap.recs) {
+	for _, id := range sortedIDs(snap.recs) {
 		if snap.recs[id] == nil {
 			k.report(fmt.Sprintf("container directory %s holds no record (an interrupted create or remove)", id[:12]),
 				func() (string, error) { return k.dropEmptyDir(id) })
 		}
 	}
-	for _, id := range sortedKeys(stored) {
+	for _, id := range sortedIDs(stored) {
 		if _, ok := snap.recs[id]; ok && snap.recs[id] != nil {
 			continue
 		}
 		if _, ok := snap.broken[id]; ok {
 			continue
 		}
-		k.report(fmt.Sprintf("storage container %s has no den record", id[:12]),
+		k.report(fmt.Sprintf("storage container %s has no den record", shortRef(id)),
 			func() (string, error) { return k.dropOrphanStorage(id) })
 	}
 	stale := map[string]bool{}
-	for _, id := range sortedKeys(snap.recs) {
+	for _, id := range sortedIDs(snap.recs) {
 		c := snap.recs[id]
 		if c == nil {
 			continue
@@ -407,9 +424,9 @@ func (r *Runtime) check(st checkStorage, repair bool, now time.Time) ([]Finding,
 		switch {
 		case !stored[id] && now.Sub(c.Created) > checkGrace:
 			// Removing it settles a dead holder's leftovers too.
-			k.report(describe(c)+" has no storage", func() (string, error) { return k.dropStorageless(id) })
+			k.report(describeContainer(c)+" has no storage", func() (string, error) { return k.dropStorageless(id) })
 		case stale[id]:
-			k.report(describe(c)+" is recorded running, but "+deathCause(c), func() (string, error) { return k.settle(id) })
+			k.report(describeContainer(c)+" is recorded running, but "+deathCause(c), func() (string, error) { return k.settle(id) })
 		}
 	}
 	k.checkNames(snap)
@@ -433,7 +450,7 @@ func deathCause(c *Container) string {
 	return fmt.Sprintf("the den process holding it (pid %d) is gone", c.State.Holder)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+func sortedIDs[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -444,26 +461,26 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // checkNames compares the name registry with the records: every entry must name a record
 // of that name, and every record must own the entry of its name.
-func (k *checker) checkNames(s *snapshot) {
+func (k *checker) checkNames(s *recordsSnapshot) {
 	named := func(id, name string) bool {
 		c := s.recs[id]
 		return c != nil && c.Name == name
 	}
-	for _, name := range sortedKeys(s.names) {
+	for _, name := range sortedIDs(s.names) {
 		id := s.names[name]
 		if _, broken := s.broken[id]; broken {
 			continue // dropping the unreadable record frees its names
 		}
 		switch c := s.recs[id]; {
 		case c == nil:
-			k.report(fmt.Sprintf("name %q points to container %s, which does not exist", name, short(id)),
+			k.report(fmt.Sprintf("name %q points to container %s, which does not exist", name, shortRef(id)),
 				func() (string, error) { return k.dropName(name, id) })
 		case c.Name != name:
-			k.report(fmt.Sprintf("name %q points to %s, which has another name (an interrupted rename)", name, describe(c)),
+			k.report(fmt.Sprintf("name %q points to %s, which has another name (an interrupted rename)", name, describeContainer(c)),
 				func() (string, error) { return k.dropName(name, id) })
 		}
 	}
-	for _, id := range sortedKeys(s.recs) {
+	for _, id := range sortedIDs(s.recs) {
 		c := s.recs[id]
 		if c == nil {
 			continue
@@ -472,19 +489,19 @@ func (k *checker) checkNames(s *snapshot) {
 		switch {
 		case ok && owner == id:
 		case ok && named(owner, c.Name):
-			k.report(fmt.Sprintf("%s and container %s have the same name: rename one with `den rename`", describe(c), short(owner)), nil)
+			k.report(fmt.Sprintf("%s and container %s have the same name: rename one with `den rename`", describeContainer(c), shortRef(owner)), nil)
 		default:
-			k.report(describe(c)+" is missing from the name registry", func() (string, error) { return k.registerName(id) })
+			k.report(describeContainer(c)+" is missing from the name registry", func() (string, error) { return k.registerName(id) })
 		}
 	}
 }
 
-func short(id string) string { return id[:min(12, len(id))] }
+func shortRef(id string) string { return id[:min(12, len(id))] }
 
 // checkRuntimeDirs finds runtime state of containers that are not running: a container
 // directory of an unknown container or with a control socket nobody serves, and libcontainer
 // state. Containers whose holder died are left to settle, which cleans up after them.
-func (k *checker) checkRuntimeDirs(s *snapshot, stale map[string]bool) {
+func (k *checker) checkRuntimeDirs(s *recordsSnapshot, stale map[string]bool) {
 	for _, dir := range []string{"containers", "runc"} {
 		ents, _ := os.ReadDir(filepath.Join(k.r.Paths.RuntimeDir, dir))
 		for _, e := range ents {
@@ -677,7 +694,7 @@ func (k *checker) registerName(id string) (string, error) {
 			return "", nil
 		}
 		if oc, err := k.r.recs.load(owner); err == nil && oc.Name == c.Name {
-			return "", fmt.Errorf("container %s has the name now: rename one of them with `den rename`", short(owner))
+			return "", fmt.Errorf("container %s has the name now: rename one of them with `den rename`", shortRef(owner))
 		}
 	}
 	if err := os.MkdirAll(k.r.recs.namesDir(), 0o700); err != nil {
@@ -746,17 +763,20 @@ func (r *Runtime) PruneContainers(ctx context.Context) (*PruneReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := r.Store()
-	if err != nil {
-		return nil, err
-	}
 	rep := &PruneReport{}
 	var errs []error
 	for _, c := range cs {
 		if c.State.Status == StatusRunning {
 			continue
 		}
-		size, _ := st.ContainerSize(c.ID)
+		var size int64
+		if r.storageExists() {
+			st, err := r.Store()
+			if err != nil {
+				return rep, err
+			}
+			size, _ = st.ContainerSize(c.ID)
+		}
 		if _, err := r.Remove(ctx, c.ID, false); err != nil {
 			if !errors.Is(err, ErrRunning) && !errors.Is(err, ErrNotFound) {
 				errs = append(errs, err)
@@ -772,6 +792,9 @@ func (r *Runtime) PruneContainers(ctx context.Context) (*PruneReport, error) {
 // PruneImages removes images no container uses: with all every one of them, else only the
 // dangling ones, which have no name.
 func (r *Runtime) PruneImages(all bool) (*PruneReport, error) {
+	if !r.storageExists() {
+		return &PruneReport{}, nil
+	}
 	im, err := r.Images()
 	if err != nil {
 		return nil, err

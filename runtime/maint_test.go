@@ -249,7 +249,7 @@ func (w *checkWorld) check(t *testing.T, repair bool) []Finding {
 	return fs
 }
 
-func exists(p string) bool {
+func pathExists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
 }
@@ -302,7 +302,7 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 				t.Fatal(err)
 			}
 			return func(t *testing.T, w *checkWorld) {
-				if exists(filepath.Join(w.r.recs.dir, w.created.ID)) || w.st.ids[w.created.ID] {
+				if pathExists(filepath.Join(w.r.recs.dir, w.created.ID)) || w.st.ids[w.created.ID] {
 					t.Error("want the directory and the storage it left removed")
 				}
 			}
@@ -312,7 +312,7 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 				t.Fatal(err)
 			}
 			return func(t *testing.T, w *checkWorld) {
-				if exists(filepath.Join(w.r.recs.dir, w.exited.ID)) || exists(filepath.Join(w.r.recs.namesDir(), "exited")) || w.st.ids[w.exited.ID] {
+				if pathExists(filepath.Join(w.r.recs.dir, w.exited.ID)) || pathExists(filepath.Join(w.r.recs.namesDir(), "exited")) || w.st.ids[w.exited.ID] {
 					t.Error("want its directory, name and storage removed")
 				}
 			}
@@ -322,7 +322,7 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 				t.Fatal(err)
 			}
 			return func(t *testing.T, w *checkWorld) {
-				if exists(filepath.Join(w.r.recs.namesDir(), "ghost")) {
+				if pathExists(filepath.Join(w.r.recs.namesDir(), "ghost")) {
 					t.Error("want the entry removed")
 				}
 			}
@@ -332,7 +332,7 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 				t.Fatal(err)
 			}
 			return func(t *testing.T, w *checkWorld) {
-				if exists(filepath.Join(w.r.recs.namesDir(), "newname")) || !exists(filepath.Join(w.r.recs.namesDir(), "created")) {
+				if pathExists(filepath.Join(w.r.recs.namesDir(), "newname")) || !pathExists(filepath.Join(w.r.recs.namesDir(), "created")) {
 					t.Error("want the extra entry removed and the record's own kept")
 				}
 			}
@@ -357,7 +357,7 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 				if err != nil || c.State.Status != StatusExited || c.State.ExitCode != -1 {
 					t.Errorf("want the exit persisted: %+v, %v", c, err)
 				}
-				if exists(w.r.runDir(w.running.ID)) || exists(filepath.Join(w.r.stateRoot(), w.running.ID)) {
+				if pathExists(w.r.runDir(w.running.ID)) || pathExists(filepath.Join(w.r.stateRoot(), w.running.ID)) {
 					t.Error("want its runtime directory and libcontainer state removed")
 				}
 				if !reflect.DeepEqual(w.st.unmounted, []string{w.running.ID}) {
@@ -383,7 +383,7 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 				t.Fatal(err)
 			}
 			return func(t *testing.T, w *checkWorld) {
-				if exists(w.r.runDir(orphan)) || exists(filepath.Join(w.r.stateRoot(), orphan)) {
+				if pathExists(w.r.runDir(orphan)) || pathExists(filepath.Join(w.r.stateRoot(), orphan)) {
 					t.Error("want both removed")
 				}
 			}
@@ -394,7 +394,7 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 				t.Fatal(err)
 			}
 			return func(t *testing.T, w *checkWorld) {
-				if exists(w.r.runDir(w.exited.ID)) || exists(filepath.Join(w.r.stateRoot(), w.exited.ID)) {
+				if pathExists(w.r.runDir(w.exited.ID)) || pathExists(filepath.Join(w.r.stateRoot(), w.exited.ID)) {
 					t.Error("want both removed")
 				}
 			}
@@ -409,7 +409,7 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 				t.Fatal(err)
 			}
 			return func(t *testing.T, w *checkWorld) {
-				if exists(p) {
+				if pathExists(p) {
 					t.Error("want it removed")
 				}
 			}

@@ -25,7 +25,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 )
 
 // ExitError carries an exit status that is not the container's own: 126 when the command
@@ -323,11 +322,9 @@ func waitAttached(cont *libcontainer.Container, proc *libcontainer.Process, cons
 	defer signal.Stop(sigs)
 	var copyDone sync.WaitGroup
 	if cons != nil {
-		if stdio.In != nil && term.IsTerminal(int(stdio.In.Fd())) {
-			if old, err := term.MakeRaw(int(stdio.In.Fd())); err == nil {
-				defer term.Restore(int(stdio.In.Fd()), old)
-			}
-		}
+		defer rawTerminal(stdio.In, func(ws *unix.Winsize) {
+			_ = cons.Resize(console.WinSize{Height: ws.Row, Width: ws.Col})
+		})()
 		if stdio.In != nil {
 			go func() { _, _ = io.Copy(cons, stdio.In) }()
 		}
@@ -356,13 +353,7 @@ func waitAttached(cont *libcontainer.Container, proc *libcontainer.Process, cons
 				continue
 			}
 			switch sig {
-			case unix.SIGWINCH:
-				if cons != nil && stdio.In != nil {
-					if ws, err := unix.IoctlGetWinsize(int(stdio.In.Fd()), unix.TIOCGWINSZ); err == nil {
-						_ = cons.Resize(console.WinSize{Height: ws.Row, Width: ws.Col})
-					}
-				}
-			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+			case unix.SIGWINCH, unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
 			case unix.SIGINT, unix.SIGQUIT:
 				// Without a terminal the container shares our process group and got the
 				// terminal's signal itself; with one, keys reach it as bytes.
