@@ -130,6 +130,7 @@ func commands() []*cli.Command {
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
 		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(),
+		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
 	for _, c := range cs {
@@ -185,6 +186,7 @@ func newEnv(c *cli.Context) (*env, error) {
 var namespaceCommands = map[string]bool{
 	"run": true, "create": true, "start": true, "rm": true, "rmi": true, "load": true, "import": true,
 	"restart": true,
+	"system":  true,
 }
 
 // inUserNS wraps a command that touches storage: a normal user's invocation re-executes

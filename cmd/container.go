@@ -301,20 +301,43 @@ func psCmd() *cli.Command {
 		Name:    "ps",
 		Aliases: []string{"list", "ls"},
 		Usage:   "list containers",
-		Description: `Lists running containers, or all with -a.
+		Description: `Lists running containers, or all with -a. Filters: status=created|running|exited,
+name=REGEXP, id=PREFIX, label=KEY[=VALUE], ancestor=IMAGE and exited=CODE; values of one key
+match if any does (label: if all do), and every key given must match. A status filter, -n
+and -l look at containers in every state.
 
 Examples:
    den ps -a
    den ps -a --format '{{.Names}} {{.Status}}'
-   den ps -aq`,
+   den ps -aq
+   den ps --filter status=exited --filter ancestor=busybox
+   den ps -n 3`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers, not only running ones"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "show only containers matching KEY=VALUE"},
+			&cli.IntFlag{Name: "last", Aliases: []string{"n"}, Value: -1, Usage: "show the N most recently created containers, in every state"},
+			&cli.BoolFlag{Name: "latest", Aliases: []string{"l"}, Usage: "show the most recently created container, in any state"},
+			&cli.StringFlag{Name: "sort", Value: "created", Usage: "sort by command, created, id, image, names, runningfor or status"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only ids"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate ids and commands"},
 			&cli.StringFlag{Name: "format", Usage: "Go template, \"table TEMPLATE\" or \"json\""},
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return withCode(125, errors.New("den ps takes no arguments: select containers with --filter"))
+			}
+			last := c.Int("last")
+			if c.Bool("latest") {
+				if c.IsSet("last") {
+					return withCode(125, errors.New("--last and --latest cannot be used together"))
+				}
+				last = 1
+			}
+			filter, err := runtime.ParseContainerFilters(c.StringSlice("filter"))
+			if err != nil {
+				return withCode(125, err)
+			}
 			e, err := newEnv(c)
 			if err != nil {
 				return err
@@ -323,12 +346,23 @@ Examples:
 			if err != nil {
 				return withCode(125, err)
 			}
+			all := c.Bool("all") || last > 0 || filter.SelectsByStatus()
+			var sel []*runtime.Container
+			for _, ctr := range cs {
+				if (all || ctr.State.Status == runtime.StatusRunning) && filter.Match(ctr) {
+					sel = append(sel, ctr)
+				}
+			}
+			// List gives the newest first.
+			if last > 0 && len(sel) > last {
+				sel = sel[:last]
+			}
+			if err := runtime.SortContainers(sel, c.String("sort")); err != nil {
+				return withCode(125, err)
+			}
 			var rows []psRow
 			var js []psJSON
-			for _, ctr := range cs {
-				if !c.Bool("all") && ctr.State.Status != runtime.StatusRunning {
-					continue
-				}
+			for _, ctr := range sel {
 				id := ctr.ShortID()
 				cmdline := strings.Join(ctr.Config.Args, " ")
 				if c.Bool("no-trunc") {

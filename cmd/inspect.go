@@ -157,6 +157,7 @@ func containerCmd() *cli.Command {
 	subs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), stopCmd(), killCmd(), waitCmd(), restartCmd(),
 		logsCmd(), inspectCmd(), existsCmd(), rmCmd(), psCmd(), execCmd(), attachCmd(), topCmd(),
+		renameCmd(), pauseCmd(), unpauseCmd(), containerPruneCmd(),
 	}
 	for _, s := range subs {
 		s.OnUsageError = usageError
