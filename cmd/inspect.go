@@ -68,6 +68,9 @@ type inspectContainer struct {
 	NetworkSettings map[string]any    `json:"NetworkSettings"`
 }
 
+// Id lets templates written for podman say {{.Id}} as well as {{.ID}}.
+func (i inspectContainer) Id() string { return i.ID } //nolint:revive // podman's template name
+
 func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 	in := inspectContainer{
 		ID: c.ID, Created: c.Created, Image: c.ImageID, ImageName: c.ImageName, Name: c.Name,

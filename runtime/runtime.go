@@ -277,6 +277,8 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) (*Containe
 		return nil, err
 	}
 	os.RemoveAll(r.runDir(c.ID))
+	// A holder killed before it cleaned up leaves libcontainer's state behind.
+	clearStaleState(r.stateRoot(), c.ID)
 	if err := r.recs.remove(c); err != nil {
 		return nil, err
 	}
