@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"github.com/den-project/den/store/events"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,7 @@ func (r *Runtime) Rename(ref, name string) (*Container, error) {
 	if err := r.recs.rename(c, name); err != nil {
 		return nil, err
 	}
+	r.publish(c, events.StatusRename)
 	return c, nil
 }
 
