@@ -424,6 +424,8 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill running containers first"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all containers"},
+			// Accepted for scripts written for podman: den has no anonymous volumes to remove.
+			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove anonymous volumes too (den does not make any yet)"},
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
