@@ -12,7 +12,7 @@ export GOFLAGS := -mod=mod -tags=$(subst $(space),$(comma),$(TAGS))
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -linkmode external -extldflags "-static -lm" -X github.com/den-project/den/cmd.Version=$(VERSION)
 
-.PHONY: build demo test unit e2e bench testdata setup clean fuzz
+.PHONY: build demo test unit e2e bench fault testdata setup clean fuzz
 
 build: bin/den
 
@@ -44,6 +44,10 @@ test: build testdata
 
 bench: build testdata
 	scripts/bench.sh
+
+# fault: kills den's CLI at random moments of run, stop and rm, then checks den's state (root).
+fault: build testdata
+	scripts/fault-inject.sh
 
 clean:
 	rm -rf bin

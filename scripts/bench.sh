@@ -6,8 +6,11 @@
 #        scripts/bench.sh              (after `make build testdata`)
 #        BENCH_N=30 BENCH_PS_N=500 scripts/bench.sh
 #
-#   BENCH_N      timed runs per benchmark and engine, after 2 warm-ups (default 15)
-#   BENCH_PS_N   containers present while `ps -a` is timed (default 100)
+#   BENCH_N       timed runs per benchmark and engine, after 2 warm-ups (default 15)
+#   BENCH_N_SLOW  timed runs of run -d, stop, rm and ps -a, after 2 warm-ups (default 10)
+#   BENCH_PAR     containers started at once by the parallel benchmark (default 50)
+#   BENCH_N_PAR   timed batches of those, without warm-up (default 3)
+#   BENCH_PS_N    containers present while `ps -a` is timed (default 1000)
 #   BENCH_INTERLEAVE=0   time den's runs, then podman's, instead of taking turns run by run
 #   BENCH_PODMAN=none    leave podman out even when it is installed (den's figures alone)
 #
@@ -27,10 +30,27 @@
 # Both engines load testdata/images/busybox-docker.tar. Timing is done by scripts/bench/timer,
 # a small Go program, so no bash loop adds fork noise to the figures.
 #
-# Benchmarks: `run --rm busybox true`, `create busybox true` (the created containers are
-# removed untimed), `ps -a` with BENCH_PS_N containers present, and `images`. By default the
-# timer takes turns, one den run then one podman run, so load from elsewhere on the machine
-# weighs on both alike; the load average is printed before and after.
+# Benchmarks, all with --network=none (den's containers have a loopback interface only):
+#   run --rm busybox true
+#   images
+#   create busybox true            the created containers are removed untimed
+#   run -d busybox sleep 1000      the containers are removed untimed (rm -af)
+#   exec mon true                  in one running container, "mon"
+#   stop -t 0 sN                   one running container per run, started untimed before
+#                                  (timer's {i} names them: s1, s2...)
+#   rm rN                          one exited container per run, made untimed before
+#   BENCH_PAR x run --rm busybox true   one timed run starts them all at once and lasts
+#                                  until the last one is gone
+#   ps -a                          with BENCH_PS_N containers, created untimed, one per cpu
+#                                  at a time
+# and the memory of mon's monitor, from /proc/PID/status, after run -d and after the execs:
+# VmHWM (peak RSS), VmRSS, RssAnon and RssFile of the den-monitor process (den) and of its
+# conmon (podman). By default the timer takes turns, one den run then one podman run, so
+# load from elsewhere on the machine weighs on both alike; the load average is printed
+# before and after, and progress with the seconds elapsed on stderr.
+# Targets, printed after the table as met or NOT met: den at most 0.20 x podman for run --rm,
+# run -d, stop, rm, exec and the parallel runs; den's ps -a under 50 ms; den-monitor's VmHWM
+# after run -d under 15 MB (10^6 bytes).
 # Without podman it prints den's figures alone. A podman step that fails here is shown as
 # "podman failed: REASON" in its row and the run goes on. It exits 1 when den failed a step
 # or the setup failed, 0 otherwise (a missed target is reported, not an error).
@@ -38,8 +58,11 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-# The target that matters most: den's `run --rm true` against podman's.
+# Targets: den's time against podman's for the rows that start, stop, remove or enter
+# containers; ps -a with BENCH_PS_N containers; the peak RSS of a container's monitor.
 target_ratio=0.20
+target_ps_ms=50
+target_monitor_mb=15
 
 die() {
 	echo "bench.sh: $*" >&2
@@ -50,9 +73,12 @@ die() {
 # Inner stage: runs as the benchmarking user, with a clean environment, inside $BENCH_DIR.
 
 inner() {
-	local T=$BENCH_DIR N=${BENCH_N:-15} PS_N=${BENCH_PS_N:-100}
-	local podman=${BENCH_PODMAN_BIN:-} timer=$BENCH_DIR/bin/timer den=$BENCH_DIR/bin/den
-	local image=$BENCH_DIR/busybox-docker.tar
+	local T=$BENCH_DIR image=$BENCH_DIR/busybox-docker.tar
+	# Globals, not locals: the helpers and the exit trap use them.
+	N=${BENCH_N:-15} NS=${BENCH_N_SLOW:-10} NP=${BENCH_N_PAR:-3} PAR=${BENCH_PAR:-50}
+	PS_N=${BENCH_PS_N:-1000}
+	podman=${BENCH_PODMAN_BIN:-} timer=$BENCH_DIR/bin/timer den=$BENCH_DIR/bin/den
+	started=$SECONDS
 	cd "$T"
 
 	den_env=(HOME="$T/den/home" XDG_DATA_HOME="$T/den/data" XDG_CONFIG_HOME="$T/den/config"
@@ -63,9 +89,13 @@ inner() {
 	if [ -n "$podman" ]; then
 		engines+=(podman)
 	fi
-	declare -gA R=() broken=()
+	# R: results by ROW,ENGINE. broken: an engine's failure that spoils every row after it.
+	# pre: an untimed step before one row failed (ROW,ENGINE). M: monitor memory (ENGINE,WHEN).
+	declare -gA R=() broken=() pre=() M=()
+	trap stop_running EXIT
 
-	echo "user: $(id -un) ($(id -u)), N=$N timed runs after 2 warm-ups, ps -a with $PS_N containers," \
+	echo "user: $(id -un) ($(id -u)), N=$N timed runs after 2 warm-ups ($NS for run -d, stop, rm and ps;" \
+		"$NP batches of $PAR, no warm-up, for the parallel run), ps -a with $PS_N containers," \
 		"$(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	local v
 	v=$(env "${den_env[@]}" "$den" version 2>/dev/null | awk '$1 == "Version:" { print $2 }' || true)
@@ -77,6 +107,14 @@ inner() {
 	fi
 	echo
 
+	# Rootless podman keeps one table of 2048 locks per user, in /dev/shm: a state dir removed
+	# with its containers still in it (a bench cut short) leaks theirs, and creating
+	# BENCH_PS_N containers then fails. With no other podman of this user running, renumbering
+	# this empty state gives them all back.
+	if [ -n "$podman" ] && ! podman_running; then
+		env "${pod_env[@]}" "$podman" system renumber >/dev/null 2>&1 || true
+	fi
+
 	local e out status=0
 	for e in "${engines[@]}"; do
 		out=$(once "$e" load -i "$image")
@@ -86,29 +124,76 @@ inner() {
 	done
 
 	# den's containers have a loopback interface only so far: compare with podman's equal.
-	measure run run --rm --network=none busybox true
-	measure images images
+	step "run --rm, images, create"
+	measure run "$N" 2 1 run --rm --network=none busybox true
+	measure images "$N" 2 1 images
+	measure create "$N" 2 1 create --network=none busybox true
+	remove_all "after create"
 
-	measure create create --network=none busybox true
-	for e in "${engines[@]}"; do
-		out=$(once "$e" rm -a)
-		if [ "${out%% *}" != ok ] && [ -z "${broken[$e]:-}" ]; then
-			broken[$e]="rm -a after create: ${out#fail }"
-		fi
-	done
+	step "run -d"
+	measure rund "$NS" 2 1 run -d --network=none busybox sleep 1000
+	remove_all "after run -d"
 
-	# ps -a: first PS_N containers, created untimed (through timer, to spare bash loops).
+	# One running container, "mon", for exec; its monitor's memory (den-monitor for den,
+	# conmon for podman) is read after it started and again after the execs.
+	step "exec, monitor memory"
 	for e in "${engines[@]}"; do
-		out=$(once_n "$e" "$PS_N" create --network=none busybox true)
-		if [ "${out%% *}" != ok ] && [ -z "${broken[$e]:-}" ]; then
-			broken[$e]="creating $PS_N containers: ${out#fail }"
-		fi
+		start_mon "$e"
 	done
-	measure ps ps -a
+	sleep 1
+	memory started
+	measure exec "$N" 2 1 exec mon true
+	memory execs
+
+	# stop and rm time one container per run: s1, s2... running and r1, r2... exited, made
+	# untimed before (timer's {i} is the run's number, warm-ups included).
+	step "stop, rm"
+	prepare stop $((NS + 2)) 1 run -d --name 's{i}' --network=none busybox sleep 1000
+	measure stop "$NS" 2 1 stop -t 0 's{i}'
+	prepare rm $((NS + 2)) 1 run --name 'r{i}' --network=none busybox true
+	measure rm "$NS" 2 1 rm 'r{i}'
+	remove_all "after stop and rm"
+
+	# One timed run = PAR containers started at once, until the last one is gone. No warm-up:
+	# the rows before warmed up run --rm, and one batch of podman's takes half a minute.
+	step "$PAR parallel run --rm"
+	measure par "$NP" 0 "$PAR" run --rm --network=none busybox true
+
+	# ps -a: first PS_N containers, created untimed, one per cpu at a time (more only
+	# contend for the store's lock: 4 at a time on 2 cpus was slower for both engines).
+	local cpus
+	cpus=$(nproc)
+	step "creating $PS_N containers for ps -a, $cpus at a time"
+	if [ $((PS_N / cpus)) -gt 0 ]; then
+		prepare ps $((PS_N / cpus)) "$cpus" create --network=none busybox true
+	fi
+	if [ $((PS_N % cpus)) -gt 0 ]; then
+		prepare ps $((PS_N % cpus)) 1 create --network=none busybox true
+	fi
+	step "ps -a"
+	measure ps "$NS" 2 1 ps -a
+	step "done"
+	echo
 
 	report || status=$?
 	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (figures are noisy when it is near or above $(nproc))"
 	return "$status"
+}
+
+# step WHAT notes on stderr what is being measured, and since when the inner stage runs.
+step() {
+	printf '[%4ds] %s\n' $((SECONDS - started)) "$*" >&2
+}
+
+# podman_running: a podman, conmon or catatonit process of this user runs.
+podman_running() {
+	local name
+	for name in podman conmon catatonit; do
+		if pgrep -u "$(id -u)" -x "$name" >/dev/null; then
+			return 0
+		fi
+	done
+	return 1
 }
 
 # podman_info prints podman's view of this host in a few words.
@@ -129,27 +214,113 @@ cmd() {
 	esac
 }
 
-# once_n ENGINE COUNT ARGS... runs the engine COUNT times, untimed, and prints timer's line.
+# once_n ENGINE COUNT COPIES ARGS... runs the engine COUNT times, COPIES at once each time,
+# untimed, and prints timer's line.
 once_n() {
-	local e=$1 n=$2 words
-	shift 2
+	local e=$1 n=$2 c=$3 words
+	shift 3
 	mapfile -d '' words < <(cmd "$e" "$@")
-	"$timer" -n "$n" -w 0 -- "${words[@]}" || true
+	"$timer" -n "$n" -w 0 -c "$c" -- "${words[@]}" || true
 }
 
 once() {
-	once_n "$1" 1 "${@:2}"
+	once_n "$1" 1 1 "${@:2}"
 }
 
-# measure KEY ARGS... times `ENGINE ARGS...` for each engine into R[KEY,ENGINE]: in rounds
-# that take turns between the engines (BENCH_INTERLEAVE=1, the default), so a change in the
-# machine's load weighs on both alike, or engine after engine (BENCH_INTERLEAVE=0).
+# prepare ROW COUNT COPIES ARGS... runs `ENGINE ARGS...` untimed COUNT times, COPIES at once,
+# for each engine whose ROW is still to be timed; a failure is shown in ROW instead.
+prepare() {
+	local key=$1 n=$2 c=$3 e out
+	shift 3
+	for e in "${engines[@]}"; do
+		if [ -n "${broken[$e]:-}" ] || [ -n "${pre[$key,$e]:-}" ]; then
+			continue
+		fi
+		out=$(once_n "$e" "$n" "$c" "$@")
+		if [ "${out%% *}" != ok ]; then
+			pre[$key,$e]="untimed \`$1\` before: ${out#fail }"
+		fi
+	done
+}
+
+# remove_all WHEN removes every container of each engine, untimed (podman's rm -f would
+# give sleep its 10 s to stop otherwise); a failure spoils the engine's rows after it.
+remove_all() {
+	local e out
+	for e in "${engines[@]}"; do
+		[ -z "${broken[$e]:-}" ] || continue
+		case $e in
+		den) out=$(once "$e" rm -af) ;;
+		podman) out=$(once "$e" rm -af -t 0) ;;
+		esac
+		if [ "${out%% *}" != ok ]; then
+			broken[$e]="rm -af $1: ${out#fail }"
+		fi
+	done
+}
+
+# stop_running, at the inner stage's exit, ends den's containers still running (a step that
+# failed halfway may leave some) so that no process outlives the temp dir, and removes
+# podman's containers, so that their locks in podman's per-user table are not leaked.
+stop_running() {
+	local ids=()
+	mapfile -t ids < <(env "${den_env[@]}" "$den" ps -q 2>/dev/null || true)
+	if [ ${#ids[@]} -gt 0 ]; then
+		env "${den_env[@]}" "$den" rm -f "${ids[@]}" >/dev/null 2>&1 || true
+	fi
+	if [ -n "$podman" ]; then
+		env "${pod_env[@]}" "$podman" rm -af -t 0 >/dev/null 2>&1 || true
+	fi
+}
+
+# start_mon ENGINE starts the container "mon" (sleep 1000) for the exec row and keeps its id
+# in M[ENGINE,id]; a failure is shown in the exec row.
+start_mon() {
+	local e=$1 words out=$BENCH_DIR/$1/mon.out err=$BENCH_DIR/$1/mon.err
+	if [ -n "${broken[$e]:-}" ]; then
+		return 0
+	fi
+	mapfile -d '' words < <(cmd "$e" run -d --name mon --network=none busybox sleep 1000)
+	if env "${words[@]}" </dev/null >"$out" 2>"$err"; then
+		M[$e,id]=$(tail -n 1 "$out")
+	else
+		pre[exec,$e]="untimed \`run -d --name mon\` before: $(grep -v '^$' "$err" | tail -n 1)"
+	fi
+}
+
+# memory WHEN reads VmHWM (the peak RSS), VmRSS, RssAnon and RssFile (VmRSS is about their
+# sum, with RssShmem), in kB, of the process that
+# watches the container "mon": den-monitor for den, conmon for podman, into M[ENGINE,WHEN].
+memory() {
+	local when=$1 e cid pid
+	for e in "${engines[@]}"; do
+		cid=${M[$e,id]:-}
+		[ -n "$cid" ] || continue
+		case $e in
+		den) pid=$(pgrep -u "$(id -u)" -f "^den-monitor ${cid:0:12}" | head -n 1 || true) ;;
+		podman) pid=$(pgrep -u "$(id -u)" -f -- "conmon .*-c $cid" | head -n 1 || true) ;;
+		esac
+		if [ -n "$pid" ]; then
+			M[$e,$when]=$(awk '$1 ~ /^(VmHWM|VmRSS|RssAnon|RssFile):$/ { v[$1] = $2 }
+				END { print v["VmHWM:"] + 0, v["VmRSS:"] + 0, v["RssAnon:"] + 0, v["RssFile:"] + 0 }' \
+				"/proc/$pid/status" 2>/dev/null || true)
+		fi
+		[ -n "${M[$e,$when]:-}" ] || M[$e,$when]="none"
+	done
+}
+
+# measure ROW RUNS WARMUPS COPIES ARGS... times `ENGINE ARGS...` for each engine into
+# R[ROW,ENGINE], COPIES at once per run: in rounds that take turns between the engines
+# (BENCH_INTERLEAVE=1, the default), so a change in the machine's load weighs on both alike,
+# or engine after engine (BENCH_INTERLEAVE=0).
 measure() {
-	local key=$1 e out lines=() todo=() args=() words
-	shift
+	local key=$1 n=$2 w=$3 c=$4 e out lines=() todo=() args=() words
+	shift 4
 	for e in "${engines[@]}"; do
 		if [ -n "${broken[$e]:-}" ]; then
 			R[$key,$e]="fail ${broken[$e]}"
+		elif [ -n "${pre[$key,$e]:-}" ]; then
+			R[$key,$e]="fail ${pre[$key,$e]}"
 		else
 			todo+=("$e")
 		fi
@@ -161,12 +332,12 @@ measure() {
 			[ ${#args[@]} -eq 0 ] || args+=(:::)
 			args+=("${words[@]}")
 		done
-		out=$("$timer" -n "$N" -w 2 -- "${args[@]}" || true)
+		out=$("$timer" -n "$n" -w "$w" -c "$c" -- "${args[@]}" || true)
 		mapfile -t lines <<<"$out"
 	else
 		for e in "${todo[@]}"; do
 			mapfile -d '' words < <(cmd "$e" "$@")
-			lines+=("$("$timer" -n "$N" -w 2 -- "${words[@]}" || true)")
+			lines+=("$("$timer" -n "$n" -w "$w" -c "$c" -- "${words[@]}" || true)")
 		done
 	fi
 	local i
@@ -176,9 +347,11 @@ measure() {
 }
 
 report() {
-	local rows=(run create ps images) key label d p ratio extra den_failed=false
-	local -A labels=([run]="run --rm true" [create]="create true" [ps]="ps -a ($PS_N ctrs)" [images]="images")
-	printf '%-20s %9s %12s %11s   %-15s %s\n' benchmark "den (ms)" "podman (ms)" den/podman \
+	local rows=(run images create rund stop rm exec par ps) key label d p ratio extra den_failed=false
+	local -A labels=([run]="run --rm true" [images]="images" [create]="create true"
+		[rund]="run -d sleep" [stop]="stop -t 0 (running)" [rm]="rm (exited)" [exec]="exec true"
+		[par]="$PAR x run --rm (par.)" [ps]="ps -a ($PS_N ctrs)")
+	printf '%-22s %9s %12s %11s   %-15s %s\n' benchmark "den (ms)" "podman (ms)" den/podman \
 		"den min-max" "podman min-max"
 	for key in "${rows[@]}"; do
 		label=${labels[$key]}
@@ -195,23 +368,75 @@ report() {
 		*) extra+="  podman failed: ${p#fail }" ;;
 		esac
 		ratio=$(ratio "$d" "$p")
-		printf '%-20s %9s %12s %11s   %-15s %-15s%s\n' "$label" "$(cell "$d" 2)" "$(cell "$p" 2)" \
+		printf '%-22s %9s %12s %11s   %-15s %-15s%s\n' "$label" "$(cell "$d" 2)" "$(cell "$p" 2)" \
 			"$ratio" "$(range "$d")" "$(range "$p")" "$extra" | sed 's/ *$//'
 	done
 	echo
-	d=${R[run,den]}
-	p=${R[run,podman]:-none}
-	ratio=$(ratio "$d" "$p")
-	if [ "$ratio" = - ]; then
-		echo "target: den <= $target_ratio x podman for run --rm true: cannot tell (no ratio)"
-	elif awk -v r="$ratio" -v t="$target_ratio" 'BEGIN { exit !(r <= t) }'; then
-		echo "target: den <= $target_ratio x podman for run --rm true: met ($ratio)"
+
+	# The monitors' memory, in MB of 10^6 bytes (status gives kB of 1024 bytes).
+	local when e m hwm rss anon file
+	local -A whens=([started]="after run -d" [execs]="after $((N + 2)) execs")
+	local -A names=([den]="den-monitor" [podman]="conmon (podman)")
+	printf '%-38s %9s %9s %9s %9s\n' "container monitor memory (MB)" VmHWM VmRSS RssAnon RssFile
+	for e in "${engines[@]}"; do
+		for when in started execs; do
+			m=${M[$e,$when]:-none}
+			if [ "$m" = none ]; then
+				printf '%-38s %s\n' "${names[$e]}, ${whens[$when]}" "not measured (no container or no process)"
+				if [ "$e" = den ] && [ "$when" = started ]; then
+					den_failed=true
+				fi
+				continue
+			fi
+			read -r hwm rss anon file <<<"$m"
+			read -r hwm rss anon file <<<"$(mb "$hwm" "$rss" "$anon" "$file")"
+			printf '%-38s %9s %9s %9s %9s\n' "${names[$e]}, ${whens[$when]}" "$hwm" "$rss" "$anon" "$file"
+		done
+	done
+	echo
+
+	for key in run rund stop rm exec par; do
+		d=${R[$key,den]}
+		p=${R[$key,podman]:-none}
+		ratio=$(ratio "$d" "$p")
+		label="den <= $target_ratio x podman for ${labels[$key]}:"
+		if [ "$ratio" = - ]; then
+			echo "target: $label cannot tell (no ratio)"
+		elif awk -v r="$ratio" -v t="$target_ratio" 'BEGIN { exit !(r <= t) }'; then
+			echo "target: $label met ($ratio)"
+		else
+			echo "target: $label NOT met ($ratio)"
+		fi
+	done
+	label="den's ${labels[ps]} < $target_ps_ms ms:"
+	d=${R[ps,den]}
+	if [ "${d%% *}" != ok ]; then
+		echo "target: $label cannot tell (den failed)"
+	elif awk -v m="$(cell "$d" 2)" -v t="$target_ps_ms" 'BEGIN { exit !(m < t) }'; then
+		echo "target: $label met ($(cell "$d" 2) ms)"
 	else
-		echo "target: den <= $target_ratio x podman for run --rm true: NOT met ($ratio)"
+		echo "target: $label NOT met ($(cell "$d" 2) ms)"
+	fi
+	label="den-monitor's peak RSS (VmHWM after run -d) < $target_monitor_mb MB:"
+	m=${M[den,started]:-none}
+	if [ "$m" = none ]; then
+		echo "target: $label cannot tell (not measured)"
+	else
+		m=$(mb "${m%% *}")
+		if awk -v m="$m" -v t="$target_monitor_mb" 'BEGIN { exit !(m < t) }'; then
+			echo "target: $label met ($m MB)"
+		else
+			echo "target: $label NOT met ($m MB)"
+		fi
 	fi
 	if $den_failed; then
 		return 1
 	fi
+}
+
+# mb KB... prints each kB (1024 bytes) figure in MB (10^6 bytes), one decimal.
+mb() {
+	awk 'BEGIN { for (i = 1; i < ARGC; i++) printf "%s%.1f", (i > 1 ? " " : ""), ARGV[i] * 1024 / 1e6; print "" }' "$@"
 }
 
 # cell RESULT FIELD prints one field of an "ok MEDIAN MIN MAX" result, or a placeholder.
@@ -362,7 +587,8 @@ main() {
 
 	local envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
 		HOME="$T" USER="$run_user" LOGNAME="$run_user"
-		BENCH_DIR="$T" BENCH_N="${BENCH_N:-15}" BENCH_PS_N="${BENCH_PS_N:-100}"
+		BENCH_DIR="$T" BENCH_N="${BENCH_N:-15}" BENCH_N_SLOW="${BENCH_N_SLOW:-10}"
+		BENCH_N_PAR="${BENCH_N_PAR:-3}" BENCH_PAR="${BENCH_PAR:-50}" BENCH_PS_N="${BENCH_PS_N:-1000}"
 		BENCH_INTERLEAVE="${BENCH_INTERLEAVE:-1}"
 		BENCH_PODMAN_BIN="$podman" BENCH_NO_PODMAN="$no_podman" BENCH_RUNTIME="$runtime")
 	if [ "$(id -u)" -eq 0 ]; then

@@ -1,13 +1,21 @@
 // timer runs commands repeatedly and prints how long they took, for scripts/bench.sh. A Go
 // loop around fork+exec+wait adds far less noise than timing from bash.
 //
-// usage: timer [-n 15] [-w 2] [-t 120s] -- [NAME=VALUE...] COMMAND [ARG...] [::: [NAME=VALUE...] COMMAND [ARG...]]...
+// usage: timer [-n 15] [-w 2] [-c 1] [-t 120s] -- [NAME=VALUE...] COMMAND [ARG...] [::: [NAME=VALUE...] COMMAND [ARG...]]...
 //
 // Each command may start with NAME=VALUE words, as with env(1): they are added to its
 // environment without an extra exec. Commands are separated by a ":::" word and run in
 // rounds, one run of each per round, so that a change in the machine's load during the
 // measurement weighs on all of them alike. The first -w rounds are warm-ups and not timed.
 // Every run has stdin and stdout on /dev/null; stderr is kept in case it fails.
+//
+// With -c C, one run starts C copies of the command at once and waits for all of them: its
+// time is from before the first start to after the last exit, and it fails if one copy fails.
+//
+// "{i}" in any word (arguments and NAME=VALUE values alike) is replaced by the number of the
+// process, counting from 1 for each command, warm-ups included: with -w 2 -n 15 the runs see
+// 1 to 17, so `stop c{i}` stops c1 to c17, one container per run. With -c C, the copies of
+// round R (from 0) see R*C+1 to R*C+C.
 //
 // For each command, in order, timer prints one line:
 //
@@ -27,11 +35,15 @@ import (
 	"os/exec"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
 
-const separator = ":::"
+const (
+	separator   = ":::"
+	placeholder = "{i}"
+)
 
 var assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 
@@ -45,14 +57,16 @@ type command struct {
 func main() {
 	n := flag.Int("n", 15, "timed runs of each command")
 	w := flag.Int("w", 2, "untimed warm-up rounds before them")
+	copies := flag.Int("c", 1, "copies started at once per run; a run lasts until the last one exits")
 	timeout := flag.Duration("t", 120*time.Second, "longest one run may take")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: timer [-n runs] [-w warmups] [-t timeout] -- [NAME=VALUE...] COMMAND [ARG...] [::: ...]")
+		fmt.Fprintln(os.Stderr, "usage: timer [-n runs] [-w warmups] [-c copies] [-t timeout] -- [NAME=VALUE...] COMMAND [ARG...] [::: ...]")
+		fmt.Fprintln(os.Stderr, "{i} in a word is replaced by the process's number, from 1")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	cmds, err := parse(flag.Args())
-	if err != nil || *n < 1 || *w < 0 {
+	if err != nil || *n < 1 || *w < 0 || *copies < 1 {
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "timer:", err)
 		}
@@ -69,7 +83,7 @@ func main() {
 			if c.err != nil {
 				continue
 			}
-			d, err := runOnce(c, devnull, *timeout)
+			d, err := runBatch(c, round*(*copies)+1, *copies, devnull, *timeout)
 			if err != nil {
 				c.err = err
 				continue
@@ -123,31 +137,73 @@ func parse(args []string) ([]*command, error) {
 	return cmds, nil
 }
 
-// runOnce runs a command once and returns its wall-clock time, from just before fork to
-// just after wait. Stdout goes straight to /dev/null (an *os.File, so no copying goroutine);
-// stderr goes to a buffer, read only on failure.
-func runOnce(c *command, devnull *os.File, timeout time.Duration) (time.Duration, error) {
-	var stderr bytes.Buffer
+// expand returns words with each "{i}" replaced by i.
+func expand(words []string, i int) []string {
+	out := make([]string, len(words))
+	n := strconv.Itoa(i)
+	for k, w := range words {
+		out[k] = strings.ReplaceAll(w, placeholder, n)
+	}
+	return out
+}
+
+// runOnce runs a command once, as process number i, and returns its wall-clock time.
+func runOnce(c *command, i int, devnull *os.File, timeout time.Duration) (time.Duration, error) {
+	return runBatch(c, i, 1, devnull, timeout)
+}
+
+// runBatch starts copies of a command at once, as processes first to first+copies-1, waits
+// for all of them and returns the wall-clock time from just before the first fork to just
+// after the last wait. Stdout goes straight to /dev/null (an *os.File, so no copying
+// goroutine); stderr goes to a buffer per copy, read only on failure.
+func runBatch(c *command, first, copies int, devnull *os.File, timeout time.Duration) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	x := exec.CommandContext(ctx, c.argv[0], c.argv[1:]...)
-	if len(c.env) > 0 {
-		// exec dedups the environment keeping the last value, so these win.
-		x.Env = append(os.Environ(), c.env...)
+	xs := make([]*exec.Cmd, copies)
+	stderrs := make([]bytes.Buffer, copies)
+	for k := range xs {
+		argv := expand(c.argv, first+k)
+		x := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		if len(c.env) > 0 {
+			// exec dedups the environment keeping the last value, so these win.
+			x.Env = append(os.Environ(), expand(c.env, first+k)...)
+		}
+		x.Stdin, x.Stdout, x.Stderr = devnull, devnull, &stderrs[k]
+		xs[k] = x
 	}
-	x.Stdin, x.Stdout, x.Stderr = devnull, devnull, &stderr
+	var firstErr error
+	started := 0
 	start := time.Now()
-	err := x.Run()
+	for _, x := range xs {
+		if err := x.Start(); err != nil {
+			firstErr = err
+			break
+		}
+		started++
+	}
+	failed := -1
+	for k, x := range xs[:started] {
+		if err := x.Wait(); err != nil && firstErr == nil {
+			firstErr, failed = err, k
+		}
+	}
 	d := time.Since(start)
+	which := ""
+	if copies > 1 && failed >= 0 {
+		which = fmt.Sprintf(" (copy %d of %d)", failed+1, copies)
+	}
 	switch {
 	case ctx.Err() != nil:
-		return 0, fmt.Errorf("timed out after %v: %s", timeout, reason(stderr.String()))
-	case err != nil:
+		k := max(failed, 0)
+		return 0, fmt.Errorf("timed out after %v%s: %s", timeout, which, reason(stderrs[k].String()))
+	case firstErr != nil && failed >= 0:
 		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return 0, fmt.Errorf("%s (%v)", reason(stderr.String()), exit.ProcessState)
+		if errors.As(firstErr, &exit) {
+			return 0, fmt.Errorf("%s (%v)%s", reason(stderrs[failed].String()), exit.ProcessState, which)
 		}
-		return 0, err
+		return 0, firstErr
+	case firstErr != nil:
+		return 0, firstErr
 	}
 	return d, nil
 }

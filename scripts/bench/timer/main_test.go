@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,15 +66,65 @@ func TestRunOnce(t *testing.T) {
 	}
 	defer devnull.Close()
 	ok := &command{env: []string{"X=yes"}, argv: []string{"sh", "-c", `[ "$X" = yes ]`}}
-	if _, err := runOnce(ok, devnull, 10*time.Second); err != nil {
+	if _, err := runOnce(ok, 1, devnull, 10*time.Second); err != nil {
 		t.Errorf("env not passed: %v", err)
 	}
 	fail := &command{argv: []string{"sh", "-c", "echo 'Error: nope' >&2; exit 3"}}
-	if _, err := runOnce(fail, devnull, 10*time.Second); err == nil || !strings.Contains(err.Error(), "Error: nope") {
+	if _, err := runOnce(fail, 1, devnull, 10*time.Second); err == nil || !strings.Contains(err.Error(), "Error: nope") {
 		t.Errorf("failure reason = %v", err)
 	}
 	slow := &command{argv: []string{"sleep", "5"}}
-	if _, err := runOnce(slow, devnull, 50*time.Millisecond); err == nil || !strings.Contains(err.Error(), "timed out") {
+	if _, err := runOnce(slow, 1, devnull, 50*time.Millisecond); err == nil || !strings.Contains(err.Error(), "timed out") {
 		t.Errorf("timeout = %v", err)
+	}
+}
+
+func TestExpand(t *testing.T) {
+	in := []string{"stop", "c{i}", "{i}-{i}", "plain", "X={i}"}
+	got := expand(in, 17)
+	if want := []string{"stop", "c17", "17-17", "plain", "X=17"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("expand = %q, want %q", got, want)
+	}
+	if in[1] != "c{i}" {
+		t.Errorf("expand changed its input: %q", in)
+	}
+}
+
+func TestRunBatch(t *testing.T) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	dir := t.TempDir()
+	// {i} in the arguments and in the environment: copies 4, 5 and 6 each leave a file.
+	c := &command{env: []string{"N=n{i}"}, argv: []string{"sh", "-c", `touch "$1/$N"`, "sh", filepath.Join(dir, "{i}")}}
+	for k := 4; k <= 6; k++ {
+		if err := os.Mkdir(filepath.Join(dir, strconv.Itoa(k)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := runBatch(c, 4, 3, devnull, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for k := 4; k <= 6; k++ {
+		p := filepath.Join(dir, strconv.Itoa(k), "n"+strconv.Itoa(k))
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("copy %d: %v", k, err)
+		}
+	}
+	// Copies run at once: four sleeps of 0.3 s take well under 1.2 s.
+	d, err := runBatch(&command{argv: []string{"sleep", "0.3"}}, 1, 4, devnull, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d < 300*time.Millisecond || d > 1100*time.Millisecond {
+		t.Errorf("4 parallel sleeps of 0.3 s took %v", d)
+	}
+	// One failing copy fails the run, and says which.
+	fail := &command{argv: []string{"sh", "-c", `[ "$0" != 2 ] || { echo "Error: two" >&2; exit 1; }`, "{i}"}}
+	if _, err := runBatch(fail, 1, 3, devnull, 10*time.Second); err == nil || !strings.Contains(err.Error(), "Error: two") ||
+		!strings.Contains(err.Error(), "copy 2 of 3") {
+		t.Errorf("failing copy = %v", err)
 	}
 }
