@@ -420,18 +420,14 @@ func (k *checker) dropOrphanStorage(id string) (string, error) {
 // dropStorageless removes the record of a container whose storage is gone: nothing of its
 // root filesystem is left to keep.
 func (k *checker) dropStorageless(id string) (string, error) {
-	lk, err := k.r.lockContainer(id)
-	if err != nil {
-		return "", err
-	}
-	defer lk.Release()
-	c, err := k.r.recs.load(id)
+	c, lk, err := k.r.lockedRecord(id)
 	if errors.Is(err, ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
+	defer lk.Release()
 	if reconcile(c) {
 		k.cleanAfterHolder(c)
 	}
@@ -501,18 +497,14 @@ func (k *checker) dropName(name, id string) (string, error) {
 // registerName writes the names/ entry of a record that lacks it, unless another container
 // of that name owns it.
 func (k *checker) registerName(id string) (string, error) {
-	lk, err := k.r.lockContainer(id)
-	if err != nil {
-		return "", err
-	}
-	defer lk.Release()
-	c, err := k.r.recs.load(id)
+	c, lk, err := k.r.lockedRecord(id)
 	if errors.Is(err, ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
+	defer lk.Release()
 	rl, err := record.Acquire(k.r.recs.registryLock())
 	if err != nil {
 		return "", err
@@ -540,18 +532,14 @@ func (k *checker) registerName(id string) (string, error) {
 // settle persists the exit of a container whose holder died and cleans up what the holder
 // left; a --rm container is removed, as it asked.
 func (k *checker) settle(id string) (string, error) {
-	lk, err := k.r.lockContainer(id)
-	if err != nil {
-		return "", err
-	}
-	defer lk.Release()
-	c, err := k.r.recs.load(id)
+	c, lk, err := k.r.lockedRecord(id)
 	if errors.Is(err, ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
+	defer lk.Release()
 	if !reconcile(c) {
 		return "", nil
 	}

@@ -129,15 +129,11 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 
 // recordHealth folds one probe into the record under the container's lock.
 func (s *session) recordHealth(p HealthProbe) error {
-	lk, err := s.r.lockContainer(s.c.ID)
+	c, lk, err := s.r.lockedRecord(s.c.ID)
 	if err != nil {
 		return err
 	}
 	defer lk.Release()
-	c, err := s.r.recs.load(s.c.ID)
-	if err != nil {
-		return err
-	}
 	h := c.State.Health
 	if h == nil {
 		h = &HealthState{Status: HealthStarting}

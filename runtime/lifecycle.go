@@ -113,15 +113,11 @@ func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) (
 
 // markStopped records that the user stopped the container, so its restart policy leaves it.
 func (r *Runtime) markStopped(id string) error {
-	lk, err := r.lockContainer(id)
+	c, lk, err := r.lockedRecord(id)
 	if err != nil {
 		return err
 	}
 	defer lk.Release()
-	c, err := r.recs.load(id)
-	if err != nil {
-		return err
-	}
 	c.State.StoppedByUser = true
 	return r.recs.save(c)
 }

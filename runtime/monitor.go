@@ -241,15 +241,11 @@ func shouldRestart(c *Container, code int) bool {
 // countRestart records one more restart, unless the user stopped the container while the
 // monitor waited, which it reports as false.
 func (r *Runtime) countRestart(id string) (bool, error) {
-	lk, err := r.lockContainer(id)
+	c, lk, err := r.lockedRecord(id)
 	if err != nil {
 		return false, err
 	}
 	defer lk.Release()
-	c, err := r.recs.load(id)
-	if err != nil {
-		return false, err
-	}
 	if c.State.StoppedByUser {
 		return false, nil
 	}

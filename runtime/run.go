@@ -47,6 +47,21 @@ func (r *Runtime) lockContainer(id string) (*record.Lock, error) {
 	return record.Acquire(r.recs.lockPath(id))
 }
 
+// lockedRecord takes a container's lock and reads its record under it; the caller releases
+// the lock. A record that is gone is ErrNotFound, with no lock held.
+func (r *Runtime) lockedRecord(id string) (*Container, *record.Lock, error) {
+	lk, err := r.lockContainer(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := r.recs.load(id)
+	if err != nil {
+		lk.Release()
+		return nil, nil, err
+	}
+	return c, lk, nil
+}
+
 func (r *Runtime) stateRoot() string { return filepath.Join(r.Paths.RuntimeDir, "runc") }
 
 // session is one run of a container's process, kept by its holder: the foreground den that
