@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -73,6 +74,10 @@ func printList[T any](w io.Writer, format string, cols []column, rows []T, jsonR
 	if err != nil {
 		return withCode(125, fmt.Errorf("--format %q: %w", format, err))
 	}
+	// One write for the whole listing rather than one per line.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	defer bw.Flush()
+	w = bw
 	out := w
 	var tw *tabwriter.Writer
 	if table {

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/den-project/den/store/record"
@@ -194,16 +196,33 @@ func (r records) list() ([]*Container, error) {
 		}
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
-	out := make([]*Container, 0, len(ents))
+	ids := make([]string, 0, len(ents))
 	for _, e := range ents {
-		if len(e.Name()) != 64 || !e.IsDir() {
-			continue
+		if len(e.Name()) == 64 && e.IsDir() {
+			ids = append(ids, e.Name())
 		}
-		c, err := r.load(e.Name())
-		if err != nil {
-			continue
+	}
+	// Reading and decoding a thousand records is most of `ps -a`: spread it over the CPUs.
+	loaded := make([]*Container, len(ids))
+	workers := min(len(ids), 2*goruntime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(ids); i += workers {
+				if c, err := r.load(ids[i]); err == nil {
+					loaded[i] = c
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	out := make([]*Container, 0, len(ids))
+	for _, c := range loaded {
+		if c != nil {
+			out = append(out, c)
 		}
-		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
