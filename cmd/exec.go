@@ -54,16 +54,22 @@ Examples:
 				return err
 			}
 			code, err := e.rt.Exec(c.Args().First(), o, stdio())
-			if errors.Is(err, runtime.ErrDetached) {
-				fmt.Fprintln(c.App.ErrWriter)
-				return nil
-			}
-			if err != nil {
-				return withCode(code, err)
-			}
-			return exitCode(code)
+			return sessionEnd(c, code, err)
 		},
 	}
+}
+
+// sessionEnd turns the end of an exec or attach session into den's exit: the process's
+// code, podman's code for den's own errors, or a plain newline after the detach keys.
+func sessionEnd(c *cli.Context, code int, err error) error {
+	if errors.Is(err, runtime.ErrDetached) {
+		fmt.Fprintln(c.App.ErrWriter)
+		return nil
+	}
+	if err != nil {
+		return withCode(code, err)
+	}
+	return exitCode(code)
 }
 
 func attachCmd() *cli.Command {
@@ -95,14 +101,7 @@ Examples:
 				return err
 			}
 			code, err := e.rt.Attach(c.Args().First(), runtime.AttachOptions{NoStdin: c.Bool("no-stdin"), DetachKeys: keys}, stdio())
-			if errors.Is(err, runtime.ErrDetached) {
-				fmt.Fprintln(c.App.ErrWriter)
-				return nil
-			}
-			if err != nil {
-				return withCode(code, err)
-			}
-			return exitCode(code)
+			return sessionEnd(c, code, err)
 		},
 	}
 }

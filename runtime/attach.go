@@ -143,13 +143,9 @@ type AttachOptions struct {
 // Attach connects the caller's stdio to a running detached container until it exits (its
 // exit code is returned) or the user types the detach keys (ErrDetached).
 func (r *Runtime) Attach(ref string, o AttachOptions, stdio Stdio) (int, error) {
-	c, err := r.running(ref)
+	c, conn, err := r.dialRunning(ref)
 	if err != nil {
 		return 125, err
-	}
-	conn, err := dialHolder(r.runDir(c.ID))
-	if err != nil {
-		return 125, fmt.Errorf("container %s: %w", c.Name, ErrNotRunning)
 	}
 	defer conn.Close()
 	withStdin := !o.NoStdin && c.Config.Interactive

@@ -252,6 +252,19 @@ func dialHolder(dir string) (*net.UnixConn, error) {
 	return conn, err
 }
 
+// dialRunning resolves a running container and connects to its holder.
+func (r *Runtime) dialRunning(ref string) (*Container, *net.UnixConn, error) {
+	c, err := r.running(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := dialHolder(r.runDir(c.ID))
+	if err != nil {
+		return nil, nil, fmt.Errorf("container %s: %w", c.Name, ErrNotRunning)
+	}
+	return c, conn, nil
+}
+
 // ask sends one request to a container's holder and reads the answer. With wait, it blocks
 // until the container exits or ctx-like deadline passes (zero: no deadline).
 func askHolder(dir string, req controlRequest, deadline time.Time) (controlReply, error) {

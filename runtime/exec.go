@@ -146,13 +146,9 @@ func (s *session) execProcess(o *ExecOptions) (*libcontainer.Process, error) {
 
 // Exec runs a process in a running container through its holder and returns its exit code.
 func (r *Runtime) Exec(ref string, o ExecOptions, stdio Stdio) (int, error) {
-	c, err := r.running(ref)
+	c, conn, err := r.dialRunning(ref)
 	if err != nil {
 		return 125, err
-	}
-	conn, err := dialHolder(r.runDir(c.ID))
-	if err != nil {
-		return 125, fmt.Errorf("container %s: %w", c.Name, ErrNotRunning)
 	}
 	defer conn.Close()
 	var rights []byte

@@ -1,0 +1,43 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The lifecycle publishes podman's events on den's own bus, in order, with the exit code on
+// died and exec_died.
+func TestLifecyclePublishesItsEvents(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.runDetached(t, "--name", "pub", "busybox", "sleep", "1000")
+	if r := d.run(t, "exec", "pub", "sh", "-c", "exit 3"); r.code != 3 {
+		t.Fatalf("want exec to exit 3, got %s", r)
+	}
+	d.mustRun(t, "stop", "-t", "0", "pub")
+	d.mustRun(t, "rm", "pub")
+
+	r := d.mustRun(t, "events", "--stream=false", "--since", "10m", "--filter", "container=pub", "--format", "json")
+	var got []string
+	for _, line := range lines(r.stdout) {
+		var ev struct {
+			Status            string
+			Name              string
+			ContainerExitCode *int
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("event line %q is not JSON: %v", line, err)
+		}
+		s := ev.Status
+		if ev.ContainerExitCode != nil {
+			s += "(" + strconv.Itoa(*ev.ContainerExitCode) + ")"
+		}
+		got = append(got, s)
+	}
+	want := "create init start exec exec_died(3) died(137) cleanup stop remove"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("events of pub:\n got  %s\n want %s", strings.Join(got, " "), want)
+	}
+}
