@@ -129,7 +129,7 @@ func commands() []*cli.Command {
 	cs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
 		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
-		imagesCmd(), loadCmd(), importCmd(), rmiCmd(),
+		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(),
 		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
@@ -188,6 +188,10 @@ var namespaceCommands = map[string]bool{
 	"restart": true,
 	"system":  true,
 }
+
+// imageNamespaceVerbs are the verbs of "den image" that touch storage; enter.c keeps the same
+// list too.
+var imageNamespaceVerbs = map[string]bool{"rm": true, "load": true, "import": true}
 
 // inUserNS wraps a command that touches storage: a normal user's invocation re-executes
 // itself inside den's user namespace and exits with the child's status. Config errors are

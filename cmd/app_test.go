@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/den-project/den/runtime/userns"
@@ -33,6 +34,28 @@ func TestEveryNamespaceCommandExists(t *testing.T) {
 	for name := range namespaceCommands {
 		if !have[name] {
 			t.Errorf("namespace command %q is not a command", name)
+		}
+	}
+}
+
+func TestEveryImageNamespaceVerbTakesTheFastPath(t *testing.T) {
+	var want []string
+	for name := range imageNamespaceVerbs {
+		want = append(want, name)
+	}
+	got := userns.FastPathImageVerbs()
+	sort.Strings(want)
+	sort.Strings(got)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("enter.c lists %v for den image, cmd lists %v", got, want)
+	}
+	have := map[string]bool{}
+	for _, c := range imageCmd().Subcommands {
+		have[c.Name] = true
+	}
+	for name := range imageNamespaceVerbs {
+		if !have[name] {
+			t.Errorf("image verb %q is not a command", name)
 		}
 	}
 }

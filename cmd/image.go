@@ -357,3 +357,24 @@ Examples:
 		},
 	}
 }
+
+// imageCmd is podman's "image" noun: the image verbs under their podman names.
+func imageCmd() *cli.Command {
+	ls := imagesCmd()
+	ls.Name, ls.Aliases = "ls", []string{"list"}
+	rm := rmiCmd()
+	rm.Name, rm.Aliases = "rm", []string{"remove"}
+	subs := []*cli.Command{ls, rm, loadCmd(), importCmd()}
+	for _, s := range subs {
+		s.OnUsageError = usageError
+		hideHelpCommand(s)
+		if imageNamespaceVerbs[s.Name] {
+			s.Action = inUserNS(s.Action)
+		}
+	}
+	return &cli.Command{
+		Name:        "image",
+		Usage:       "manage images",
+		Subcommands: subs,
+	}
+}

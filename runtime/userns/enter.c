@@ -5,7 +5,8 @@
 // new user and mount namespace, maps the user's id to 0 and the /etc/subuid and /etc/subgid
 // ranges after it with newuidmap/newgidmap, and then waits: the child goes on into Go as root
 // of the namespace, the parent only relays signals and the exit status and never starts the
-// Go runtime. Anything unexpected makes it return without entering, and the Go side
+// Go runtime. The child starts Go while the maps are being written (the two setuid helpers
+// take about as long as Go's start-up) and waits for them in den_userns_finish. Anything unexpected makes it return without entering, and the Go side
 // (userns.Reexec) then does the same work the slow way and reports errors properly.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,24 +25,31 @@
 #include <unistd.h>
 
 int den_userns_entered;
+static int den_userns_sync_fd = -1;
 int den_userns_host_uid = -1;
 int den_userns_host_gid = -1;
 
 // den_ns_commands must list the commands that cmd/ wraps with inUserNS; a Go test checks it.
 const char *den_ns_commands[] = {"run", "create", "start", "rm", "rmi", "load", "import", "restart", "system", NULL};
+// den_image_ns_verbs are the verbs of "den image" that do the same (cmd's imageNamespaceVerbs).
+const char *den_image_ns_verbs[] = {"rm", "load", "import", NULL};
 static const char *flags_with_value[] = {"--root", "--runroot", "--log-level", NULL};
 
 #define MAX_RANGES 16
 #define MAX_ARGS (2 + 3 * (MAX_RANGES + 1) + 1)
 
-static const char *find_command(int argc, char **argv) {
+// find_command returns the command of a den invocation, and sets *noun to "image" for the
+// verbs of "den image" ("den container rm" is simply "den rm").
+static const char *find_command(int argc, char **argv, const char **noun) {
+	*noun = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--generate-bash-completion") == 0)
 			return NULL;
 		if (a[0] != '-') {
-			// "den container rm" is "den rm".
-			if (strcmp(a, "container") == 0) {
+			if (strcmp(a, "container") == 0 || strcmp(a, "image") == 0) {
+				if (a[0] == 'i')
+					*noun = "image";
 				for (i++; i < argc && argv[i][0] == '-'; i++)
 					;
 				return i < argc ? argv[i] : NULL;
@@ -59,13 +67,14 @@ static const char *find_command(int argc, char **argv) {
 }
 
 static int needs_namespace(int argc, char **argv) {
-	const char *cmd = find_command(argc, argv);
+	const char *noun;
+	const char *cmd = find_command(argc, argv, &noun);
 	if (cmd == NULL)
 		return 0;
 	for (int i = 0; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return 0;
-	for (const char **c = den_ns_commands; *c; c++)
+	for (const char **c = noun ? den_image_ns_verbs : den_ns_commands; *c; c++)
 		if (strcmp(cmd, *c) == 0)
 			return 1;
 	return 0;
@@ -185,6 +194,34 @@ static void forward(int sig) {
 
 static void ignore_here(int sig) { (void)sig; }
 
+// den_userns_finish completes the fast path in the child, called from Go at the start of
+// main: it waits until the parent has written the id maps, becomes root of the namespace and
+// keeps den's mounts from propagating to the host. It returns 0 when there was nothing to do
+// or all went well, -1 when the parent gave up (the child then exits 125).
+int den_userns_finish(void) {
+	if (den_userns_sync_fd < 0)
+		return 0;
+	char go = 0;
+	while (read(den_userns_sync_fd, &go, 1) < 0 && errno == EINTR)
+		;
+	close(den_userns_sync_fd);
+	den_userns_sync_fd = -1;
+	if (go != 'G')
+		return -1;
+	// glibc applies these to every thread of the process, the Go runtime's included.
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return -1;
+	// The credential change cleared the parent-death signal: set it again.
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		return -1;
+	// Mounts made by den stay in this namespace; host mounts still show up.
+	if (mount("", "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return -1;
+	den_userns_entered = 1;
+	return 0;
+}
+
 __attribute__((constructor)) static void den_enter_userns(int argc, char **argv) {
 	if (geteuid() == 0 || getenv("_LIBCONTAINER_INITPIPE") || getenv("_DEN_USERNS_STAGE") ||
 	    getenv("DEN_NO_FAST_USERNS") || !needs_namespace(argc, argv))
@@ -211,25 +248,15 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		return;
 	}
 	if (child == 0) {
-		char go = 0;
+		// The Go runtime starts while the parent writes the maps; den_userns_finish waits
+		// for them at the start of main, before anything needs an id in the namespace.
 		close(sync[1]);
-		while (read(sync[0], &go, 1) < 0 && errno == EINTR)
-			;
-		close(sync[0]);
-		if (go != 'G')
-			_exit(125);
-		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-			_exit(125);
 		// If the waiting parent is killed, so is this command, and with it a foreground
-		// container: nothing keeps running on a terminal that den no longer holds. Set after
-		// the credential changes, which clear it.
+		// container: nothing keeps running on a terminal that den no longer holds.
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() == 1)
 			_exit(125);
-		// Mounts made by den stay in this namespace; host mounts still show up.
-		if (mount("", "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-			_exit(125);
-		den_userns_entered = 1;
+		den_userns_sync_fd = sync[0];
 		den_userns_host_uid = (int)uid;
 		den_userns_host_gid = (int)gid;
 		return;

@@ -2,15 +2,24 @@ package userns
 
 // #include <stdlib.h>
 // extern int den_userns_entered;
+// extern int den_userns_finish(void);
 // extern int den_userns_host_uid;
 // extern int den_userns_host_gid;
 // extern const char *den_ns_commands[];
+// extern const char *den_image_ns_verbs[];
 // static const char *den_ns_command(int i) { return den_ns_commands[i]; }
+// static const char *den_image_ns_verb(int i) { return den_image_ns_verbs[i]; }
 import "C"
+
+import "os"
 
 // enteredEarly reports whether enter.c's constructor already put this process in den's user
 // namespace, and as whom it was invoked.
 func enteredEarly() (ok bool, uid, gid int) {
+	if C.den_userns_finish() != 0 {
+		// The parent could not write the maps and is retrying the slow way without us.
+		os.Exit(125)
+	}
 	if C.den_userns_entered == 0 {
 		return false, -1, -1
 	}
@@ -22,6 +31,18 @@ func FastPathCommands() []string {
 	var out []string
 	for i := 0; ; i++ {
 		p := C.den_ns_command(C.int(i))
+		if p == nil {
+			return out
+		}
+		out = append(out, C.GoString(p))
+	}
+}
+
+// FastPathImageVerbs lists the verbs of "den image" that enter.c takes into the namespace.
+func FastPathImageVerbs() []string {
+	var out []string
+	for i := 0; ; i++ {
+		p := C.den_image_ns_verb(C.int(i))
 		if p == nil {
 			return out
 		}
