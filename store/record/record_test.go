@@ -413,3 +413,54 @@ func TestALockHeldByAKilledProcessCanBeAcquired(t *testing.T) {
 		t.Fatal("the lock of a killed process was not released")
 	}
 }
+
+func TestDirReadsRecordsOfAnySizeThroughOneBuffer(t *testing.T) {
+	root := t.TempDir()
+	big := sample{Name: strings.Repeat("x", 20000), Count: 7}
+	small := sample{Name: "s", Count: 1}
+	for name, v := range map[string]sample{"big": big, "small": small} {
+		if err := os.Mkdir(filepath.Join(root, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := record.WriteJSON(filepath.Join(root, name, "r.json"), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "bad.json"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(root, "small", "r.json"), filepath.Join(root, "link.json")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := record.OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var buf []byte
+	for _, tc := range []struct {
+		rel  string
+		want sample
+	}{{"small/r.json", small}, {"big/r.json", big}, {"small/r.json", small}} {
+		var got sample
+		if err := d.ReadJSON(tc.rel, &buf, &got); err != nil {
+			t.Fatalf("%s: %v", tc.rel, err)
+		}
+		if got.Name != tc.want.Name || got.Count != tc.want.Count {
+			t.Errorf("%s: read %d-byte name, n=%d; want %d-byte name, n=%d", tc.rel, len(got.Name), got.Count, len(tc.want.Name), tc.want.Count)
+		}
+	}
+	var v sample
+	if err := d.ReadJSON("missing/r.json", &buf, &v); !record.IsNotExist(err) {
+		t.Errorf("missing record: err = %v, want not-exist", err)
+	}
+	if err := d.ReadJSON("bad.json", &buf, &v); err == nil || !strings.Contains(err.Error(), filepath.Join(root, "bad.json")) {
+		t.Errorf("corrupt record: err = %v, want a decoding error naming the file", err)
+	}
+	if err := d.ReadJSON("link.json", &buf, &v); err == nil {
+		t.Error("a record that is a symlink was followed")
+	}
+	if _, err := record.OpenDir(filepath.Join(root, "nope")); !record.IsNotExist(err) {
+		t.Errorf("missing directory: err = %v, want not-exist", err)
+	}
+}
