@@ -165,23 +165,18 @@ func (s *session) release() {
 	s.unmount()
 }
 
-// end records the exit of the session's process, cleans up, removes a --rm container, and
-// then answers everyone waiting on the control socket.
+// end records the exit of the session's process, answers everyone waiting on it and cleans
+// up; a --rm container is removed before the answer.
 func (s *session) end(code int) error {
 	logrus.Debugf("container exited with %d", code)
 	r, c := s.r, s.c
 	lk, err := r.lockContainer(c.ID)
 	if err != nil {
-		s.ctl.finish(code)
+		s.answer(code)
 		return err
 	}
 	defer lk.Release()
-	defer s.ctl.finish(code)
 	s.stopHealth()
-	if s.hub != nil {
-		defer s.hub.exit(code)
-	}
-	s.release()
 	if cur, err := r.recs.load(c.ID); err == nil {
 		c = cur
 	}
@@ -191,25 +186,39 @@ func (s *session) end(code int) error {
 	c.State.Holder, c.State.HolderStart = 0, 0
 	c.State.FinishedAt = time.Now()
 	s.c = c
-	r.publish(c, events.StatusDied, withExitCode(code))
-	if c.Config.Remove {
-		logrus.Debugf("removing container")
-		if err := r.deleteStorage(c.ID); err != nil {
-			return err
-		}
-		os.RemoveAll(r.runDir(c.ID))
-		if err := r.recs.remove(c); err != nil {
-			return err
-		}
+	if !c.Config.Remove {
+		// stop, wait and attach answer as soon as the exit is on record. The cleanup after
+		// it still holds the container's lock, so the next command on the container waits
+		// for it, and a holder killed in between leaves what system check repairs.
+		err := r.recs.save(c)
+		r.publish(c, events.StatusDied, withExitCode(code))
+		s.answer(code)
+		s.release()
 		r.publish(c, events.StatusCleanup)
-		r.publish(c, events.StatusRemove)
-		return nil
+		return err
 	}
-	if err := r.recs.save(c); err != nil {
+	defer s.answer(code)
+	s.release()
+	r.publish(c, events.StatusDied, withExitCode(code))
+	logrus.Debugf("removing container")
+	if err := r.deleteStorage(c.ID); err != nil {
+		return err
+	}
+	os.RemoveAll(r.runDir(c.ID))
+	if err := r.recs.remove(c); err != nil {
 		return err
 	}
 	r.publish(c, events.StatusCleanup)
+	r.publish(c, events.StatusRemove)
 	return nil
+}
+
+// answer tells everyone waiting on the session (stop, wait, attach) how it ended.
+func (s *session) answer(code int) {
+	s.ctl.finish(code)
+	if s.hub != nil {
+		s.hub.exit(code)
+	}
 }
 
 // RunAttached starts a created container in the foreground, attached to stdio, and waits
