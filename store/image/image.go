@@ -80,8 +80,16 @@ func (m *Manager) copyInto(ctx context.Context, src types.ImageReference, name r
 	if report == nil {
 		report = io.Discard
 	}
-	if _, err := copy.Image(ctx, pc, dest, src, &copy.Options{ReportWriter: report}); err != nil {
+	guard, err := m.guardCopy()
+	if err != nil {
 		return "", err
+	}
+	_, err = copy.Image(ctx, pc, dest, src, &copy.Options{ReportWriter: report})
+	if cerr := guard.done(err != nil); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", copyError(err)
 	}
 	img, err := istorage.Transport.GetStoreImage(m.Store.Store, dest)
 	if err != nil {
