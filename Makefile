@@ -12,7 +12,7 @@ export GOFLAGS := -mod=mod -tags=$(subst $(space),$(comma),$(TAGS))
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -linkmode external -extldflags "-static -lm" -X github.com/den-project/den/cmd.Version=$(VERSION)
 
-.PHONY: build demo test unit e2e bench fault testdata setup clean fuzz
+.PHONY: build demo test unit e2e bench fault testdata bigimage setup clean fuzz
 
 build: bin/den
 
@@ -26,6 +26,10 @@ setup:
 testdata:
 	scripts/build-testdata.sh
 
+# bigimage: the debootstrap Debian image of the image tests and benchmarks, built once.
+bigimage:
+	scripts/build-debian-image.sh
+
 # demo: everything from a fresh machine to a container saying hello, as a normal user.
 demo:
 	scripts/demo.sh
@@ -34,15 +38,15 @@ unit:
 	$(GO) vet ./...
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /cmd/e2e)
 
-e2e: build testdata
+e2e: build testdata bigimage
 	DEN_BINARY=$(CURDIR)/bin/den $(GO) test -count=1 -timeout 30m ./cmd/e2e/
 
 # test: the whole suite (scripts/test.sh sets the host up first).
-test: build testdata
+test: build testdata bigimage
 	$(GO) vet ./...
 	DEN_BINARY=$(CURDIR)/bin/den $(GO) test -count=1 -p 2 -timeout 40m ./...
 
-bench: build testdata
+bench: build testdata bigimage
 	scripts/bench.sh
 
 # fault: kills den's CLI at random moments of run, stop and rm, then checks den's state (root).

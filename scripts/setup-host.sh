@@ -16,7 +16,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/host.sh"
 
 packages=(uidmap slirp4netns busybox-static fuse-overlayfs libseccomp-dev libsqlite3-dev
-	gcc make file iproute2 ca-certificates git)
+	gcc make file iproute2 ca-certificates git debootstrap)
 bench_packages=(podman runc docker-registry)
 
 # Persisted sysctls go here so one file shows what this script changed.

@@ -8,6 +8,12 @@
 // as a normal user.
 //
 //	go run ./scripts/mkimage -busybox /bin/busybox -out testdata/images
+//
+// With -wrap it instead packs an existing layer tarball (a root filesystem
+// made elsewhere, such as scripts/build-debian-image.sh's) into a one-layer
+// OCI archive:
+//
+//	go run ./scripts/mkimage -wrap layer.tar -ref debian:latest -cmd bash -out debian-oci.tar
 package main
 
 import (
@@ -45,6 +51,9 @@ const (
 	defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
+// busyboxHistory is the history line of the busybox images.
+const busyboxHistory = "den scripts/mkimage: busybox rootfs"
+
 // Output file names, relative to the -out directory.
 const (
 	fileRootfs       = "rootfs.tar"
@@ -56,10 +65,19 @@ const (
 
 func main() {
 	busybox := flag.String("busybox", "/bin/busybox", "static busybox binary to put in the images")
-	out := flag.String("out", "testdata/images", "directory to write the archives to")
+	out := flag.String("out", "testdata/images", "directory to write the archives to (with -wrap, the archive)")
+	wrap := flag.String("wrap", "", "layer tarball to pack into one OCI archive instead")
+	ref := flag.String("ref", "", "with -wrap: the image's name:tag")
+	cmd := flag.String("cmd", "", "with -wrap: the image's command")
 	flag.Parse()
 
-	if err := run(*busybox, *out); err != nil {
+	err := error(nil)
+	if *wrap != "" {
+		err = wrapLayer(*wrap, *ref, *cmd, *out)
+	} else {
+		err = run(*busybox, *out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)
 	}
@@ -74,6 +92,26 @@ func run(busybox, out string) error {
 		return err
 	}
 	return build(busybox, applets, out)
+}
+
+// wrapLayer writes the layer tarball at layerPath as a one-layer OCI archive.
+func wrapLayer(layerPath, ref, cmd, out string) error {
+	if ref == "" || cmd == "" {
+		return errors.New("-wrap needs -ref and -cmd")
+	}
+	layer, err := os.ReadFile(layerPath)
+	if err != nil {
+		return fmt.Errorf("reading layer: %w", err)
+	}
+	img, err := newImage(ref, runConfig{Env: []string{defaultPath}, Cmd: []string{cmd}, WorkingDir: "/"}, layer, "den scripts/mkimage -wrap "+filepath.Base(layerPath))
+	if err != nil {
+		return err
+	}
+	b, err := img.ociArchive()
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(out, b)
 }
 
 // checkStatic refuses a dynamically linked busybox: the image holds no
@@ -151,11 +189,11 @@ func build(busybox string, applets []string, out string) error {
 		Cmd:        []string{"default-arg"},
 		WorkingDir: "/srv",
 	}
-	busyboxImg, err := newImage("busybox:latest", busyboxCfg, layer)
+	busyboxImg, err := newImage("busybox:latest", busyboxCfg, layer, busyboxHistory)
 	if err != nil {
 		return err
 	}
-	toolImg, err := newImage("tool:latest", toolCfg, layer)
+	toolImg, err := newImage("tool:latest", toolCfg, layer, busyboxHistory)
 	if err != nil {
 		return err
 	}
@@ -389,7 +427,7 @@ type image struct {
 	manifest []byte
 }
 
-func newImage(ref string, rc runConfig, layer []byte) (*image, error) {
+func newImage(ref string, rc runConfig, layer []byte, createdBy string) (*image, error) {
 	layerDigest := digest(layer)
 	config, err := json.Marshal(imageConfig{
 		Created:      epoch,
@@ -399,7 +437,7 @@ func newImage(ref string, rc runConfig, layer []byte) (*image, error) {
 		RootFS:       rootFS{Type: "layers", DiffIDs: []string{layerDigest}},
 		History: []history{{
 			Created:   epoch,
-			CreatedBy: "den scripts/mkimage: busybox rootfs",
+			CreatedBy: createdBy,
 		}},
 	})
 	if err != nil {
