@@ -129,7 +129,7 @@ func commands() []*cli.Command {
 	cs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
 		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
-		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(),
+		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(), volumeCmd(),
 		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
@@ -192,6 +192,10 @@ var namespaceCommands = map[string]bool{
 // imageNamespaceVerbs are the verbs of "den image" that touch storage; enter.c keeps the same
 // list too.
 var imageNamespaceVerbs = map[string]bool{"rm": true, "load": true, "import": true}
+
+// volumeNamespaceVerbs are those of "den volume": they write volumes or read files that
+// subordinate ids own.
+var volumeNamespaceVerbs = map[string]bool{"create": true, "rm": true, "prune": true, "export": true, "import": true}
 
 // inUserNS wraps a command that touches storage: a normal user's invocation re-executes
 // itself inside den's user namespace and exits with the child's status. Config errors are

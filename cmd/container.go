@@ -34,7 +34,29 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart policy: no, on-failure[:N], always, unless-stopped"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal that stop sends first (default TERM)"},
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network mode: none (a loopback interface only)"},
+		&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "mount a volume or host path: NAME:/PATH[:OPTS], /HOST:/PATH[:OPTS] or /PATH (anonymous); OPTS: ro, rw, U, nocopy, z, Z"},
+		&cli.StringSliceFlag{Name: "mount", Usage: "mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy][,tmpfs-size=N]"},
+		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs: /PATH[:size=64m,mode=1777,...]"},
+		&cli.StringSliceFlag{Name: "volumes-from", Usage: "mount the volumes of another container: CTR[:ro|rw]"},
 	}
+}
+
+// mountOptions turns -v, --mount and --tmpfs into mounts, in podman's order.
+func mountOptions(c *cli.Context) ([]runtime.Mount, error) {
+	var out []runtime.Mount
+	for _, p := range []struct {
+		flag  string
+		parse func(string) (runtime.Mount, error)
+	}{{"volume", runtime.ParseVolume}, {"mount", runtime.ParseMountFlag}, {"tmpfs", runtime.ParseTmpfs}} {
+		for _, v := range c.StringSlice(p.flag) {
+			m, err := p.parse(v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
@@ -54,10 +76,14 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		Interactive: c.Bool("interactive"),
 		Remove:      c.Bool("rm"),
 	}
+	mounts, err := mountOptions(c)
+	if err != nil {
+		return o, withCode(125, err)
+	}
+	o.Mounts, o.VolumesFrom = mounts, c.StringSlice("volumes-from")
 	if n := c.String("network"); n != "none" {
 		return o, withCode(125, fmt.Errorf("--network %q is not available yet: containers get a loopback interface only (--network none)", n))
 	}
-	var err error
 	if o.Restart, o.RestartMaxRetries, err = runtime.ParseRestartPolicy(c.String("restart")); err != nil {
 		return o, withCode(125, err)
 	}
@@ -424,8 +450,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill running containers first"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all containers"},
-			// Accepted for scripts written for podman: den has no anonymous volumes to remove.
-			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove anonymous volumes too (den does not make any yet)"},
+			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the container's anonymous volumes too"},
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -449,7 +474,7 @@ Examples:
 			}
 			var firstErr error
 			for _, ref := range refs {
-				_, err := e.rt.Remove(context.Background(), ref, c.Bool("force"))
+				_, err := e.rt.RemoveWithVolumes(context.Background(), ref, c.Bool("force"), c.Bool("volumes"))
 				if err != nil {
 					code := 125
 					switch {

@@ -210,6 +210,8 @@ func (s *session) end(code int) error {
 	}
 	r.publish(c, events.StatusCleanup)
 	r.publish(c, events.StatusRemove)
+	// --rm takes the container's anonymous volumes with it, as podman's does.
+	r.removeAnonymousVolumes(context.Background(), c)
 	return nil
 }
 
@@ -244,6 +246,11 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	mounts, err := r.mountSpecs(c, rootfs, uint32(eu.Uid), uint32(eu.Gid))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	binds = append(binds, mounts...)
 	env := setEnvDefault(c.Config.Env, "HOME", firstNonEmpty(eu.Home, "/"))
 	env = setEnvDefault(env, "HOSTNAME", c.Config.Hostname)
 	env = setEnvDefault(env, "container", "den")

@@ -87,6 +87,9 @@ type CreateOptions struct {
 	Restart           string
 	RestartMaxRetries int
 	Health            *HealthConfig
+	// Mounts are -v, --mount and --tmpfs; VolumesFrom are --volumes-from CTR[:ro|rw].
+	Mounts      []Mount
+	VolumesFrom []string
 }
 
 // Create makes a container record and its storage from an image. A failure leaves nothing
@@ -161,13 +164,25 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	if !filepath.IsAbs(c.Config.WorkingDir) {
 		return nil, fmt.Errorf("working directory %q must be an absolute path", c.Config.WorkingDir)
 	}
+	mounts, newVolumes, err := r.resolveMounts(o.Mounts, o.VolumesFrom, icfg.Config.Volumes)
+	if err != nil {
+		return nil, err
+	}
+	c.Config.Mounts = mounts
+	undoVolumes := func() {
+		for _, v := range newVolumes {
+			_ = r.Volumes().Remove(v)
+		}
+	}
 	logrus.Debugf("writing record")
 	if err := r.recs.create(c); err != nil {
+		undoVolumes()
 		return nil, err
 	}
 	logrus.Debugf("creating storage container")
 	if _, err := im.Store.CreateContainer(c.ID, nil, img.ID, "", "", nil); err != nil {
 		_ = r.recs.remove(c)
+		undoVolumes()
 		return nil, fmt.Errorf("creating container storage: %w", err)
 	}
 	r.publish(c, events.StatusCreate)
@@ -242,6 +257,12 @@ func reconcile(c *Container) bool {
 // Remove deletes a container: its record, name, storage and runtime files. A running
 // container needs force, which kills it first through its holder.
 func (r *Runtime) Remove(ctx context.Context, ref string, force bool) (*Container, error) {
+	return r.RemoveWithVolumes(ctx, ref, force, false)
+}
+
+// RemoveWithVolumes is Remove that, with volumes (rm -v), also deletes the container's
+// anonymous volumes that no other container uses.
+func (r *Runtime) RemoveWithVolumes(ctx context.Context, ref string, force, volumes bool) (*Container, error) {
 	c, err := r.Lookup(ref)
 	if err != nil {
 		return nil, err
@@ -283,6 +304,9 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) (*Containe
 		return nil, err
 	}
 	r.publish(c, events.StatusRemove)
+	if volumes {
+		r.removeAnonymousVolumes(ctx, c)
+	}
 	return c, nil
 }
 

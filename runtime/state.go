@@ -66,6 +66,8 @@ type ContainerConfig struct {
 	// Restart is the restart policy: "no", "on-failure", "always", "unless-stopped".
 	Restart           string `json:"restart,omitempty"`
 	RestartMaxRetries int    `json:"restartMaxRetries,omitempty"`
+	// Mounts are the volumes, bind mounts and tmpfs mounts, named volumes resolved.
+	Mounts []Mount `json:"mounts,omitempty"`
 }
 
 // State is the mutable part of a record.

@@ -33,13 +33,15 @@ int den_userns_host_gid = -1;
 const char *den_ns_commands[] = {"run", "create", "start", "rm", "rmi", "load", "import", "restart", "system", NULL};
 // den_image_ns_verbs are the verbs of "den image" that do the same (cmd's imageNamespaceVerbs).
 const char *den_image_ns_verbs[] = {"rm", "load", "import", NULL};
+// den_volume_ns_verbs are those of "den volume" (cmd's volumeNamespaceVerbs).
+const char *den_volume_ns_verbs[] = {"create", "rm", "prune", "export", "import", NULL};
 static const char *flags_with_value[] = {"--root", "--runroot", "--log-level", NULL};
 
 #define MAX_RANGES 16
 #define MAX_ARGS (2 + 3 * (MAX_RANGES + 1) + 1)
 
-// find_command returns the command of a den invocation, and sets *noun to "image" for the
-// verbs of "den image" ("den container rm" is simply "den rm").
+// find_command returns the command of a den invocation, and sets *noun to "image" or
+// "volume" for the verbs of those nouns ("den container rm" is simply "den rm").
 static const char *find_command(int argc, char **argv, const char **noun) {
 	*noun = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -47,9 +49,9 @@ static const char *find_command(int argc, char **argv, const char **noun) {
 		if (strcmp(a, "--generate-bash-completion") == 0)
 			return NULL;
 		if (a[0] != '-') {
-			if (strcmp(a, "container") == 0 || strcmp(a, "image") == 0) {
-				if (a[0] == 'i')
-					*noun = "image";
+			if (strcmp(a, "container") == 0 || strcmp(a, "image") == 0 || strcmp(a, "volume") == 0) {
+				if (a[0] != 'c')
+					*noun = a;
 				for (i++; i < argc && argv[i][0] == '-'; i++)
 					;
 				return i < argc ? argv[i] : NULL;
@@ -74,7 +76,10 @@ static int needs_namespace(int argc, char **argv) {
 	for (int i = 0; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return 0;
-	for (const char **c = noun ? den_image_ns_verbs : den_ns_commands; *c; c++)
+	const char **list = den_ns_commands;
+	if (noun != NULL)
+		list = strcmp(noun, "image") == 0 ? den_image_ns_verbs : den_volume_ns_verbs;
+	for (const char **c = list; *c; c++)
 		if (strcmp(cmd, *c) == 0)
 			return 1;
 	return 0;

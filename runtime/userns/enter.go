@@ -7,8 +7,10 @@ package userns
 // extern int den_userns_host_gid;
 // extern const char *den_ns_commands[];
 // extern const char *den_image_ns_verbs[];
+// extern const char *den_volume_ns_verbs[];
 // static const char *den_ns_command(int i) { return den_ns_commands[i]; }
 // static const char *den_image_ns_verb(int i) { return den_image_ns_verbs[i]; }
+// static const char *den_volume_ns_verb(int i) { return den_volume_ns_verbs[i]; }
 import "C"
 
 import "os"
@@ -27,22 +29,22 @@ func enteredEarly() (ok bool, uid, gid int) {
 }
 
 // FastPathCommands lists the commands enter.c takes into the namespace before Go starts.
-func FastPathCommands() []string {
-	var out []string
-	for i := 0; ; i++ {
-		p := C.den_ns_command(C.int(i))
-		if p == nil {
-			return out
-		}
-		out = append(out, C.GoString(p))
-	}
-}
+func FastPathCommands() []string { return cList(func(i C.int) *C.char { return C.den_ns_command(i) }) }
 
 // FastPathImageVerbs lists the verbs of "den image" that enter.c takes into the namespace.
 func FastPathImageVerbs() []string {
+	return cList(func(i C.int) *C.char { return C.den_image_ns_verb(i) })
+}
+
+// FastPathVolumeVerbs lists the verbs of "den volume" that enter.c takes into the namespace.
+func FastPathVolumeVerbs() []string {
+	return cList(func(i C.int) *C.char { return C.den_volume_ns_verb(i) })
+}
+
+func cList(at func(C.int) *C.char) []string {
 	var out []string
 	for i := 0; ; i++ {
-		p := C.den_image_ns_verb(C.int(i))
+		p := at(C.int(i))
 		if p == nil {
 			return out
 		}
