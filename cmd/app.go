@@ -130,6 +130,7 @@ func commands() []*cli.Command {
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
 		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(), volumeCmd(),
+		tagCmd(), untagCmd(), saveCmd(), historyCmd(), commitCmd(), exportCmd(),
 		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
@@ -187,11 +188,14 @@ var namespaceCommands = map[string]bool{
 	"run": true, "create": true, "start": true, "rm": true, "rmi": true, "load": true, "import": true,
 	"restart": true,
 	"system":  true,
+	"tag":     true, "untag": true, "save": true, "commit": true, "export": true,
 }
 
 // imageNamespaceVerbs are the verbs of "den image" that touch storage; enter.c keeps the same
 // list too.
-var imageNamespaceVerbs = map[string]bool{"rm": true, "load": true, "import": true}
+var imageNamespaceVerbs = map[string]bool{
+	"rm": true, "load": true, "import": true, "tag": true, "untag": true, "save": true, "prune": true,
+}
 
 // volumeNamespaceVerbs are those of "den volume": they write volumes or read files that
 // subordinate ids own.

@@ -1,12 +1,15 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/den-project/den/store/image"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -19,6 +22,9 @@ type imageRow struct {
 	ID, Repository, Tag, Digest, Created, CreatedAt, CreatedSince, Size string
 	Names                                                               []string
 	Labels                                                              map[string]string
+	// created and size sort the rows.
+	created time.Time
+	size    int64
 }
 
 // imageJSON is podman's JSON shape for images.
@@ -36,6 +42,7 @@ type imageJSON struct {
 	Digest      string            `json:"Digest"`
 	Created     int64             `json:"Created"`
 	CreatedAt   string            `json:"CreatedAt"`
+	Dangling    bool              `json:"Dangling"`
 }
 
 func splitRepoTag(name string) (repo, tag string) {
@@ -50,38 +57,82 @@ func splitRepoTag(name string) (repo, tag string) {
 	return repo, "<none>"
 }
 
+// imageSortKeys are the values of `den images --sort`.
+var imageSortKeys = map[string]func(a, b imageRow) int{
+	"created":    func(a, b imageRow) int { return b.created.Compare(a.created) },
+	"id":         func(a, b imageRow) int { return strings.Compare(a.ID, b.ID) },
+	"repository": func(a, b imageRow) int { return strings.Compare(a.Repository, b.Repository) },
+	"tag":        func(a, b imageRow) int { return strings.Compare(a.Tag, b.Tag) },
+	"size":       func(a, b imageRow) int { return cmp.Compare(a.size, b.size) },
+}
+
 func imagesCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "images",
 		Usage:     "list images in local storage",
 		ArgsUsage: "[IMAGE]",
-		Description: `Lists stored images, newest first: one line per name.
+		Description: `Lists stored images, newest first: one line per name. Read-only: it enters no
+namespace.
+
+Filters (--filter KEY=VALUE, repeatable; different keys must all hold):
+   dangling=true|false   images without a name, or with one
+   reference=PATTERN     a glob over the names: busybox, docker.io/library/*, *box:latest
+   label=KEY[=VALUE]     images with that label (and value)
+   before=IMAGE          images created before IMAGE
+   since=IMAGE           images created after IMAGE
 
 Examples:
    den images
    den images -q
+   den images --filter dangling=true
+   den images --filter reference='localhost/*' --sort repository
+   den images --digests --no-trunc
    den images --format '{{.Repository}}:{{.Tag}} {{.Size}}'
    den images --format json`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only image ids"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate image ids"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "also intermediate images (den makes none)"},
+			&cli.BoolFlag{Name: "digests", Usage: "show the manifest digests"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "dangling=, reference=, label=, before= or since="},
+			&cli.StringFlag{Name: "sort", Value: "created", Usage: "created, id, repository, size or tag"},
 			&cli.StringFlag{Name: "format", Usage: "Go template, \"table TEMPLATE\" or \"json\""},
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
+			filter, err := image.ParseFilters(c.StringSlice("filter"))
+			if err != nil {
+				return withCode(125, err)
+			}
+			sortBy, ok := imageSortKeys[c.String("sort")]
+			if !ok {
+				return withCode(125, fmt.Errorf("--sort %q: use created, id, repository, size or tag", c.String("sort")))
+			}
 			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
-			imgs, err := e.rt.ListImages()
+			cat, err := e.rt.Catalog()
 			if err != nil {
 				return withCode(125, err)
 			}
-			filter := c.Args().First()
+			err = filter.Bind(func(ref string) (time.Time, error) {
+				img, err := cat.Lookup(ref)
+				if err != nil {
+					return time.Time{}, err
+				}
+				return img.Created, nil
+			})
+			if err != nil {
+				return withCode(125, err)
+			}
+			nameFilter := c.Args().First()
 			var rows []imageRow
 			js := []imageJSON{}
-			seen := map[string]bool{}
-			for _, img := range imgs {
+			for _, img := range cat.List() {
+				if !filter.Match(img) {
+					continue
+				}
 				id := img.ID
 				if !c.Bool("no-trunc") {
 					id = id[:12]
@@ -92,44 +143,55 @@ Examples:
 				if len(names) == 0 {
 					names = []string{""}
 				}
-				matched := filter == ""
+				matched := false
 				for _, n := range names {
 					repo, tag := "<none>", "<none>"
 					if n != "" {
 						repo, tag = splitRepoTag(n)
 					}
-					if filter != "" && !matchesImageFilter(filter, n, img.ID) {
+					if nameFilter != "" && !matchesImageFilter(nameFilter, n, img.ID) {
 						continue
 					}
 					matched = true
-					if c.Bool("quiet") && seen[img.ID] {
-						continue
-					}
-					seen[img.ID] = true
 					rows = append(rows, imageRow{
 						ID: id, Repository: repo, Tag: tag, Digest: img.Digest,
 						Created: humanAgo(img.Created), CreatedSince: humanAgo(img.Created),
 						CreatedAt: img.Created.String(), Size: humanSize(img.Size),
-						Names: img.Names, Labels: img.Labels,
+						Names: img.Names, Labels: img.Labels, created: img.Created, size: img.Size,
 					})
 				}
 				if matched {
 					js = append(js, imageJSON{
-						ID: img.ID, RepoTags: img.Names, RepoDigests: []string{}, Size: img.Size, VirtualSize: img.Size,
-						Labels: img.Labels, Names: img.Names, Digest: img.Digest,
+						ID: img.ID, RepoTags: orEmpty(img.Names), RepoDigests: repoDigests(img.Names, []string{img.Digest}),
+						Size: img.Size, VirtualSize: img.Size, Labels: img.Labels, Names: img.Names, Digest: img.Digest,
 						Created: img.Created.Unix(), CreatedAt: img.Created.Format("2006-01-02T15:04:05Z07:00"),
+						Dangling: len(img.Names) == 0,
 					})
 				}
 			}
+			slices.SortStableFunc(rows, sortBy)
 			format := c.String("format")
 			if c.Bool("quiet") {
 				format = "{{.ID}}"
+				rows = uniqueIDs(rows)
 			}
-			return printList(c.App.Writer, format, []column{
-				{"REPOSITORY", "Repository"}, {"TAG", "Tag"}, {"IMAGE ID", "ID"}, {"CREATED", "Created"}, {"SIZE", "Size"},
-			}, rows, js)
+			cols := []column{{"REPOSITORY", "Repository"}, {"TAG", "Tag"}, {"IMAGE ID", "ID"}, {"CREATED", "Created"}, {"SIZE", "Size"}}
+			if c.Bool("digests") {
+				cols = slices.Insert(cols, 2, column{"DIGEST", "Digest"})
+			}
+			return printList(c.App.Writer, format, cols, rows, js)
 		},
 	}
+}
+
+// uniqueIDs keeps the first row of each image: -q prints an image once.
+func uniqueIDs(rows []imageRow) []imageRow {
+	seen := map[string]bool{}
+	return slices.DeleteFunc(rows, func(r imageRow) bool {
+		dup := seen[r.ID]
+		seen[r.ID] = true
+		return dup
+	})
 }
 
 // matchesImageFilter is `den images NAME`: the name with or without registry and tag.
@@ -165,11 +227,6 @@ Examples:
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			e, err := newEnv(c)
-			if err != nil {
-				return err
-			}
-			defer e.rt.Close()
 			path := c.String("input")
 			if path == "" {
 				tmp, err := spoolStdin()
@@ -179,13 +236,11 @@ Examples:
 				defer os.Remove(tmp)
 				path = tmp
 			}
-			if !c.Bool("quiet") {
-				e.rt.Report = c.App.ErrWriter
-			}
-			im, err := e.rt.Images()
+			e, im, err := openImages(c, c.Bool("quiet"))
 			if err != nil {
-				return withCode(125, err)
+				return err
 			}
+			defer e.rt.Close()
 			loaded, err := im.Load(context.Background(), path)
 			if err != nil {
 				return withCode(125, err)
@@ -241,30 +296,19 @@ Examples:
 			if c.NArg() < 1 || c.NArg() > 2 {
 				return withCode(125, errors.New("den import needs TARBALL and optionally an image name"))
 			}
-			var cfg imgspecv1.ImageConfig
-			for _, ch := range c.StringSlice("change") {
-				if err := image.ApplyChange(&cfg, ch); err != nil {
-					return withCode(125, err)
-				}
+			cfg, err := imageChanges(c.StringSlice("change"))
+			if err != nil {
+				return err
 			}
 			name := c.Args().Get(1)
-			if name != "" {
-				if _, err := image.NormalizeLocalName(name); err != nil {
-					return withCode(125, err)
-				}
+			if err := checkNewNames(name); err != nil {
+				return err
 			}
-			e, err := newEnv(c)
+			e, im, err := openImages(c, c.Bool("quiet"))
 			if err != nil {
 				return err
 			}
 			defer e.rt.Close()
-			if !c.Bool("quiet") {
-				e.rt.Report = c.App.ErrWriter
-			}
-			im, err := e.rt.Images()
-			if err != nil {
-				return withCode(125, err)
-			}
 			id, err := im.Import(context.Background(), c.Args().First(), name, cfg)
 			if err != nil {
 				return withCode(125, err)
@@ -358,13 +402,59 @@ Examples:
 	}
 }
 
+// imageChanges is the config --change makes of an empty one: it checks the changes before
+// any namespace or storage work.
+func imageChanges(changes []string) (imgspecv1.ImageConfig, error) {
+	var cfg imgspecv1.ImageConfig
+	for _, ch := range changes {
+		if err := image.ApplyChange(&cfg, ch); err != nil {
+			return cfg, withCode(125, err)
+		}
+	}
+	return cfg, nil
+}
+
+// checkNewNames refuses a name den could not give an image; empty names are left out.
+func checkNewNames(names ...string) error {
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if _, err := image.NormalizeLocalName(n); err != nil {
+			return withCode(125, err)
+		}
+	}
+	return nil
+}
+
+// openImages opens storage for an image command, with containers/image's progress on stderr
+// unless quiet. The caller closes e.rt.
+func openImages(c *cli.Context, quiet bool) (*env, *image.Manager, error) {
+	e, err := newEnv(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !quiet {
+		e.rt.Report = c.App.ErrWriter
+	}
+	im, err := e.rt.Images()
+	if err != nil {
+		e.rt.Close()
+		return nil, nil, withCode(125, err)
+	}
+	return e, im, nil
+}
+
 // imageCmd is podman's "image" noun: the image verbs under their podman names.
 func imageCmd() *cli.Command {
 	ls := imagesCmd()
 	ls.Name, ls.Aliases = "ls", []string{"list"}
 	rm := rmiCmd()
 	rm.Name, rm.Aliases = "rm", []string{"remove"}
-	subs := []*cli.Command{ls, rm, loadCmd(), importCmd()}
+	subs := []*cli.Command{
+		ls, rm, loadCmd(), importCmd(), tagCmd(), untagCmd(), saveCmd(), imagePruneCmd(),
+		imageInspectCmd(), historyCmd(), imageExistsCmd(),
+	}
 	for _, s := range subs {
 		s.OnUsageError = usageError
 		hideHelpCommand(s)

@@ -1,12 +1,12 @@
 package cmd
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/den-project/den/runtime"
+	"github.com/den-project/den/store/image"
 	"github.com/urfave/cli/v2"
 )
 
@@ -100,56 +100,70 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 	return in
 }
 
-func inspectCmd() *cli.Command {
+func inspectCmd() *cli.Command { return inspectCmdFor("all") }
+
+// inspectCmdFor is inspect looking for kind by default: "all" at the top, "container" as
+// `den container inspect`.
+func inspectCmdFor(kind string) *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
-		Usage:     "show a container's configuration and state as JSON",
-		ArgsUsage: "CONTAINER...",
-		Description: `Prints podman's JSON shape for containers, or renders --format for each.
+		Usage:     "show the configuration and state of containers or images as JSON",
+		ArgsUsage: "NAME...",
+		Description: `Prints podman's JSON shape for containers, or renders --format for each. A name no
+container has is looked up as an image, as in podman; --type container or --type image
+looks for one kind only.
 
 Examples:
    den inspect web
    den inspect --format '{{.State.Status}} {{.State.ExitCode}}' web
-   den inspect -f '{{.State.Pid}}' web`,
+   den inspect -f '{{.State.Pid}}' web
+   den inspect --type image busybox`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "Go template or \"json\""},
+			&cli.StringFlag{Name: "type", Aliases: []string{"t"}, Value: kind, Usage: "container, image or all"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
-				return withCode(125, errors.New("no container given: den inspect CONTAINER..."))
+				return withCode(125, errors.New("no container or image given: den inspect NAME..."))
+			}
+			kind := c.String("type")
+			if err := validInspectType(kind); err != nil {
+				return withCode(125, err)
 			}
 			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
-			var out []inspectContainer
+			var out []any
 			var first error
 			for _, ref := range c.Args().Slice() {
-				ctr, err := e.rt.Lookup(ref)
+				if kind != "image" {
+					ctr, err := e.rt.Lookup(ref)
+					if err == nil {
+						out = append(out, toInspect(e.rt, ctr))
+						continue
+					}
+					if kind == "container" || !errors.Is(err, runtime.ErrNotFound) {
+						first = firstErr(first, withCode(125, err))
+						continue
+					}
+				}
+				ds, err := describeImages(e, []string{ref}, func(ref string, err error) {
+					if kind == "all" && errors.Is(err, image.ErrNotFound) {
+						err = fmt.Errorf("no such container or image: %s", ref)
+					}
+					first = firstErr(first, withCode(125, err))
+				})
 				if err != nil {
-					if first == nil {
-						first = withCode(125, err)
-					}
-					continue
+					return err
 				}
-				out = append(out, toInspect(e.rt, ctr))
-			}
-			if f := c.String("format"); f != "" && f != "json" {
-				for _, in := range out {
-					if err := printOne(c, f, in); err != nil {
-						return err
-					}
+				for _, d := range ds {
+					out = append(out, toInspectImage(d))
 				}
-				return first
 			}
-			if out == nil {
-				out = []inspectContainer{}
-			}
-			b, err := json.MarshalIndent(out, "", "    ")
-			if err != nil {
+			if err := printInspected(c, c.String("format"), out); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.App.Writer, string(b))
 			return first
 		},
 	}
@@ -159,8 +173,8 @@ Examples:
 func containerCmd() *cli.Command {
 	subs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), stopCmd(), killCmd(), waitCmd(), restartCmd(),
-		logsCmd(), inspectCmd(), existsCmd(), rmCmd(), psCmd(), execCmd(), attachCmd(), topCmd(),
-		renameCmd(), pauseCmd(), unpauseCmd(), containerPruneCmd(),
+		logsCmd(), inspectCmdFor("container"), existsCmd(), rmCmd(), psCmd(), execCmd(), attachCmd(), topCmd(),
+		renameCmd(), pauseCmd(), unpauseCmd(), containerPruneCmd(), commitCmd(), exportCmd(),
 	}
 	for _, s := range subs {
 		s.OnUsageError = usageError

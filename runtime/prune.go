@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/image"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -82,6 +84,8 @@ func (r *Runtime) PruneImages(all bool) (*PruneReport, error) {
 		}
 		rep.Images = append(rep.Images, img.ID)
 		rep.Reclaimed += max(img.Size, 0)
+		// podman's prune publishes a remove event per image.
+		r.PublishImage(events.StatusRemove, img.ID, strings.Join(img.Names, ","))
 	}
 	return rep, errors.Join(errs...)
 }

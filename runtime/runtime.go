@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/den-project/den/config"
-	"github.com/den-project/den/runtime/userns"
 	"github.com/den-project/den/store"
 	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/image"
@@ -339,27 +338,6 @@ func (r *Runtime) ImageInUse(imageID string) bool {
 		}
 	}
 	return false
-}
-
-// ListImages lists stored images. It is read-only: outside den's user namespace it opens
-// storage with its recorded driver and never creates it.
-func (r *Runtime) ListImages() ([]image.Image, error) {
-	if r.st == nil && userns.Needed() {
-		graph, _ := r.Paths.StorageRoots(r.Config)
-		driver, err := store.RecordedDriver(graph)
-		if errors.Is(err, store.ErrNoStore) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return image.ListFromDisk(graph, driver)
-	}
-	im, err := r.Images()
-	if err != nil {
-		return nil, err
-	}
-	return im.List()
 }
 
 // RemoveContainersOfImage force-removes every container made from an image (rmi --force).

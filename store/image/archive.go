@@ -10,12 +10,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/directory"
 	dockerarchive "go.podman.io/image/v5/docker/archive"
 	"go.podman.io/image/v5/docker/reference"
 	ociarchive "go.podman.io/image/v5/oci/archive"
+	"go.podman.io/image/v5/oci/layout"
 	"go.podman.io/image/v5/tarball"
+	"go.podman.io/image/v5/types"
 )
 
 // Loaded is one image that Load stored.
@@ -24,20 +28,26 @@ type Loaded struct {
 	Names []string
 }
 
-// ErrBadArchive is returned for files that are neither docker-archive nor oci-archive.
-var ErrBadArchive = errors.New("not a docker-archive or oci-archive")
+// ErrBadArchive is returned for what is none of docker-archive, oci-archive, oci-dir and
+// docker-dir.
+var ErrBadArchive = errors.New("not a docker-archive, oci-archive, oci-dir or docker-dir")
 
-// Load stores every image of a docker-archive or oci-archive file, compressed or not.
+// Load stores every image of a docker-archive or oci-archive file, compressed or not, or of an
+// oci-dir or docker-dir directory.
 func (m *Manager) Load(ctx context.Context, path string) ([]Loaded, error) {
-	if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return nil, fmt.Errorf("opening archive: %w", err)
+	}
+	if fi.IsDir() {
+		return m.loadDir(ctx, path)
 	}
 	kind, index, err := sniffArchive(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	if kind == "oci" {
-		return m.loadOCI(ctx, path, index)
+		return m.loadOCI(ctx, path, index, ociarchive.NewReference)
 	}
 	return m.loadDocker(ctx, path)
 }
@@ -86,18 +96,44 @@ func (m *Manager) loadDocker(ctx context.Context, path string) ([]Loaded, error)
 	return out, nil
 }
 
-func (m *Manager) loadOCI(ctx context.Context, path string, index *imgspecv1.Index) ([]Loaded, error) {
+// loadDir stores the image of an oci-dir (an OCI layout) or a docker-dir (containers/image's
+// dir: format, which holds no name).
+func (m *Manager) loadDir(ctx context.Context, path string) ([]Loaded, error) {
+	switch isDirLayout(path) {
+	case "oci":
+		index := &imgspecv1.Index{}
+		if err := readJSON(filepath.Join(path, "index.json"), index); err != nil {
+			return nil, err
+		}
+		return m.loadOCI(ctx, path, index, layout.NewReference)
+	case "dir":
+		src, err := directory.NewReference(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		id, err := m.copyInto(ctx, src, nil)
+		if err != nil {
+			return nil, fmt.Errorf("loading %s: %w", path, err)
+		}
+		return []Loaded{{ID: id}}, nil
+	}
+	return nil, fmt.Errorf("reading %s: %w", path, ErrBadArchive)
+}
+
+// loadOCI stores every image of an OCI layout's index, in an oci-archive or an oci-dir as
+// newRef opens it.
+func (m *Manager) loadOCI(ctx context.Context, path string, index *imgspecv1.Index, newRef func(path, image string) (types.ImageReference, error)) ([]Loaded, error) {
 	var out []Loaded
 	for i, desc := range index.Manifests {
 		refName := desc.Annotations[imgspecv1.AnnotationRefName]
-		var src, err = ociarchive.NewReference(path, "")
+		var src, err = newRef(path, "")
 		if refName != "" {
-			src, err = ociarchive.NewReference(path, refName)
+			src, err = newRef(path, refName)
 		} else if len(index.Manifests) > 1 {
-			src, err = ociarchive.NewReference(path, fmt.Sprintf("@%d", i))
+			src, err = newRef(path, fmt.Sprintf("@%d", i))
 		}
 		if err != nil {
-			return out, fmt.Errorf("reading oci-archive %s: %w", path, err)
+			return out, fmt.Errorf("reading OCI layout %s: %w", path, err)
 		}
 		var name reference.Named
 		if refName != "" {

@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/den-project/den/store"
+	digest "github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker/reference"
@@ -26,6 +28,9 @@ import (
 
 // ErrNotFound is returned when no local image matches what the user typed.
 var ErrNotFound = errors.New("image not known")
+
+// ErrAmbiguous is returned when an ID prefix matches more than one image.
+var ErrAmbiguous = errors.New("more than one image matches")
 
 // ErrInUse is returned when removing an image that containers still use.
 var ErrInUse = errors.New("image is in use by a container")
@@ -71,6 +76,7 @@ func (m *Manager) copyInto(ctx context.Context, src types.ImageReference, name r
 		if err != nil {
 			return "", err
 		}
+		name = reference.TagNameOnly(name)
 	}
 	dest, err := istorage.Transport.NewStoreReference(m.Store.Store, name, "")
 	if err != nil {
@@ -128,42 +134,103 @@ func (m *Manager) describe(img *cstorage.Image) Image {
 // Lookup resolves what a user typed (a full or short name, with or without tag, an ID or an
 // ID prefix) to a stored image.
 func (m *Manager) Lookup(nameOrID string) (*cstorage.Image, error) {
-	if nameOrID == "" {
-		return nil, fmt.Errorf("empty image name: %w", ErrNotFound)
+	img, _, err := m.resolve(nameOrID)
+	return img, err
+}
+
+func (m *Manager) resolve(nameOrID string) (*cstorage.Image, string, error) {
+	imgs, err := m.Store.Images()
+	if err != nil {
+		return nil, "", fmt.Errorf("listing images: %w", err)
 	}
-	if !isHexPrefix(nameOrID) {
+	return resolve(imgs, nameOrID)
+}
+
+// resolve finds what a user typed among imgs: an ID, a full name, a name Candidates makes of
+// it, a unique ID prefix, or a short name that ends a stored repository, in that order. It
+// returns the stored name that matched ("" for an ID).
+func resolve(imgs []cstorage.Image, nameOrID string) (*cstorage.Image, string, error) {
+	if nameOrID == "" {
+		return nil, "", fmt.Errorf("empty image name: %w", ErrNotFound)
+	}
+	hexRef := isHexPrefix(nameOrID)
+	if !hexRef {
 		if _, err := reference.ParseNormalizedNamed(nameOrID); err != nil {
-			return nil, fmt.Errorf("%q is not a valid image reference: %w", nameOrID, err)
+			return nil, "", fmt.Errorf("%q is not a valid image reference: %w", nameOrID, err)
+		}
+	}
+	id := strings.TrimPrefix(nameOrID, "sha256:")
+	for i := range imgs {
+		if imgs[i].ID == id {
+			return &imgs[i], "", nil
 		}
 	}
 	for _, cand := range Candidates(nameOrID) {
-		if img, err := m.Store.Image(cand); err == nil {
-			return img, nil
+		for i := range imgs {
+			if slices.Contains(imgs[i].Names, cand) {
+				return &imgs[i], cand, nil
+			}
+			if name, ok := matchDigest(&imgs[i], cand); ok {
+				return &imgs[i], name, nil
+			}
 		}
 	}
-	if isHexPrefix(nameOrID) {
-		if img, err := m.Store.Image(strings.TrimPrefix(nameOrID, "sha256:")); err == nil {
-			return img, nil
+	if hexRef {
+		var found *cstorage.Image
+		for i := range imgs {
+			if strings.HasPrefix(imgs[i].ID, id) {
+				if found != nil {
+					return nil, "", fmt.Errorf("%s: %w", nameOrID, ErrAmbiguous)
+				}
+				found = &imgs[i]
+			}
+		}
+		if found != nil {
+			return found, "", nil
 		}
 	}
 	// A short name matches any stored repository that ends with it, as podman does for
 	// images it has locally.
 	if n, err := reference.ParseNormalizedNamed(nameOrID); err == nil && !hasRegistry(nameOrID) && !strings.Contains(nameOrID, "@") {
-		want := "/" + reference.Path(reference.TagNameOnly(n))
-		short := strings.TrimPrefix(strings.TrimPrefix(want, "/library"), "/")
-		tag := ":" + reference.TagNameOnly(n).(reference.Tagged).Tag()
-		imgs, err := m.Store.Images()
-		if err == nil {
-			for i := range imgs {
-				for _, name := range imgs[i].Names {
-					if strings.HasSuffix(name, "/"+short+tag) {
-						return &imgs[i], nil
-					}
+		tagged := reference.TagNameOnly(n)
+		short := strings.TrimPrefix(strings.TrimPrefix("/"+reference.Path(tagged), "/library"), "/")
+		suffix := "/" + short + ":" + tagged.(reference.Tagged).Tag()
+		for i := range imgs {
+			for _, name := range imgs[i].Names {
+				if strings.HasSuffix(name, suffix) {
+					return &imgs[i], name, nil
 				}
 			}
 		}
 	}
-	return nil, fmt.Errorf("%s: %w", nameOrID, ErrNotFound)
+	return nil, "", fmt.Errorf("%s: %w", nameOrID, ErrNotFound)
+}
+
+// matchDigest matches "repo@sha256:..." against an image that has one of its manifests'
+// digests and a name in that repository, and returns that name.
+func matchDigest(img *cstorage.Image, cand string) (string, bool) {
+	repo, dg, ok := strings.Cut(cand, "@")
+	if !ok || !slices.Contains(img.Digests, digest.Digest(dg)) && img.Digest.String() != dg {
+		return "", false
+	}
+	for _, name := range img.Names {
+		if r, _ := splitName(name); r == repo {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// splitName splits a stored full name into its repository and its tag ("" without one).
+func splitName(name string) (repo, tag string) {
+	n, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return name, ""
+	}
+	if t, ok := n.(reference.Tagged); ok {
+		return n.Name(), t.Tag()
+	}
+	return n.Name(), ""
 }
 
 // Candidates lists the full names a user's reference may stand for, most likely first:
@@ -225,22 +292,16 @@ func (m *Manager) Config(ctx context.Context, img *cstorage.Image) (*imgspecv1.I
 // not protected (the caller removes them first); without it, ErrInUse. It returns the
 // removed IDs and names that were untagged.
 func (m *Manager) Remove(nameOrID string, inUse func(imageID string) bool) (untagged []string, deleted string, err error) {
-	img, err := m.Lookup(nameOrID)
+	img, matched, err := m.resolve(nameOrID)
 	if err != nil {
 		return nil, "", err
 	}
 	// Removing by one of several names only untags, as podman does.
-	if len(img.Names) > 1 && !strings.HasPrefix(img.ID, strings.TrimPrefix(nameOrID, "sha256:")) {
-		for _, cand := range append(Candidates(nameOrID), nameOrID) {
-			for _, n := range img.Names {
-				if n == cand {
-					if err := m.Store.RemoveNames(img.ID, []string{n}); err != nil {
-						return nil, "", fmt.Errorf("untagging %s: %w", n, err)
-					}
-					return []string{n}, "", nil
-				}
-			}
+	if len(img.Names) > 1 && matched != "" {
+		if err := m.Store.RemoveNames(img.ID, []string{matched}); err != nil {
+			return nil, "", fmt.Errorf("untagging %s: %w", matched, err)
 		}
+		return []string{matched}, "", nil
 	}
 	if inUse != nil && inUse(img.ID) {
 		return nil, "", fmt.Errorf("image %s: %w: remove the container first or use --force", nameOrID, ErrInUse)
