@@ -59,6 +59,12 @@ func ociArchiveOf(t *testing.T, ref string, layer hostileLayer, contents map[str
 // ociArchive wraps uncompressed layers, bottom first, into an OCI image layout tarball.
 func ociArchive(t *testing.T, ref string, layers ...[]byte) []byte {
 	t.Helper()
+	return ociArchiveConfig(t, ref, map[string]any{"Cmd": []string{"/bin/sh"}}, layers...)
+}
+
+// ociArchiveConfig is ociArchive with the image's run config (podman's "config" object).
+func ociArchiveConfig(t *testing.T, ref string, runConfig map[string]any, layers ...[]byte) []byte {
+	t.Helper()
 	blobs := map[string][]byte{}
 	add := func(b []byte) (string, int) {
 		sum := sha256.Sum256(b)
@@ -75,7 +81,7 @@ func ociArchive(t *testing.T, ref string, layers ...[]byte) []byte {
 	}
 	config, _ := json.Marshal(map[string]any{
 		"architecture": "amd64", "os": "linux",
-		"config": map[string]any{"Cmd": []string{"/bin/sh"}},
+		"config": runConfig,
 		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
 	})
 	configDigest, configSize := add(config)
