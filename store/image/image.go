@@ -61,6 +61,12 @@ func (m *Manager) copyInto(ctx context.Context, src types.ImageReference, name r
 		return "", err
 	}
 	defer pc.Destroy()
+	return m.copyIntoWith(ctx, src, name, nil, pc)
+}
+
+// copyIntoWith is copyInto with a registry configuration and a signature policy.
+func (m *Manager) copyIntoWith(ctx context.Context, src types.ImageReference, name reference.Named, sys *types.SystemContext, pc *signature.PolicyContext) (string, error) {
+	var err error
 	tmpName := name == nil
 	if tmpName {
 		// containers/image needs a name or an ID for the destination; the ID is only known once
@@ -71,6 +77,7 @@ func (m *Manager) copyInto(ctx context.Context, src types.ImageReference, name r
 		if err != nil {
 			return "", err
 		}
+		name = reference.TagNameOnly(name)
 	}
 	dest, err := istorage.Transport.NewStoreReference(m.Store.Store, name, "")
 	if err != nil {
@@ -80,7 +87,7 @@ func (m *Manager) copyInto(ctx context.Context, src types.ImageReference, name r
 	if report == nil {
 		report = io.Discard
 	}
-	if _, err := copy.Image(ctx, pc, dest, src, &copy.Options{ReportWriter: report}); err != nil {
+	if _, err := copy.Image(ctx, pc, dest, src, &copy.Options{ReportWriter: report, SourceCtx: sys, DestinationCtx: sys}); err != nil {
 		return "", err
 	}
 	img, err := istorage.Transport.GetStoreImage(m.Store.Store, dest)
