@@ -130,6 +130,7 @@ func commands() []*cli.Command {
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
 		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(),
+		pullCmd(), pushCmd(), loginCmd(), logoutCmd(),
 		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
@@ -185,13 +186,13 @@ func newEnv(c *cli.Context) (*env, error) {
 // same list for its fast path; a test holds the two together.
 var namespaceCommands = map[string]bool{
 	"run": true, "create": true, "start": true, "rm": true, "rmi": true, "load": true, "import": true,
-	"restart": true,
-	"system":  true,
+	"restart": true, "pull": true, "push": true,
+	"system": true,
 }
 
 // imageNamespaceVerbs are the verbs of "den image" that touch storage; enter.c keeps the same
 // list too.
-var imageNamespaceVerbs = map[string]bool{"rm": true, "load": true, "import": true}
+var imageNamespaceVerbs = map[string]bool{"rm": true, "load": true, "import": true, "pull": true, "push": true}
 
 // inUserNS wraps a command that touches storage: a normal user's invocation re-executes
 // itself inside den's user namespace and exits with the child's status. Config errors are

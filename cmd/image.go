@@ -364,7 +364,7 @@ func imageCmd() *cli.Command {
 	ls.Name, ls.Aliases = "ls", []string{"list"}
 	rm := rmiCmd()
 	rm.Name, rm.Aliases = "rm", []string{"remove"}
-	subs := []*cli.Command{ls, rm, loadCmd(), importCmd()}
+	subs := []*cli.Command{ls, rm, loadCmd(), importCmd(), pullCmd(), pushCmd()}
 	for _, s := range subs {
 		s.OnUsageError = usageError
 		hideHelpCommand(s)

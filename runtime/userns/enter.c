@@ -30,9 +30,9 @@ int den_userns_host_uid = -1;
 int den_userns_host_gid = -1;
 
 // den_ns_commands must list the commands that cmd/ wraps with inUserNS; a Go test checks it.
-const char *den_ns_commands[] = {"run", "create", "start", "rm", "rmi", "load", "import", "restart", "system", NULL};
+const char *den_ns_commands[] = {"run", "create", "start", "rm", "rmi", "load", "import", "restart", "system", "pull", "push", NULL};
 // den_image_ns_verbs are the verbs of "den image" that do the same (cmd's imageNamespaceVerbs).
-const char *den_image_ns_verbs[] = {"rm", "load", "import", NULL};
+const char *den_image_ns_verbs[] = {"rm", "load", "import", "pull", "push", NULL};
 static const char *flags_with_value[] = {"--root", "--runroot", "--log-level", NULL};
 
 #define MAX_RANGES 16
