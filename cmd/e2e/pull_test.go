@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -59,16 +58,7 @@ func TestPushWritesTheRequestedManifestFormat(t *testing.T) {
 	for format, mime := range map[string]string{"v2s2": "application/vnd.docker.distribution.manifest.v2+json", "oci": "application/vnd.oci.image.manifest.v1+json"} {
 		ref := reg.host + "/fmt/" + format + ":1"
 		d.mustRun(t, "push", "-q", "--tls-verify=false", "--format", format, "busybox", ref)
-		req, err := http.NewRequest(http.MethodHead, reg.url("/v2/fmt/"+format+"/manifests/1"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Accepting both, the registry answers with the type it stored.
-		req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json")
-		resp, err := reg.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := reg.manifest(t, "fmt/"+format, "1")
 		resp.Body.Close()
 		if ct := resp.Header.Get("Content-Type"); ct != mime {
 			t.Errorf("--format %s: want the registry to hold a %s manifest, it holds %s", format, mime, ct)

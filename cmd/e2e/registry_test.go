@@ -144,6 +144,22 @@ http:
 
 func (r *testRegistry) url(path string) string { return r.scheme + "://" + r.host + path }
 
+// manifest fetches an image manifest as stored: accepting both types, the registry answers
+// with the one it holds.
+func (r *testRegistry) manifest(t *testing.T, repo, tag string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, r.url("/v2/"+repo+"/manifests/"+tag), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 func writeTestFile(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
