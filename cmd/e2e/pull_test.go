@@ -36,6 +36,22 @@ func TestPushThenPullByTagAndByDigestRunsTheImage(t *testing.T) {
 		wantPulled(t, d.run(t, "pull", "--tls-verify=false", img.repo+"@"+img.digest), img.id)
 		wantStdout(t, d.run(t, "run", "--rm", img.id, "echo", "by digest"), "by digest\n")
 	})
+	t.Run("all tags", func(t *testing.T) {
+		d := newDen(t)
+		d.load(t, "busybox-oci.tar")
+		d.mustRun(t, "push", "-q", "--tls-verify=false", "busybox", img.repo+":2")
+		r := d.run(t, "pull", "-q", "-a", "--tls-verify=false", img.repo)
+		if r.code != 0 || r.stdout != img.id+"\n"+img.id+"\n" {
+			t.Errorf("want the id once per tag (1 and 2)\n%s", r)
+		}
+		names := lines(d.mustRun(t, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout)
+		for _, want := range []string{img.ref, img.repo + ":2"} {
+			if !slices.Contains(names, want) {
+				t.Errorf("want %s among %v", want, names)
+			}
+		}
+		wantError(t, d.run(t, "pull", "-q", "-a", "--tls-verify=false", img.ref), 125, "--all-tags")
+	})
 	t.Run("quiet prints only the id", func(t *testing.T) {
 		d := newDen(t)
 		r := d.run(t, "image", "pull", "-q", "--tls-verify=false", img.ref)
