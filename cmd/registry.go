@@ -188,13 +188,13 @@ Examples:
 				return err
 			}
 			defer x.close()
-			d, err := x.im.Push(x.ctx, c.Args().Get(0), c.Args().Get(1), image.PushOptions{Registry: x.reg, Format: c.String("format")})
+			pushed, err := x.im.Push(x.ctx, c.Args().Get(0), c.Args().Get(1), image.PushOptions{Registry: x.reg, Format: c.String("format")})
 			if err != nil {
 				return withCode(125, err)
 			}
-			x.e.rt.PublishImage("push", "", c.Args().Get(0))
+			x.e.rt.PublishImage("push", pushed.ID, c.Args().Get(0))
 			if f := c.String("digestfile"); f != "" {
-				if err := os.WriteFile(f, []byte(d.String()), 0o644); err != nil {
+				if err := os.WriteFile(f, []byte(pushed.Digest.String()), 0o644); err != nil {
 					return withCode(125, fmt.Errorf("writing --digestfile: %w", err))
 				}
 			}

@@ -30,17 +30,22 @@ var manifestFormats = map[string]string{
 	"v2s2": manifest.DockerV2Schema2MediaType,
 }
 
+// Pushed is what Push copied: the stored image and the digest of the manifest written.
+type Pushed struct {
+	ID     string
+	Digest digest.Digest
+}
+
 // Push copies a stored image to a registry (dest empty: the registry its name says) or to
-// an oci:, oci-archive:, docker-archive: or dir: location, and returns the digest of the
-// manifest written.
-func (m *Manager) Push(ctx context.Context, nameOrID, dest string, o PushOptions) (digest.Digest, error) {
+// an oci:, oci-archive:, docker-archive: or dir: location.
+func (m *Manager) Push(ctx context.Context, nameOrID, dest string, o PushOptions) (Pushed, error) {
 	mime, ok := manifestFormats[o.Format]
 	if !ok {
-		return "", fmt.Errorf("--format %q: use oci or v2s2", o.Format)
+		return Pushed{}, fmt.Errorf("--format %q: use oci or v2s2", o.Format)
 	}
 	img, err := m.Lookup(nameOrID)
 	if err != nil {
-		return "", err
+		return Pushed{}, err
 	}
 	// The name the user typed, when the image has it, travels with the image.
 	var named reference.Named
@@ -52,26 +57,26 @@ func (m *Manager) Push(ctx context.Context, nameOrID, dest string, o PushOptions
 	}
 	if dest == "" {
 		if named == nil {
-			return "", fmt.Errorf("%s names no repository: give a destination, e.g. `den push %s registry.example.com/name:tag`", nameOrID, nameOrID)
+			return Pushed{}, fmt.Errorf("%s names no repository: give a destination, e.g. `den push %s registry.example.com/name:tag`", nameOrID, nameOrID)
 		}
 		dest = named.String()
 	}
 	destRef, err := pushDestination(dest, named)
 	if err != nil {
-		return "", err
+		return Pushed{}, err
 	}
 	srcRef, err := istorage.Transport.NewStoreReference(m.Store.Store, named, img.ID)
 	if err != nil {
-		return "", fmt.Errorf("reading image %s: %w", shortID(img.ID), err)
+		return Pushed{}, fmt.Errorf("reading image %s: %w", shortID(img.ID), err)
 	}
 	sys, done, err := o.Registry.SystemContext()
 	if err != nil {
-		return "", err
+		return Pushed{}, err
 	}
 	defer done()
 	pc, err := registry.PolicyContext(sys)
 	if err != nil {
-		return "", err
+		return Pushed{}, err
 	}
 	defer pc.Destroy()
 	c := &copier{m: m, sys: sys, policy: pc}
@@ -82,13 +87,13 @@ func (m *Manager) Push(ctx context.Context, nameOrID, dest string, o PushOptions
 		ForceManifestMIMEType: mime,
 	})
 	if err != nil {
-		return "", fmt.Errorf("pushing %s to %s: %w", nameOrID, dest, err)
+		return Pushed{}, fmt.Errorf("pushing %s to %s: %w", nameOrID, dest, err)
 	}
 	d, err := manifest.Digest(man)
 	if err != nil {
-		return "", fmt.Errorf("digest of the pushed manifest: %w", err)
+		return Pushed{}, fmt.Errorf("digest of the pushed manifest: %w", err)
 	}
-	return d, nil
+	return Pushed{ID: img.ID, Digest: d}, nil
 }
 
 // pushDestination parses where to push. A registry name is normalized as podman does
