@@ -131,6 +131,7 @@ func commands() []*cli.Command {
 		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(), volumeCmd(),
 		tagCmd(), untagCmd(), saveCmd(), historyCmd(), commitCmd(), exportCmd(),
+		pullCmd(), pushCmd(), loginCmd(), logoutCmd(),
 		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
@@ -189,12 +190,14 @@ var namespaceCommands = map[string]bool{
 	"restart": true,
 	"system":  true,
 	"tag":     true, "untag": true, "save": true, "commit": true, "export": true,
+	"pull": true, "push": true,
 }
 
 // imageNamespaceVerbs are the verbs of "den image" that touch storage; enter.c keeps the same
 // list too.
 var imageNamespaceVerbs = map[string]bool{
 	"rm": true, "load": true, "import": true, "tag": true, "untag": true, "save": true, "prune": true,
+	"pull": true, "push": true,
 }
 
 // volumeNamespaceVerbs are those of "den volume": they write volumes or read files that

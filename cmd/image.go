@@ -453,7 +453,7 @@ func imageCmd() *cli.Command {
 	rm.Name, rm.Aliases = "rm", []string{"remove"}
 	subs := []*cli.Command{
 		ls, rm, loadCmd(), importCmd(), tagCmd(), untagCmd(), saveCmd(), imagePruneCmd(),
-		imageInspectCmd(), historyCmd(), imageExistsCmd(),
+		imageInspectCmd(), historyCmd(), imageExistsCmd(), pullCmd(), pushCmd(),
 	}
 	for _, s := range subs {
 		s.OnUsageError = usageError

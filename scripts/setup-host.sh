@@ -8,16 +8,17 @@
 # host is already set up.
 #
 # usage: scripts/setup-host.sh [--bench]
-#   --bench   also install podman and docker-registry, to benchmark den against
+#   --bench   also install podman and runc, to benchmark den against
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=SCRIPTDIR/lib/host.sh
 . "$here/lib/host.sh"
 
+# docker-registry is the real registry that den's pull, push and login tests run against.
 packages=(uidmap slirp4netns busybox-static fuse-overlayfs libseccomp-dev libsqlite3-dev
-	gcc make file iproute2 ca-certificates git debootstrap)
-bench_packages=(podman runc docker-registry)
+	gcc make file iproute2 ca-certificates git debootstrap docker-registry)
+bench_packages=(podman runc)
 
 # Persisted sysctls go here so one file shows what this script changed.
 sysctl_file=/etc/sysctl.d/60-den-rootless.conf

@@ -66,6 +66,12 @@ func (m *Manager) copyInto(ctx context.Context, src types.ImageReference, name r
 		return "", err
 	}
 	defer pc.Destroy()
+	return m.copyIntoWith(ctx, src, name, nil, pc)
+}
+
+// copyIntoWith is copyInto with a registry configuration and a signature policy.
+func (m *Manager) copyIntoWith(ctx context.Context, src types.ImageReference, name reference.Named, sys *types.SystemContext, pc *signature.PolicyContext) (string, error) {
+	var err error
 	tmpName := name == nil
 	if tmpName {
 		// containers/image needs a name or an ID for the destination; the ID is only known once
@@ -90,7 +96,7 @@ func (m *Manager) copyInto(ctx context.Context, src types.ImageReference, name r
 	if err != nil {
 		return "", err
 	}
-	_, err = copy.Image(ctx, pc, dest, src, &copy.Options{ReportWriter: report})
+	_, err = copy.Image(ctx, pc, dest, src, &copy.Options{ReportWriter: report, SourceCtx: sys, DestinationCtx: sys})
 	if cerr := guard.done(err != nil); err == nil {
 		err = cerr
 	}
