@@ -131,7 +131,7 @@ func commands() []*cli.Command {
 		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(), volumeCmd(),
 		tagCmd(), untagCmd(), saveCmd(), historyCmd(), commitCmd(), exportCmd(),
-		pullCmd(), pushCmd(), loginCmd(), logoutCmd(),
+		pullCmd(), pushCmd(), loginCmd(), logoutCmd(), cpCmd(),
 		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
@@ -190,7 +190,7 @@ var namespaceCommands = map[string]bool{
 	"restart": true,
 	"system":  true,
 	"tag":     true, "untag": true, "save": true, "commit": true, "export": true,
-	"pull": true, "push": true,
+	"pull": true, "push": true, "cp": true,
 }
 
 // imageNamespaceVerbs are the verbs of "den image" that touch storage; enter.c keeps the same

@@ -174,7 +174,7 @@ func containerCmd() *cli.Command {
 	subs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), stopCmd(), killCmd(), waitCmd(), restartCmd(),
 		logsCmd(), inspectCmdFor("container"), existsCmd(), rmCmd(), psCmd(), execCmd(), attachCmd(), topCmd(),
-		renameCmd(), pauseCmd(), unpauseCmd(), containerPruneCmd(), commitCmd(), exportCmd(),
+		renameCmd(), pauseCmd(), unpauseCmd(), containerPruneCmd(), cpCmd(), commitCmd(), exportCmd(),
 	}
 	for _, s := range subs {
 		s.OnUsageError = usageError

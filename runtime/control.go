@@ -32,6 +32,8 @@ type controlRequest struct {
 	Exec   *ExecOptions `json:"exec,omitempty"`
 	// Stdin asks an attach to feed the client's input to the container.
 	Stdin bool `json:"stdin,omitempty"`
+	// Copy is the request of "copyin", "copyout" and "stat" (den cp).
+	Copy *CopySpec `json:"copy,omitempty"`
 }
 
 // controlReply is the holder's answer.
@@ -45,6 +47,8 @@ type controlReply struct {
 	Pid int `json:"pid,omitempty"`
 	// Rows answers "top".
 	Rows [][]string `json:"rows,omitempty"`
+	// Stat answers "stat".
+	Stat *CopyPoint `json:"stat,omitempty"`
 }
 
 const controlSocket = "ctl.sock"
@@ -134,6 +138,9 @@ func (cs *controlServer) handle(conn net.Conn) {
 		} else {
 			reply(conn, controlReply{Exit: &code})
 		}
+		conn.Close()
+	case "copyin", "copyout", "stat":
+		cs.s.serveCopy(conn, req.Op, req.Copy, fds)
 		conn.Close()
 	case "attach":
 		closeFiles(fds)
