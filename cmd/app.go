@@ -130,7 +130,7 @@ func commands() []*cli.Command {
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
 		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(),
-		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(),
+		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(), portCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
 	for _, c := range cs {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/den-project/den/netstack"
 	"github.com/den-project/den/store/record"
 	"golang.org/x/sys/unix"
 )
@@ -66,6 +67,8 @@ type ContainerConfig struct {
 	// Restart is the restart policy: "no", "on-failure", "always", "unless-stopped".
 	Restart           string `json:"restart,omitempty"`
 	RestartMaxRetries int    `json:"restartMaxRetries,omitempty"`
+	// Network is nil in records made before den had networking: a loopback interface only.
+	Network *netstack.Config `json:"network,omitempty"`
 }
 
 // State is the mutable part of a record.
