@@ -35,6 +35,10 @@ func (r *Runtime) prepareNetwork(o CreateOptions, exposed map[string]struct{}) (
 			return nil, fmt.Errorf("--network container:%s: %w", n.Container, err)
 		}
 		n.Container = other.ID
+		// Each den invocation builds its own user namespace; the other container's network
+		// namespace belongs to a sibling one, which this invocation may not enter (EPERM).
+		// Joining needs the invocation to enter that container's user namespace first.
+		return nil, fmt.Errorf("--network container:%s is not supported yet: den cannot join the network namespace of a container started by another den invocation; publish ports or use --network host", other.Name)
 	}
 	n.Ports = append([]port.Mapping(nil), n.Ports...)
 	if o.PublishAll {

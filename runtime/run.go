@@ -172,6 +172,8 @@ func (s *session) release() {
 // up; a --rm container is removed before the answer.
 func (s *session) end(code int) error {
 	logrus.Debugf("container exited with %d", code)
+	// The network goes first: whoever hears of the exit finds nothing of it left.
+	s.net.Close()
 	r, c := s.r, s.c
 	lk, err := r.lockContainer(c.ID)
 	if err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -64,6 +66,20 @@ func slirpFor(t *testing.T, pid string) []string {
 	return found
 }
 
+// slirpGone reports whether the container's slirp4netns is gone: killed when the container
+// exits, it may take a moment to die.
+func slirpGone(t *testing.T, pid string) []string {
+	t.Helper()
+	var left []string
+	for range 20 {
+		if left = slirpFor(t, pid); len(left) == 0 {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return left
+}
+
 // webScript makes a page and a CGI script printing the client's address, then serves them.
 const webScript = `mkdir -p /www/cgi-bin && echo hello > /www/index.html &&
 printf '#!/bin/sh\necho Content-Type: text/plain\necho\necho "$REMOTE_ADDR"\n' > /www/cgi-bin/peer &&
@@ -115,7 +131,7 @@ func TestNetPublishedPortServesHTTPAndServerSeesClientAddress(t *testing.T) {
 		t.Errorf("want one slirp4netns for the running container %s", pid)
 	}
 	d.mustRun(t, "rm", "-f", "web")
-	if left := slirpFor(t, pid); len(left) > 0 {
+	if left := slirpGone(t, pid); len(left) > 0 {
 		t.Errorf("want no slirp4netns left after rm: %q", left)
 	}
 	if c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, strconv.Itoa(hp)), time.Second); err == nil {
@@ -303,26 +319,73 @@ func TestNetDNSHostsAndHostnameFlagsEndUpInFiles(t *testing.T) {
 func TestNetRunRmLeavesNoSlirp(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
-	// The container prints its own pid as the host sees it: slirp4netns names it.
-	r := d.mustRun(t, "run", "--rm", "-p", fmt.Sprintf("%d:80", freePort(t)), "busybox", "sh", "-c", "grep -c tap0 /proc/net/dev")
-	if strings.TrimSpace(r.stdout) != "1" {
-		t.Errorf("want tap0 in the container\n%s", r)
+	// While run --rm runs, find its slirp4netns: a child of den (or of den's namespace child).
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := d.command(ctx, "run", "--rm", "-p", fmt.Sprintf("%d:80", freePort(t)), "busybox", "sh", "-c", "grep -c tap0 /proc/net/dev; sleep 1")
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var slirps []string
+	for range 40 {
+		ps, _ := exec.Command("ps", "-eo", "pid=,ppid=,comm=").Output()
+		parents := map[string]string{}
+		var candidates []string
+		for _, l := range lines(string(ps)) {
+			f := strings.Fields(l)
+			if len(f) == 3 {
+				parents[f[0]] = f[1]
+				if f[2] == "slirp4netns" {
+					candidates = append(candidates, f[0])
+				}
+			}
+		}
+		den := strconv.Itoa(cmd.Process.Pid)
+		for _, c := range candidates {
+			if pp := parents[c]; pp == den || parents[pp] == den {
+				slirps = append(slirps, c)
+			}
+		}
+		if len(slirps) > 0 {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if err := cmd.Wait(); err != nil || strings.TrimSpace(stdout.String()) != "1" {
+		t.Errorf("want run --rm to succeed with tap0 in the container: %v, %q", err, stdout.String())
+	}
+	if len(slirps) != 1 {
+		t.Fatalf("want one slirp4netns under den run --rm, found %q", slirps)
+	}
+	// Killed as the container exits; init reaps it once den has gone.
+	gone := false
+	for range 40 {
+		if syscall.Kill(mustAtoi(t, slirps[0]), 0) != nil {
+			gone = true
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if !gone {
+		t.Errorf("want slirp4netns %s gone when run --rm has ended", slirps[0])
 	}
 	out, _ := exec.Command("pgrep", "-u", strconv.Itoa(d.hostUID()), "-f", "den-monitor").Output()
-	before := len(lines(string(out)))
+	monitors := len(lines(string(out)))
 	d.mustRun(t, "run", "-d", "--name", "gone", "busybox", "sleep", "100")
 	pid := strings.TrimSpace(d.mustRun(t, "inspect", "-f", "{{.State.Pid}}", "gone").stdout)
 	if len(slirpFor(t, pid)) != 1 {
 		t.Fatalf("want a slirp4netns for container pid %s", pid)
 	}
 	d.mustRun(t, "stop", "-t", "0", "gone")
-	if left := slirpFor(t, pid); len(left) > 0 {
+	if left := slirpGone(t, pid); len(left) > 0 {
 		t.Errorf("want no slirp4netns left after stop: %q", left)
 	}
 	d.mustRun(t, "rm", "gone")
 	out, _ = exec.Command("pgrep", "-u", strconv.Itoa(d.hostUID()), "-f", "den-monitor").Output()
-	if after := len(lines(string(out))); after > before {
-		t.Errorf("want no monitor left: %d before, %d after", before, after)
+	if after := len(lines(string(out))); after > monitors {
+		t.Errorf("want no monitor left: %d before, %d after", monitors, after)
 	}
 	d.wantNoContainers(t)
 }
@@ -362,6 +425,7 @@ func TestNetBadInputIsOneLineExit125AndLeavesNothing(t *testing.T) {
 		{[]string{"--network", "none", "-p", "18081:80"}, "--network none"},
 		{[]string{"--dns", "not-an-ip"}, "not-an-ip"},
 		{[]string{"--add-host", "nocolon"}, "nocolon"},
+		{[]string{"--network", "container:nosuch"}, "nosuch"},
 	} {
 		for _, verb := range []string{"run", "create"} {
 			r := d.run(t, append(append([]string{verb, "--rm"}, tc.args...), "busybox", "true")...)
@@ -372,4 +436,23 @@ func TestNetBadInputIsOneLineExit125AndLeavesNothing(t *testing.T) {
 		}
 	}
 	d.wantNoContainers(t)
+}
+
+func TestNetContainerModeSaysItIsNotSupportedYet(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "run", "-d", "--name", "x", "busybox", "sleep", "100")
+	wantError(t, d.run(t, "run", "--rm", "--network", "container:x", "busybox", "true"), 125, "container:x", "not supported yet")
+	if r := d.mustRun(t, "ps", "-a", "-q"); len(lines(r.stdout)) != 1 {
+		t.Errorf("want only x left\n%s", r)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

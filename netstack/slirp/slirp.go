@@ -81,6 +81,7 @@ func Start(bin string, pid int, o Options) (*Process, error) {
 	buf := make([]byte, 1)
 	if _, err := io.ReadFull(readyR, buf); err != nil {
 		p.Stop()
+		p.Wait()
 		msg := lastLine(stderr.String())
 		if msg == "" {
 			msg = "it exited before configuring the network"
@@ -90,12 +91,16 @@ func Start(bin string, pid int, o Options) (*Process, error) {
 	return p, nil
 }
 
-// Stop ends slirp4netns and waits for it. It keeps no state worth a graceful exit.
+// Stop kills slirp4netns, which keeps no state worth a graceful exit. It does not wait for
+// the exit (tearing down its sandbox takes milliseconds the container's exit should not
+// pay): a goroutine reaps it, or init does when the holder exits first.
 func (p *Process) Stop() {
 	_ = p.cmd.Process.Kill()
-	<-p.done
 	p.exit.Close()
 }
+
+// Wait waits until slirp4netns has exited.
+func (p *Process) Wait() { <-p.done }
 
 // Pid is slirp4netns's process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
