@@ -132,7 +132,7 @@ func commands() []*cli.Command {
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(), volumeCmd(),
 		tagCmd(), untagCmd(), saveCmd(), historyCmd(), commitCmd(), exportCmd(),
 		pullCmd(), pushCmd(), loginCmd(), logoutCmd(), cpCmd(),
-		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(),
+		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(), portCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
 	for _, c := range cs {

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/den-project/den/netstack"
+	"github.com/den-project/den/netstack/etc"
+	"github.com/den-project/den/netstack/port"
 	"github.com/den-project/den/runtime"
 	"github.com/urfave/cli/v2"
 )
@@ -33,7 +37,13 @@ func createFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "health-start-period", Usage: "time after start during which failures do not count"},
 		&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart policy: no, on-failure[:N], always, unless-stopped"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal that stop sends first (default TERM)"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network mode: none (a loopback interface only)"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "slirp4netns", Usage: "network mode: slirp4netns[:allow_host_loopback=true], none, host or container:NAME"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container port on the host: [[IP:][HOSTPORT]:]CONTAINERPORT[/tcp|/udp], ports may be ranges"},
+		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish the image's EXPOSE ports on random host ports"},
+		&cli.StringSliceFlag{Name: "dns", Usage: "nameserver for the container's /etc/resolv.conf"},
+		&cli.StringSliceFlag{Name: "dns-search", Usage: "search domain for /etc/resolv.conf (\".\" for none)"},
+		&cli.StringSliceFlag{Name: "dns-option", Usage: "option for /etc/resolv.conf"},
+		&cli.StringSliceFlag{Name: "add-host", Usage: "add a NAME:IP line to /etc/hosts"},
 		&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "mount a volume or host path: NAME:/PATH[:OPTS], /HOST:/PATH[:OPTS] or /PATH (anonymous); OPTS: ro, rw, U, nocopy, z, Z"},
 		&cli.StringSliceFlag{Name: "mount", Usage: "mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy][,tmpfs-size=N]"},
 		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs: /PATH[:size=64m,mode=1777,...]"},
@@ -59,6 +69,30 @@ func mountOptions(c *cli.Context) ([]runtime.Mount, error) {
 	return out, nil
 }
 
+// networkOptions reads the network flags.
+func networkOptions(c *cli.Context) (netstack.Config, error) {
+	n, err := netstack.ParseMode(c.String("network"))
+	if err != nil {
+		return n, err
+	}
+	if n.Ports, err = port.ParseAll(c.StringSlice("publish")); err != nil {
+		return n, err
+	}
+	for _, ip := range c.StringSlice("dns") {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return n, fmt.Errorf("--dns %q is not an IP address", ip)
+		}
+	}
+	for _, h := range c.StringSlice("add-host") {
+		if _, err := etc.ParseAddHost(h); err != nil {
+			return n, err
+		}
+	}
+	n.DNS, n.DNSSearch, n.DNSOptions = c.StringSlice("dns"), c.StringSlice("dns-search"), c.StringSlice("dns-option")
+	n.AddHosts = c.StringSlice("add-host")
+	return n, nil
+}
+
 func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 	if c.NArg() < 1 {
 		return runtime.CreateOptions{}, withCode(125, fmt.Errorf("an image name is required: den %s [OPTIONS] IMAGE [COMMAND [ARG...]]", c.Command.Name))
@@ -81,9 +115,10 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		return o, withCode(125, err)
 	}
 	o.Mounts, o.VolumesFrom = mounts, c.StringSlice("volumes-from")
-	if n := c.String("network"); n != "none" {
-		return o, withCode(125, fmt.Errorf("--network %q is not available yet: containers get a loopback interface only (--network none)", n))
+	if o.Network, err = networkOptions(c); err != nil {
+		return o, withCode(125, err)
 	}
+	o.PublishAll = c.Bool("publish-all")
 	if o.Restart, o.RestartMaxRetries, err = runtime.ParseRestartPolicy(c.String("restart")); err != nil {
 		return o, withCode(125, err)
 	}
@@ -398,7 +433,7 @@ Examples:
 				}
 				rows = append(rows, psRow{
 					ID: id, Image: ctr.ImageName, ImageID: ctr.ImageID, Command: cmdline, Names: ctr.Name,
-					Status: statusText(ctr), State: ctr.State.Status,
+					Status: statusText(ctr), State: ctr.State.Status, Ports: portsText(ctr),
 					CreatedHuman: humanAgo(ctr.Created), RunningFor: humanDuration(time.Since(ctr.Created)),
 					CreatedAt: ctr.Created.Format("2006-01-02 15:04:05.999999999 -0700 MST"), Created: ctr.Created.Unix(),
 					Pid: ctr.State.Pid, ExitCode: ctr.State.ExitCode, Exited: ctr.State.Status == runtime.StatusExited,

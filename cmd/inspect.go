@@ -3,8 +3,10 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/den-project/den/netstack"
 	"github.com/den-project/den/runtime"
 	"github.com/den-project/den/store/image"
 	"github.com/urfave/cli/v2"
@@ -45,8 +47,19 @@ type inspectHostConfig struct {
 		Name              string `json:"Name"`
 		MaximumRetryCount int    `json:"MaximumRetryCount"`
 	} `json:"RestartPolicy"`
-	AutoRemove  bool   `json:"AutoRemove"`
-	NetworkMode string `json:"NetworkMode"`
+	AutoRemove   bool                            `json:"AutoRemove"`
+	NetworkMode  string                          `json:"NetworkMode"`
+	PortBindings map[string][]inspectPortBinding `json:"PortBindings"`
+	Dns          []string                        `json:"Dns"`
+	DnsSearch    []string                        `json:"DnsSearch"`
+	DnsOptions   []string                        `json:"DnsOptions"`
+	ExtraHosts   []string                        `json:"ExtraHosts"`
+}
+
+// inspectPortBinding is podman's host side of a published port.
+type inspectPortBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
 }
 
 // inspectContainer is podman's JSON shape of `container inspect`, as far as den has the data.
@@ -96,7 +109,25 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 	in.HostConfig.RestartPolicy.Name = c.Config.Restart
 	in.HostConfig.RestartPolicy.MaximumRetryCount = c.Config.RestartMaxRetries
 	in.HostConfig.AutoRemove = c.Config.Remove
-	in.HostConfig.NetworkMode = "none"
+	n := c.Config.Network
+	if n == nil {
+		n = &netstack.Config{Mode: netstack.ModeNone}
+	}
+	in.HostConfig.NetworkMode = n.String()
+	in.HostConfig.Dns, in.HostConfig.DnsSearch, in.HostConfig.DnsOptions = orEmpty(n.DNS), orEmpty(n.DNSSearch), orEmpty(n.DNSOptions)
+	in.HostConfig.ExtraHosts = orEmpty(n.AddHosts)
+	ports := map[string][]inspectPortBinding{}
+	for _, m := range n.Ports {
+		k := fmt.Sprintf("%d/%s", m.ContainerPort, m.Protocol)
+		ports[k] = append(ports[k], inspectPortBinding{HostIP: m.HostIP, HostPort: strconv.Itoa(int(m.HostPort))})
+	}
+	in.HostConfig.PortBindings = ports
+	in.NetworkSettings["Ports"] = ports
+	if n.Mode == netstack.ModeSlirp && c.State.Status == runtime.StatusRunning {
+		in.NetworkSettings["IPAddress"] = netstack.ContainerIP
+		in.NetworkSettings["Gateway"] = netstack.GatewayIP
+		in.NetworkSettings["IPPrefixLen"] = 24
+	}
 	return in
 }
 
@@ -174,7 +205,7 @@ func containerCmd() *cli.Command {
 	subs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), stopCmd(), killCmd(), waitCmd(), restartCmd(),
 		logsCmd(), inspectCmdFor("container"), existsCmd(), rmCmd(), psCmd(), execCmd(), attachCmd(), topCmd(),
-		renameCmd(), pauseCmd(), unpauseCmd(), containerPruneCmd(), cpCmd(), commitCmd(), exportCmd(),
+		renameCmd(), pauseCmd(), unpauseCmd(), containerPruneCmd(), cpCmd(), commitCmd(), exportCmd(), portCmd(),
 	}
 	for _, s := range subs {
 		s.OnUsageError = usageError

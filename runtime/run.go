@@ -16,13 +16,13 @@ import (
 
 	"github.com/containerd/console"
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/den-project/den/netstack"
 	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/record"
 	"github.com/moby/sys/user"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/opencontainers/runc/libcontainer/utils"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -79,6 +79,8 @@ type session struct {
 	hub *hub
 	// stopHealth ends the healthcheck loop.
 	stopHealth func()
+	// net is the container's slirp4netns and port forwarding, released with the session.
+	net *netstack.Attachment
 }
 
 // begin starts a created or exited container. Under the container's lock it checks the state,
@@ -125,7 +127,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	}
 	s.ctl = ctl
 	logrus.Debugf("starting container")
-	s.cont, s.proc, s.cons, err = r.startContainer(c, rootfs, stdio)
+	s.cont, s.proc, s.cons, s.net, err = r.startContainer(c, rootfs, stdio)
 	if err != nil {
 		ctl.close()
 		s.unmount()
@@ -158,6 +160,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 
 // release frees what a finished session holds.
 func (s *session) release() {
+	s.net.Close()
 	if s.cons != nil {
 		s.cons.Close()
 	}
@@ -169,6 +172,8 @@ func (s *session) release() {
 // up; a --rm container is removed before the answer.
 func (s *session) end(code int) error {
 	logrus.Debugf("container exited with %d", code)
+	// The network goes first: whoever hears of the exit finds nothing of it left.
+	s.net.Close()
 	r, c := s.r, s.c
 	lk, err := r.lockContainer(c.ID)
 	if err != nil {
@@ -236,19 +241,28 @@ func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (i
 }
 
 // startContainer builds the spec and starts the process; with a terminal it returns the
-// console master.
-func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*libcontainer.Container, *libcontainer.Process, console.Console, error) {
+// console master. The container's network is attached between libcontainer's create and
+// start, when its namespace exists and its command has not run yet.
+func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*libcontainer.Container, *libcontainer.Process, console.Console, *netstack.Attachment, error) {
 	eu, err := resolveUser(rootfs, c.Config.User)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	binds, err := r.writeEtcFiles(c)
+	n := networkOf(c)
+	var netnsPath string
+	var joined *Container
+	if n.Mode == netstack.ModeContainer {
+		if netnsPath, joined, err = r.joinedNetNS(n); err != nil {
+			return nil, nil, nil, nil, err
+		}
+	}
+	binds, err := r.writeEtcFiles(c, joined)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	mounts, err := r.mountSpecs(c, rootfs, uint32(eu.Uid), uint32(eu.Gid))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	binds = append(binds, mounts...)
 	env := setEnvDefault(c.Config.Env, "HOME", firstNonEmpty(eu.Home, "/"))
@@ -266,6 +280,7 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 		Args: c.Config.Args, Env: env, Cwd: c.Config.WorkingDir,
 		UID: uint32(eu.Uid), GID: uint32(eu.Gid), Groups: groups,
 		Terminal: c.Config.Tty, Binds: binds,
+		HostNetwork: n.Mode == netstack.ModeHost, NetNSPath: netnsPath,
 		Seccomp: r.Config == nil || r.Config.Engine.Seccomp == nil || *r.Config.Engine.Seccomp,
 	}
 	in.Rootless = r.Paths.Rootless
@@ -274,24 +289,24 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 	}
 	spec, err := buildSpec(in)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	lcfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName: c.ID, Spec: spec, RootlessCgroups: r.Paths.Rootless,
 	})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("building container config: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("building container config: %w", err)
 	}
 	// A container must not outlive the den process that holds it: nobody else could reap it.
 	lcfg.ParentDeathSignal = int(unix.SIGKILL)
 	if err := os.MkdirAll(r.stateRoot(), 0o700); err != nil {
-		return nil, nil, nil, fmt.Errorf("creating runtime state directory: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("creating runtime state directory: %w", err)
 	}
 	clearStaleState(r.stateRoot(), c.ID)
 	logrus.Debugf("libcontainer create")
 	cont, err := libcontainer.Create(r.stateRoot(), c.ID, lcfg)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("creating container: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("creating container: %w", err)
 	}
 	proc := &libcontainer.Process{
 		Args: spec.Process.Args, Env: spec.Process.Env, Cwd: spec.Process.Cwd,
@@ -303,7 +318,7 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			_ = cont.Destroy()
-			return nil, nil, nil, fmt.Errorf("creating console socket: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("creating console socket: %w", err)
 		}
 		sockParent = os.NewFile(uintptr(fds[0]), "console-parent")
 		sockChild := os.NewFile(uintptr(fds[1]), "console-child")
@@ -321,29 +336,48 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 		}
 		proc.Stdout, proc.Stderr = stdio.Out, stdio.Err
 	}
-	logrus.Debugf("libcontainer run")
-	if err := cont.Run(proc); err != nil {
+	logrus.Debugf("libcontainer start")
+	if err := cont.Start(proc); err != nil {
 		_ = cont.Destroy()
-		return nil, nil, nil, classifyStartError(err)
+		return nil, nil, nil, nil, classifyStartError(err)
+	}
+	pid, _ := proc.Pid()
+	logrus.Debugf("attaching network")
+	att, err := netstack.Attach(n, pid, r.runDir(c.ID))
+	if err != nil {
+		_ = cont.Signal(unix.SIGKILL)
+		_, _ = proc.Wait()
+		_ = cont.Destroy()
+		return nil, nil, nil, nil, err
+	}
+	logrus.Debugf("libcontainer exec")
+	if err := cont.Exec(); err != nil {
+		att.Close()
+		_ = cont.Signal(unix.SIGKILL)
+		_, _ = proc.Wait()
+		_ = cont.Destroy()
+		return nil, nil, nil, nil, classifyStartError(err)
 	}
 	var cons console.Console
 	if sockParent != nil {
 		f, err := utils.RecvFile(sockParent)
 		if err != nil {
+			att.Close()
 			_ = cont.Signal(unix.SIGKILL)
 			_, _ = proc.Wait()
 			_ = cont.Destroy()
-			return nil, nil, nil, fmt.Errorf("receiving the container's terminal: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("receiving the container's terminal: %w", err)
 		}
 		cons, err = console.ConsoleFromFile(f)
 		if err != nil {
+			att.Close()
 			_ = cont.Signal(unix.SIGKILL)
 			_, _ = proc.Wait()
 			_ = cont.Destroy()
-			return nil, nil, nil, fmt.Errorf("using the container's terminal: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("using the container's terminal: %w", err)
 		}
 	}
-	return cont, proc, cons, nil
+	return cont, proc, cons, att, nil
 }
 
 // waitAttached relays stdio and signals until the container exits, and returns its code.
@@ -513,36 +547,4 @@ func ownMapSize() uint32 {
 		}
 	}
 	return uint32(total)
-}
-
-// writeEtcFiles writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf and
-// returns the bind mounts that put them in place.
-func (r *Runtime) writeEtcFiles(c *Container) ([]specs.Mount, error) {
-	dir := r.runDir(c.ID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating container runtime directory: %w", err)
-	}
-	hosts := "127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain\n" +
-		"127.0.1.1\t" + c.Config.Hostname + " " + c.Name + "\n"
-	resolv, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil {
-		resolv = nil
-	}
-	files := []struct {
-		name string
-		data []byte
-	}{
-		{"hostname", []byte(c.Config.Hostname + "\n")},
-		{"hosts", []byte(hosts)},
-		{"resolv.conf", resolv},
-	}
-	var mounts []specs.Mount
-	for _, f := range files {
-		p := filepath.Join(dir, f.name)
-		if err := os.WriteFile(p, f.data, 0o644); err != nil {
-			return nil, fmt.Errorf("writing container %s: %w", f.name, err)
-		}
-		mounts = append(mounts, specs.Mount{Destination: "/etc/" + f.name, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
-	}
-	return mounts, nil
 }

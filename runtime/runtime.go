@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/den-project/den/config"
+	"github.com/den-project/den/netstack"
 	"github.com/den-project/den/store"
 	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/image"
@@ -89,6 +90,11 @@ type CreateOptions struct {
 	// Mounts are -v, --mount and --tmpfs; VolumesFrom are --volumes-from CTR[:ro|rw].
 	Mounts      []Mount
 	VolumesFrom []string
+	// Network is the --network mode with its ports and DNS settings; the zero value is
+	// slirp4netns.
+	Network netstack.Config
+	// PublishAll publishes the image's EXPOSE ports on random host ports (-P).
+	PublishAll bool
 }
 
 // Create makes a container record and its storage from an image. A failure leaves nothing
@@ -132,6 +138,10 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	if err != nil {
 		return nil, err
 	}
+	network, err := r.prepareNetwork(o, icfg.Config.ExposedPorts)
+	if err != nil {
+		return nil, err
+	}
 	c := &Container{
 		ID:      newID(),
 		Name:    o.Name,
@@ -158,7 +168,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		Cmd:        icfg.Config.Cmd,
 		StopSignal: firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
 		Restart:    o.Restart, RestartMaxRetries: o.RestartMaxRetries,
-		Health: o.Health,
+		Health: o.Health, Network: network,
 	}
 	if !filepath.IsAbs(c.Config.WorkingDir) {
 		return nil, fmt.Errorf("working directory %q must be an absolute path", c.Config.WorkingDir)

@@ -159,6 +159,12 @@ type specInput struct {
 	Rootless bool
 	// Binds are extra bind mounts (hosts, hostname, resolv.conf).
 	Binds []specs.Mount
+	// HostNetwork keeps den's network namespace, the host's: no namespace of its own, and
+	// the host's /sys bound read-only (sysfs cannot be mounted for a namespace den does
+	// not own).
+	HostNetwork bool
+	// NetNSPath joins an existing network namespace (another container's).
+	NetNSPath string
 }
 
 // buildSpec makes the OCI runtime spec of a container with den's defaults.
@@ -193,6 +199,24 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		},
 	}
 	s.Mounts = append(s.Mounts, in.Binds...)
+	if in.HostNetwork || in.NetNSPath != "" {
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type == specs.NetworkNamespace {
+				if in.HostNetwork {
+					continue
+				}
+				n.Path = in.NetNSPath
+			}
+			ns = append(ns, n)
+		}
+		s.Linux.Namespaces = ns
+		for i, m := range s.Mounts {
+			if m.Destination == "/sys" {
+				s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+			}
+		}
+	}
 	if !in.Rootless {
 		// Rootless, libcontainer skips hierarchies it cannot write only when no path is asked
 		// for; as root each container gets its own cgroup under den/.

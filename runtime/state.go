@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/den-project/den/netstack"
 	"github.com/den-project/den/store/record"
 	"golang.org/x/sys/unix"
 )
@@ -68,6 +69,8 @@ type ContainerConfig struct {
 	RestartMaxRetries int    `json:"restartMaxRetries,omitempty"`
 	// Mounts are the volumes, bind mounts and tmpfs mounts, named volumes resolved.
 	Mounts []Mount `json:"mounts,omitempty"`
+	// Network is nil in records made before den had networking: a loopback interface only.
+	Network *netstack.Config `json:"network,omitempty"`
 }
 
 // State is the mutable part of a record.

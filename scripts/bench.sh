@@ -30,8 +30,9 @@
 # Both engines load testdata/images/busybox-docker.tar. Timing is done by scripts/bench/timer,
 # a small Go program, so no bash loop adds fork noise to the figures.
 #
-# Benchmarks, all with --network=none (den's containers have a loopback interface only):
+# Benchmarks, all with --network=none but one (the rows measure den's engine, not its network):
 #   run --rm busybox true
+#   run --rm busybox true          with the default network, slirp4netns, for its cost
 #   images
 #   create busybox true            the created containers are removed untimed
 #   run -d busybox sleep 1000      the containers are removed untimed (rm -af)
@@ -126,6 +127,8 @@ inner() {
 	# den's containers have a loopback interface only so far: compare with podman's equal.
 	step "run --rm, images, create"
 	measure run "$N" 2 1 run --rm --network=none busybox true
+	# The default network (slirp4netns, both engines) against none: what networking costs.
+	measure runnet "$N" 2 1 run --rm busybox true
 	measure images "$N" 2 1 images
 	measure create "$N" 2 1 create --network=none busybox true
 	remove_all "after create"
@@ -347,8 +350,8 @@ measure() {
 }
 
 report() {
-	local rows=(run images create rund stop rm exec par ps) key label d p ratio extra den_failed=false
-	local -A labels=([run]="run --rm true" [images]="images" [create]="create true"
+	local rows=(run runnet images create rund stop rm exec par ps) key label d p ratio extra den_failed=false
+	local -A labels=([run]="run --rm true" [runnet]="run --rm true (slirp)" [images]="images" [create]="create true"
 		[rund]="run -d sleep" [stop]="stop -t 0 (running)" [rm]="rm (exited)" [exec]="exec true"
 		[par]="$PAR x run --rm (par.)" [ps]="ps -a ($PS_N ctrs)")
 	printf '%-22s %9s %12s %11s   %-15s %s\n' benchmark "den (ms)" "podman (ms)" den/podman \

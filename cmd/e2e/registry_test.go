@@ -61,17 +61,6 @@ func needRegistry(t *testing.T) {
 	}
 }
 
-// freePort returns a port on 127.0.0.1 that nothing listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startRegistry runs docker-registry with a config of the test's own.
 func startRegistry(t *testing.T, o registryOpts) *testRegistry {
 	t.Helper()

@@ -56,7 +56,7 @@ func TestContainerCannotReachTheKernelBehindItsDefaults(t *testing.T) {
 		{"mount is refused", "mount -t tmpfs t /mnt 2>/dev/null && echo mounted || echo refused", "refused"},
 		{"no raw sockets", "ping -c1 -W1 127.0.0.1 >/dev/null 2>&1 && echo pinged || echo refused", "refused"},
 		{"no device nodes", "mknod /tmp/sda b 8 0 2>/dev/null && echo made || echo refused", "refused"},
-		{"only lo in the network namespace", "ls /sys/class/net | tr '\\n' ' '", "lo "},
+		{"only lo and slirp4netns's tap0 in the network namespace", "ls /sys/class/net | tr '\\n' ' '", "lo tap0 "},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,132 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/den-project/den/netstack"
+	"github.com/den-project/den/netstack/port"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// networkOf is a container's network configuration; records written before den had
+// networking mean a loopback interface only.
+func networkOf(c *Container) netstack.Config {
+	if c.Config.Network == nil {
+		return netstack.Config{Mode: netstack.ModeNone}
+	}
+	return *c.Config.Network
+}
+
+// prepareNetwork completes the user's network choice at create time: the joined container
+// by id, the image's EXPOSE ports with -P, free host ports checked and chosen.
+func (r *Runtime) prepareNetwork(o CreateOptions, exposed map[string]struct{}) (*netstack.Config, error) {
+	n := o.Network
+	if n.Mode == "" {
+		n.Mode = netstack.ModeSlirp
+	}
+	if n.Mode == netstack.ModeContainer {
+		other, err := r.recs.resolve(n.Container)
+		if err != nil {
+			return nil, fmt.Errorf("--network container:%s: %w", n.Container, err)
+		}
+		n.Container = other.ID
+		// Each den invocation builds its own user namespace; the other container's network
+		// namespace belongs to a sibling one, which this invocation may not enter (EPERM).
+		// Joining needs the invocation to enter that container's user namespace first.
+		return nil, fmt.Errorf("--network container:%s is not supported yet: den cannot join the network namespace of a container started by another den invocation; publish ports or use --network host", other.Name)
+	}
+	n.Ports = append([]port.Mapping(nil), n.Ports...)
+	if o.PublishAll {
+		keys := make([]string, 0, len(exposed))
+		for k := range exposed {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			num, proto, _ := strings.Cut(k, "/")
+			p, err := strconv.Atoi(num)
+			if err != nil || p < 1 || p > 65535 {
+				continue
+			}
+			if proto == "" {
+				proto = "tcp"
+			}
+			if proto != "tcp" && proto != "udp" {
+				continue
+			}
+			published := false
+			for _, m := range n.Ports {
+				if int(m.ContainerPort) == p && m.Protocol == proto {
+					published = true
+				}
+			}
+			if !published {
+				n.Ports = append(n.Ports, port.Mapping{ContainerPort: uint16(p), Protocol: proto})
+			}
+		}
+	}
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// joinedNetNS is the network namespace a container:ID container joins: that of the
+// other container's process, which must be running.
+func (r *Runtime) joinedNetNS(n netstack.Config) (string, *Container, error) {
+	other, err := r.recs.load(n.Container)
+	if err != nil {
+		return "", nil, fmt.Errorf("--network container:%s: %w", n.Container, err)
+	}
+	reconcile(other)
+	if other.State.Status != StatusRunning || other.State.Pid == 0 {
+		return "", nil, fmt.Errorf("--network container:%s: %w: start it first", other.Name, ErrNotRunning)
+	}
+	return "/proc/" + strconv.Itoa(other.State.Pid) + "/ns/net", other, nil
+}
+
+// writeEtcFiles writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf and
+// returns the bind mounts that put them in place. A container that joins another's network
+// shares that one's hosts and resolv.conf.
+func (r *Runtime) writeEtcFiles(c *Container, joined *Container) ([]specs.Mount, error) {
+	dir := r.runDir(c.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating container runtime directory: %w", err)
+	}
+	n := networkOf(c)
+	hostHosts, _ := os.ReadFile("/etc/hosts")
+	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
+	hosts, resolv, err := n.Files(netstack.FilesInput{
+		Hostname: c.Config.Hostname, Name: c.Name, HostHosts: string(hostHosts), HostResolv: string(hostResolv),
+	})
+	if err != nil {
+		return nil, err
+	}
+	files := []struct{ name, data string }{
+		{"hostname", c.Config.Hostname + "\n"}, {"hosts", hosts}, {"resolv.conf", resolv},
+	}
+	var mounts []specs.Mount
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if joined != nil && f.name != "hostname" {
+			p = filepath.Join(r.runDir(joined.ID), f.name)
+		} else if err := os.WriteFile(p, []byte(f.data), 0o644); err != nil {
+			return nil, fmt.Errorf("writing container %s: %w", f.name, err)
+		}
+		mounts = append(mounts, specs.Mount{Destination: "/etc/" + f.name, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
+	}
+	return mounts, nil
+}
+
+// Ports lists a container's published ports, in the order they were given.
+func (c *Container) Ports() []port.Mapping {
+	if c.Config.Network == nil {
+		return nil
+	}
+	return c.Config.Network.Ports
+}
