@@ -11,6 +11,7 @@
 #   BENCH_PAR     containers started at once by the parallel benchmark (default 50)
 #   BENCH_N_PAR   timed batches of those, without warm-up (default 3)
 #   BENCH_PS_N    containers present while `ps -a` is timed (default 1000)
+#   BENCH_N_IMAGE timed pulls, saves and loads of the Debian image (default 5)
 #   BENCH_INTERLEAVE=0   time den's runs, then podman's, instead of taking turns run by run
 #   BENCH_PODMAN=none    leave podman out even when it is installed (den's figures alone)
 #
@@ -175,12 +176,96 @@ inner() {
 	fi
 	step "ps -a"
 	measure ps "$NS" 2 1 ps -a
+	remove_all "after ps -a"
+
+	image_rows
 	step "done"
 	echo
 
 	report || status=$?
 	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (figures are noisy when it is near or above $(nproc))"
 	return "$status"
+}
+
+# image_rows times the image rows on the Debian image of scripts/build-debian-image.sh: pull
+# from a registry on 127.0.0.1 into a fresh store each run (cold: no layer there yet), save
+# to an archive, and load of the archive into a fresh store each run. The registry is
+# Debian's docker-registry, filled once by den's push.
+image_rows() {
+	local debian=$BENCH_DIR/debian-oci.tar e out why=""
+	if [ ! -r "$debian" ]; then
+		why="no debian-oci.tar (make bigimage builds it)"
+	elif [ ! -x /usr/bin/docker-registry ]; then
+		why="no /usr/bin/docker-registry (scripts/setup-host.sh installs it)"
+	fi
+	if [ -z "$why" ]; then
+		step "registry, then pull, save, load of the Debian image"
+		start_registry || why="the registry did not start: $(tail -n 1 "$BENCH_DIR/registry/log" 2>/dev/null)"
+	fi
+	for e in "${engines[@]}"; do
+		if [ -n "$why" ]; then
+			pre[pull,$e]=$why pre[save,$e]=$why pre[load,$e]=$why
+			continue
+		fi
+		out=$(once "$e" load -i "$debian")
+		if [ "${out%% *}" != ok ]; then
+			pre[save,$e]="untimed load before: ${out#fail }"
+		fi
+	done
+	if [ -z "$why" ] && [ -z "${pre[save,den]:-}" ]; then
+		out=$(once den push --tls-verify=false debian "127.0.0.1:$REGISTRY_PORT/bench/debian:latest")
+		if [ "${out%% *}" != ok ]; then
+			why="untimed den push before: ${out#fail }"
+			for e in "${engines[@]}"; do
+				pre[pull,$e]=$why
+			done
+		fi
+	fi
+	local NI=${BENCH_N_IMAGE:-5}
+	measure pull "$NI" 0 1 --root "$BENCH_DIR/@E@/pull{i}" --runroot "$BENCH_DIR/@E@/pullrun{i}" \
+		pull -q --tls-verify=false "127.0.0.1:${REGISTRY_PORT:-1}/bench/debian:latest"
+	measure save "$NI" 1 1 save -o "$BENCH_DIR/@E@/save{i}.tar" debian
+	measure load "$NI" 0 1 --root "$BENCH_DIR/@E@/load{i}" --runroot "$BENCH_DIR/@E@/loadrun{i}" load -i "$debian"
+	stop_registry
+}
+
+# start_registry runs docker-registry on a free port of 127.0.0.1, in REGISTRY_PORT.
+start_registry() {
+	local dir=$BENCH_DIR/registry try port
+	mkdir -p "$dir/data"
+	for try in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 30000))
+		cat >"$dir/config.yml" <<-EOF
+			version: 0.1
+			log:
+			  level: error
+			storage:
+			  filesystem:
+			    rootdirectory: $dir/data
+			http:
+			  addr: 127.0.0.1:$port
+		EOF
+		/usr/bin/docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+		REGISTRY_PID=$!
+		for _ in $(seq 50); do
+			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+				REGISTRY_PORT=$port
+				return 0
+			fi
+			kill -0 "$REGISTRY_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		stop_registry
+	done
+	return 1
+}
+
+stop_registry() {
+	if [ -n "${REGISTRY_PID:-}" ]; then
+		kill "$REGISTRY_PID" 2>/dev/null || true
+		wait "$REGISTRY_PID" 2>/dev/null || true
+		REGISTRY_PID=""
+	fi
 }
 
 # step WHAT notes on stderr what is being measured, and since when the inner stage runs.
@@ -211,9 +296,11 @@ podman_info() {
 cmd() {
 	local e=$1
 	shift
+	# @E@ in an argument is the engine's name, for paths each engine must have to itself.
+	local args=("${@//@E@/$e}")
 	case $e in
-	den) printf '%s\0' "${den_env[@]}" "$den" "$@" ;;
-	podman) printf '%s\0' "${pod_env[@]}" "$podman" "$@" ;;
+	den) printf '%s\0' "${den_env[@]}" "$den" "${args[@]}" ;;
+	podman) printf '%s\0' "${pod_env[@]}" "$podman" "${args[@]}" ;;
 	esac
 }
 
@@ -267,6 +354,7 @@ remove_all() {
 # podman's containers, so that their locks in podman's per-user table are not leaked.
 stop_running() {
 	local ids=()
+	stop_registry
 	mapfile -t ids < <(env "${den_env[@]}" "$den" ps -q 2>/dev/null || true)
 	if [ ${#ids[@]} -gt 0 ]; then
 		env "${den_env[@]}" "$den" rm -f "${ids[@]}" >/dev/null 2>&1 || true
@@ -350,10 +438,11 @@ measure() {
 }
 
 report() {
-	local rows=(run runnet images create rund stop rm exec par ps) key label d p ratio extra den_failed=false
+	local rows=(run runnet images create rund stop rm exec par ps pull save load) key label d p ratio extra den_failed=false
 	local -A labels=([run]="run --rm true" [runnet]="run --rm true (slirp)" [images]="images" [create]="create true"
 		[rund]="run -d sleep" [stop]="stop -t 0 (running)" [rm]="rm (exited)" [exec]="exec true"
-		[par]="$PAR x run --rm (par.)" [ps]="ps -a ($PS_N ctrs)")
+		[par]="$PAR x run --rm (par.)" [ps]="ps -a ($PS_N ctrs)"
+		[pull]="pull debian (cold)" [save]="save debian" [load]="load debian (cold)")
 	printf '%-22s %9s %12s %11s   %-15s %s\n' benchmark "den (ms)" "podman (ms)" den/podman \
 		"den min-max" "podman min-max"
 	for key in "${rows[@]}"; do
@@ -406,6 +495,18 @@ report() {
 		if [ "$ratio" = - ]; then
 			echo "target: $label cannot tell (no ratio)"
 		elif awk -v r="$ratio" -v t="$target_ratio" 'BEGIN { exit !(r <= t) }'; then
+			echo "target: $label met ($ratio)"
+		else
+			echo "target: $label NOT met ($ratio)"
+		fi
+	done
+	# Images: the same libraries on both sides, so den at least as fast as podman.
+	for key in pull save load; do
+		ratio=$(ratio "${R[$key,den]:-none}" "${R[$key,podman]:-none}")
+		label="den <= 1.00 x podman for ${labels[$key]}:"
+		if [ "$ratio" = - ]; then
+			echo "target: $label cannot tell (no ratio)"
+		elif awk -v r="$ratio" 'BEGIN { exit !(r <= 1.0) }'; then
 			echo "target: $label met ($ratio)"
 		else
 			echo "target: $label NOT met ($ratio)"
@@ -518,9 +619,13 @@ find_runtime() {
 setup_dirs() {
 	local runtime=$1
 	mkdir -p "$T/bin" "$T/den/home" "$T/den/data" "$T/den/config" "$T/den/run" \
-		"$T/podman/home/.config/containers" "$T/podman/run"
+		"$T/podman/home/.config/containers" "$T/podman/run" "$T/registry"
 	cp "$root/bin/den" "$T/bin/den"
 	cp "$root/testdata/images/busybox-docker.tar" "$T/busybox-docker.tar"
+	if [ -r "$root/testdata/images/debian-oci.tar" ]; then
+		cp "$root/testdata/images/debian-oci.tar" "$T/debian-oci.tar"
+		chmod 0644 "$T/debian-oci.tar"
+	fi
 	cp "${BASH_SOURCE[0]}" "$T/bin/bench.sh"
 	cat >"$T/podman/home/.config/containers/containers.conf" <<-EOF
 		[engine]
@@ -537,7 +642,7 @@ setup_dirs() {
 	chmod 0755 "$T" "$T/bin"
 	chmod 0644 "$T/busybox-docker.tar"
 	if [ "$(id -u)" -eq 0 ]; then
-		chown -R "$run_user:" "$T/den" "$T/podman"
+		chown -R "$run_user:" "$T/den" "$T/podman" "$T/registry"
 	fi
 	chmod 0700 "$T/den/run" "$T/podman/run"
 }
@@ -592,6 +697,7 @@ main() {
 		HOME="$T" USER="$run_user" LOGNAME="$run_user"
 		BENCH_DIR="$T" BENCH_N="${BENCH_N:-15}" BENCH_N_SLOW="${BENCH_N_SLOW:-10}"
 		BENCH_N_PAR="${BENCH_N_PAR:-3}" BENCH_PAR="${BENCH_PAR:-50}" BENCH_PS_N="${BENCH_PS_N:-1000}"
+		BENCH_N_IMAGE="${BENCH_N_IMAGE:-5}"
 		BENCH_INTERLEAVE="${BENCH_INTERLEAVE:-1}"
 		BENCH_PODMAN_BIN="$podman" BENCH_NO_PODMAN="$no_podman" BENCH_RUNTIME="$runtime")
 	if [ "$(id -u)" -eq 0 ]; then
