@@ -49,6 +49,9 @@ func ParseRef(s string) (Ref, error) {
 		return Ref{}, errors.New("empty image reference: name an image such as registry.example.com/busybox:latest")
 	}
 	if rest, ok := strings.CutPrefix(s, "docker://"); ok {
+		if rest == "" {
+			return Ref{}, fmt.Errorf("%q is not a valid image reference: it needs a name, e.g. docker://registry.example.com/busybox:latest", s)
+		}
 		if err := validName(rest); err != nil {
 			return Ref{}, err
 		}
