@@ -107,6 +107,18 @@ monitors() {
 	done
 }
 
+# slirps prints the pid of each live slirp4netns of this run: the network helper of a
+# container, which must go with its holder.
+slirps() {
+	local pid
+	for pid in $(pgrep -u "$uid" -x slirp4netns || true); do
+		if grep -qzxF "XDG_RUNTIME_DIR=$T/den/run" "/proc/$pid/environ" 2>/dev/null && alive "$pid"; then
+			echo "$pid"
+		fi
+	done
+	return 0
+}
+
 # sleepers prints the pid of each live `sleep 1000` of the user whose mounts are this run's
 # (a container's root is an overlay under $T/den/data); others prints the count of the rest.
 sleepers() {
@@ -309,6 +321,11 @@ check_rm_all() {
 		fail "after rm -af, ${#left[@]} \`sleep 1000\` container processes of this run are alive"
 		describe "${left[@]}"
 	fi
+	mapfile -t left < <(slirps)
+	if [ ${#left[@]} -gt 0 ]; then
+		fail "after rm -af, ${#left[@]} slirp4netns processes of this run are alive"
+		describe "${left[@]}"
+	fi
 	mapfile -t left < <(sleepers others)
 	if [ ${#left[@]} -gt 0 ]; then
 		echo "(${#left[@]} other \`sleep 1000\` processes of $run_user belong to other den state dirs; not counted)"
@@ -336,6 +353,7 @@ cleanup() {
 	mapfile -t pids < <({
 		monitors | awk '{ print $1 }'
 		sleepers mine
+		slirps
 		den_procs
 		mounters | awk '{ print $1 }'
 	} | sort -u)
