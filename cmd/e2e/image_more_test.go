@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -61,4 +63,28 @@ func TestPullDrawsProgressBarsOnATerminal(t *testing.T) {
 	if !strings.Contains(out, img.id) {
 		t.Errorf("want the image id at the end\n%q", out)
 	}
+}
+
+// registries.conf can block a registry, and policy.json decides what may be pulled.
+func TestBlockedRegistriesAndRejectingPoliciesStopPulls(t *testing.T) {
+	reg := startRegistry(t, registryOpts{})
+	img := seedBusybox(t, reg, "--tls-verify=false")
+	t.Run("blocked registry", func(t *testing.T) {
+		d := newDen(t)
+		d.writeRegistriesConf(t, fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\nblocked = true\n", reg.host))
+		wantError(t, d.run(t, "pull", "-q", img.ref), 125, "blocked")
+		wantNothingStored(t, d)
+	})
+	t.Run("policy rejects", func(t *testing.T) {
+		d := newDen(t)
+		d.writeFile(t, filepath.Join("config", "den", "policy.json"), []byte(`{"default": [{"type": "reject"}]}`))
+		wantError(t, d.run(t, "pull", "-q", "--tls-verify=false", img.ref), 125, "rejected")
+		wantNothingStored(t, d)
+	})
+	t.Run("policy accepts that registry only", func(t *testing.T) {
+		d := newDen(t)
+		d.writeFile(t, filepath.Join("config", "den", "policy.json"), []byte(fmt.Sprintf(
+			`{"default": [{"type": "reject"}], "transports": {"docker": {%q: [{"type": "insecureAcceptAnything"}]}}}`, reg.host)))
+		wantPulled(t, d.run(t, "pull", "-q", "--tls-verify=false", img.ref), img.id)
+	})
 }
