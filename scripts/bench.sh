@@ -93,7 +93,8 @@ inner() {
 	fi
 	# R: results by ROW,ENGINE. broken: an engine's failure that spoils every row after it.
 	# pre: an untimed step before one row failed (ROW,ENGINE). M: monitor memory (ENGINE,WHEN).
-	declare -gA R=() broken=() pre=() M=()
+	# T_: iperf3 throughputs in Gbit/s (ROW,ENGINE).
+	declare -gA R=() broken=() pre=() M=() T_=()
 	trap stop_running EXIT
 
 	echo "user: $(id -un) ($(id -u)), N=$N timed runs after 2 warm-ups ($NS for run -d, stop, rm and ps;" \
@@ -179,6 +180,7 @@ inner() {
 	remove_all "after ps -a"
 
 	image_rows
+	network_rows
 	step "done"
 	echo
 
@@ -266,6 +268,84 @@ stop_registry() {
 		wait "$REGISTRY_PID" 2>/dev/null || true
 		REGISTRY_PID=""
 	fi
+}
+
+# network_rows measures throughput with iperf3 (in the Debian image) for 3 s each way: from
+# the host to a server in the container through a published port (-p), and from a client in
+# the container to a server on the host's primary address (out through slirp4netns).
+# Results are Gbit/s in T_[ROW,ENGINE], higher is better.
+network_rows() {
+	local e why="" ip port out
+	if ! command -v iperf3 >/dev/null; then
+		why="no iperf3 on the host (scripts/setup-host.sh --bench installs it)"
+	elif [ ! -r "$BENCH_DIR/debian-oci.tar" ]; then
+		why="no debian-oci.tar (make bigimage builds it)"
+	fi
+	ip=$(ip -4 route get 192.0.2.1 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "src") print $(i + 1) }')
+	[ -n "$ip" ] || why=${why:-"no primary IPv4 address"}
+	step "iperf3 through -p and out of the container"
+	for e in "${engines[@]}"; do
+		if [ -n "$why" ] || [ -n "${broken[$e]:-}" ]; then
+			T_[pin,$e]="fail ${why:-${broken[$e]}}" T_[pout,$e]="fail ${why:-${broken[$e]}}"
+			continue
+		fi
+		if ! env_of "$e" image exists debian 2>/dev/null &&
+			! out=$(env_of "$e" load -i "$BENCH_DIR/debian-oci.tar" 2>&1); then
+			T_[pin,$e]="fail untimed load before: $(tail -n 1 <<<"$out")" T_[pout,$e]=${T_[pin,$e]}
+			continue
+		fi
+		port=$((20000 + RANDOM % 30000))
+		if ! out=$(env_of "$e" run -d --name ipf -p "$port:5201" debian iperf3 -s 2>&1); then
+			T_[pin,$e]="fail run -d -p: $(tail -n 1 <<<"$out")"
+		elif wait_port "$port"; then
+			T_[pin,$e]=$(iperf_gbits iperf3 -c 127.0.0.1 -p "$port" -t 3)
+		else
+			T_[pin,$e]="fail the server in the container never listened on $port"
+		fi
+		env_of "$e" rm -f ipf >/dev/null 2>&1 || true
+		port=$((20000 + RANDOM % 30000))
+		iperf3 -s -1 -B "$ip" -p "$port" >/dev/null 2>&1 &
+		local srv=$!
+		wait_port "$port" "$ip" || true
+		T_[pout,$e]=$(iperf_gbits env_of "$e" run --rm debian iperf3 -c "$ip" -p "$port" -t 3)
+		kill "$srv" 2>/dev/null || true
+		wait "$srv" 2>/dev/null || true
+	done
+}
+
+# env_of ENGINE ARGS... runs the engine with its environment.
+env_of() {
+	local e=$1 words
+	shift
+	mapfile -d '' words < <(cmd "$e" "$@")
+	env "${words[@]}"
+}
+
+# wait_port PORT [IP] waits up to 10 s until something listens on IP:PORT (127.0.0.1).
+wait_port() {
+	local i
+	for i in $(seq 100); do
+		if (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# iperf_gbits CMD... runs an iperf3 client and prints "ok GBITS" from its receiver line.
+iperf_gbits() {
+	local out
+	if ! out=$("$@" 2>&1); then
+		echo "fail $(grep -v '^$' <<<"$out" | tail -n 1)"
+		return 0
+	fi
+	awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /bits\/sec/) { v = $i; u = $(i + 1) } }
+		END {
+			if (v == "") { print "fail no receiver line"; exit }
+			f = (u ~ /^G/) ? 1 : (u ~ /^M/) ? 1e-3 : (u ~ /^K/) ? 1e-6 : 1e-9
+			printf "ok %.2f\n", v * f
+		}' <<<"$out"
 }
 
 # step WHAT notes on stderr what is being measured, and since when the inner stage runs.
@@ -487,6 +567,17 @@ report() {
 	done
 	echo
 
+	local -A tlabels=([pin]="host -> container (-p)" [pout]="container -> host")
+	printf '%-38s %9s %12s %11s\n' "iperf3 throughput (Gbit/s)" den podman den/podman
+	for key in pin pout; do
+		d=${T_[$key,den]:-none} p=${T_[$key,podman]:-none}
+		extra=""
+		[ "${d%% *}" = ok ] || extra+="  den: ${d#fail }"
+		case ${p%% *} in ok | none) ;; *) extra+="  podman: ${p#fail }" ;; esac
+		printf '%-38s %9s %12s %11s%s\n' "${tlabels[$key]}" "$(cell "$d" 2)" "$(cell "$p" 2)" "$(tratio "$d" "$p")" "$extra"
+	done
+	echo
+
 	for key in run rund stop rm exec par; do
 		d=${R[$key,den]}
 		p=${R[$key,podman]:-none}
@@ -512,6 +603,14 @@ report() {
 			echo "target: $label NOT met ($ratio)"
 		fi
 	done
+	ratio=$(tratio "${T_[pin,den]:-none}" "${T_[pin,podman]:-none}")
+	if [ "$ratio" = - ]; then
+		echo "target: den >= podman for -p throughput: cannot tell (no ratio)"
+	elif awk -v r="$ratio" 'BEGIN { exit !(r >= 1.0) }'; then
+		echo "target: den >= podman for -p throughput: met ($ratio)"
+	else
+		echo "target: den >= podman for -p throughput: NOT met ($ratio)"
+	fi
 	label="den's ${labels[ps]} < $target_ps_ms ms:"
 	d=${R[ps,den]}
 	if [ "${d%% *}" != ok ]; then
@@ -557,6 +656,15 @@ range() {
 	ok) echo "$1" | awk '{ print $3 "-" $4 }' ;;
 	*) echo "" ;;
 	esac
+}
+
+# tratio DEN PODMAN: the ratio of two "ok VALUE" throughputs.
+tratio() {
+	if [ "${1%% *}" = ok ] && [ "${2%% *}" = ok ]; then
+		awk -v a="${1#ok }" -v b="${2#ok }" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "-" }'
+	else
+		echo "-"
+	fi
 }
 
 ratio() {
