@@ -132,7 +132,7 @@ func commands() []*cli.Command {
 		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(), volumeCmd(),
 		tagCmd(), untagCmd(), saveCmd(), historyCmd(), commitCmd(), exportCmd(),
 		pullCmd(), pushCmd(), loginCmd(), logoutCmd(), cpCmd(),
-		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(), portCmd(),
+		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(), portCmd(), unshareCmd(), mountCmd(), umountCmd(),
 		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
 	}
 	for _, c := range cs {
@@ -190,7 +190,7 @@ var namespaceCommands = map[string]bool{
 	"restart": true,
 	"system":  true,
 	"tag":     true, "untag": true, "save": true, "commit": true, "export": true,
-	"pull": true, "push": true, "cp": true,
+	"pull": true, "push": true, "cp": true, "unshare": true,
 }
 
 // imageNamespaceVerbs are the verbs of "den image" that touch storage; enter.c keeps the same

@@ -494,15 +494,9 @@ Examples:
 				return err
 			}
 			defer e.rt.Close()
-			refs := c.Args().Slice()
-			if c.Bool("all") {
-				cs, err := e.rt.List()
-				if err != nil {
-					return withCode(125, err)
-				}
-				for _, ctr := range cs {
-					refs = append(refs, ctr.ID)
-				}
+			refs, err := containerArgs(c, e)
+			if err != nil {
+				return err
 			}
 			if len(refs) == 0 && !c.Bool("all") {
 				return withCode(125, errors.New("no container given: den rm [-f] CONTAINER... or den rm -a"))

@@ -45,6 +45,20 @@ type imageJSON struct {
 	Dangling    bool              `json:"Dangling"`
 }
 
+// repoTags gives each of an image's names with its repository and tag, as listings show
+// them: an image without a name is one row of <none>.
+func repoTags(names []string) [][3]string {
+	if len(names) == 0 {
+		return [][3]string{{"", "<none>", "<none>"}}
+	}
+	out := make([][3]string, 0, len(names))
+	for _, n := range names {
+		repo, tag := splitRepoTag(n)
+		out = append(out, [3]string{n, repo, tag})
+	}
+	return out
+}
+
 func splitRepoTag(name string) (repo, tag string) {
 	n, err := reference.ParseNormalizedNamed(name)
 	if err != nil {
@@ -139,16 +153,9 @@ Examples:
 				} else {
 					id = "sha256:" + id
 				}
-				names := img.Names
-				if len(names) == 0 {
-					names = []string{""}
-				}
 				matched := false
-				for _, n := range names {
-					repo, tag := "<none>", "<none>"
-					if n != "" {
-						repo, tag = splitRepoTag(n)
-					}
+				for _, rt := range repoTags(img.Names) {
+					n, repo, tag := rt[0], rt[1], rt[2]
 					if nameFilter != "" && !matchesImageFilter(nameFilter, n, img.ID) {
 						continue
 					}

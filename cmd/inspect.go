@@ -206,6 +206,7 @@ func containerCmd() *cli.Command {
 		runCmd(), createCmd(), startCmd(), stopCmd(), killCmd(), waitCmd(), restartCmd(),
 		logsCmd(), inspectCmdFor("container"), existsCmd(), rmCmd(), psCmd(), execCmd(), attachCmd(), topCmd(),
 		renameCmd(), pauseCmd(), unpauseCmd(), containerPruneCmd(), cpCmd(), commitCmd(), exportCmd(), portCmd(),
+		mountCmd(), umountCmd(),
 	}
 	for _, s := range subs {
 		s.OnUsageError = usageError

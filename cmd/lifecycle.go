@@ -17,8 +17,19 @@ import (
 // podman does, and returns podman's exit code for the first failure: 125, or the code an
 // *runtime.ExitError carries. Later failures are printed too.
 func forEachContainer(c *cli.Context, fn func(ref string) error) error {
+	return eachContainer(c, c.Args().Slice(), func(ref string) error {
+		if err := fn(ref); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.App.Writer, ref)
+		return nil
+	})
+}
+
+// eachContainer runs fn for every ref, as forEachContainer does, leaving the output to fn.
+func eachContainer(c *cli.Context, refs []string, fn func(ref string) error) error {
 	var first error
-	for _, ref := range c.Args().Slice() {
+	for _, ref := range refs {
 		if err := fn(ref); err != nil {
 			code := 125
 			var ee *runtime.ExitError
@@ -30,9 +41,7 @@ func forEachContainer(c *cli.Context, fn func(ref string) error) error {
 			} else {
 				fmt.Fprintln(c.App.ErrWriter, "Error:", err)
 			}
-			continue
 		}
-		fmt.Fprintln(c.App.Writer, ref)
 	}
 	return first
 }

@@ -15,17 +15,17 @@ import (
 )
 
 // systemCmd groups the commands that look after den's state as a whole. All of them touch
-// storage, so "system" is a namespace command; its subcommands are wrapped here too, for
-// when enter.c's fast path is not taken.
+// storage (df too: see runtime.DiskUsage), so "system" is a namespace command; its
+// subcommands are wrapped here too, for when enter.c's fast path is not taken.
 func systemCmd() *cli.Command {
-	subs := []*cli.Command{systemCheckCmd(), systemPruneCmd(), systemResetCmd()}
+	subs := []*cli.Command{systemCheckCmd(), systemPruneCmd(), systemResetCmd(), systemDfCmd()}
 	for _, s := range subs {
 		s.OnUsageError = usageError
 		s.Action = inUserNS(s.Action)
 	}
 	return &cli.Command{
 		Name:        "system",
-		Usage:       "check, prune or reset den's state",
+		Usage:       "check, prune or reset den's state, or show its disk usage",
 		Subcommands: subs,
 		Action:      func(c *cli.Context) error { return cli.ShowSubcommandHelp(c) },
 	}

@@ -38,6 +38,19 @@ func (r *Runtime) VolumeUsers() (map[string][]string, error) {
 	return users, nil
 }
 
+// volumesAndUsers lists every volume and the containers that use each.
+func (r *Runtime) volumesAndUsers() ([]*volume.Volume, map[string][]string, error) {
+	vols, err := r.Volumes().List()
+	if err != nil {
+		return nil, nil, err
+	}
+	users, err := r.VolumeUsers()
+	if err != nil {
+		return nil, nil, err
+	}
+	return vols, users, nil
+}
+
 // CreateVolume makes a named volume and publishes its event.
 func (r *Runtime) CreateVolume(o volume.CreateOptions) (*volume.Volume, error) {
 	v, err := r.Volumes().Create(o)
@@ -84,11 +97,7 @@ func (r *Runtime) RemoveVolume(ctx context.Context, name string, force bool) err
 // PruneVolumes removes every volume no container uses that passes the filters, and
 // returns their names.
 func (r *Runtime) PruneVolumes(ctx context.Context, filters []volume.Filter) ([]string, error) {
-	vols, err := r.Volumes().List()
-	if err != nil {
-		return nil, err
-	}
-	users, err := r.VolumeUsers()
+	vols, users, err := r.volumesAndUsers()
 	if err != nil {
 		return nil, err
 	}

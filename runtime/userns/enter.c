@@ -31,7 +31,7 @@ int den_userns_host_gid = -1;
 
 // den_ns_commands must list the commands that cmd/ wraps with inUserNS; a Go test checks it.
 const char *den_ns_commands[] = {"run",    "create", "start", "rm",   "rmi",    "load",   "import", "restart",
-                                 "system", "tag",    "untag", "save", "commit", "export", "pull",   "push", "cp", NULL};
+                                 "system", "tag",    "untag", "save", "commit", "export", "pull",   "push", "cp", "unshare", NULL};
 // den_image_ns_verbs are the verbs of "den image" that do the same (cmd's imageNamespaceVerbs).
 const char *den_image_ns_verbs[] = {"rm", "load", "import", "tag", "untag", "save", "prune", "pull", "push", NULL};
 // den_volume_ns_verbs are those of "den volume" (cmd's volumeNamespaceVerbs).

@@ -67,7 +67,46 @@ func Init() error {
 	if os.Getenv(envStage) == "child" {
 		return childStage()
 	}
+	if uid, gid, ok := inherited(); ok {
+		entered = true
+		setChildEnv(uid, gid)
+	}
 	return nil
+}
+
+// inherited recognises a den run from inside `den unshare` (or from a shell a container
+// holder started): uid 0 of a namespace whose id 0 is the user den's environment names. Such
+// a den must not build yet another namespace: its mounts have to land in the one it is in.
+// The environment alone is not trusted, as real root could carry it: the kernel's map must
+// say the same.
+func inherited() (uid, gid int, ok bool) {
+	if os.Geteuid() != 0 || os.Getenv(envHostUID) == "" {
+		return -1, -1, false
+	}
+	uid, err1 := strconv.Atoi(os.Getenv(envHostUID))
+	gid, err2 := strconv.Atoi(os.Getenv(envHostGID))
+	if err1 != nil || err2 != nil || uid <= 0 {
+		return -1, -1, false
+	}
+	if !rootMapsTo("/proc/self/uid_map", uid) || !rootMapsTo("/proc/self/gid_map", gid) {
+		return -1, -1, false
+	}
+	return uid, gid, true
+}
+
+// rootMapsTo reports whether an id map file maps id 0, and only id 0, to host.
+func rootMapsTo(file string, host int) bool {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[0] == "0" {
+			return f[1] == strconv.Itoa(host) && f[2] == "1"
+		}
+	}
+	return false
 }
 
 // AdoptEnv marks a helper process that a den command started inside its namespace (a
