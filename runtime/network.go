@@ -35,10 +35,7 @@ func (r *Runtime) prepareNetwork(o CreateOptions, exposed map[string]struct{}) (
 			return nil, fmt.Errorf("--network container:%s: %w", n.Container, err)
 		}
 		n.Container = other.ID
-		// Each den invocation builds its own user namespace; the other container's network
-		// namespace belongs to a sibling one, which this invocation may not enter (EPERM).
-		// Joining needs the invocation to enter that container's user namespace first.
-		return nil, fmt.Errorf("--network container:%s is not supported yet: den cannot join the network namespace of a container started by another den invocation; publish ports or use --network host", other.Name)
+		return &n, nil
 	}
 	n.Ports = append([]port.Mapping(nil), n.Ports...)
 	if o.PublishAll {
@@ -87,7 +84,20 @@ func (r *Runtime) joinedNetNS(n netstack.Config) (string, *Container, error) {
 	if other.State.Status != StatusRunning || other.State.Pid == 0 {
 		return "", nil, fmt.Errorf("--network container:%s: %w: start it first", other.Name, ErrNotRunning)
 	}
+	// den processes share one user namespace while any of them lives (runtime/userns); a
+	// container whose holder is in another one (started by a den without that registry) has
+	// a network namespace this process may not enter.
+	if !sameUserNS(other.State.Holder) {
+		return "", nil, fmt.Errorf("--network container:%s: the container was started in another user namespace that den cannot enter: restart it with `den restart %s` and try again", other.Name, other.Name)
+	}
 	return "/proc/" + strconv.Itoa(other.State.Pid) + "/ns/net", other, nil
+}
+
+// sameUserNS reports whether process pid is in this process's user namespace.
+func sameUserNS(pid int) bool {
+	theirs, err1 := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/user")
+	ours, err2 := os.Readlink("/proc/self/ns/user")
+	return err1 == nil && err2 == nil && theirs == ours
 }
 
 // writeEtcFiles writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf and
