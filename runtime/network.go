@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/den-project/den/netstack"
+	"github.com/den-project/den/netstack/network"
 	"github.com/den-project/den/netstack/port"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -28,6 +29,14 @@ func (r *Runtime) prepareNetwork(o CreateOptions, exposed map[string]struct{}) (
 	n := o.Network
 	if n.Mode == "" {
 		n.Mode = netstack.ModeSlirp
+	}
+	if n.Mode == netstack.ModeBridge {
+		n.Networks = append([]netstack.Endpoint(nil), n.Networks...)
+		for i := range n.Networks {
+			if err := r.completeEndpoint(&n.Networks[i]); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if n.Mode == netstack.ModeContainer {
 		other, err := r.recs.resolve(n.Container)
@@ -71,6 +80,52 @@ func (r *Runtime) prepareNetwork(o CreateOptions, exposed map[string]struct{}) (
 		return nil, err
 	}
 	return &n, nil
+}
+
+// Networks is the store of user-defined networks.
+func (r *Runtime) Networks() *network.Store { return network.Open(r.Paths.DataDir) }
+
+// completeEndpoint copies what a container needs of its network into its endpoint.
+func (r *Runtime) completeEndpoint(ep *netstack.Endpoint) error {
+	nw, err := r.Networks().Get(ep.Network)
+	if err != nil {
+		return err
+	}
+	ep.Network, ep.Subnet, ep.Gateway = nw.Name, nw.Subnets[0].Subnet, nw.Subnets[0].Gateway
+	ep.Bridge, ep.Internal = nw.Interface, nw.Internal
+	return nil
+}
+
+// allocateAddresses gives a new container its addresses on its networks (the --ip asked
+// for, or the next free one). On error nothing stays allocated.
+func (r *Runtime) allocateAddresses(c *Container) error {
+	n := c.Config.Network
+	if n == nil || n.Mode != netstack.ModeBridge {
+		return nil
+	}
+	for i := range n.Networks {
+		ep := &n.Networks[i]
+		a, err := r.Networks().Allocate(ep.Network, c.ID, ep.IP, r.recs.exists)
+		if err != nil {
+			r.releaseAddresses(c)
+			return err
+		}
+		ep.IP = a.String()
+	}
+	return nil
+}
+
+// releaseAddresses frees a container's addresses on its networks.
+func (r *Runtime) releaseAddresses(c *Container) {
+	n := c.Config.Network
+	if n == nil || n.Mode != netstack.ModeBridge {
+		return
+	}
+	names := make([]string, 0, len(n.Networks))
+	for _, ep := range n.Networks {
+		names = append(names, ep.Network)
+	}
+	_ = r.Networks().Release(c.ID, names)
 }
 
 // joinedNetNS is the network namespace a container:ID container joins: that of the
