@@ -306,7 +306,7 @@ func networkExistsCmd() *cli.Command {
 			}
 			if _, err := e.rt.Networks().Get(c.Args().First()); err != nil {
 				if errors.Is(err, network.ErrNotFound) {
-					return cli.Exit("", 1)
+					return exitCode(1)
 				}
 				return withCode(125, err)
 			}
