@@ -16,7 +16,7 @@ LDFLAGS := -linkmode external -extldflags "-static -lm" -X github.com/den-projec
 
 build: bin/den
 
-bin/den: $(shell find . -name '*.go' -not -path './scripts/*' 2>/dev/null) go.mod go.sum
+bin/den: $(shell find . -name '*.go' -not -path './scripts/*' 2>/dev/null) $(shell find . -name '*.c' -not -path './scripts/*' 2>/dev/null) go.mod go.sum
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/den .
 
 # setup prepares the host: packages, /dev/net/tun, a subuid range for you.

@@ -13,7 +13,10 @@
 //     finishes either entry.
 //  4. a container monitor (_DEN_MONITOR set): the parent of one detached container, started
 //     by `run -d` or `start`; see runtime/monitor.go.
-//  5. the CLI, for everything else.
+//  5. a network holder (_DEN_NETWORK_HOLDER set): the process that keeps a user-defined
+//     network's namespace, bridge, DNS and egress while containers use it; see
+//     netstack/bridge.
+//  6. the CLI, for everything else.
 package main
 
 import (
@@ -22,6 +25,7 @@ import (
 	goruntime "runtime"
 
 	"github.com/den-project/den/cmd"
+	"github.com/den-project/den/netstack/bridge"
 	"github.com/den-project/den/runtime"
 	"github.com/den-project/den/runtime/userns"
 	"go.podman.io/storage/pkg/reexec"
@@ -40,6 +44,9 @@ func main() {
 	goruntime.LockOSThread()
 	if runtime.IsMonitorStage() {
 		os.Exit(runtime.MonitorMain())
+	}
+	if bridge.IsHolderStage() {
+		os.Exit(bridge.HolderMain())
 	}
 	if err := userns.Init(); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)

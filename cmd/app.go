@@ -129,7 +129,7 @@ func commands() []*cli.Command {
 	cs := []*cli.Command{
 		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
 		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
-		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(), volumeCmd(),
+		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(), volumeCmd(), networkCmd(),
 		tagCmd(), untagCmd(), saveCmd(), historyCmd(), commitCmd(), exportCmd(),
 		pullCmd(), pushCmd(), loginCmd(), logoutCmd(), cpCmd(),
 		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(), portCmd(), unshareCmd(), mountCmd(), umountCmd(),

@@ -37,7 +37,9 @@ func createFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "health-start-period", Usage: "time after start during which failures do not count"},
 		&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart policy: no, on-failure[:N], always, unless-stopped"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal that stop sends first (default TERM)"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "slirp4netns", Usage: "network mode: slirp4netns[:allow_host_loopback=true], none, host or container:NAME"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "slirp4netns", Usage: "network mode: slirp4netns[:allow_host_loopback=true], none, host, container:NAME, or the NAME of a network (den network create)"},
+		&cli.StringSliceFlag{Name: "network-alias", Usage: "another name of the container on its network (with --network NAME)"},
+		&cli.StringFlag{Name: "ip", Usage: "the container's IPv4 address on its network (with --network NAME)"},
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container port on the host: [[IP:][HOSTPORT]:]CONTAINERPORT[/tcp|/udp], ports may be ranges"},
 		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish the image's EXPOSE ports on random host ports"},
 		&cli.StringSliceFlag{Name: "dns", Usage: "nameserver for the container's /etc/resolv.conf"},
@@ -90,6 +92,13 @@ func networkOptions(c *cli.Context) (netstack.Config, error) {
 	}
 	n.DNS, n.DNSSearch, n.DNSOptions = c.StringSlice("dns"), c.StringSlice("dns-search"), c.StringSlice("dns-option")
 	n.AddHosts = c.StringSlice("add-host")
+	aliases, ip := c.StringSlice("network-alias"), c.String("ip")
+	if (len(aliases) > 0 || ip != "") && n.Mode != netstack.ModeBridge {
+		return n, fmt.Errorf("--ip and --network-alias need a user-defined network: add --network NAME (see den network create)")
+	}
+	if n.Mode == netstack.ModeBridge {
+		n.Networks[0].Aliases, n.Networks[0].IP = aliases, ip
+	}
 	return n, nil
 }
 

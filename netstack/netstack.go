@@ -6,17 +6,25 @@
 // and Close when the container has exited. There is no daemon and nothing shared between
 // containers.
 //
+// Containers on user-defined networks (ModeBridge) are the exception: they share the
+// network's namespace, which lives while any of them runs (see netstack/bridge).
+//
 // Subpackages: slirp (the slirp4netns process), port (-p parsing and forwarding), etc (file
-// contents). This package ties them together for runtime/.
+// contents), network (user-defined networks' records and addresses), bridge (a network at run
+// time). This package ties them together for runtime/.
 package netstack
 
 import (
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/den-project/den/netstack/bridge"
 	"github.com/den-project/den/netstack/etc"
+	"github.com/den-project/den/netstack/network"
 	"github.com/den-project/den/netstack/port"
 	"github.com/den-project/den/netstack/slirp"
 )
@@ -27,13 +35,15 @@ const (
 	ModeNone      = "none"
 	ModeHost      = "host"
 	ModeContainer = "container"
+	// ModeBridge is a container on user-defined networks (Config.Networks).
+	ModeBridge = "bridge"
 )
 
 // Slirp4netns's fixed addresses in the container's namespace.
 const (
-	ContainerIP = "10.0.2.100"
-	GatewayIP   = "10.0.2.2"
-	DNSIP       = "10.0.2.3"
+	ContainerIP = slirp.ContainerIP
+	GatewayIP   = slirp.GatewayIP
+	DNSIP       = slirp.DNSIP
 )
 
 // Config is a container's network as the user asked for it; it is kept in the container's
@@ -51,6 +61,23 @@ type Config struct {
 	DNSOptions        []string       `json:"dnsOptions,omitempty"`
 	// AddHosts are "NAME:IP" lines for /etc/hosts.
 	AddHosts []string `json:"addHosts,omitempty"`
+	// Networks are the user-defined networks of a ModeBridge container, the first one
+	// carrying the default route.
+	Networks []Endpoint `json:"networks,omitempty"`
+}
+
+// Endpoint is a container's place on a user-defined network. The network's subnet, gateway
+// and internal flag are copied in when the container joins it: a network in use cannot be
+// removed, and it cannot change.
+type Endpoint struct {
+	Network string   `json:"network"`
+	IP      string   `json:"ip,omitempty"`
+	Aliases []string `json:"aliases,omitempty"`
+	// Subnet and Gateway are the network's; Bridge its bridge's name.
+	Subnet   string `json:"subnet,omitempty"`
+	Gateway  string `json:"gateway,omitempty"`
+	Bridge   string `json:"bridge,omitempty"`
+	Internal bool   `json:"internal,omitempty"`
 }
 
 // ErrUnknownMode is returned for a --network value den does not know.
@@ -92,7 +119,10 @@ func ParseMode(s string) (Config, error) {
 		}
 		c.Mode, c.Container = ModeContainer, opts
 	default:
-		return c, fmt.Errorf("--network %q: %w: use slirp4netns, none, host or container:NAME", s, ErrUnknownMode)
+		if hasOpts || network.ValidName(name) != nil {
+			return c, fmt.Errorf("--network %q: %w: use slirp4netns, none, host, container:NAME or the name of a network", s, ErrUnknownMode)
+		}
+		c.Mode, c.Networks = ModeBridge, []Endpoint{{Network: name}}
 	}
 	return c, nil
 }
@@ -104,17 +134,26 @@ func (c Config) String() string {
 		return "container:" + c.Container
 	case "":
 		return ModeNone
+	case ModeBridge:
+		if len(c.Networks) > 0 {
+			return c.Networks[0].Network
+		}
 	}
 	return c.Mode
 }
 
 // OwnNamespace reports whether the container gets a network namespace of its own.
-func (c Config) OwnNamespace() bool { return c.Mode == ModeSlirp || c.Mode == ModeNone || c.Mode == "" }
+func (c Config) OwnNamespace() bool {
+	return c.Mode == ModeSlirp || c.Mode == ModeNone || c.Mode == ModeBridge || c.Mode == ""
+}
 
 // Validate checks a configuration before the container is created: ports need a namespace
 // of the container's own with slirp4netns, and every fixed host port must be free now.
 // Mappings without a host port get one.
 func (c *Config) Validate() error {
+	if len(c.Ports) > 0 && c.Mode == ModeBridge {
+		return fmt.Errorf("ports cannot be published with --network %s yet: den forwards ports only into slirp4netns networks; use the default network or reach the container from another one on %s", c, c)
+	}
 	if len(c.Ports) > 0 && c.Mode != ModeSlirp {
 		return fmt.Errorf("ports cannot be published with --network %s: the container has no network of its own to forward them to", c)
 	}
@@ -133,17 +172,45 @@ func (c *Config) Validate() error {
 }
 
 // Attachment is what a running container's network holds: its slirp4netns and its port
-// forwarder. Close releases them.
+// forwarder, or its places on user-defined networks. Close releases them.
 type Attachment struct {
-	slirp *slirp.Process
-	fwd   *port.Forwarder
+	slirp   *slirp.Process
+	fwd     *port.Forwarder
+	members []io.Closer
+}
+
+// Who is the container being attached, as user-defined networks need to know it.
+type Who struct {
+	ID, Name string
+	// NetworksDir is where networks keep their runtime files (RUNTIME/networks).
+	NetworksDir string
 }
 
 // Attach gives the network namespace of pid (the container's init, created but not yet
-// running the user's command) its way out and its published ports. runDir is the
-// container's runtime directory. Modes without a namespace of their own need nothing.
-func Attach(c Config, pid int, runDir string) (*Attachment, error) {
+// running the user's command) its way out and its published ports, or plugs it into its
+// user-defined networks. runDir is the container's runtime directory. Modes without a
+// namespace of their own need nothing.
+func Attach(c Config, pid int, runDir string, who Who) (*Attachment, error) {
 	a := &Attachment{}
+	if c.Mode == ModeBridge {
+		for i, ep := range c.Networks {
+			n := bridge.Network{
+				Name: ep.Network, Subnet: ep.Subnet, Gateway: ep.Gateway, Bridge: ep.Bridge,
+				Internal: ep.Internal, Dir: filepath.Join(who.NetworksDir, ep.Network),
+			}
+			m := bridge.Member{
+				ID: who.ID, Name: who.Name, Aliases: ep.Aliases, IP: ep.IP,
+				IfName: "eth" + strconv.Itoa(i), DefaultRoute: i == 0,
+			}
+			conn, err := bridge.Join(n, m, pid)
+			if err != nil {
+				a.Close()
+				return nil, err
+			}
+			a.members = append(a.members, conn)
+		}
+		return a, nil
+	}
 	if c.Mode != ModeSlirp {
 		return a, nil
 	}
@@ -177,6 +244,10 @@ func (a *Attachment) Close() error {
 		a.slirp.Stop()
 		a.slirp = nil
 	}
+	for _, m := range a.members {
+		m.Close()
+	}
+	a.members = nil
 	return nil
 }
 
@@ -209,6 +280,10 @@ func (c Config) Files(in FilesInput) (hosts, resolv string, err error) {
 			hi.HostGateway = GatewayIP
 		}
 		ri.Fallback, ri.UseFallbackOnly = DNSIP, true
+	case ModeBridge:
+		// Names of the network's containers come from its DNS, at the gateway.
+		hi.Self = etc.Host{IP: c.Networks[0].IP, Names: names}
+		ri.Fallback, ri.UseFallbackOnly = c.Networks[0].Gateway, true
 	case ModeHost:
 		hi.Base = in.HostHosts
 		hi.Self = etc.Host{IP: "127.0.1.1", Names: names}

@@ -42,3 +42,15 @@ func TestValidateRejectsPortsWithoutANetworkOfTheContainersOwn(t *testing.T) {
 		t.Error("want an error for ports with --network host")
 	}
 }
+
+func TestParseModeTakesANetworkName(t *testing.T) {
+	c, err := ParseMode("front")
+	if err != nil || c.Mode != ModeBridge || len(c.Networks) != 1 || c.Networks[0].Network != "front" || c.String() != "front" {
+		t.Errorf("ParseMode(front) = %+v, %v", c, err)
+	}
+	for _, s := range []string{"front:opt", "-x", "a/b"} {
+		if _, err := ParseMode(s); err == nil {
+			t.Errorf("ParseMode(%q) succeeded", s)
+		}
+	}
+}

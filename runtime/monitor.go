@@ -89,6 +89,7 @@ func MonitorMain() int {
 	}
 	os.Unsetenv(envMonitor)
 	userns.AdoptEnv()
+	userns.Register()
 	// Its stdio is /dev/null; diagnostics go to the log of den itself, off by default.
 	logrus.SetLevel(logrus.ErrorLevel)
 	// Caught, not ignored: an ignored signal would stay ignored in the container's command.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/den-project/den/netstack"
+	"github.com/den-project/den/netstack/network"
 	"github.com/den-project/den/netstack/port"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -29,16 +30,21 @@ func (r *Runtime) prepareNetwork(o CreateOptions, exposed map[string]struct{}) (
 	if n.Mode == "" {
 		n.Mode = netstack.ModeSlirp
 	}
+	if n.Mode == netstack.ModeBridge {
+		n.Networks = append([]netstack.Endpoint(nil), n.Networks...)
+		for i := range n.Networks {
+			if err := r.completeEndpoint(&n.Networks[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if n.Mode == netstack.ModeContainer {
 		other, err := r.recs.resolve(n.Container)
 		if err != nil {
 			return nil, fmt.Errorf("--network container:%s: %w", n.Container, err)
 		}
 		n.Container = other.ID
-		// Each den invocation builds its own user namespace; the other container's network
-		// namespace belongs to a sibling one, which this invocation may not enter (EPERM).
-		// Joining needs the invocation to enter that container's user namespace first.
-		return nil, fmt.Errorf("--network container:%s is not supported yet: den cannot join the network namespace of a container started by another den invocation; publish ports or use --network host", other.Name)
+		return &n, nil
 	}
 	n.Ports = append([]port.Mapping(nil), n.Ports...)
 	if o.PublishAll {
@@ -76,6 +82,52 @@ func (r *Runtime) prepareNetwork(o CreateOptions, exposed map[string]struct{}) (
 	return &n, nil
 }
 
+// Networks is the store of user-defined networks.
+func (r *Runtime) Networks() *network.Store { return network.Open(r.Paths.DataDir) }
+
+// completeEndpoint copies what a container needs of its network into its endpoint.
+func (r *Runtime) completeEndpoint(ep *netstack.Endpoint) error {
+	nw, err := r.Networks().Get(ep.Network)
+	if err != nil {
+		return err
+	}
+	ep.Network, ep.Subnet, ep.Gateway = nw.Name, nw.Subnets[0].Subnet, nw.Subnets[0].Gateway
+	ep.Bridge, ep.Internal = nw.Interface, nw.Internal
+	return nil
+}
+
+// allocateAddresses gives a new container its addresses on its networks (the --ip asked
+// for, or the next free one). On error nothing stays allocated.
+func (r *Runtime) allocateAddresses(c *Container) error {
+	n := c.Config.Network
+	if n == nil || n.Mode != netstack.ModeBridge {
+		return nil
+	}
+	for i := range n.Networks {
+		ep := &n.Networks[i]
+		a, err := r.Networks().Allocate(ep.Network, c.ID, ep.IP, r.recs.exists)
+		if err != nil {
+			r.releaseAddresses(c)
+			return err
+		}
+		ep.IP = a.String()
+	}
+	return nil
+}
+
+// releaseAddresses frees a container's addresses on its networks.
+func (r *Runtime) releaseAddresses(c *Container) {
+	n := c.Config.Network
+	if n == nil || n.Mode != netstack.ModeBridge {
+		return
+	}
+	names := make([]string, 0, len(n.Networks))
+	for _, ep := range n.Networks {
+		names = append(names, ep.Network)
+	}
+	_ = r.Networks().Release(c.ID, names)
+}
+
 // joinedNetNS is the network namespace a container:ID container joins: that of the
 // other container's process, which must be running.
 func (r *Runtime) joinedNetNS(n netstack.Config) (string, *Container, error) {
@@ -87,7 +139,20 @@ func (r *Runtime) joinedNetNS(n netstack.Config) (string, *Container, error) {
 	if other.State.Status != StatusRunning || other.State.Pid == 0 {
 		return "", nil, fmt.Errorf("--network container:%s: %w: start it first", other.Name, ErrNotRunning)
 	}
+	// den processes share one user namespace while any of them lives (runtime/userns); a
+	// container whose holder is in another one (started by a den without that registry) has
+	// a network namespace this process may not enter.
+	if !sameUserNS(other.State.Holder) {
+		return "", nil, fmt.Errorf("--network container:%s: the container was started in another user namespace that den cannot enter: restart it with `den restart %s` and try again", other.Name, other.Name)
+	}
 	return "/proc/" + strconv.Itoa(other.State.Pid) + "/ns/net", other, nil
+}
+
+// sameUserNS reports whether process pid is in this process's user namespace.
+func sameUserNS(pid int) bool {
+	theirs, err1 := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/user")
+	ours, err2 := os.Readlink("/proc/self/ns/user")
+	return err1 == nil && err2 == nil && theirs == ours
 }
 
 // writeEtcFiles writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf and

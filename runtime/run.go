@@ -213,6 +213,7 @@ func (s *session) end(code int) error {
 	if err := r.recs.remove(c); err != nil {
 		return err
 	}
+	r.releaseAddresses(c)
 	r.publish(c, events.StatusCleanup)
 	r.publish(c, events.StatusRemove)
 	// --rm takes the container's anonymous volumes with it, as podman's does.
@@ -343,7 +344,9 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 	}
 	pid, _ := proc.Pid()
 	logrus.Debugf("attaching network")
-	att, err := netstack.Attach(n, pid, r.runDir(c.ID))
+	att, err := netstack.Attach(n, pid, r.runDir(c.ID), netstack.Who{
+		ID: c.ID, Name: c.Name, NetworksDir: filepath.Join(r.Paths.RuntimeDir, "networks"),
+	})
 	if err != nil {
 		_ = cont.Signal(unix.SIGKILL)
 		_, _ = proc.Wait()

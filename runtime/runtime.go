@@ -183,14 +183,20 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 			_ = r.Volumes().Remove(v)
 		}
 	}
+	if err := r.allocateAddresses(c); err != nil {
+		undoVolumes()
+		return nil, err
+	}
 	logrus.Debugf("writing record")
 	if err := r.recs.create(c); err != nil {
+		r.releaseAddresses(c)
 		undoVolumes()
 		return nil, err
 	}
 	logrus.Debugf("creating storage container")
 	if _, err := im.Store.CreateContainer(c.ID, nil, img.ID, "", "", nil); err != nil {
 		_ = r.recs.remove(c)
+		r.releaseAddresses(c)
 		undoVolumes()
 		return nil, fmt.Errorf("creating container storage: %w", err)
 	}
@@ -312,6 +318,7 @@ func (r *Runtime) RemoveWithVolumes(ctx context.Context, ref string, force, volu
 	if err := r.recs.remove(c); err != nil {
 		return nil, err
 	}
+	r.releaseAddresses(c)
 	r.publish(c, events.StatusRemove)
 	if volumes {
 		r.removeAnonymousVolumes(ctx, c)

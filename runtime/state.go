@@ -193,6 +193,12 @@ func (r records) load(id string) (*Container, error) {
 	return &c, nil
 }
 
+// exists reports whether container id has a record.
+func (r records) exists(id string) bool {
+	_, err := os.Stat(r.path(id))
+	return err == nil
+}
+
 func (r records) save(c *Container) error { return record.WriteJSON(r.path(c.ID), c) }
 
 // list loads every record, newest first. Records that vanish while listing are skipped.

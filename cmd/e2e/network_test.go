@@ -438,14 +438,18 @@ func TestNetBadInputIsOneLineExit125AndLeavesNothing(t *testing.T) {
 	d.wantNoContainers(t)
 }
 
-func TestNetContainerModeSaysItIsNotSupportedYet(t *testing.T) {
+func TestNetContainerModeSharesTheOtherContainersNetworkAcrossInvocations(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
-	d.mustRun(t, "run", "-d", "--name", "x", "busybox", "sleep", "100")
-	wantError(t, d.run(t, "run", "--rm", "--network", "container:x", "busybox", "true"), 125, "container:x", "not supported yet")
-	if r := d.mustRun(t, "ps", "-a", "-q"); len(lines(r.stdout)) != 1 {
-		t.Errorf("want only x left\n%s", r)
+	// x is held by its monitor; the joining run is a later, separate den invocation.
+	d.mustRun(t, "run", "-d", "--name", "x", "busybox", "sh", "-c", "while true; do echo from-x | nc -l -p 7070; done")
+	r := d.mustRun(t, "run", "--rm", "--network", "container:x", "busybox", "sh", "-c",
+		"for i in 1 2 3 4 5 6 7 8 9 10; do nc 127.0.0.1 7070 </dev/null && break; sleep 0.2; done; ip -o -4 addr show tap0")
+	if !strings.Contains(r.stdout, "from-x") || !strings.Contains(r.stdout, "10.0.2.100/24") {
+		t.Errorf("want x's loopback server and x's tap0 from the joining container\n%s", r)
 	}
+	d.mustRun(t, "rm", "-f", "x")
+	wantError(t, d.run(t, "run", "--rm", "--network", "container:x", "busybox", "true"), 125, "container:x")
 }
 
 func mustAtoi(t *testing.T, s string) int {

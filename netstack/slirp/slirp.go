@@ -14,10 +14,19 @@ import (
 	"syscall"
 )
 
+// Slirp4netns's fixed addresses in the namespace it serves.
+const (
+	ContainerIP = "10.0.2.100"
+	GatewayIP   = "10.0.2.2"
+	DNSIP       = "10.0.2.3"
+)
+
 // Options are slirp4netns's settings for one container.
 type Options struct {
 	// AllowHostLoopback lets the container reach the host's loopback at 10.0.2.2.
 	AllowHostLoopback bool
+	// NetNSPath, when set, is the network namespace to serve instead of pid's.
+	NetNSPath string
 }
 
 // Process is a running slirp4netns.
@@ -61,7 +70,11 @@ func Start(bin string, pid int, o Options) (*Process, error) {
 	if !o.AllowHostLoopback {
 		args = append(args, "--disable-host-loopback")
 	}
-	args = append(args, strconv.Itoa(pid), "tap0")
+	if o.NetNSPath != "" {
+		args = append(args, "--netns-type=path", o.NetNSPath, "tap0")
+	} else {
+		args = append(args, strconv.Itoa(pid), "tap0")
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.ExtraFiles = []*os.File{readyW, exitR}
 	cmd.Stdout, cmd.Stderr = nil, nil

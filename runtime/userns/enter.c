@@ -8,7 +8,20 @@
 // Go runtime. The child starts Go while the maps are being written (the two setuid helpers
 // take about as long as Go's start-up) and waits for them in den_userns_finish. Anything unexpected makes it return without entering, and the Go side
 // (userns.Reexec) then does the same work the slow way and reports errors properly.
+//
+// One user namespace is shared by every den process of a user that is alive at the same time.
+// Each process that enters it (this fast path, a monitor, a network holder) registers its pid
+// in the registry directory (RUNTIME/userns, see registry_dir); an invocation that finds a live
+// registered process joins that process's user namespace with setns and makes only a new mount
+// namespace, instead of a new user namespace. The reason is rights: a user namespace has no
+// rights over a sibling one, so a container started by one invocation could not be joined
+// (--network container:NAME) or wired to a shared network (netstack/bridge) by another
+// invocation with a namespace of its own. The process that owns every den namespace, the
+// user in the host namespace, may setns into any of them. When no registered process is
+// alive, the namespace is made anew as before, under the registry's lock so that two
+// invocations never make two at once.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -16,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -191,6 +205,129 @@ static const char *find_helper(const char *name, char *out, size_t n) {
 	return NULL;
 }
 
+// registry_dir puts in out the directory where den processes in the shared user namespace
+// register: $XDG_RUNTIME_DIR/den/userns, else $TMPDIR/den-run-UID/userns (config.Paths'
+// runtime directory without --runroot: the namespace is per user). It refuses a directory
+// that is not the user's own (owner: the user's id as this process sees it).
+static int registry_dir(uid_t uid, uid_t owner, char *out, size_t n) {
+	const char *x = getenv("XDG_RUNTIME_DIR");
+	char base[4096];
+	if (x != NULL && x[0] == '/') {
+		snprintf(base, sizeof base, "%s/den", x);
+	} else {
+		const char *t = getenv("TMPDIR");
+		if (t == NULL || t[0] == 0)
+			t = "/tmp";
+		snprintf(base, sizeof base, "%s/den-run-%u", t, uid);
+	}
+	snprintf(out, n, "%s/userns", base);
+	const char *dirs[] = {base, out};
+	for (int i = 0; i < 2; i++) {
+		struct stat st;
+		mkdir(dirs[i], 0700);
+		if (lstat(dirs[i], &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != owner || (st.st_mode & 0077))
+			return -1;
+	}
+	return 0;
+}
+
+// proc_start is the start time of pid (field 22 of /proc/PID/stat), 0 if it is gone.
+static unsigned long long proc_start(pid_t pid) {
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	if (p == NULL)
+		return 0;
+	// After ")" come field 3 (state) onwards; the start time is field 22.
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+static void register_pid(const char *dir, pid_t pid) {
+	char path[4200], tmp[4200], line[32];
+	unsigned long long start = proc_start(pid);
+	if (start == 0)
+		return;
+	snprintf(path, sizeof path, "%s/%d", dir, pid);
+	snprintf(tmp, sizeof tmp, "%s/.%d.tmp", dir, pid);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	int len = snprintf(line, sizeof line, "%llu\n", start);
+	int ok = write(fd, line, len) == len;
+	close(fd);
+	if (!ok || rename(tmp, path) < 0)
+		unlink(tmp);
+}
+
+// join_registered enters the user namespace of a live registered process, removing the
+// entries of dead ones. It returns 1 when this process is now in the shared namespace.
+static int join_registered(const char *dir) {
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	struct stat self;
+	if (stat("/proc/self/ns/user", &self) < 0) {
+		closedir(d);
+		return 0;
+	}
+	int joined = 0;
+	struct dirent *e;
+	while (!joined && (e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || *end != 0)
+			continue;
+		char path[4200], nspath[64], buf[32] = {0};
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		unsigned long long want = n > 0 ? strtoull(buf, NULL, 10) : 0;
+		if (want == 0 || proc_start((pid_t)pid) != want) {
+			unlink(path);
+			continue;
+		}
+		snprintf(nspath, sizeof nspath, "/proc/%ld/ns/user", pid);
+		int ns = open(nspath, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		// Checked again after the open: the pid was not reused in between.
+		if (ns < 0 || fstat(ns, &st) < 0 || proc_start((pid_t)pid) != want || st.st_ino == self.st_ino) {
+			if (ns >= 0)
+				close(ns);
+			continue;
+		}
+		joined = setns(ns, CLONE_NEWUSER) == 0;
+		close(ns);
+	}
+	closedir(d);
+	return joined;
+}
+
+// den_userns_register records this process, already in the shared user namespace, in the
+// registry, so that later invocations join it while this process lives. Called from Go by
+// the processes that outlive their invocation (monitors, network holders).
+void den_userns_register(void) {
+	const char *u = getenv("_DEN_HOST_UID");
+	if (u == NULL || *u == 0)
+		return;
+	char dir[4200];
+	if (registry_dir((uid_t)strtoul(u, NULL, 10), geteuid(), dir, sizeof dir) < 0)
+		return;
+	register_pid(dir, getpid());
+}
+
 static volatile pid_t child_pid;
 
 static void forward(int sig) {
@@ -244,6 +381,33 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 	    !find_helper("newgidmap", gidmap, sizeof gidmap))
 		return;
 
+	char regdir[4200], lockpath[4300];
+	int lock = -1;
+	if (registry_dir(uid, uid, regdir, sizeof regdir) == 0) {
+		snprintf(lockpath, sizeof lockpath, "%s/lock", regdir);
+		lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (lock >= 0 && flock(lock, LOCK_EX) < 0) {
+			close(lock);
+			lock = -1;
+		}
+	}
+	if (lock >= 0 && join_registered(regdir)) {
+		// Root of the shared namespace already (the user's id maps to 0 there); a mount
+		// namespace of this invocation's own, as a new one would have.
+		int ok = unshare(CLONE_NEWNS) == 0 && setresgid(0, 0, 0) == 0 && setresuid(0, 0, 0) == 0 &&
+			 mount("", "/", NULL, MS_REC | MS_SLAVE, NULL) == 0;
+		if (ok)
+			register_pid(regdir, getpid());
+		flock(lock, LOCK_UN);
+		close(lock);
+		if (!ok)
+			_exit(125); // half in a namespace: nothing sane to go on with
+		den_userns_entered = 1;
+		den_userns_host_uid = (int)uid;
+		den_userns_host_gid = (int)gid;
+		return;
+	}
+
 	int sync[2];
 	if (pipe2(sync, O_CLOEXEC) < 0)
 		return;
@@ -251,12 +415,16 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 	if (child < 0) {
 		close(sync[0]);
 		close(sync[1]);
+		if (lock >= 0)
+			close(lock);
 		return;
 	}
 	if (child == 0) {
 		// The Go runtime starts while the parent writes the maps; den_userns_finish waits
 		// for them at the start of main, before anything needs an id in the namespace.
 		close(sync[1]);
+		if (lock >= 0)
+			close(lock);
 		// If the waiting parent is killed, so is this command, and with it a foreground
 		// container: nothing keeps running on a terminal that den no longer holds.
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -274,6 +442,13 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 	int ok = up > 0 && gp > 0;
 	ok = (up > 0 ? wait_ok(up) : 0) && ok;
 	ok = (gp > 0 ? wait_ok(gp) : 0) && ok;
+	if (lock >= 0) {
+		// Registered once its maps exist: a process that joins it must find ids mapped.
+		if (ok)
+			register_pid(regdir, child);
+		flock(lock, LOCK_UN);
+		close(lock);
+	}
 	if (!ok) {
 		// The Go side retries through userns.Reexec and reports why the maps failed.
 		close(sync[1]);

@@ -5,6 +5,7 @@ package userns
 // extern int den_userns_finish(void);
 // extern int den_userns_host_uid;
 // extern int den_userns_host_gid;
+// extern void den_userns_register(void);
 // extern const char *den_ns_commands[];
 // extern const char *den_image_ns_verbs[];
 // extern const char *den_volume_ns_verbs[];
@@ -26,6 +27,15 @@ func enteredEarly() (ok bool, uid, gid int) {
 		return false, -1, -1
 	}
 	return true, int(C.den_userns_host_uid), int(C.den_userns_host_gid)
+}
+
+// Register records this process in the registry of the shared user namespace (see
+// enter.c), so that den invocations started while it lives join its namespace. Processes that
+// outlive their invocation inside the namespace call it: monitors and network holders.
+func Register() {
+	if InChild() {
+		C.den_userns_register()
+	}
 }
 
 // FastPathCommands lists the commands enter.c takes into the namespace before Go starts.

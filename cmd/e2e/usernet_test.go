@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// netProcs lists the processes of this test's den that networks run: network holders (found
+// by their argv[0] and the test's runtime directory) and any slirp4netns under them.
+func netProcs(d *den) []string {
+	var holders, out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.HasPrefix(string(cmdline), "den-network\x00") {
+			continue
+		}
+		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if strings.Contains(string(env), "XDG_RUNTIME_DIR="+d.runDir+"\x00") {
+			holders = append(holders, e.Name())
+		}
+	}
+	out = append(out, holders...)
+	for _, e := range ents {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil || !strings.Contains(string(stat), "(slirp4netns)") {
+			continue
+		}
+		f := strings.Fields(string(stat)[strings.LastIndexByte(string(stat), ')')+1:])
+		for _, h := range holders {
+			if len(f) > 1 && f[1] == h {
+				out = append(out, e.Name()+" (slirp4netns)")
+			}
+		}
+	}
+	return out
+}
+
+// waitNoNetProcs fails unless the network's processes are gone within a few seconds.
+func waitNoNetProcs(t *testing.T, d *den) {
+	t.Helper()
+	var left []string
+	for range 50 {
+		if left = netProcs(d); len(left) == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("want no network holder or slirp4netns left, found %q", left)
+}
+
+// wantNothingLeft fails if a container, a network holder or its slirp4netns is left.
+func wantNothingLeft(t *testing.T, d *den) {
+	t.Helper()
+	d.wantNoContainers(t)
+	waitNoNetProcs(t, d)
+}
+
+func TestNetUserNetworkContainersReachEachOtherByNameAliasAndIP(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	wantStdout(t, d.run(t, "network", "create", "--subnet", "10.89.40.0/24", "--label", "app=web", "front"), "front\n")
+	d.mustRun(t, "run", "-d", "--name", "srv", "--network", "front", "--network-alias", "web", "--ip", "10.89.40.50",
+		"busybox", "sh", "-c", "while true; do echo from-srv | nc -l -p 8080; done")
+	if len(netProcs(d)) != 2 {
+		t.Errorf("want one network holder and its slirp4netns while srv runs, found %q", netProcs(d))
+	}
+	r := d.mustRun(t, "run", "--rm", "--name", "cli", "--network", "front", "busybox", "sh", "-c", `
+		ip -o -4 addr show eth0 | awk '{print $4}'
+		nslookup srv | grep -A1 'Name:' | tail -1
+		nslookup web | grep -A1 'Name:' | tail -1
+		for n in srv web 10.89.40.50; do
+			for i in 1 2 3 4 5 6 7 8 9 10; do nc $n 8080 </dev/null && break; sleep 0.2; done
+		done
+		cat /etc/resolv.conf`)
+	for _, want := range []string{"10.89.40.2/24\n", "Address: 10.89.40.50\nAddress: 10.89.40.50\n", "from-srv\nfrom-srv\nfrom-srv\n", "nameserver 10.89.40.1\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("want %q in the client's output\n%s", want, r)
+		}
+	}
+	wantError(t, d.run(t, "network", "rm", "front"), 125, "front", "in use", "srv")
+	wantError(t, d.run(t, "run", "--rm", "--network", "front", "--ip", "10.89.40.50", "busybox", "true"), 125, "10.89.40.50", "in use")
+	d.mustRun(t, "rm", "-f", "srv")
+	waitNoNetProcs(t, d)
+	if _, err := os.Stat(filepath.Join(d.runDir, "den", "networks", "front", "sock")); err == nil {
+		t.Errorf("want the network's socket gone with its last container")
+	}
+	// The address is free again once srv is gone.
+	d.mustRun(t, "run", "--rm", "--network", "front", "--ip", "10.89.40.50", "busybox", "true")
+	wantStdout(t, d.run(t, "network", "rm", "front"), "front\n")
+	wantNothingLeft(t, d)
+}
+
+func TestNetInternalNetworkHasNoEgressAndNetworksAreIsolated(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "network", "create", "a")
+	d.mustRun(t, "network", "create", "--internal", "b")
+	d.mustRun(t, "run", "-d", "--name", "onA", "--network", "a", "busybox", "sh", "-c", "while true; do echo from-a | nc -l -p 8080; done")
+	host := hostIP(t)
+	port, outside := hostListener(t, host+":0")
+	// On a: egress works. On b: no route out, and a's container is unreachable.
+	d.mustRun(t, "run", "--rm", "--network", "a", "busybox", "sh", "-c", fmt.Sprintf("echo via-a | nc -w 3 %s %d", host, port))
+	if got := received(outside); got != "via-a" {
+		t.Errorf("want egress from network a, the host got %q", got)
+	}
+	r := d.run(t, "run", "--rm", "--network", "b", "busybox", "sh", "-c",
+		fmt.Sprintf("echo via-b | nc -w 2 %s %d; echo out=$?; nc -w 2 10.89.0.2 8080 </dev/null; echo cross=$?; nslookup onA >/dev/null; echo dns=$?", host, port))
+	if !strings.Contains(r.stdout, "out=1") || !strings.Contains(r.stdout, "cross=1") || !strings.Contains(r.stdout, "dns=1") || strings.Contains(r.stdout, "from-a") {
+		t.Errorf("want no egress, no route to network a and no name of it from internal network b\n%s", r)
+	}
+	if got := received(outside); got != "" {
+		t.Errorf("want nothing from internal network b to reach the host, got %q", got)
+	}
+	var nets []map[string]any
+	if err := json.Unmarshal([]byte(d.mustRun(t, "network", "inspect", "a", "b").stdout), &nets); err != nil || len(nets) != 2 {
+		t.Fatalf("network inspect: %v", err)
+	}
+	if nets[0]["internal"] != false || nets[1]["internal"] != true || nets[0]["driver"] != "bridge" || nets[0]["dns_enabled"] != true {
+		t.Errorf("want podman's fields in network inspect, got %v", nets)
+	}
+	subnets, _ := nets[1]["subnets"].([]any)
+	if len(subnets) != 1 || subnets[0].(map[string]any)["subnet"] != "10.89.1.0/24" || subnets[0].(map[string]any)["gateway"] != "10.89.1.1" {
+		t.Errorf("want b on the next free 10.89.N.0/24, got %v", nets[1]["subnets"])
+	}
+	wantStdout(t, d.run(t, "network", "ls", "-q", "--filter", "name=^b$"), "b\n")
+	if ls := d.mustRun(t, "network", "ls"); !strings.HasPrefix(ls.stdout, "NETWORK ID") || len(lines(ls.stdout)) != 3 {
+		t.Errorf("want a header and two networks\n%s", ls)
+	}
+	d.mustRun(t, "network", "exists", "a")
+	if r := d.run(t, "network", "exists", "nosuch"); r.code != 1 {
+		t.Errorf("want exit 1 for a network that does not exist\n%s", r)
+	}
+	// rm -f takes the containers with it; prune removes the unused one.
+	wantStdout(t, d.run(t, "network", "rm", "-f", "a"), "a\n")
+	wantStdout(t, d.run(t, "network", "prune", "-f"), "b\n")
+	wantNothingLeft(t, d)
+}
+
+func TestNetNetworkBadInputIsOneLineExit125AndCreatesNothing(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "network", "create", "--subnet", "10.90.0.0/16", "big")
+	for _, tc := range []struct {
+		args    []string
+		mention string
+	}{
+		{[]string{"network", "create", "--subnet", "10.90.5.0/24", "inner"}, "overlaps"},
+		{[]string{"network", "create", "--subnet", "10.0.2.0/24", "slirpy"}, "10.0.2.0/24"},
+		{[]string{"network", "create", "--subnet", "10.1.2.300/24", "badcidr"}, "10.1.2.300/24"},
+		{[]string{"network", "create", "--subnet", "10.91.0.0/24", "--gateway", "10.92.0.1", "badgw"}, "10.92.0.1"},
+		{[]string{"network", "create", "big"}, "already exists"},
+		{[]string{"network", "create", "host"}, "reserved"},
+		{[]string{"network", "create", "-d", "macvlan", "mv"}, "macvlan"},
+		{[]string{"run", "--rm", "--network", "nosuch", "busybox", "true"}, "nosuch"},
+		{[]string{"run", "--rm", "--network", "big", "--ip", "10.91.0.5", "busybox", "true"}, "10.91.0.5"},
+		{[]string{"run", "--rm", "--ip", "10.90.0.5", "busybox", "true"}, "--network NAME"},
+		{[]string{"network", "rm", "nosuch"}, "nosuch"},
+	} {
+		wantError(t, d.run(t, tc.args...), 125, tc.mention)
+	}
+	wantStdout(t, d.run(t, "network", "ls", "-q"), "big\n")
+	wantNothingLeft(t, d)
+}
