@@ -352,7 +352,8 @@ stop_registry() {
 
 # network_rows measures throughput with iperf3 (in the Debian image) for 3 s each way: from
 # the host to a server in the container through a published port (-p), and from a client in
-# the container to a server on the host's primary address (out through slirp4netns).
+# the container to a server on the host's primary address (out through slirp4netns), and
+# between two containers of a user network.
 # Results are Gbit/s in T_[ROW,ENGINE], higher is better.
 network_rows() {
 	local e why="" ip port out
@@ -366,12 +367,12 @@ network_rows() {
 	step "iperf3 through -p and out of the container"
 	for e in "${engines[@]}"; do
 		if [ -n "$why" ] || [ -n "${broken[$e]:-}" ]; then
-			T_[pin,$e]="fail ${why:-${broken[$e]}}" T_[pout,$e]="fail ${why:-${broken[$e]}}"
+			T_[pin,$e]="fail ${why:-${broken[$e]}}" T_[pout,$e]=${T_[pin,$e]} T_[pnet,$e]=${T_[pin,$e]}
 			continue
 		fi
 		if ! env_of "$e" image exists debian 2>/dev/null &&
 			! out=$(env_of "$e" load -i "$BENCH_DIR/debian-oci.tar" 2>&1); then
-			T_[pin,$e]="fail untimed load before: $(tail -n 1 <<<"$out")" T_[pout,$e]=${T_[pin,$e]}
+			T_[pin,$e]="fail untimed load before: $(tail -n 1 <<<"$out")" T_[pout,$e]=${T_[pin,$e]} T_[pnet,$e]=${T_[pin,$e]}
 			continue
 		fi
 		port=$((20000 + RANDOM % 30000))
@@ -384,12 +385,23 @@ network_rows() {
 		fi
 		env_of "$e" rm -f ipf >/dev/null 2>&1 || true
 		port=$((20000 + RANDOM % 30000))
-		iperf3 -s -1 -B "$ip" -p "$port" >/dev/null 2>&1 &
+		iperf3 -s -B "$ip" -p "$port" >/dev/null 2>&1 &
 		local srv=$!
 		wait_port "$port" "$ip" || true
 		T_[pout,$e]=$(iperf_gbits env_of "$e" run --rm debian iperf3 -c "$ip" -p "$port" -t 3)
 		kill "$srv" 2>/dev/null || true
 		wait "$srv" 2>/dev/null || true
+		# Container to container on a user network, the server found by its name.
+		if ! out=$(env_of "$e" network create benchnet 2>&1); then
+			T_[pnet,$e]="fail network create: $(tail -n 1 <<<"$out")"
+		elif ! out=$(env_of "$e" run -d --name ipsrv --network benchnet debian iperf3 -s 2>&1); then
+			T_[pnet,$e]="fail run -d --network: $(tail -n 1 <<<"$out")"
+		else
+			sleep 1
+			T_[pnet,$e]=$(iperf_gbits env_of "$e" run --rm --network benchnet debian iperf3 -c ipsrv -t 3)
+		fi
+		env_of "$e" rm -f ipsrv >/dev/null 2>&1 || true
+		env_of "$e" network rm benchnet >/dev/null 2>&1 || true
 	done
 }
 
@@ -729,10 +741,10 @@ report() {
 			fi
 		done
 	fi
-	local -A tlabels=([pin]="host -> container (-p)" [pout]="container -> host")
+	local -A tlabels=([pin]="host -> container (-p)" [pout]="container -> host" [pnet]="container -> container (network)")
 	if wants pin || wants pout; then
 	printf '%-38s %9s %12s %11s\n' "iperf3 throughput (Gbit/s)" den podman den/podman
-	for key in pin pout; do
+	for key in pin pout pnet; do
 		d=${T_[$key,den]:-none} p=${T_[$key,podman]:-none}
 		extra=""
 		[ "${d%% *}" = ok ] || extra+="  den: ${d#fail }"
