@@ -148,13 +148,11 @@ func (c Config) OwnNamespace() bool {
 }
 
 // Validate checks a configuration before the container is created: ports need a namespace
-// of the container's own with slirp4netns, and every fixed host port must be free now.
+// of the container's own (slirp4netns or user networks), and every fixed host port must be
+// free now.
 // Mappings without a host port get one.
 func (c *Config) Validate() error {
-	if len(c.Ports) > 0 && c.Mode == ModeBridge {
-		return fmt.Errorf("ports cannot be published with --network %s yet: den forwards ports only into slirp4netns networks; use the default network or reach the container from another one on %s", c, c)
-	}
-	if len(c.Ports) > 0 && c.Mode != ModeSlirp {
+	if len(c.Ports) > 0 && c.Mode != ModeSlirp && c.Mode != ModeBridge {
 		return fmt.Errorf("ports cannot be published with --network %s: the container has no network of its own to forward them to", c)
 	}
 	if c.Mode == ModeSlirp {
@@ -209,6 +207,9 @@ func Attach(c Config, pid int, runDir string, who Who) (*Attachment, error) {
 			}
 			a.members = append(a.members, conn)
 		}
+		if err := a.forward(c, pid, runDir); err != nil {
+			return nil, err
+		}
 		return a, nil
 	}
 	if c.Mode != ModeSlirp {
@@ -221,14 +222,25 @@ func Attach(c Config, pid int, runDir string, who Who) (*Attachment, error) {
 	if a.slirp, err = slirp.Start(bin, pid, slirp.Options{AllowHostLoopback: c.AllowHostLoopback}); err != nil {
 		return nil, err
 	}
-	if len(c.Ports) > 0 {
-		nsPath := "/proc/" + strconv.Itoa(pid) + "/ns/net"
-		if a.fwd, err = port.Forward(c.Ports, nsPath, runDir); err != nil {
-			a.Close()
-			return nil, err
-		}
+	if err := a.forward(c, pid, runDir); err != nil {
+		return nil, err
 	}
 	return a, nil
+}
+
+// forward publishes the container's ports from the host into its namespace; on failure the
+// whole attachment is undone.
+func (a *Attachment) forward(c Config, pid int, runDir string) error {
+	if len(c.Ports) == 0 {
+		return nil
+	}
+	var err error
+	nsPath := "/proc/" + strconv.Itoa(pid) + "/ns/net"
+	if a.fwd, err = port.Forward(c.Ports, nsPath, runDir); err != nil {
+		a.Close()
+		return err
+	}
+	return nil
 }
 
 // Close stops forwarding and slirp4netns. It may be called on a nil Attachment.

@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,8 +67,9 @@ func TestNetUserNetworkContainersReachEachOtherByNameAliasAndIP(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
 	wantStdout(t, d.run(t, "network", "create", "--subnet", "10.89.40.0/24", "--label", "app=web", "front"), "front\n")
+	hostPort := freePort(t)
 	d.mustRun(t, "run", "-d", "--name", "srv", "--network", "front", "--network-alias", "web", "--ip", "10.89.40.50",
-		"busybox", "sh", "-c", "while true; do echo from-srv | nc -l -p 8080; done")
+		"-p", fmt.Sprintf("%d:8080", hostPort), "busybox", "sh", "-c", "while true; do echo from-srv | nc -l -p 8080; done")
 	if len(netProcs(d)) != 2 {
 		t.Errorf("want one network holder and its slirp4netns while srv runs, found %q", netProcs(d))
 	}
@@ -82,6 +85,10 @@ func TestNetUserNetworkContainersReachEachOtherByNameAliasAndIP(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("want %q in the client's output\n%s", want, r)
 		}
+	}
+	// Published ports reach a container on a user network too.
+	if got := readFromPort(t, hostPort); got != "from-srv\n" {
+		t.Errorf("through -p %d the host read %q, want from-srv", hostPort, got)
 	}
 	wantError(t, d.run(t, "network", "rm", "front"), 125, "front", "in use", "srv")
 	wantError(t, d.run(t, "run", "--rm", "--network", "front", "--ip", "10.89.40.50", "busybox", "true"), 125, "10.89.40.50", "in use")
@@ -166,4 +173,27 @@ func TestNetNetworkBadInputIsOneLineExit125AndCreatesNothing(t *testing.T) {
 	}
 	wantStdout(t, d.run(t, "network", "ls", "-q"), "big\n")
 	wantNothingLeft(t, d)
+}
+
+// readFromPort connects to 127.0.0.1:port, retrying for a few seconds, and returns what the
+// server sends before it closes.
+func readFromPort(t *testing.T, port int) string {
+	t.Helper()
+	var last error
+	for i := 0; i < 50; i++ {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			b, _ := io.ReadAll(conn)
+			conn.Close()
+			if len(b) > 0 {
+				return string(b)
+			}
+		} else {
+			last = err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("reading from port %d: %v", port, last)
+	return ""
 }
