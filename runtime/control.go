@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
 
@@ -151,7 +152,9 @@ func (cs *controlServer) handle(conn net.Conn) {
 		}
 		cs.s.hub.attach(conn, req.Stdin)
 	case "signal":
-		if err := cs.s.cont.Signal(unix.Signal(req.Signal)); err != nil {
+		// A process that has just exited (a restart in progress, a command that ended on its
+		// own) needs no signal: the answer to "wait" says how it ended.
+		if err := cs.s.cont.Signal(unix.Signal(req.Signal)); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
 			reply(conn, controlReply{Error: err.Error()})
 		} else {
 			reply(conn, controlReply{})
