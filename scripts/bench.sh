@@ -716,7 +716,7 @@ report() {
 		printf '%-22s den %s MB/s, podman %s MB/s\n' "${labels[$key]}:" "$(throughput "$d")" "$(throughput "$p")"
 		ratio=$(ratio "$d" "$p")
 		label="den <= $target_cp_ratio x podman for ${labels[$key]} (throughput at least podman's):"
-		if [ "$ratio" = - ]; then
+		if [ "$ratio" = - ] || [ -z "$ratio" ]; then
 			echo "target: $label cannot tell (no ratio)"
 		elif awk -v r="$ratio" -v t="$target_cp_ratio" 'BEGIN { exit !(r <= t) }'; then
 			echo "target: $label met ($ratio)"
@@ -760,7 +760,7 @@ report() {
 		p=${R[$key,podman]:-none}
 		ratio=$(ratio "$d" "$p")
 		label="den <= $target_ratio x podman for ${labels[$key]}:"
-		if [ "$ratio" = - ]; then
+		if [ "$ratio" = - ] || [ -z "$ratio" ]; then
 			echo "target: $label cannot tell (no ratio)"
 		elif awk -v r="$ratio" -v t="$target_ratio" 'BEGIN { exit !(r <= t) }'; then
 			echo "target: $label met ($ratio)"
@@ -773,7 +773,7 @@ report() {
 		wants "$key" || continue
 		ratio=$(ratio "${R[$key,den]:-none}" "${R[$key,podman]:-none}")
 		label="den <= 1.00 x podman for ${labels[$key]}:"
-		if [ "$ratio" = - ]; then
+		if [ "$ratio" = - ] || [ -z "$ratio" ]; then
 			echo "target: $label cannot tell (no ratio)"
 		elif awk -v r="$ratio" 'BEGIN { exit !(r <= 1.0) }'; then
 			echo "target: $label met ($ratio)"
@@ -784,7 +784,7 @@ report() {
 	ratio=$(tratio "${T_[pin,den]:-none}" "${T_[pin,podman]:-none}")
 	if ! wants pin; then
 		:
-	elif [ "$ratio" = - ]; then
+	elif [ "$ratio" = - ] || [ -z "$ratio" ]; then
 		echo "target: den >= podman for -p throughput: cannot tell (no ratio)"
 	elif awk -v r="$ratio" 'BEGIN { exit !(r >= 1.0) }'; then
 		echo "target: den >= podman for -p throughput: met ($ratio)"
@@ -854,7 +854,16 @@ range() {
 # tratio DEN PODMAN: the ratio of two "ok VALUE" throughputs.
 tratio() {
 	if [ "${1%% *}" = ok ] && [ "${2%% *}" = ok ]; then
-		awk -v a="${1#ok }" -v b="${2#ok }" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.2f\n", x[1] / y[1] }'
+		awk -v a="${1#ok }" -v b="${2#ok }" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "-" }'
+	else
+		echo "-"
+	fi
+}
+
+# ratio DEN PODMAN: the ratio of two "ok MEDIAN MIN MAX" timings, or "-".
+ratio() {
+	if [ "${1%% *}" = ok ] && [ "${2%% *}" = ok ]; then
+		awk -v a="${1#ok }" -v b="${2#ok }" 'BEGIN { split(a, x, " "); split(b, y, " "); if (y[1] > 0) printf "%.2f\n", x[1] / y[1]; else print "-" }'
 	else
 		echo "-"
 	fi
