@@ -115,9 +115,23 @@ func openWith(graph, run, driver string) (cstorage.Store, error) {
 	return cstorage.GetStore(opts)
 }
 
-// Close releases the store's locks and mounts it holds only in memory.
+// CopiesLock is held shared by every den process that writes layers through containers/
+// storage's staging directories (copies into storage, commit); see store/image.
+const CopiesLock = "den-copies.lock"
+
+// Close releases the store. containers/storage's shutdown also removes staging directories
+// it takes for leaked, and it can take one that another process has just made and not yet
+// locked (the layer being unpacked then vanishes). So the store is shut down only when no
+// den process is writing layers; otherwise the process simply exits, which releases the
+// same locks.
 func (s *Store) Close() {
-	if s != nil && s.Store != nil {
-		_, _ = s.Shutdown(false)
+	if s == nil || s.Store == nil {
+		return
 	}
+	lk, ok, err := record.TryAcquire(filepath.Join(s.GraphRoot(), CopiesLock))
+	if err != nil || !ok {
+		return
+	}
+	defer lk.Release()
+	_, _ = s.Shutdown(false)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/den-project/den/store/record"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -57,7 +58,13 @@ func (m *Manager) Commit(ctx context.Context, o CommitOptions) (string, error) {
 	}
 	defer os.Remove(diff.Name())
 	defer diff.Close()
+	// Held shared like a copy's, so no store shutdown prunes the layer's staging directory.
+	lk, err := record.AcquireShared(m.copiesLockPath())
+	if err != nil {
+		return "", err
+	}
 	layer, _, err := m.Store.PutLayer("", parent.TopLayer, nil, "", false, nil, diff)
+	lk.Release()
 	if err != nil {
 		return "", fmt.Errorf("storing the container's changes as a layer: %w", err)
 	}

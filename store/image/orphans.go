@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"regexp"
 
+	"github.com/den-project/den/store"
+
 	"github.com/den-project/den/store/record"
 	cstorage "go.podman.io/storage"
 )
@@ -17,7 +19,7 @@ import (
 // takes it exclusively before cleaning, which waits until no other copy is between creating
 // a layer and naming the image that uses it. Then a layer that is new since the failed
 // copy began and that no image or container uses is the failed copy's own leftover.
-const copiesLock = "den-copies.lock"
+const copiesLock = store.CopiesLock
 
 // copyGuard is held for the duration of one copy into storage.
 type copyGuard struct {

@@ -24,6 +24,15 @@ func Acquire(path string) (*Lock, error) { return acquire(path, unix.LOCK_EX) }
 // several files.
 func AcquireShared(path string) (*Lock, error) { return acquire(path, unix.LOCK_SH) }
 
+// TryAcquire takes an exclusive lock on path if nobody holds it, and reports whether it did.
+func TryAcquire(path string) (*Lock, bool, error) {
+	l, err := acquire(path, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil, false, nil
+	}
+	return l, err == nil, err
+}
+
 func acquire(path string, how int) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
