@@ -53,12 +53,15 @@ trap 'rm -rf "$work"' EXIT
 rootfs=$work/rootfs
 
 echo "building $out: debootstrap --variant=minbase $suite from $mirror" >&2
-DEBIAN_FRONTEND=noninteractive debootstrap --variant=minbase --include=iperf3 \
-	"$suite" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+# A slow or unreachable mirror must not hold the test suite hostage: after the time limit
+# (DEN_DEBOOTSTRAP_TIMEOUT seconds) the image is left out, the tests that need it skip and
+# say why, and the next run tries again.
+if ! DEBIAN_FRONTEND=noninteractive timeout "${DEN_DEBOOTSTRAP_TIMEOUT:-900}" debootstrap --variant=minbase --include=iperf3 \
+	"$suite" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1; then
 	tail -n 20 "$work/debootstrap.log" >&2
-	echo "build-debian-image.sh: debootstrap failed (log above)" >&2
-	exit 1
-}
+	echo "build-debian-image.sh: WARNING: debootstrap from $mirror failed or took over ${DEN_DEBOOTSTRAP_TIMEOUT:-900} s (log above): not building $out; the tests that need it will skip" >&2
+	exit 0
+fi
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log
 
 # Files and a directory owned by ids across the whole 16-bit range the image may use.
