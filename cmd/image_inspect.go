@@ -171,7 +171,7 @@ func firstErr(have, err error) error {
 }
 
 // printInspected writes inspect's results: a JSON array, or --format for each.
-func printInspected(c *cli.Context, format string, out []any) error {
+func printInspected[T any](c *cli.Context, format string, out []T) error {
 	if format != "" && format != "json" {
 		for _, in := range out {
 			if err := printOne(c, format, in); err != nil {

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -265,19 +264,9 @@ Examples:
 				j.MountCount = len(users[v.Name])
 				out = append(out, j)
 			}
-			if f := c.String("format"); f != "" && f != "json" {
-				for _, v := range out {
-					if err := printOne(c, f, v); err != nil {
-						return err
-					}
-				}
-				return first
-			}
-			b, err := json.MarshalIndent(out, "", "    ")
-			if err != nil {
+			if err := printInspected(c, c.String("format"), out); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.App.Writer, string(b))
 			return first
 		},
 	}
