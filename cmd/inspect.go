@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -127,6 +128,20 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 		in.NetworkSettings["IPAddress"] = netstack.ContainerIP
 		in.NetworkSettings["Gateway"] = netstack.GatewayIP
 		in.NetworkSettings["IPPrefixLen"] = 24
+	}
+	if n.Mode == netstack.ModeBridge {
+		nets := map[string]any{}
+		for _, ep := range n.Networks {
+			bits := 0
+			if p, err := netip.ParsePrefix(ep.Subnet); err == nil {
+				bits = p.Bits()
+			}
+			nets[ep.Network] = map[string]any{
+				"NetworkID": ep.Network, "IPAddress": ep.IP, "Gateway": ep.Gateway, "IPPrefixLen": bits,
+				"Aliases": append([]string{c.ShortID()}, ep.Aliases...),
+			}
+		}
+		in.NetworkSettings["Networks"] = nets
 	}
 	return in
 }

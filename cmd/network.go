@@ -318,11 +318,11 @@ func networkExistsCmd() *cli.Command {
 func networkConnectCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "connect",
-		Usage:     "connect a stopped container to one more network",
+		Usage:     "connect a container to one more network",
 		ArgsUsage: "NETWORK CONTAINER",
-		Description: `Adds a network to a container created with --network NAME. den wires networks
-when a container starts, so the container must be stopped; it gets the new interface
-(eth1, eth2...) at its next start.
+		Description: `Adds a network to a container created with --network NAME. A running container
+gets the new interface (the first free ethN, with its address and the network's DNS names)
+at once and keeps its default route; a stopped one gets it at its next start.
 
 Examples:
    den network connect --alias db backend mydb`,
@@ -349,10 +349,10 @@ Examples:
 func networkDisconnectCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "disconnect",
-		Usage:     "disconnect a stopped container from a network",
+		Usage:     "disconnect a container from a network",
 		ArgsUsage: "NETWORK CONTAINER",
-		Description: `Takes a network off a stopped container (den wires networks only at start); the
-container keeps at least one network.
+		Description: `Takes a network off a container. A running container loses the interface before
+the command returns; the container keeps at least one network.
 
 Examples:
    den network disconnect frontend mydb`,

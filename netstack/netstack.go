@@ -17,10 +17,10 @@ package netstack
 import (
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/den-project/den/netstack/bridge"
 	"github.com/den-project/den/netstack/etc"
@@ -170,12 +170,28 @@ func (c *Config) Validate() error {
 }
 
 // Attachment is what a running container's network holds: its slirp4netns and its port
-// forwarder, or its places on user-defined networks. Close releases them.
+// forwarder, or its places on user-defined networks. Close releases them. Its methods may be
+// called from several goroutines: a live connect can race the container's exit.
 type Attachment struct {
+	mu      sync.Mutex
+	closed  bool
 	slirp   *slirp.Process
 	fwd     *port.Forwarder
-	members []io.Closer
+	members []member
+	// pid and who are the container's, kept for networks connected while it runs.
+	pid int
+	who Who
 }
+
+// member is the container's place on one user-defined network.
+type member struct {
+	network, ifName string
+	conn            *bridge.Conn
+}
+
+// ErrDetached is returned when a network is connected to a container whose network is
+// already released (it has exited).
+var ErrDetached = errors.New("the container's network is released: it is not running")
 
 // Who is the container being attached, as user-defined networks need to know it.
 type Who struct {
@@ -189,23 +205,13 @@ type Who struct {
 // user-defined networks. runDir is the container's runtime directory. Modes without a
 // namespace of their own need nothing.
 func Attach(c Config, pid int, runDir string, who Who) (*Attachment, error) {
-	a := &Attachment{}
+	a := &Attachment{pid: pid, who: who}
 	if c.Mode == ModeBridge {
 		for i, ep := range c.Networks {
-			n := bridge.Network{
-				Name: ep.Network, Subnet: ep.Subnet, Gateway: ep.Gateway, Bridge: ep.Bridge,
-				Internal: ep.Internal, Dir: filepath.Join(who.NetworksDir, ep.Network),
-			}
-			m := bridge.Member{
-				ID: who.ID, Name: who.Name, Aliases: ep.Aliases, IP: ep.IP,
-				IfName: "eth" + strconv.Itoa(i), DefaultRoute: i == 0,
-			}
-			conn, err := bridge.Join(n, m, pid)
-			if err != nil {
+			if err := a.join(ep, "eth"+strconv.Itoa(i), i == 0); err != nil {
 				a.Close()
 				return nil, err
 			}
-			a.members = append(a.members, conn)
 		}
 		if err := a.forward(c, pid, runDir); err != nil {
 			return nil, err
@@ -228,6 +234,71 @@ func Attach(c Config, pid int, runDir string, who Who) (*Attachment, error) {
 	return a, nil
 }
 
+// join puts the container on one more user-defined network as interface ifName.
+func (a *Attachment) join(ep Endpoint, ifName string, defaultRoute bool) error {
+	n := bridge.Network{
+		Name: ep.Network, Subnet: ep.Subnet, Gateway: ep.Gateway, Bridge: ep.Bridge,
+		Internal: ep.Internal, Dir: filepath.Join(a.who.NetworksDir, ep.Network),
+	}
+	m := bridge.Member{
+		ID: a.who.ID, Name: a.who.Name, Aliases: ep.Aliases, IP: ep.IP,
+		IfName: ifName, DefaultRoute: defaultRoute,
+	}
+	conn, err := bridge.Join(n, m, a.pid)
+	if err != nil {
+		return err
+	}
+	a.members = append(a.members, member{network: ep.Network, ifName: ifName, conn: conn})
+	return nil
+}
+
+// Connect puts the running container on one more user-defined network: it gets the first
+// free ethN, an address and the network's DNS names, but keeps its default route.
+func (a *Attachment) Connect(ep Endpoint) error {
+	return a.whileAttached(func() error {
+		used := map[string]bool{}
+		for _, m := range a.members {
+			if m.network == ep.Network {
+				return fmt.Errorf("the container is already on network %s", ep.Network)
+			}
+			used[m.ifName] = true
+		}
+		i := 0
+		for used["eth"+strconv.Itoa(i)] {
+			i++
+		}
+		return a.join(ep, "eth"+strconv.Itoa(i), len(a.members) == 0)
+	})
+}
+
+// Disconnect takes the running container off a user-defined network and returns once its
+// interface is gone.
+func (a *Attachment) Disconnect(network string) error {
+	return a.whileAttached(func() error {
+		for i, m := range a.members {
+			if m.network == network {
+				a.members = append(a.members[:i], a.members[i+1:]...)
+				return m.conn.Leave()
+			}
+		}
+		return fmt.Errorf("the container is not on network %s", network)
+	})
+}
+
+// whileAttached runs f under the attachment's lock, unless the container's network is
+// already released.
+func (a *Attachment) whileAttached(f func() error) error {
+	if a == nil {
+		return ErrDetached
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return ErrDetached
+	}
+	return f()
+}
+
 // forward publishes the container's ports from the host into its namespace; on failure the
 // whole attachment is undone.
 func (a *Attachment) forward(c Config, pid int, runDir string) error {
@@ -248,6 +319,9 @@ func (a *Attachment) Close() error {
 	if a == nil {
 		return nil
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
 	if a.fwd != nil {
 		a.fwd.Close()
 		a.fwd = nil
@@ -257,7 +331,7 @@ func (a *Attachment) Close() error {
 		a.slirp = nil
 	}
 	for _, m := range a.members {
-		m.Close()
+		m.conn.Close()
 	}
 	a.members = nil
 	return nil

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/den-project/den/netstack"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
@@ -35,6 +36,10 @@ type controlRequest struct {
 	Stdin bool `json:"stdin,omitempty"`
 	// Copy is the request of "copyin", "copyout" and "stat" (den cp).
 	Copy *CopySpec `json:"copy,omitempty"`
+	// Endpoint is the network "connect" puts the container on; Network the one
+	// "disconnect" takes it off.
+	Endpoint *netstack.Endpoint `json:"endpoint,omitempty"`
+	Network  string             `json:"network,omitempty"`
 }
 
 // controlReply is the holder's answer.
@@ -151,6 +156,22 @@ func (cs *controlServer) handle(conn net.Conn) {
 			return
 		}
 		cs.s.hub.attach(conn, req.Stdin)
+	case "connect", "disconnect":
+		closeFiles(fds)
+		var err error
+		if req.Op == "connect" && req.Endpoint != nil {
+			err = cs.s.net.Connect(*req.Endpoint)
+		} else if req.Op == "disconnect" {
+			err = cs.s.net.Disconnect(req.Network)
+		} else {
+			err = errors.New("connect needs an endpoint")
+		}
+		if err != nil {
+			reply(conn, controlReply{Error: err.Error()})
+		} else {
+			reply(conn, controlReply{})
+		}
+		conn.Close()
 	case "signal":
 		// A process that has just exited (a restart in progress, a command that ended on its
 		// own) needs no signal: the answer to "wait" says how it ended.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/den-project/den/netstack"
 	"github.com/den-project/den/netstack/network"
@@ -56,18 +57,15 @@ func (r *Runtime) RemoveNetwork(ctx context.Context, ref string, force bool) (*n
 	return nw, r.Networks().Remove(nw.Name)
 }
 
-// ConnectNetwork puts a stopped container on one more network (it gets the interface at
-// its next start). Live containers are refused: their namespace is wired only at start.
+// ConnectNetwork puts a container on one more network. A running container gets the
+// interface at once, from its holder; a stopped one at its next start.
 func (r *Runtime) ConnectNetwork(ctr, net string, aliases []string, ip string) error {
-	c, lk, err := r.lockedContainer(ctr)
+	c, lk, err := r.lockedNetworked(ctr)
 	if err != nil {
 		return err
 	}
 	defer lk.Release()
 	n := networkOf(c)
-	if n.Mode != netstack.ModeBridge {
-		return fmt.Errorf("container %s uses --network %s, not user-defined networks: only containers created with --network NAME can be connected to more", c.Name, n)
-	}
 	ep := netstack.Endpoint{Network: net, Aliases: aliases}
 	if err := r.completeEndpoint(&ep); err != nil {
 		return err
@@ -82,18 +80,30 @@ func (r *Runtime) ConnectNetwork(ctr, net string, aliases []string, ip string) e
 		return err
 	}
 	ep.IP = a.String()
+	if c.State.Status == StatusRunning {
+		req := controlRequest{Op: "connect", Endpoint: &ep}
+		if _, err := askHolder(r.runDir(c.ID), req, time.Now().Add(time.Minute)); err != nil {
+			_ = r.Networks().Release(c.ID, []string{ep.Network})
+			return fmt.Errorf("connecting container %s to network %s: %w", c.Name, ep.Network, err)
+		}
+	}
 	n.Networks = append(n.Networks, ep)
 	c.Config.Network = &n
 	if err := r.recs.save(c); err != nil {
+		// The record is what every later command believes: undo the live part too.
+		if c.State.Status == StatusRunning {
+			_, _ = askHolder(r.runDir(c.ID), controlRequest{Op: "disconnect", Network: ep.Network}, time.Now().Add(time.Minute))
+		}
 		_ = r.Networks().Release(c.ID, []string{ep.Network})
 		return err
 	}
 	return nil
 }
 
-// DisconnectNetwork takes a stopped container off a network; its last network cannot go.
+// DisconnectNetwork takes a container off a network; its last network cannot go. A running
+// container loses the interface before this returns.
 func (r *Runtime) DisconnectNetwork(ctr, net string) error {
-	c, lk, err := r.lockedContainer(ctr)
+	c, lk, err := r.lockedNetworked(ctr)
 	if err != nil {
 		return err
 	}
@@ -115,6 +125,12 @@ func (r *Runtime) DisconnectNetwork(ctr, net string) error {
 	if len(keep) == 0 {
 		return fmt.Errorf("network %s is the last network of container %s: connect it to another one first", nw.Name, c.Name)
 	}
+	if c.State.Status == StatusRunning {
+		req := controlRequest{Op: "disconnect", Network: nw.Name}
+		if _, err := askHolder(r.runDir(c.ID), req, time.Now().Add(time.Minute)); err != nil && !errors.Is(err, ErrNotRunning) {
+			return fmt.Errorf("disconnecting container %s from network %s: %w", c.Name, nw.Name, err)
+		}
+	}
 	n.Networks = keep
 	c.Config.Network = &n
 	if err := r.recs.save(c); err != nil {
@@ -123,8 +139,9 @@ func (r *Runtime) DisconnectNetwork(ctr, net string) error {
 	return r.Networks().Release(c.ID, []string{nw.Name})
 }
 
-// lockedContainer resolves ref and locks the container, which must not be running.
-func (r *Runtime) lockedContainer(ref string) (*Container, interface{ Release() }, error) {
+// lockedNetworked resolves ref and locks the container, which must be on user-defined
+// networks.
+func (r *Runtime) lockedNetworked(ref string) (*Container, interface{ Release() }, error) {
 	c, err := r.Lookup(ref)
 	if err != nil {
 		return nil, nil, err
@@ -134,9 +151,9 @@ func (r *Runtime) lockedContainer(ref string) (*Container, interface{ Release() 
 		return nil, nil, err
 	}
 	reconcile(c)
-	if c.State.Status == StatusRunning {
+	if n := networkOf(c); n.Mode != netstack.ModeBridge {
 		lk.Release()
-		return nil, nil, fmt.Errorf("container %s is running, and den connects networks only to stopped containers: stop it first", c.Name)
+		return nil, nil, fmt.Errorf("container %s uses --network %s, not user-defined networks: only containers created with --network NAME can be connected to more", c.Name, n)
 	}
 	return c, lk, nil
 }

@@ -197,3 +197,68 @@ func readFromPort(t *testing.T, port int) string {
 	t.Logf("reading from port %d: %v", port, last)
 	return ""
 }
+
+func TestNetConnectAndDisconnectWorkOnRunningAndStoppedContainers(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "network", "create", "--subnet", "10.89.50.0/24", "one")
+	d.mustRun(t, "network", "create", "--subnet", "10.89.51.0/24", "two")
+	d.mustRun(t, "run", "-d", "--name", "srv", "--network", "one", "busybox", "sh", "-c", "while true; do echo from-srv | nc -l -p 8080; done")
+	// reach asks srv for a line from a fresh container on network two.
+	reach := func(target string) string {
+		return d.mustRun(t, "run", "--rm", "--network", "two", "busybox", "sh", "-c",
+			"nc -w 2 "+target+" 8080 </dev/null; nslookup srv >/dev/null 2>&1; echo dns=$?").stdout
+	}
+	if got := reach("10.89.51.9"); strings.Contains(got, "from-srv") || !strings.Contains(got, "dns=1") {
+		t.Fatalf("before connect, want srv unreachable from network two, got %q", got)
+	}
+
+	// Live: srv gets eth1 on two at once, keeps its default route through one, and is found
+	// by name and alias there.
+	d.mustRun(t, "network", "connect", "--ip", "10.89.51.9", "--alias", "api", "two", "srv")
+	addrs := d.mustRun(t, "exec", "srv", "sh", "-c", "ip -o -4 addr show | awk '{print $2, $4}'; ip route show default").stdout
+	for _, want := range []string{"eth0 10.89.50.2/24\n", "eth1 10.89.51.9/24\n", "default via 10.89.50.1 dev eth0"} {
+		if !strings.Contains(addrs, want) {
+			t.Errorf("after a live connect want %q in srv's interfaces\n%s", want, addrs)
+		}
+	}
+	for _, target := range []string{"10.89.51.9", "srv", "api"} {
+		if got := reach(target); !strings.Contains(got, "from-srv") || !strings.Contains(got, "dns=0") {
+			t.Errorf("after connect, want srv to answer at %s from network two, got %q", target, got)
+		}
+	}
+	wantStdout(t, d.run(t, "inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}", "srv"),
+		"one=10.89.50.2 two=10.89.51.9 \n")
+	wantError(t, d.run(t, "network", "connect", "two", "srv"), 125, "already connected")
+
+	// Live disconnect: eth1 is gone when the command returns, and so are srv's names on two.
+	d.mustRun(t, "network", "disconnect", "two", "srv")
+	if got := d.mustRun(t, "exec", "srv", "sh", "-c", "ip -o link show | grep -c eth1; true").stdout; got != "0\n" {
+		t.Errorf("after a live disconnect want no eth1 in srv, got %q", got)
+	}
+	if got := reach("10.89.51.9"); strings.Contains(got, "from-srv") || !strings.Contains(got, "dns=1") {
+		t.Errorf("after disconnect, want srv unreachable from network two, got %q", got)
+	}
+	wantError(t, d.run(t, "network", "disconnect", "two", "srv"), 125, "not connected")
+	wantError(t, d.run(t, "network", "disconnect", "one", "srv"), 125, "last network")
+	wantError(t, d.run(t, "network", "connect", "nosuch", "srv"), 125, "nosuch")
+	d.mustRun(t, "run", "-d", "--name", "plain", "busybox", "sleep", "60")
+	wantError(t, d.run(t, "network", "connect", "two", "plain"), 125, "plain", "--network NAME")
+
+	// The address freed by the disconnect can be taken again; a stopped container gets its
+	// new network at its next start, and a later disconnect of the first one leaves eth1.
+	d.mustRun(t, "network", "connect", "--ip", "10.89.51.9", "two", "srv")
+	d.mustRun(t, "stop", "-t", "0", "srv")
+	d.mustRun(t, "network", "disconnect", "two", "srv")
+	d.mustRun(t, "network", "connect", "--ip", "10.89.51.7", "two", "srv")
+	d.mustRun(t, "network", "disconnect", "one", "srv")
+	d.mustRun(t, "start", "srv")
+	if got := reach("srv"); !strings.Contains(got, "from-srv") {
+		t.Errorf("after connect while stopped and start, want srv reachable by name from two, got %q", got)
+	}
+	if got := d.mustRun(t, "exec", "srv", "sh", "-c", "ip -o -4 addr show | awk '{print $2, $4}'").stdout; !strings.Contains(got, "eth0 10.89.51.7/24") || strings.Contains(got, "10.89.50.") {
+		t.Errorf("want srv only on two after its restart, got %q", got)
+	}
+	d.mustRun(t, "rm", "-f", "srv", "plain")
+	wantNothingLeft(t, d)
+}

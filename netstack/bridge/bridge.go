@@ -91,9 +91,32 @@ type answer struct {
 // IsHolderStage reports whether this process is a network holder.
 func IsHolderStage() bool { return os.Getenv(envHolder) != "" }
 
+// Conn is a container's place on a network: the connection to the network's holder that
+// keeps it there.
+type Conn struct{ c *net.UnixConn }
+
+// Close leaves the network without waiting: the holder removes the container's interface
+// when it sees the connection end, or the kernel does when the container's namespace goes.
+func (c *Conn) Close() error { return c.c.Close() }
+
+// Leave takes a container that goes on running off the network and returns once the
+// holder has removed its interface and its DNS names.
+func (c *Conn) Leave() error {
+	defer c.c.Close()
+	if err := c.c.CloseWrite(); err != nil {
+		return fmt.Errorf("leaving the network: %w", err)
+	}
+	// The holder closes its side when the interface is gone.
+	_ = c.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.Copy(io.Discard, c.c); err != nil {
+		return fmt.Errorf("leaving the network: its holder did not answer: %w", err)
+	}
+	return nil
+}
+
 // Join connects the container whose init is pid to network n and returns the connection
-// that keeps it there: closing it leaves the network. A holder is started when none runs.
-func Join(n Network, m Member, pid int) (io.Closer, error) {
+// that keeps it there. A holder is started when none runs.
+func Join(n Network, m Member, pid int) (*Conn, error) {
 	if err := os.MkdirAll(n.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the runtime directory of network %s: %w", n.Name, err)
 	}
@@ -136,7 +159,7 @@ func Join(n Network, m Member, pid int) (io.Closer, error) {
 		conn.Close()
 		return nil, fmt.Errorf("joining network %s: %s", n.Name, a.Error)
 	}
-	return conn, nil
+	return &Conn{c: conn}, nil
 }
 
 // startHolder starts the holder of n, detached, and returns once it serves its socket.
