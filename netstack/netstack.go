@@ -17,7 +17,9 @@ package netstack
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ import (
 	"github.com/den-project/den/netstack/network"
 	"github.com/den-project/den/netstack/port"
 	"github.com/den-project/den/netstack/slirp"
+	"golang.org/x/sys/unix"
 )
 
 // Network modes, as podman names them.
@@ -200,11 +203,117 @@ type Who struct {
 	NetworksDir string
 }
 
+// Early is a container's network made before the container exists: its namespace, and
+// slirp4netns starting on it while libcontainer sets the container up, so that the two
+// starts overlap instead of adding up.
+type Early struct {
+	ns    *os.File
+	slirp *slirp.Process
+}
+
+// Prepare makes the network namespace of a slirp4netns container, with lo up, and launches
+// slirp4netns on it. Other modes get a nil Early: Attach does all their work. The
+// container joins the namespace at Path; Attach, or Abort when the container never
+// started, releases what Prepare made.
+func Prepare(c Config) (*Early, error) {
+	if c.Mode != ModeSlirp {
+		return nil, nil
+	}
+	bin, err := slirp.Preflight()
+	if err != nil {
+		return nil, err
+	}
+	ns, err := newNamespace()
+	if err != nil {
+		return nil, err
+	}
+	p, err := slirp.Launch(bin, 0, slirp.Options{AllowHostLoopback: c.AllowHostLoopback, NetNS: ns})
+	if err != nil {
+		ns.Close()
+		return nil, err
+	}
+	return &Early{ns: ns, slirp: p}, nil
+}
+
+// Path is where the container's init finds the namespace: this process's descriptor of it.
+func (e *Early) Path() string {
+	return "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(int(e.ns.Fd()))
+}
+
+// Abort stops what Prepare started. It may be called on a nil Early and after Attach.
+func (e *Early) Abort() {
+	if e == nil {
+		return
+	}
+	if e.slirp != nil {
+		e.slirp.Stop()
+		e.slirp = nil
+	}
+	if e.ns != nil {
+		e.ns.Close()
+		e.ns = nil
+	}
+}
+
+// newNamespace makes a network namespace with lo up and returns it open. The namespace is
+// made on a thread of its own that ends with it: a Go thread cannot be trusted back in
+// the general pool after unshare.
+func newNamespace() (*os.File, error) {
+	type result struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// Never unlocked: the thread exits with this goroutine.
+		goruntime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: fmt.Errorf("creating the container's network namespace: %w", err)}
+			return
+		}
+		f, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			ch <- result{err: fmt.Errorf("opening the container's network namespace: %w", err)}
+			return
+		}
+		if err := loopbackUp(); err != nil {
+			f.Close()
+			ch <- result{err: err}
+			return
+		}
+		ch <- result{f: f}
+	}()
+	r := <-ch
+	return r.f, r.err
+}
+
+// loopbackUp brings up lo in the calling thread's network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bringing up lo: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing up lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing up lo: %w", err)
+	}
+	return nil
+}
+
 // Attach gives the network namespace of pid (the container's init, created but not yet
 // running the user's command) its way out and its published ports, or plugs it into its
 // user-defined networks. runDir is the container's runtime directory. Modes without a
-// namespace of their own need nothing.
-func Attach(c Config, pid int, runDir string, who Who) (*Attachment, error) {
+// namespace of their own need nothing. What Prepare started (early, may be nil) is taken
+// over: slirp4netns is waited for here.
+func Attach(c Config, early *Early, pid int, runDir string, who Who) (*Attachment, error) {
 	a := &Attachment{pid: pid, who: who}
 	if c.Mode == ModeBridge {
 		for i, ep := range c.Networks {
@@ -221,12 +330,20 @@ func Attach(c Config, pid int, runDir string, who Who) (*Attachment, error) {
 	if c.Mode != ModeSlirp {
 		return a, nil
 	}
-	bin, err := slirp.Preflight()
-	if err != nil {
-		return nil, err
-	}
-	if a.slirp, err = slirp.Start(bin, pid, slirp.Options{AllowHostLoopback: c.AllowHostLoopback}); err != nil {
-		return nil, err
+	if early != nil && early.slirp != nil {
+		a.slirp, early.slirp = early.slirp, nil
+		early.Abort()
+		if err := a.slirp.Ready(); err != nil {
+			return nil, err
+		}
+	} else {
+		bin, err := slirp.Preflight()
+		if err != nil {
+			return nil, err
+		}
+		if a.slirp, err = slirp.Start(bin, pid, slirp.Options{AllowHostLoopback: c.AllowHostLoopback}); err != nil {
+			return nil, err
+		}
 	}
 	if err := a.forward(c, pid, runDir); err != nil {
 		return nil, err

@@ -261,6 +261,21 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
+	// slirp4netns starts on a namespace made here, while libcontainer sets the container up.
+	early, err := netstack.Prepare(n)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			early.Abort()
+		}
+	}()
+	netnsOwn := early != nil
+	if netnsOwn {
+		netnsPath = early.Path()
+	}
 	mounts, err := r.mountSpecs(c, rootfs, uint32(eu.Uid), uint32(eu.Gid))
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -281,7 +296,7 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 		Args: c.Config.Args, Env: env, Cwd: c.Config.WorkingDir,
 		UID: uint32(eu.Uid), GID: uint32(eu.Gid), Groups: groups,
 		Terminal: c.Config.Tty, Binds: binds,
-		HostNetwork: n.Mode == netstack.ModeHost, NetNSPath: netnsPath,
+		HostNetwork: n.Mode == netstack.ModeHost, NetNSPath: netnsPath, NetNSOwn: netnsOwn,
 		Seccomp: r.Config == nil || r.Config.Engine.Seccomp == nil || *r.Config.Engine.Seccomp,
 	}
 	in.Rootless = r.Paths.Rootless
@@ -344,7 +359,7 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 	}
 	pid, _ := proc.Pid()
 	logrus.Debugf("attaching network")
-	att, err := netstack.Attach(n, pid, r.runDir(c.ID), netstack.Who{
+	att, err := netstack.Attach(n, early, pid, r.runDir(c.ID), netstack.Who{
 		ID: c.ID, Name: c.Name, NetworksDir: filepath.Join(r.Paths.RuntimeDir, "networks"),
 	})
 	if err != nil {
@@ -380,6 +395,7 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 			return nil, nil, nil, nil, fmt.Errorf("using the container's terminal: %w", err)
 		}
 	}
+	ok = true
 	return cont, proc, cons, att, nil
 }
 

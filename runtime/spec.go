@@ -163,8 +163,10 @@ type specInput struct {
 	// the host's /sys bound read-only (sysfs cannot be mounted for a namespace den does
 	// not own).
 	HostNetwork bool
-	// NetNSPath joins an existing network namespace (another container's).
+	// NetNSPath joins an existing network namespace (another container's, or one made for
+	// this container ahead of it, which NetNSOwn says).
 	NetNSPath string
+	NetNSOwn  bool
 }
 
 // buildSpec makes the OCI runtime spec of a container with den's defaults.
@@ -212,7 +214,9 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		}
 		s.Linux.Namespaces = ns
 		for i, m := range s.Mounts {
-			if m.Destination == "/sys" {
+			// A namespace of the container's own gets its own sysfs; another's or the
+			// host's shows through the host's.
+			if m.Destination == "/sys" && !in.NetNSOwn {
 				s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 			}
 		}

@@ -67,7 +67,8 @@
 # Targets, printed after the table as met or NOT met: den at most 0.20 x podman for run --rm,
 # run -d, stop, rm, exec and the parallel runs; den's ps -a under 50 ms; den-monitor's VmHWM
 # after run -d under 15 MB (10^6 bytes); den's cp at least as fast as podman's (ratio <= 1)
-# both ways; five volumes add under 5 ms to den's run --rm.
+# both ways; five volumes add under 5 ms to den's run --rm, and the default network (run
+# --rm beside --network=none, in the same rounds) under 15 ms.
 # Without podman it prints den's figures alone. A podman step that fails here is shown as
 # "podman failed: REASON" in its row and the run goes on. It exits 1 when den failed a step
 # or the setup failed, 0 otherwise (a missed target is reported, not an error).
@@ -82,6 +83,7 @@ target_ps_ms=50
 target_monitor_mb=15
 target_cp_ratio=1.00
 target_volumes_ms=5
+target_network_ms=15
 
 die() {
 	echo "bench.sh: $*" >&2
@@ -145,9 +147,13 @@ inner() {
 
 	# den's containers have a loopback interface only so far: compare with podman's equal.
 	step "run --rm, images, create"
-	measure run "$N" 2 1 run --rm --network=none busybox true
-	# The default network (slirp4netns, both engines) against none: what networking costs.
-	measure runnet "$N" 2 1 run --rm busybox true
+	# The default network (slirp4netns, both engines) against none, in the same rounds: what
+	# networking adds to a start.
+	if wants runnet; then
+		measure_beside run runnet "$N" 2 run --rm --network=none busybox true ::: run --rm busybox true
+	else
+		measure run "$N" 2 1 run --rm --network=none busybox true
+	fi
 	measure images "$N" 2 1 images
 	measure create "$N" 2 1 create --network=none busybox true
 	remove_all "after create"
@@ -725,21 +731,10 @@ report() {
 		fi
 	done
 	if wants runvol; then
-		local added
-		for e in "${engines[@]}"; do
-			d=${R[runvol,$e]:-none} p=${R[runvol0,$e]:-none}
-			if [ "${d%% *}" = ok ] && [ "${p%% *}" = ok ]; then
-				added=$(awk -v a="$(cell "$d" 2)" -v b="$(cell "$p" 2)" 'BEGIN { printf "%.1f", a - b }')
-				echo "5 volumes add to $e's run --rm: $added ms (medians)"
-				if [ "$e" = den ]; then
-					if awk -v a="$added" -v t="$target_volumes_ms" 'BEGIN { exit !(a < t) }'; then
-						echo "target: 5 volumes add < $target_volumes_ms ms to den's run --rm: met ($added ms)"
-					else
-						echo "target: 5 volumes add < $target_volumes_ms ms to den's run --rm: NOT met ($added ms)"
-					fi
-				fi
-			fi
-		done
+		added runvol runvol0 "5 volumes add" "$target_volumes_ms"
+	fi
+	if wants runnet; then
+		added runnet run "networking (slirp4netns) adds" "$target_network_ms"
 	fi
 	local -A tlabels=([pin]="host -> container (-p)" [pout]="container -> host" [pnet]="container -> container (network)")
 	if wants pin || wants pout; then
@@ -819,6 +814,28 @@ report() {
 	if $den_failed; then
 		return 1
 	fi
+}
+
+# added ROW BASE WHAT TARGET prints what ROW's median adds to BASE's for each engine, and
+# whether den's stays under TARGET ms.
+added() {
+	local row=$1 base=$2 what=$3 target=$4 e d p plus
+	for e in "${engines[@]}"; do
+		d=${R[$row,$e]:-none} p=${R[$base,$e]:-none}
+		if [ "${d%% *}" != ok ] || [ "${p%% *}" != ok ]; then
+			[ "$e" != den ] || echo "target: $what < $target ms to den's run --rm: cannot tell (den failed)"
+			continue
+		fi
+		plus=$(awk -v a="$(cell "$d" 2)" -v b="$(cell "$p" 2)" 'BEGIN { printf "%.1f", a - b }')
+		echo "$what to $e's run --rm: $plus ms (medians)"
+		if [ "$e" = den ]; then
+			if awk -v a="$plus" -v t="$target" 'BEGIN { exit !(a < t) }'; then
+				echo "target: $what < $target ms to den's run --rm: met ($plus ms)"
+			else
+				echo "target: $what < $target ms to den's run --rm: NOT met ($plus ms)"
+			fi
+		fi
+	done
 }
 
 # throughput RESULT prints the cp rows' median as MB/s of the tree, or "-".

@@ -52,26 +52,47 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-// slirpFor lists the slirp4netns processes serving the container whose init is pid.
+// slirpFor lists the slirp4netns processes serving the container whose init is pid: those
+// whose parent is the container's holder (its monitor), which is also the init's parent.
 func slirpFor(t *testing.T, pid string) []string {
 	t.Helper()
-	out, _ := exec.Command("pgrep", "-a", "slirp4netns").Output()
+	holder := parentOf(pid)
+	out, _ := exec.Command("pgrep", "slirp4netns").Output()
 	var found []string
 	for _, l := range lines(string(out)) {
-		if strings.HasSuffix(l, " "+pid+" tap0") {
+		if holder != "" && parentOf(l) == holder && livingProcess(l) {
 			found = append(found, l)
 		}
 	}
 	return found
 }
 
-// slirpGone reports whether the container's slirp4netns is gone: killed when the container
-// exits, it may take a moment to die.
-func slirpGone(t *testing.T, pid string) []string {
+// parentOf is the parent pid of process pid, or "" when it is gone.
+func parentOf(pid string) string {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(stat)[strings.LastIndexByte(string(stat), ')')+1:])
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
+}
+
+// slirpGone waits for the slirp4netns processes slirps to end (killed when their container
+// exits, they may take a moment to die) and returns those still alive.
+func slirpGone(t *testing.T, slirps []string) []string {
 	t.Helper()
 	var left []string
 	for range 20 {
-		if left = slirpFor(t, pid); len(left) == 0 {
+		left = left[:0]
+		for _, p := range slirps {
+			if livingProcess(p) {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -126,11 +147,12 @@ func TestNetPublishedPortServesHTTPAndServerSeesClientAddress(t *testing.T) {
 	wantStdout(t, d.run(t, "inspect", "-f", "{{json .NetworkSettings.Ports}} {{json .HostConfig.PortBindings}}", "web"),
 		fmt.Sprintf(`{"80/tcp":[{"HostIp":"","HostPort":"%d"}]} {"80/tcp":[{"HostIp":"","HostPort":"%d"}]}`+"\n", hp, hp))
 	pid := strings.TrimSpace(d.mustRun(t, "inspect", "-f", "{{.State.Pid}}", "web").stdout)
-	if len(slirpFor(t, pid)) != 1 {
-		t.Errorf("want one slirp4netns for the running container %s", pid)
+	slirps := slirpFor(t, pid)
+	if len(slirps) != 1 {
+		t.Errorf("want one slirp4netns for the running container %s, found %q", pid, slirps)
 	}
 	d.mustRun(t, "rm", "-f", "web")
-	if left := slirpGone(t, pid); len(left) > 0 {
+	if left := slirpGone(t, slirps); len(left) > 0 {
 		t.Errorf("want no slirp4netns left after rm: %q", left)
 	}
 	if c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, strconv.Itoa(hp)), time.Second); err == nil {
@@ -375,11 +397,12 @@ func TestNetRunRmLeavesNoSlirp(t *testing.T) {
 	monitors := len(lines(string(out)))
 	d.mustRun(t, "run", "-d", "--name", "gone", "busybox", "sleep", "100")
 	pid := strings.TrimSpace(d.mustRun(t, "inspect", "-f", "{{.State.Pid}}", "gone").stdout)
-	if len(slirpFor(t, pid)) != 1 {
-		t.Fatalf("want a slirp4netns for container pid %s", pid)
+	slirps = slirpFor(t, pid)
+	if len(slirps) != 1 {
+		t.Fatalf("want a slirp4netns for container pid %s, found %q", pid, slirps)
 	}
 	d.mustRun(t, "stop", "-t", "0", "gone")
-	if left := slirpGone(t, pid); len(left) > 0 {
+	if left := slirpGone(t, slirps); len(left) > 0 {
 		t.Errorf("want no slirp4netns left after stop: %q", left)
 	}
 	d.mustRun(t, "rm", "gone")

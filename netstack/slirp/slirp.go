@@ -27,13 +27,18 @@ type Options struct {
 	AllowHostLoopback bool
 	// NetNSPath, when set, is the network namespace to serve instead of pid's.
 	NetNSPath string
+	// NetNS, when set, is the network namespace to serve, open: slirp4netns gets the
+	// descriptor itself.
+	NetNS *os.File
 }
 
 // Process is a running slirp4netns.
 type Process struct {
-	cmd  *exec.Cmd
-	exit *os.File
-	done chan struct{}
+	cmd    *exec.Cmd
+	exit   *os.File
+	done   chan struct{}
+	ready  *os.File
+	stderr *limitedBuffer
 }
 
 // Preflight reports, with what to do about it, why slirp4netns could not run here.
@@ -56,13 +61,26 @@ func Preflight() (string, error) {
 // Start runs slirp4netns on the network namespace of pid and returns once tap0 is
 // configured (10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3). The caller must call Stop.
 func Start(bin string, pid int, o Options) (*Process, error) {
+	p, err := Launch(bin, pid, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Ready(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Launch starts slirp4netns and returns without waiting for it: Ready does. The caller
+// must call Ready, and Stop.
+func Launch(bin string, pid int, o Options) (*Process, error) {
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	defer readyR.Close()
 	exitR, exitW, err := os.Pipe()
 	if err != nil {
+		readyR.Close()
 		readyW.Close()
 		return nil, err
 	}
@@ -70,38 +88,50 @@ func Start(bin string, pid int, o Options) (*Process, error) {
 	if !o.AllowHostLoopback {
 		args = append(args, "--disable-host-loopback")
 	}
-	if o.NetNSPath != "" {
+	files := []*os.File{readyW, exitR}
+	switch {
+	case o.NetNS != nil:
+		files = append(files, o.NetNS)
+		args = append(args, "--netns-type=path", "/proc/self/fd/5", "tap0")
+	case o.NetNSPath != "":
 		args = append(args, "--netns-type=path", o.NetNSPath, "tap0")
-	} else {
+	default:
 		args = append(args, strconv.Itoa(pid), "tap0")
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.ExtraFiles = []*os.File{readyW, exitR}
-	cmd.Stdout, cmd.Stderr = nil, nil
-	var stderr limitedBuffer
-	cmd.Stderr = &stderr
+	cmd.ExtraFiles = files
+	stderr := &limitedBuffer{}
+	cmd.Stdout, cmd.Stderr = nil, stderr
 	// It must not outlive the container's holder, which is this process.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	err = cmd.Start()
 	readyW.Close()
 	exitR.Close()
 	if err != nil {
+		readyR.Close()
 		exitW.Close()
 		return nil, fmt.Errorf("starting slirp4netns: %w", err)
 	}
-	p := &Process{cmd: cmd, exit: exitW, done: make(chan struct{})}
+	p := &Process{cmd: cmd, exit: exitW, done: make(chan struct{}), ready: readyR, stderr: stderr}
 	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// Ready waits until slirp4netns has configured tap0. On failure slirp4netns is stopped and
+// the error says why, from its own last words.
+func (p *Process) Ready() error {
+	defer p.ready.Close()
 	buf := make([]byte, 1)
-	if _, err := io.ReadFull(readyR, buf); err != nil {
+	if _, err := io.ReadFull(p.ready, buf); err != nil {
 		p.Stop()
 		p.Wait()
-		msg := lastLine(stderr.String())
+		msg := lastLine(p.stderr.String())
 		if msg == "" {
 			msg = "it exited before configuring the network"
 		}
-		return nil, fmt.Errorf("slirp4netns: %s", msg)
+		return fmt.Errorf("slirp4netns: %s", msg)
 	}
-	return p, nil
+	return nil
 }
 
 // Stop kills slirp4netns, which keeps no state worth a graceful exit. It does not wait for
