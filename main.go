@@ -23,10 +23,12 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
+	"runtime/debug"
 
 	"github.com/den-project/den/cmd"
 	"github.com/den-project/den/netstack/bridge"
 	"github.com/den-project/den/runtime"
+	_ "github.com/den-project/den/runtime/prefault"
 	"github.com/den-project/den/runtime/userns"
 	"go.podman.io/storage/pkg/reexec"
 )
@@ -34,6 +36,13 @@ import (
 func main() {
 	if reexec.Init() {
 		return
+	}
+	// Every stage but the monitors and network holders lives for one command: a heap five
+	// times the live data before the collector runs spares most commands any collection
+	// (ps -a over a thousand records collected twice at Go's default).
+	short := !runtime.IsMonitorStage() && !bridge.IsHolderStage()
+	if _, set := os.LookupEnv("GOGC"); !set && short {
+		debug.SetGCPercent(400)
 	}
 	if runtime.IsInitStage(os.Args) {
 		runtime.InitStage() // does not return
