@@ -70,7 +70,10 @@ func TestExecRunsInAContainerStartedByAnotherInvocation(t *testing.T) {
 		}
 	})
 
-	d.mustRun(t, "stop", "-t", "0", "ex")
+	t.Run("short flags take attached values as in podman", func(t *testing.T) {
+		wantStdout(t, d.run(t, "exec", "-eV=attached", "-w/tmp", "ex", "sh", "-c", "echo $V $(pwd) -t0"), "attached /tmp -t0\n")
+	})
+	wantStdout(t, d.run(t, "stop", "-t0", "ex"), "ex\n")
 	t.Run("a stopped container refuses exec", func(t *testing.T) {
 		wantError(t, d.run(t, "exec", "ex", "true"), 125, "not running")
 	})
