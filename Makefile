@@ -53,5 +53,15 @@ bench: build testdata bigimage
 fault: build testdata
 	scripts/fault-inject.sh
 
+# fuzz: every go test -fuzz target for FUZZTIME each (their seeds run in every go test).
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+			echo "== $$(dirname $$f) $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) "$$(dirname $$f)"; \
+		done; \
+	done
+
 clean:
 	rm -rf bin
