@@ -35,9 +35,9 @@
 
 void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
-// den_prefault_on is cleared where populating is unwanted: in a container's monitor, which
-// lives long and whose resident size counts more than its start, and on kernels without
-// MADV_POPULATE_WRITE (before 5.14), after the first refusal.
+// den_prefault_on is cleared where populating is unwanted: in a container's monitor and a
+// network's holder, which live long and whose resident size counts more than their start,
+// and on kernels without MADV_POPULATE_WRITE (before 5.14), after the first refusal.
 static int den_prefault_on = 1;
 
 // populate_code maps the binary's segments (code, read-only data, initialised data) in one
@@ -100,7 +100,7 @@ static void populate_malloc(size_t n) {
 // of file mappings; the Go runtime only ever starts in that child.
 static void den_prefault_start(void) {
 	const char *v = getenv("DEN_PREFAULT");
-	if ((v != NULL && v[0] == '0') || getenv("_DEN_MONITOR") != NULL) {
+	if ((v != NULL && v[0] == '0') || getenv("_DEN_MONITOR") != NULL || getenv("_DEN_NETWORK_HOLDER") != NULL) {
 		__atomic_store_n(&den_prefault_on, 0, __ATOMIC_RELAXED);
 		return;
 	}

@@ -62,4 +62,10 @@ func TestFreshHeapIsPopulatedWhenMappedAndNotWhenTurnedOff(t *testing.T) {
 	if on > pages/4 {
 		t.Errorf("want the fresh heap populated when mapped (few faults), got %d for %d pages", on, pages)
 	}
+	// Long-lived stages keep their resident size small instead.
+	for _, env := range []string{"_DEN_MONITOR=x", "_DEN_NETWORK_HOLDER=x"} {
+		if n := faultsWith(t, env); n < pages*3/4 {
+			t.Errorf("with %s want the heap left to fault in page by page, got %d faults for %d pages", env, n, pages)
+		}
+	}
 }
