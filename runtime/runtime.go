@@ -17,6 +17,7 @@ import (
 	"github.com/den-project/den/store"
 	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/image"
+	"github.com/den-project/den/store/record"
 	"github.com/sirupsen/logrus"
 )
 
@@ -173,6 +174,14 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	if !filepath.IsAbs(c.Config.WorkingDir) {
 		return nil, fmt.Errorf("working directory %q must be an absolute path", c.Config.WorkingDir)
 	}
+	// Volumes the container takes must not be removed before its record names them.
+	var users *record.Lock
+	if needsVolumes(o.Mounts, o.VolumesFrom, icfg.Config.Volumes) {
+		if users, err = r.Volumes().LockUsers(); err != nil {
+			return nil, err
+		}
+		defer users.Release()
+	}
 	mounts, newVolumes, err := r.resolveMounts(o.Mounts, o.VolumesFrom, icfg.Config.Volumes)
 	if err != nil {
 		return nil, err
@@ -193,6 +202,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		undoVolumes()
 		return nil, err
 	}
+	users.Release()
 	logrus.Debugf("creating storage container")
 	if _, err := im.Store.CreateContainer(c.ID, nil, img.ID, "", "", nil); err != nil {
 		_ = r.recs.remove(c)

@@ -68,19 +68,31 @@ func (r *Runtime) RemoveVolume(ctx context.Context, name string, force bool) err
 	if _, err := vs.Get(name); err != nil {
 		return err
 	}
+	if force {
+		// Before the users lock: removing a container takes its lock, and a container's
+		// lock is always taken before the users lock (a --rm exit removes its anonymous
+		// volumes under it).
+		users, err := r.VolumeUsers()
+		if err != nil {
+			return err
+		}
+		for _, c := range users[name] {
+			if _, err := r.Remove(ctx, c, true); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+	}
+	ul, err := vs.LockUsers()
+	if err != nil {
+		return err
+	}
+	defer ul.Release()
 	users, err := r.VolumeUsers()
 	if err != nil {
 		return err
 	}
 	if u := users[name]; len(u) > 0 {
-		if !force {
-			return fmt.Errorf("volume %s: %w by container(s) %s: remove them first or use --force", name, volume.ErrInUse, strings.Join(u, ", "))
-		}
-		for _, c := range u {
-			if _, err := r.Remove(ctx, c, true); err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
-		}
+		return fmt.Errorf("volume %s: %w by container(s) %s: remove them first or use --force", name, volume.ErrInUse, strings.Join(u, ", "))
 	}
 	lk, err := vs.Lock(name)
 	if err != nil {
@@ -123,6 +135,20 @@ func (r *Runtime) publishVolume(name, status string) {
 	if err := r.Events().Append(ev); err != nil {
 		logrus.Warnf("publishing %s event of volume %s: %v", status, name, err)
 	}
+}
+
+// needsVolumes reports whether a new container would take volumes: named or anonymous ones
+// of its own, another container's (--volumes-from) or the image's.
+func needsVolumes(own []Mount, volumesFrom []string, imageVolumes map[string]struct{}) bool {
+	if len(volumesFrom) > 0 || len(imageVolumes) > 0 {
+		return true
+	}
+	for _, m := range own {
+		if m.Type == MountVolume {
+			return true
+		}
+	}
+	return false
 }
 
 // resolveMounts completes a new container's mounts: --volumes-from copies another

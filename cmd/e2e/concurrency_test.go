@@ -158,3 +158,38 @@ func TestCrashOfMonitorKillsContainerAndIsReportedTruthfully(t *testing.T) {
 	wantStdout(t, d.run(t, "rm", "victim"), "victim\n")
 	d.wantNoContainers(t)
 }
+
+func TestVolumeRemovalRacingCreatesNeverLeavesAContainerWithoutItsVolume(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	for round := range 6 {
+		vol := fmt.Sprintf("race%d", round)
+		d.mustRun(t, "volume", "create", vol)
+		rs := d.runAll(9, 9, func(i int) []string {
+			if i == 4 {
+				return []string{"volume", "rm", vol}
+			}
+			return []string{"create", "--name", fmt.Sprintf("%s-%d", vol, i), "-v", vol + ":/data", "busybox", "true"}
+		})
+		created := 0
+		for i, r := range rs {
+			switch {
+			case i == 4 && r.code != 0 && r.code != 2:
+				t.Errorf("volume rm beside creates: want exit 0 or 2 (in use)\n%s", r)
+			case i != 4 && r.code != 0:
+				t.Errorf("create beside volume rm failed\n%s", r)
+			case i != 4:
+				created++
+			}
+		}
+		// Every container made names the volume: it must exist, whichever came first.
+		if created > 0 && d.run(t, "volume", "exists", vol).code != 0 {
+			t.Fatalf("round %d: %d containers use volume %s, which was removed under them", round, created, vol)
+		}
+		for i := range 9 {
+			if i != 4 {
+				d.run(t, "rm", fmt.Sprintf("%s-%d", vol, i))
+			}
+		}
+	}
+}

@@ -201,6 +201,18 @@ func (s *Store) List() ([]*Volume, error) {
 	return out, nil
 }
 
+// LockUsers takes the lock that orders containers taking volumes against volumes going:
+// a create holds it from resolving its volumes to writing its record, a removal from
+// checking a volume's users to deleting it. Without it a volume could be removed between a
+// create's finding it and its record naming it. The lock file's name is not a valid volume
+// name, so List never sees it.
+func (s *Store) LockUsers() (*record.Lock, error) {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the volumes directory: %w", err)
+	}
+	return record.Acquire(filepath.Join(s.dir, ".users.lock"))
+}
+
 // Lock takes a volume's lock, for work that must not overlap on one volume (copy-up,
 // removal).
 func (s *Store) Lock(name string) (*record.Lock, error) {
