@@ -222,3 +222,16 @@ func inUserNS(action cli.ActionFunc) cli.ActionFunc {
 		return action(c)
 	}
 }
+
+// nounCmd is a command made of verbs ("den volume ls"): each verb reports usage errors as
+// den's other commands do and runs in den's user namespace when nsVerbs names it.
+func nounCmd(name, usage string, nsVerbs map[string]bool, subs []*cli.Command) *cli.Command {
+	for _, s := range subs {
+		s.OnUsageError = usageError
+		hideHelpCommand(s)
+		if nsVerbs[s.Name] {
+			s.Action = inUserNS(s.Action)
+		}
+	}
+	return &cli.Command{Name: name, Usage: usage, Subcommands: subs}
+}

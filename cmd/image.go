@@ -462,16 +462,5 @@ func imageCmd() *cli.Command {
 		ls, rm, loadCmd(), importCmd(), tagCmd(), untagCmd(), saveCmd(), imagePruneCmd(),
 		imageInspectCmd(), historyCmd(), imageExistsCmd(), pullCmd(), pushCmd(),
 	}
-	for _, s := range subs {
-		s.OnUsageError = usageError
-		hideHelpCommand(s)
-		if imageNamespaceVerbs[s.Name] {
-			s.Action = inUserNS(s.Action)
-		}
-	}
-	return &cli.Command{
-		Name:        "image",
-		Usage:       "manage images",
-		Subcommands: subs,
-	}
+	return nounCmd("image", "manage images", imageNamespaceVerbs, subs)
 }

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -21,18 +20,7 @@ func networkCmd() *cli.Command {
 		networkCreateCmd(), networkLsCmd(), networkInspectCmd(), networkRmCmd(), networkPruneCmd(),
 		networkExistsCmd(), networkConnectCmd(), networkDisconnectCmd(),
 	}
-	for _, s := range subs {
-		s.OnUsageError = usageError
-		hideHelpCommand(s)
-		if networkNamespaceVerbs[s.Name] {
-			s.Action = inUserNS(s.Action)
-		}
-	}
-	return &cli.Command{
-		Name:        "network",
-		Usage:       "manage user-defined networks, on which containers reach each other by name",
-		Subcommands: subs,
-	}
+	return nounCmd("network", "manage user-defined networks, on which containers reach each other by name", networkNamespaceVerbs, subs)
 }
 
 func networkCreateCmd() *cli.Command {
@@ -183,19 +171,9 @@ Examples:
 				}
 				out = append(out, n)
 			}
-			if f := c.String("format"); f != "" && f != "json" {
-				for _, n := range out {
-					if err := printOne(c, f, n); err != nil {
-						return err
-					}
-				}
-				return first
-			}
-			b, err := json.MarshalIndent(out, "", "     ")
-			if err != nil {
+			if err := printInspected(c, c.String("format"), out); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.App.Writer, string(b))
 			return first
 		},
 	}

@@ -51,18 +51,7 @@ func volumeCmd() *cli.Command {
 		volumeCreateCmd(), volumeLsCmd(), volumeInspectCmd(), volumeRmCmd(), volumePruneCmd(),
 		volumeExistsCmd(), volumeExportCmd(), volumeImportCmd(),
 	}
-	for _, s := range subs {
-		s.OnUsageError = usageError
-		hideHelpCommand(s)
-		if volumeNamespaceVerbs[s.Name] {
-			s.Action = inUserNS(s.Action)
-		}
-	}
-	return &cli.Command{
-		Name:        "volume",
-		Usage:       "manage volumes: data that outlives containers",
-		Subcommands: subs,
-	}
+	return nounCmd("volume", "manage volumes: data that outlives containers", volumeNamespaceVerbs, subs)
 }
 
 // keyValues parses repeated KEY=VALUE flags.
