@@ -16,8 +16,15 @@ LDFLAGS := -linkmode external -extldflags "-static -lm" -X github.com/den-projec
 
 build: bin/den
 
-bin/den: $(shell find . -name '*.go' -not -path './scripts/*' 2>/dev/null) $(shell find . -name '*.c' -not -path './scripts/*' 2>/dev/null) go.mod go.sum
-	$(GO) build -ldflags '$(LDFLAGS)' -o bin/den .
+# den carries den-init (runtime/initbin), the small program a container's init becomes: it is
+# built first and linked in by the den_initbin tag (runtime/initexec).
+INITBIN := runtime/initexec/den-init.bin
+
+bin/den: $(shell find . -name '*.go' -not -path './scripts/*' 2>/dev/null) $(shell find . -name '*.[cS]' -not -path './scripts/*' 2>/dev/null) go.mod go.sum $(INITBIN)
+	$(GO) build -tags=$(subst $(space),$(comma),$(TAGS) den_initbin) -ldflags '$(LDFLAGS)' -o bin/den .
+
+$(INITBIN): $(shell find runtime/initbin runtime/initexec runtime/prefault -name '*.go' -o -name '*.c' 2>/dev/null) go.mod go.sum
+	$(GO) build -ldflags '-s -w -linkmode external -extldflags "-static -lm"' -o $@ ./runtime/initbin
 
 # setup prepares the host: packages, /dev/net/tun, a subuid range for you.
 setup:
@@ -64,4 +71,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin
+	rm -rf bin $(INITBIN)

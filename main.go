@@ -5,7 +5,9 @@
 //     argv[0] names such as "storage-applyLayer".
 //  2. the container init stage ("den init" with _LIBCONTAINER_INITPIPE set): libcontainer's
 //     process that becomes the container's command. runc's nsenter C constructor has already
-//     joined the namespaces by the time Go starts.
+//     joined the namespaces by the time Go starts. A den built by make never gets here: the
+//     process becomes den-init (runtime/initbin) before Go starts (runtime/initexec); a den
+//     built without it runs the init itself.
 //  3. the user namespace: a command that touches storage, run by a normal user, is already
 //     inside den's user and mount namespace when Go starts (runtime/userns/enter.c forks and
 //     maps it before the Go runtime exists); where that fast path declined, the CLI re-executes
@@ -28,6 +30,7 @@ import (
 	"github.com/den-project/den/cmd"
 	"github.com/den-project/den/netstack/bridge"
 	"github.com/den-project/den/runtime"
+	_ "github.com/den-project/den/runtime/initexec"
 	_ "github.com/den-project/den/runtime/prefault"
 	"github.com/den-project/den/runtime/userns"
 	"go.podman.io/storage/pkg/reexec"

@@ -1,12 +1,14 @@
 package runtime
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
 
+	"github.com/den-project/den/runtime/initexec"
 	"github.com/den-project/den/runtime/security"
 	"github.com/den-project/den/runtime/userns"
 	"github.com/den-project/den/store"
@@ -33,6 +35,9 @@ type HostInfo struct {
 	NewUIDMap   HelperInfo   `json:"newuidmap" yaml:"newuidmap"`
 	Security    SecurityInfo `json:"security" yaml:"security"`
 	RuntimeDir  string       `json:"runtimeDir" yaml:"runtimeDir"`
+	// ContainerInit is the program a container's init runs: den-init, built into den, or
+	// den itself when it was built without it (a plain go build).
+	ContainerInit string `json:"containerInit" yaml:"containerInit"`
 }
 
 // IDMappings are the ranges den maps into its user namespace.
@@ -78,6 +83,10 @@ func (r *Runtime) Info(version string) Info {
 			Seccomp:             r.Config == nil || r.Config.Engine.Seccomp == nil || *r.Config.Engine.Seccomp,
 			DefaultCapabilities: len(security.DefaultCapabilities),
 		},
+		ContainerInit: "den (den-init is not built in: build with make)",
+	}
+	if n := initexec.Size(); n > 0 {
+		in.Host.ContainerInit = fmt.Sprintf("den-init (%.1f MB, built in)", float64(n)/1e6)
 	}
 	if r.Paths.Rootless && !userns.InChild() {
 		if m, err := userns.LookupMaps(); err == nil {

@@ -2,13 +2,10 @@ package runtime
 
 import (
 	"os"
-	goruntime "runtime"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/den-project/den/runtime/initexec"
 	// Registers the device-rule manager libcontainer needs when it sets up a container.
 	_ "github.com/opencontainers/cgroups/devices"
-	"github.com/opencontainers/runc/libcontainer"
 	// Its C constructor joins the container's namespaces before the Go runtime starts, and
 	// returns at once unless _LIBCONTAINER_INITPIPE is set.
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
@@ -20,18 +17,6 @@ func IsInitStage(args []string) bool {
 	return len(args) > 1 && args[1] == "init" && os.Getenv("_LIBCONTAINER_INITPIPE") != ""
 }
 
-// InitStage runs libcontainer's init; it execs the container's command and never returns.
-//
-// Before that it asks to be killed when its parent dies. runc's nsexec clones this process
-// with CLONE_PARENT, so its parent is the den process that holds the container; runc keeps
-// this setting across its credential changes and the exec. If the holder is killed, the
-// container's first process, and with it its whole pid namespace, goes too: no container is
-// left running with nobody to reap it or record its exit.
-func InitStage() {
-	goruntime.LockOSThread() // the setting is per thread; libcontainer.Init stays on this one
-	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
-	if os.Getppid() == 1 {
-		os.Exit(255) // the holder died before the setting took
-	}
-	libcontainer.Init()
-}
+// InitStage runs libcontainer's init (see initexec.Init); it execs the container's command
+// and never returns. A den built by make reaches it only if the handover to den-init failed.
+func InitStage() { initexec.Init() }

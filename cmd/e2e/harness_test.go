@@ -200,43 +200,21 @@ func installBinary(root, binDir string) (string, error) {
 		}
 		return dst, os.WriteFile(dst, b, 0o755)
 	}
-	goflags, err := buildFlags(root)
-	if err != nil {
-		return "", err
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = "/usr/local/go/bin/go"
-	}
-	// The same linking as the Makefile: one static binary.
-	cmd := exec.Command(goTool, "build", "-ldflags", `-linkmode external -extldflags "-static -lm"`, "-o", dst, "github.com/den-project/den")
+	// The Makefile's build: one static binary with den-init built in.
+	cmd := exec.Command("make", "--no-print-directory", "build")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOFLAGS="+goflags, "CGO_ENABLED=1")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("building den (set DEN_BINARY to test a built one): %w", err)
 	}
-	return dst, os.Chmod(dst, 0o755)
-}
-
-var envrcGoflags = regexp.MustCompile(`(?m)^export GOFLAGS='([^']*)'`)
-
-// buildFlags keeps GOFLAGS when it names build tags and otherwise takes .envrc.sh's, where
-// den's tags are kept: without them cgo dependencies (btrfs, gpgme) fail to build.
-func buildFlags(root string) (string, error) {
-	cur := os.Getenv("GOFLAGS")
-	if strings.Contains(cur, "-tags") {
-		return cur, nil
-	}
-	b, err := os.ReadFile(filepath.Join(root, ".envrc.sh"))
+	b, err := os.ReadFile(filepath.Join(root, "bin", "den"))
 	if err != nil {
-		return "", fmt.Errorf("reading den's build tags: %w", err)
+		return "", err
 	}
-	m := envrcGoflags.FindSubmatch(b)
-	if m == nil {
-		return "", errors.New("no `export GOFLAGS='...'` line in .envrc.sh")
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		return "", err
 	}
-	return strings.TrimSpace(cur + " " + string(m[1])), nil
+	return dst, os.Chmod(dst, 0o755)
 }
 
 // den is one isolated den installation: its own HOME, XDG directories and storage.

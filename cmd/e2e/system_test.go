@@ -85,6 +85,10 @@ func TestInfoReportsRootlessSetup(t *testing.T) {
 		t.Errorf("want uid maps 0→%d and 1→%d+%d: %+v", d.hostUID(), start, count, m)
 	}
 	wantStdout(t, d.run(t, "info", "--format", "{{.Store.GraphDriverName}}"), "overlay\n")
+	// Containers' inits run den-init, built into den by make (every run here goes through it).
+	if got := d.mustRun(t, "info", "--format", "{{.Host.ContainerInit}}").stdout; !strings.HasPrefix(got, "den-init (") {
+		t.Errorf("want den-init built into the den under test, info says %q", got)
+	}
 }
 
 func TestListingCommandsWorkBeforeAnythingIsStored(t *testing.T) {

@@ -35,6 +35,10 @@
 
 void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
+// runtime/initexec's handover of a container's init to den-init; absent from programs that
+// do not link it.
+void den_initexec(void) __attribute__((weak));
+
 // den_prefault_on is cleared where populating is unwanted: in a container's monitor and a
 // network's holder, which live long and whose resident size counts more than their start,
 // and on kernels without MADV_POPULATE_WRITE (before 5.14), after the first refusal.
@@ -99,6 +103,10 @@ static void populate_malloc(size_t n) {
 // goes on into Go is a child, which a fork leaves without the parent's populated page tables
 // of file mappings; the Go runtime only ever starts in that child.
 static void den_prefault_start(void) {
+	// A container's init leaves den's binary for den-init here, before anything of den's is
+	// populated for nothing.
+	if (den_initexec != NULL)
+		den_initexec();
 	const char *v = getenv("DEN_PREFAULT");
 	if ((v != NULL && v[0] == '0') || getenv("_DEN_MONITOR") != NULL || getenv("_DEN_NETWORK_HOLDER") != NULL) {
 		__atomic_store_n(&den_prefault_on, 0, __ATOMIC_RELAXED);

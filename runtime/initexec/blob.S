@@ -1,0 +1,11 @@
+//go:build den_initbin
+
+// den-init, built by `make build` and linked in whole.
+	.section .rodata.den_initbin, "a"
+	.balign 64
+	.global den_init_blob
+den_init_blob:
+	.incbin "den-init.bin"
+	.global den_init_blob_end
+den_init_blob_end:
+	.section .note.GNU-stack, "", @progbits

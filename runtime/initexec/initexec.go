@@ -1,0 +1,42 @@
+// Package initexec hands a container's init over from den's binary to den-init (see
+// runtime/initbin), which den carries inside itself: `make build` builds den-init first,
+// puts it beside this file as den-init.bin and builds den with the den_initbin tag, which
+// links it in (blob.S). A den built without it (go build, go test) runs the init itself.
+//
+// The handover happens in C, in the init's first moment: after runc's nsenter has put the
+// process in the container's namespaces and before the Go runtime has started (see
+// initexec.c). den-init runs from a sealed memfd, so a container can no more write to the
+// binary that starts it than to den's own (CVE-2019-5736).
+package initexec
+
+// #include <stddef.h>
+// size_t den_initexec_size(void);
+import "C"
+
+import (
+	"os"
+	goruntime "runtime"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+// Init runs libcontainer's init, in den-init or in den: it execs the container's command
+// and never returns.
+//
+// Before that it asks to be killed when its parent dies. runc's nsexec clones this process
+// with CLONE_PARENT, so its parent is the den process that holds the container; runc keeps
+// this setting across its credential changes and the exec. If the holder is killed, the
+// container's first process, and with it its whole pid namespace, goes too: no container is
+// left running with nobody to reap it or record its exit.
+func Init() {
+	goruntime.LockOSThread() // the setting is per thread; libcontainer.Init stays on this one
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	if os.Getppid() == 1 {
+		os.Exit(255) // the holder died before the setting took
+	}
+	libcontainer.Init()
+}
+
+// Size is the size of the embedded den-init, 0 when den was built without it.
+func Size() int { return int(C.den_initexec_size()) }
