@@ -3,7 +3,6 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/den-project/den/netstack/network"
@@ -64,7 +63,7 @@ Examples:
 					return nil
 				}
 			}
-			n, err := e.rt.Networks().Create(network.CreateOptions{
+			n, err := e.rt.CreateNetwork(network.CreateOptions{
 				Name: name, Driver: c.String("driver"), Subnet: c.String("subnet"), Gateway: c.String("gateway"),
 				Internal: c.Bool("internal"), Labels: labels,
 			})
@@ -240,27 +239,12 @@ Examples:
 			if err != nil {
 				return err
 			}
-			all, err := e.rt.Networks().List()
-			if err != nil {
-				return withCode(125, err)
-			}
-			users, err := e.rt.NetworkUsers()
-			if err != nil {
-				return withCode(125, err)
-			}
-			var gone []string
-			for _, n := range all {
-				if len(users[n.Name]) > 0 || !f.Match(n) {
-					continue
-				}
-				if err := e.rt.Networks().Remove(n.Name); err != nil {
-					return withCode(125, err)
-				}
-				gone = append(gone, n.Name)
-			}
-			sort.Strings(gone)
+			gone, err := e.rt.PruneNetworks(f)
 			for _, n := range gone {
 				fmt.Fprintln(c.App.Writer, n)
+			}
+			if err != nil {
+				return withCode(125, err)
 			}
 			return nil
 		},

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/den-project/den/netstack"
 	"github.com/den-project/den/netstack/network"
+	"github.com/den-project/den/store/events"
 )
 
 // ErrNetworkInUse is returned when a network that containers use would be removed.
@@ -54,7 +56,47 @@ func (r *Runtime) RemoveNetwork(ctx context.Context, ref string, force bool) (*n
 			}
 		}
 	}
-	return nw, r.Networks().Remove(nw.Name)
+	if err := r.Networks().Remove(nw.Name); err != nil {
+		return nil, err
+	}
+	r.publishNetwork(nw, events.StatusRemove, nil)
+	return nw, nil
+}
+
+// CreateNetwork makes a user-defined network.
+func (r *Runtime) CreateNetwork(o network.CreateOptions) (*network.Network, error) {
+	n, err := r.Networks().Create(o)
+	if err != nil {
+		return nil, err
+	}
+	r.publishNetwork(n, events.StatusCreate, nil)
+	return n, nil
+}
+
+// PruneNetworks removes every network no container is on that passes f, and returns their
+// names, sorted.
+func (r *Runtime) PruneNetworks(f network.Filter) ([]string, error) {
+	all, err := r.Networks().List()
+	if err != nil {
+		return nil, err
+	}
+	users, err := r.NetworkUsers()
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	for _, n := range all {
+		if len(users[n.Name]) > 0 || !f.Match(n) {
+			continue
+		}
+		if err := r.Networks().Remove(n.Name); err != nil {
+			return gone, err
+		}
+		r.publishNetwork(n, events.StatusRemove, nil)
+		gone = append(gone, n.Name)
+	}
+	sort.Strings(gone)
+	return gone, nil
 }
 
 // ConnectNetwork puts a container on one more network. A running container gets the
@@ -97,6 +139,7 @@ func (r *Runtime) ConnectNetwork(ctr, net string, aliases []string, ip string) e
 		_ = r.Networks().Release(c.ID, []string{ep.Network})
 		return err
 	}
+	r.publishNetwork(&network.Network{Name: ep.Network}, events.StatusConnect, c)
 	return nil
 }
 
@@ -136,6 +179,7 @@ func (r *Runtime) DisconnectNetwork(ctr, net string) error {
 	if err := r.recs.save(c); err != nil {
 		return err
 	}
+	r.publishNetwork(nw, events.StatusDisconnect, c)
 	return r.Networks().Release(c.ID, []string{nw.Name})
 }
 

@@ -1,12 +1,26 @@
 package runtime
 
 import (
+	"github.com/den-project/den/netstack/network"
 	"github.com/den-project/den/store/events"
 	"github.com/sirupsen/logrus"
 )
 
 // Events returns den's event log.
 func (r *Runtime) Events() *events.Log { return events.New(r.Paths.DataDir) }
+
+// publishNetwork appends a network event: create and remove name the network; connect and
+// disconnect carry the container's id, the network's name and the container's name, as
+// podman's do.
+func (r *Runtime) publishNetwork(n *network.Network, status string, c *Container) {
+	ev := events.Event{ID: n.ID, Name: n.Name, Status: status, Type: events.TypeNetwork}
+	if c != nil {
+		ev.ID, ev.Attributes = c.ID, map[string]string{"container": c.Name}
+	}
+	if err := r.Events().Append(ev); err != nil {
+		logrus.Warnf("publishing %s event of network %s: %v", status, n.Name, err)
+	}
+}
 
 // publish appends a container event. A full disk must not fail the lifecycle step that
 // happened, so a failed append is only logged.

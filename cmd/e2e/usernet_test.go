@@ -259,6 +259,16 @@ func TestNetConnectAndDisconnectWorkOnRunningAndStoppedContainers(t *testing.T) 
 	if got := d.mustRun(t, "exec", "srv", "sh", "-c", "ip -o -4 addr show | awk '{print $2, $4}'").stdout; !strings.Contains(got, "eth0 10.89.51.7/24") || strings.Contains(got, "10.89.50.") {
 		t.Errorf("want srv only on two after its restart, got %q", got)
 	}
+	// Every step is on the event bus, as podman's network events.
+	evs := d.mustRun(t, "events", "--stream=false", "--filter", "type=network", "--format", "{{.Status}} {{.Name}}").stdout
+	want := "create one\ncreate two\nconnect two\ndisconnect two\nconnect two\ndisconnect two\nconnect two\ndisconnect one\n"
+	if evs != want {
+		t.Errorf("network events: got\n%swant\n%s", evs, want)
+	}
 	d.mustRun(t, "rm", "-f", "srv", "plain")
+	wantStdout(t, d.run(t, "network", "prune", "-f"), "one\ntwo\n")
+	if got := d.mustRun(t, "events", "--stream=false", "--filter", "event=remove", "--filter", "type=network", "--format", "{{.Name}}").stdout; got != "one\ntwo\n" {
+		t.Errorf("want remove events of the pruned networks, got %q", got)
+	}
 	wantNothingLeft(t, d)
 }

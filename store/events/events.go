@@ -84,6 +84,9 @@ const (
 	StatusTag          = "tag"
 	StatusUntag        = "untag"
 	StatusImport       = "import"
+	// A container joining or leaving a network (Type network).
+	StatusConnect    = "connect"
+	StatusDisconnect = "disconnect"
 )
 
 // DefaultMaxSize is the size past which events.log is rotated when Log.MaxSize is zero.
