@@ -430,9 +430,26 @@ Examples:
 			if err := runtime.SortContainers(sel, c.String("sort")); err != nil {
 				return withCode(125, err)
 			}
-			var rows []psRow
-			var js []psJSON
+			format := c.String("format")
+			if c.Bool("quiet") {
+				format = "{{.ID}}"
+			}
+			// One shape or the other is printed: only that one is built.
+			asJSON := format == "json"
+			rows := make([]psRow, 0, len(sel))
+			js := make([]psJSON, 0, len(sel))
 			for _, ctr := range sel {
+				if asJSON {
+					js = append(js, psJSON{
+						AutoRemove: ctr.Config.Remove, Command: ctr.Config.Args, CreatedAt: humanAgo(ctr.Created),
+						Exited: ctr.State.Status == runtime.StatusExited, ExitedAt: unixOrZero(ctr.State.FinishedAt),
+						ExitCode: ctr.State.ExitCode, ID: ctr.ID, Image: ctr.ImageName, ImageID: ctr.ImageID,
+						Labels: ctr.Labels, Names: []string{ctr.Name}, Pid: ctr.State.Pid,
+						StartedAt: unixOrZero(ctr.State.StartedAt), State: ctr.State.Status, Status: statusText(ctr),
+						Created: ctr.Created.Unix(),
+					})
+					continue
+				}
 				id := ctr.ShortID()
 				cmdline := strings.Join(ctr.Config.Args, " ")
 				if c.Bool("no-trunc") {
@@ -449,21 +466,6 @@ Examples:
 					AutoRemove: ctr.Config.Remove, Labels: ctr.Labels,
 					StartedAt: unixOrZero(ctr.State.StartedAt), ExitedAt: unixOrZero(ctr.State.FinishedAt),
 				})
-				js = append(js, psJSON{
-					AutoRemove: ctr.Config.Remove, Command: ctr.Config.Args, CreatedAt: humanAgo(ctr.Created),
-					Exited: ctr.State.Status == runtime.StatusExited, ExitedAt: unixOrZero(ctr.State.FinishedAt),
-					ExitCode: ctr.State.ExitCode, ID: ctr.ID, Image: ctr.ImageName, ImageID: ctr.ImageID,
-					Labels: ctr.Labels, Names: []string{ctr.Name}, Pid: ctr.State.Pid,
-					StartedAt: unixOrZero(ctr.State.StartedAt), State: ctr.State.Status, Status: statusText(ctr),
-					Created: ctr.Created.Unix(),
-				})
-			}
-			format := c.String("format")
-			if c.Bool("quiet") {
-				format = "{{.ID}}"
-			}
-			if js == nil {
-				js = []psJSON{}
 			}
 			return printList(c.App.Writer, format, []column{
 				{"CONTAINER ID", "ID"}, {"IMAGE", "Image"}, {"COMMAND", "Command"}, {"CREATED", "CreatedHuman"},
