@@ -206,12 +206,23 @@ Examples:
 			}
 			defer e.rt.Close()
 			ctx := context.Background()
+			// The monitor of a detached container starts while the container is created.
+			var mon *runtime.Monitor
+			if c.Bool("detach") {
+				if mon, err = e.rt.SpawnMonitor(); err != nil {
+					return err
+				}
+				o.ID = mon.ID
+			}
 			ctr, err := e.rt.Create(ctx, o)
 			if err != nil {
+				if mon != nil {
+					mon.Abandon()
+				}
 				return err
 			}
-			if c.Bool("detach") {
-				if err := e.rt.StartDetached(ctr); err != nil {
+			if mon != nil {
+				if err := mon.Start(ctr); err != nil {
 					if o.Remove {
 						_, _ = e.rt.Remove(ctx, ctr.ID, true)
 					}

@@ -46,29 +46,71 @@ func IsMonitorStage() bool { return os.Getenv(envMonitor) != "" }
 // StartDetached starts a container under a new monitor and returns once it runs, or with the
 // reason it could not start (an *ExitError for 126/127).
 func (r *Runtime) StartDetached(c *Container) error {
-	args, err := json.Marshal(monitorArgs{ID: c.ID, Paths: *r.Paths, Config: *r.Config})
+	m, err := r.spawnMonitor(c.ID, c.ShortID())
 	if err != nil {
 		return err
 	}
+	return m.Start(c)
+}
+
+// Monitor is a container's monitor started before the container exists: its start-up, that
+// of a den process, overlaps the container's creation. The container must be created with
+// ID; Start then hands it over, or Abandon lets the monitor exit having done nothing.
+type Monitor struct {
+	ID    string
+	cmd   *exec.Cmd
+	goW   *os.File
+	ready *os.File
+}
+
+// SpawnMonitor starts a monitor for a container yet to be created with the returned ID.
+func (r *Runtime) SpawnMonitor() (*Monitor, error) {
+	id := newID()
+	return r.spawnMonitor(id, id[:12])
+}
+
+func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
+	args, err := json.Marshal(monitorArgs{ID: id, Paths: *r.Paths, Config: *r.Config})
+	if err != nil {
+		return nil, err
+	}
 	rd, wr, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("creating monitor pipe: %w", err)
+		return nil, fmt.Errorf("creating monitor pipe: %w", err)
 	}
-	defer rd.Close()
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		rd.Close()
+		wr.Close()
+		return nil, fmt.Errorf("creating monitor pipe: %w", err)
+	}
 	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = []string{"den-monitor", c.ShortID()}
+	cmd.Args = []string{"den-monitor", short}
 	cmd.Env = append(os.Environ(), envMonitor+"="+string(args))
-	cmd.ExtraFiles = []*os.File{wr}
+	cmd.ExtraFiles = []*os.File{wr, goR}
 	// Its own session: no terminal signals, and it outlives this command.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		wr.Close()
-		return fmt.Errorf("starting monitor: %w", err)
-	}
+	err = cmd.Start()
 	wr.Close()
+	goR.Close()
+	if err != nil {
+		rd.Close()
+		goW.Close()
+		return nil, fmt.Errorf("starting monitor: %w", err)
+	}
+	return &Monitor{ID: id, cmd: cmd, goW: goW, ready: rd}, nil
+}
+
+// Start tells the monitor its container, now created, and waits until the container runs.
+func (m *Monitor) Start(c *Container) error {
+	defer m.ready.Close()
+	_, err := m.goW.Write([]byte{'1'})
+	m.goW.Close()
 	var rep startReport
-	err = json.NewDecoder(rd).Decode(&rep)
-	_ = cmd.Process.Release()
+	if err == nil {
+		err = json.NewDecoder(m.ready).Decode(&rep)
+	}
+	_ = m.cmd.Process.Release()
 	if err != nil {
 		return fmt.Errorf("container %s: its monitor died before starting it", c.Name)
 	}
@@ -79,6 +121,13 @@ func (r *Runtime) StartDetached(c *Container) error {
 		return fmt.Errorf("%s", rep.Error)
 	}
 	return nil
+}
+
+// Abandon lets a monitor whose container was never created exit.
+func (m *Monitor) Abandon() {
+	m.goW.Close()
+	m.ready.Close()
+	_ = m.cmd.Process.Release()
 }
 
 // MonitorMain is the monitor stage. It returns the process exit status.
@@ -100,6 +149,13 @@ func MonitorMain() int {
 		}
 	}()
 	ready := os.NewFile(3, "ready")
+	// Started ahead of its container, it waits for the word that the container exists;
+	// the end of the pipe without it means the container was never made.
+	goR := os.NewFile(4, "go")
+	if n, _ := goR.Read(make([]byte, 1)); n == 0 {
+		return 0
+	}
+	goR.Close()
 	r := New(&a.Paths, &a.Config)
 	defer r.Close()
 	r.monitor(a.ID, ready)

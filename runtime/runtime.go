@@ -70,6 +70,8 @@ func (r *Runtime) Close() {
 
 // CreateOptions are the user's choices for a new container.
 type CreateOptions struct {
+	// ID, when set, is the new container's id (a monitor started ahead waits for it).
+	ID          string
 	Name        string
 	Image       string
 	Args        []string
@@ -144,7 +146,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		return nil, err
 	}
 	c := &Container{
-		ID:      newID(),
+		ID:      firstNonEmpty(o.ID, newID()),
 		Name:    o.Name,
 		Image:   o.Image,
 		ImageID: img.ID,
