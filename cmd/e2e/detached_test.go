@@ -211,3 +211,45 @@ func (s *stream) rest() ([]string, int) {
 	}
 	return ls, s.cmd.ProcessState.ExitCode()
 }
+
+// monitorsOf lists the pids of this test's den-monitor processes, found by argv[0] and the
+// test's runtime directory in their environment.
+func monitorsOf(d *den) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.HasPrefix(string(cmdline), "den-monitor\x00") || !livingProcess(e.Name()) {
+			continue
+		}
+		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if strings.Contains(string(env), "XDG_RUNTIME_DIR="+d.runDir+"\x00") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func TestFailedDetachedRunsLeaveNoMonitorBehind(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "run", "-d", "--name", "one", "--network", "none", "busybox", "sleep", "100")
+	if n := len(monitorsOf(d)); n != 1 {
+		t.Fatalf("want one monitor for one detached container, found %d", n)
+	}
+	// The monitor is started while the container is created; a create that fails lets it go.
+	wantError(t, d.run(t, "run", "-d", "--name", "one", "busybox", "true"), 125, "already in use")
+	wantError(t, d.run(t, "run", "-d", "nosuchimage"), 125, "nosuchimage")
+	var left []string
+	for range 40 {
+		if left = monitorsOf(d); len(left) == 1 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(left) != 1 {
+		t.Errorf("want only the running container's monitor after two failed run -d, found %q", left)
+	}
+	d.mustRun(t, "rm", "-f", "one")
+	d.wantNoContainers(t)
+}
