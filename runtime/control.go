@@ -156,30 +156,26 @@ func (cs *controlServer) handle(conn net.Conn) {
 			return
 		}
 		cs.s.hub.attach(conn, req.Stdin)
-	case "connect", "disconnect":
+	case "connect":
 		closeFiles(fds)
-		var err error
-		if req.Op == "connect" && req.Endpoint != nil {
+		err := errors.New("connect needs an endpoint")
+		if req.Endpoint != nil {
 			err = cs.s.net.Connect(*req.Endpoint)
-		} else if req.Op == "disconnect" {
-			err = cs.s.net.Disconnect(req.Network)
-		} else {
-			err = errors.New("connect needs an endpoint")
 		}
-		if err != nil {
-			reply(conn, controlReply{Error: err.Error()})
-		} else {
-			reply(conn, controlReply{})
-		}
+		replyErr(conn, err)
+		conn.Close()
+	case "disconnect":
+		closeFiles(fds)
+		replyErr(conn, cs.s.net.Disconnect(req.Network))
 		conn.Close()
 	case "signal":
 		// A process that has just exited (a restart in progress, a command that ended on its
 		// own) needs no signal: the answer to "wait" says how it ended.
-		if err := cs.s.cont.Signal(unix.Signal(req.Signal)); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
-			reply(conn, controlReply{Error: err.Error()})
-		} else {
-			reply(conn, controlReply{})
+		err := cs.s.cont.Signal(unix.Signal(req.Signal))
+		if errors.Is(err, libcontainer.ErrNotRunning) {
+			err = nil
 		}
+		replyErr(conn, err)
 		conn.Close()
 	case "wait":
 		cs.mu.Lock()
@@ -250,6 +246,15 @@ func closeFiles(fs []*os.File) {
 func reply(conn net.Conn, r controlReply) {
 	b, _ := json.Marshal(r)
 	_, _ = conn.Write(append(b, '\n'))
+}
+
+// replyErr answers err, or success when it is nil.
+func replyErr(conn net.Conn, err error) {
+	if err != nil {
+		reply(conn, controlReply{Error: err.Error()})
+		return
+	}
+	reply(conn, controlReply{})
 }
 
 // finish answers every waiter with the exit code and stops serving. The record is already

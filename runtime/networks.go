@@ -59,7 +59,7 @@ func (r *Runtime) RemoveNetwork(ctx context.Context, ref string, force bool) (*n
 	if err := r.Networks().Remove(nw.Name); err != nil {
 		return nil, err
 	}
-	r.publishNetwork(nw, events.StatusRemove, nil)
+	r.publishNetwork(nw, events.StatusRemove)
 	return nw, nil
 }
 
@@ -69,7 +69,7 @@ func (r *Runtime) CreateNetwork(o network.CreateOptions) (*network.Network, erro
 	if err != nil {
 		return nil, err
 	}
-	r.publishNetwork(n, events.StatusCreate, nil)
+	r.publishNetwork(n, events.StatusCreate)
 	return n, nil
 }
 
@@ -92,7 +92,7 @@ func (r *Runtime) PruneNetworks(f network.Filter) ([]string, error) {
 		if err := r.Networks().Remove(n.Name); err != nil {
 			return gone, err
 		}
-		r.publishNetwork(n, events.StatusRemove, nil)
+		r.publishNetwork(n, events.StatusRemove)
 		gone = append(gone, n.Name)
 	}
 	sort.Strings(gone)
@@ -139,7 +139,7 @@ func (r *Runtime) ConnectNetwork(ctr, net string, aliases []string, ip string) e
 		_ = r.Networks().Release(c.ID, []string{ep.Network})
 		return err
 	}
-	r.publishNetwork(&network.Network{Name: ep.Network}, events.StatusConnect, c)
+	r.publishMembership(c, ep.Network, events.StatusConnect)
 	return nil
 }
 
@@ -179,7 +179,7 @@ func (r *Runtime) DisconnectNetwork(ctr, net string) error {
 	if err := r.recs.save(c); err != nil {
 		return err
 	}
-	r.publishNetwork(nw, events.StatusDisconnect, c)
+	r.publishMembership(c, nw.Name, events.StatusDisconnect)
 	return r.Networks().Release(c.ID, []string{nw.Name})
 }
 

@@ -9,16 +9,21 @@ import (
 // Events returns den's event log.
 func (r *Runtime) Events() *events.Log { return events.New(r.Paths.DataDir) }
 
-// publishNetwork appends a network event: create and remove name the network; connect and
-// disconnect carry the container's id, the network's name and the container's name, as
-// podman's do.
-func (r *Runtime) publishNetwork(n *network.Network, status string, c *Container) {
-	ev := events.Event{ID: n.ID, Name: n.Name, Status: status, Type: events.TypeNetwork}
-	if c != nil {
-		ev.ID, ev.Attributes = c.ID, map[string]string{"container": c.Name}
-	}
+// publishNetwork appends an event of network n: create and remove carry the network's id,
+// connect and disconnect the container's id and name, as podman's do.
+func (r *Runtime) publishNetwork(n *network.Network, status string) {
+	r.appendNetworkEvent(events.Event{ID: n.ID, Name: n.Name, Status: status, Type: events.TypeNetwork})
+}
+
+// publishMembership appends the connect or disconnect event of container c and network net.
+func (r *Runtime) publishMembership(c *Container, net, status string) {
+	r.appendNetworkEvent(events.Event{ID: c.ID, Name: net, Status: status, Type: events.TypeNetwork,
+		Attributes: map[string]string{"container": c.Name}})
+}
+
+func (r *Runtime) appendNetworkEvent(ev events.Event) {
 	if err := r.Events().Append(ev); err != nil {
-		logrus.Warnf("publishing %s event of network %s: %v", status, n.Name, err)
+		logrus.Warnf("publishing %s event of network %s: %v", ev.Status, ev.Name, err)
 	}
 }
 

@@ -212,14 +212,14 @@ func (s *stream) rest() ([]string, int) {
 	return ls, s.cmd.ProcessState.ExitCode()
 }
 
-// monitorsOf lists the pids of this test's den-monitor processes, found by argv[0] and the
-// test's runtime directory in their environment.
-func monitorsOf(d *den) []string {
+// procsNamed lists the pids of this test's live den processes whose argv[0] is name
+// (den-monitor, den-network), found by the test's runtime directory in their environment.
+func (d *den) procsNamed(name string) []string {
 	var out []string
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.HasPrefix(string(cmdline), "den-monitor\x00") || !livingProcess(e.Name()) {
+		if err != nil || !strings.HasPrefix(string(cmdline), name+"\x00") || !livingProcess(e.Name()) {
 			continue
 		}
 		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
@@ -229,6 +229,8 @@ func monitorsOf(d *den) []string {
 	}
 	return out
 }
+
+func monitorsOf(d *den) []string { return d.procsNamed("den-monitor") }
 
 func TestFailedDetachedRunsLeaveNoMonitorBehind(t *testing.T) {
 	d := newDen(t)

@@ -319,6 +319,10 @@ func TestNetModesShowTheirInterfaces(t *testing.T) {
 	if !strings.Contains(r.stdout, "10.0.2.100/24") {
 		t.Errorf("want tap0 at 10.0.2.100/24\n%s", r)
 	}
+	// den makes the namespace ahead of the container, and the container still gets a sysfs
+	// of its own: its interfaces, not the host's.
+	wantStdout(t, d.run(t, "run", "--rm", "busybox", "ls", "/sys/class/net"), "lo\ntap0\n")
+	wantStdout(t, d.run(t, "run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net"), "lo\n")
 }
 
 func TestNetDNSHostsAndHostnameFlagsEndUpInFiles(t *testing.T) {

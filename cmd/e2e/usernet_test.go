@@ -15,19 +15,9 @@ import (
 // netProcs lists the processes of this test's den that networks run: network holders (found
 // by their argv[0] and the test's runtime directory) and any slirp4netns under them.
 func netProcs(d *den) []string {
-	var holders, out []string
+	holders := d.procsNamed("den-network")
+	out := append([]string(nil), holders...)
 	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.HasPrefix(string(cmdline), "den-network\x00") {
-			continue
-		}
-		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if strings.Contains(string(env), "XDG_RUNTIME_DIR="+d.runDir+"\x00") {
-			holders = append(holders, e.Name())
-		}
-	}
-	out = append(out, holders...)
 	for _, e := range ents {
 		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
 		if err != nil || !strings.Contains(string(stat), "(slirp4netns)") {
