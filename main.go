@@ -64,5 +64,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(125)
 	}
-	os.Exit(cmd.Run(os.Args))
+	userns.Exit(cmd.Run(os.Args))
 }

@@ -40,6 +40,7 @@
 
 int den_userns_entered;
 static int den_userns_sync_fd = -1;
+static int den_userns_status_fd = -1;
 int den_userns_host_uid = -1;
 int den_userns_host_gid = -1;
 
@@ -365,6 +366,22 @@ int den_userns_finish(void) {
 	return 0;
 }
 
+// den_userns_report is the child's last act before it exits with code: it lets go of its
+// standard streams, so that a reader of its output sees the end now, and tells the waiting
+// parent the status. Everything the command does is done by then.
+void den_userns_report(int code) {
+	if (den_userns_status_fd < 0)
+		return;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int fd = 0; fd < 3 && null >= 0; fd++)
+		dup2(null, fd);
+	unsigned char c = (unsigned char)code;
+	while (write(den_userns_status_fd, &c, 1) < 0 && errno == EINTR)
+		;
+	close(den_userns_status_fd);
+	den_userns_status_fd = -1;
+}
+
 __attribute__((constructor)) static void den_enter_userns(int argc, char **argv) {
 	if (geteuid() == 0 || getenv("_LIBCONTAINER_INITPIPE") || getenv("_DEN_USERNS_STAGE") ||
 	    getenv("DEN_NO_FAST_USERNS") || !needs_namespace(argc, argv))
@@ -408,13 +425,20 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		return;
 	}
 
-	int sync[2];
+	int sync[2], status[2];
 	if (pipe2(sync, O_CLOEXEC) < 0)
 		return;
+	if (pipe2(status, O_CLOEXEC) < 0) {
+		close(sync[0]);
+		close(sync[1]);
+		return;
+	}
 	pid_t child = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (child < 0) {
 		close(sync[0]);
 		close(sync[1]);
+		close(status[0]);
+		close(status[1]);
 		if (lock >= 0)
 			close(lock);
 		return;
@@ -423,6 +447,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		// The Go runtime starts while the parent writes the maps; den_userns_finish waits
 		// for them at the start of main, before anything needs an id in the namespace.
 		close(sync[1]);
+		close(status[0]);
 		if (lock >= 0)
 			close(lock);
 		// If the waiting parent is killed, so is this command, and with it a foreground
@@ -431,11 +456,13 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		if (getppid() == 1)
 			_exit(125);
 		den_userns_sync_fd = sync[0];
+		den_userns_status_fd = status[1];
 		den_userns_host_uid = (int)uid;
 		den_userns_host_gid = (int)gid;
 		return;
 	}
 	close(sync[0]);
+	close(status[1]);
 	char ubuf[MAX_ARGS][24], gbuf[MAX_ARGS][24];
 	pid_t up = spawn_map(uidmap, child, uid, ur, nu, ubuf);
 	pid_t gp = spawn_map(gidmap, child, gid, gr, ng, gbuf);
@@ -452,6 +479,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 	if (!ok) {
 		// The Go side retries through userns.Reexec and reports why the maps failed.
 		close(sync[1]);
+		close(status[0]);
 		kill(child, SIGKILL);
 		wait_ok(child);
 		return;
@@ -473,6 +501,17 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		kill(child, SIGKILL);
 	}
 	close(sync[1]);
+	// The child reports its exit status as soon as its command is done, and this process
+	// exits with it then: the kernel's teardown of the child's memory (some 5 ms for a
+	// container run) goes on after the shell has its answer. No report (the child died)
+	// means the child's own status, from waitpid.
+	unsigned char code;
+	ssize_t got;
+	while ((got = read(status[0], &code, 1)) < 0 && errno == EINTR)
+		;
+	if (got == 1)
+		_exit(code);
+	close(status[0]);
 	int st;
 	while (waitpid(child, &st, 0) < 0) {
 		if (errno != EINTR)
