@@ -17,14 +17,17 @@ LDFLAGS := -linkmode external -extldflags "-static -lm" -X github.com/den-projec
 build: bin/den
 
 # den carries den-init (runtime/initbin), the small program a container's init becomes: it is
-# built first and linked in by the den_initbin tag (runtime/initexec).
+# built first and linked in by the den_initbin tag (runtime/initexec). Its checksum goes into
+# a generated Go file of that package: Go's build cache does not look into the file blob.S
+# includes, and would link the den-init of an earlier build.
 INITBIN := runtime/initexec/den-init.bin
 
 bin/den: $(shell find . -name '*.go' -not -path './scripts/*' 2>/dev/null) $(shell find . -name '*.[cS]' -not -path './scripts/*' 2>/dev/null) go.mod go.sum $(INITBIN)
 	$(GO) build -tags=$(subst $(space),$(comma),$(TAGS) den_initbin) -ldflags '$(LDFLAGS)' -o bin/den .
 
-$(INITBIN): $(shell find runtime/initbin runtime/initexec runtime/prefault -name '*.go' -o -name '*.c' 2>/dev/null) go.mod go.sum
+$(INITBIN): $(shell find runtime/initbin runtime/initexec runtime/prefault runtime/seccompcache -name '*.go' -o -name '*.c' 2>/dev/null) go.mod go.sum
 	$(GO) build -ldflags '-s -w -linkmode external -extldflags "-static -lm"' -o $@ ./runtime/initbin
+	scripts/initbin-sum.sh $@ > runtime/initexec/blobsum.go
 
 # setup prepares the host: packages, /dev/net/tun, a subuid range for you.
 setup:

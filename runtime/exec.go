@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/den-project/den/store/events"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -140,7 +138,7 @@ func (s *session) execProcess(o *ExecOptions) (*libcontainer.Process, error) {
 	return &libcontainer.Process{
 		Args: o.Args, Env: env, Cwd: firstNonEmpty(o.WorkingDir, s.c.Config.WorkingDir, "/"),
 		UID: eu.Uid, GID: eu.Gid, AdditionalGroups: eu.Sgids,
-		LogLevel: strconv.Itoa(int(logrus.GetLevel())),
+		LogLevel: s.r.initLogLevel(),
 	}, nil
 }
 

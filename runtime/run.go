@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/console"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/den-project/den/netstack"
+	"github.com/den-project/den/runtime/seccompcache"
 	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/record"
 	"github.com/moby/sys/user"
@@ -63,6 +64,12 @@ func (r *Runtime) lockedRecord(id string) (*Container, *record.Lock, error) {
 }
 
 func (r *Runtime) stateRoot() string { return filepath.Join(r.Paths.RuntimeDir, "runc") }
+
+// initLogLevel is the log level of a container's init (or an exec's), with the request to
+// load the seccomp filter from den's cache of compiled profiles (runtime/seccompcache).
+func (r *Runtime) initLogLevel() string {
+	return seccompcache.LogLevel(strconv.Itoa(int(logrus.GetLevel())), seccompcache.Dir(r.Paths.DataDir))
+}
 
 // session is one run of a container's process, kept by its holder: the foreground den that
 // started it, or its monitor.
@@ -327,7 +334,7 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 	proc := &libcontainer.Process{
 		Args: spec.Process.Args, Env: spec.Process.Env, Cwd: spec.Process.Cwd,
 		UID: eu.Uid, GID: eu.Gid, AdditionalGroups: eu.Sgids,
-		Init: true, LogLevel: strconv.Itoa(int(logrus.GetLevel())),
+		Init: true, LogLevel: r.initLogLevel(),
 	}
 	var sockParent *os.File
 	if c.Config.Tty {

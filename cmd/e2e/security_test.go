@@ -67,3 +67,56 @@ func TestContainerCannotReachTheKernelBehindItsDefaults(t *testing.T) {
 		})
 	}
 }
+
+// A container's seccomp filter is compiled once per profile and loaded from den's cache after
+// that (runtime/seccompcache). The filter from the cache still filters: a new user namespace,
+// which needs no capability, only the seccomp profile refuses. A damaged cache file is not
+// loaded: the filter is compiled again and the file written anew.
+func TestSeccompFilterFromTheCacheFiltersAsTheCompiledOne(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	refused := func(t *testing.T, when string) {
+		t.Helper()
+		r := d.run(t, "run", "--rm", "busybox", "sh", "-c", "unshare -U true 2>/dev/null && echo made || echo refused")
+		if r.code != 0 || strings.TrimSpace(r.stdout) != "refused" {
+			t.Fatalf("%s: got %s, want the user namespace refused", when, r)
+		}
+	}
+	cacheDir := filepath.Join(filepath.Dir(d.graphRoot()), "seccomp")
+	programs := func() []string {
+		files, err := filepath.Glob(filepath.Join(cacheDir, "*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	refused(t, "first container (compiles)")
+	files := programs()
+	if len(files) != 1 {
+		t.Fatalf("cache after one container holds %v, want one program", files)
+	}
+	stored, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused(t, "second container (from the cache)")
+	if got := programs(); len(got) != 1 || got[0] != files[0] {
+		t.Fatalf("the same profile stored again: %v", got)
+	}
+
+	damaged := append([]byte(nil), stored...)
+	for i := len(damaged) - 64; i < len(damaged); i++ {
+		damaged[i] = 0 // the last eight instructions: the program no longer matches its sum
+	}
+	if err := os.WriteFile(files[0], damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, "container after the cache file was damaged")
+	again, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != string(stored) {
+		t.Fatal("the damaged cache file was not written anew with the compiled program")
+	}
+}

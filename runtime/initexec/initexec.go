@@ -17,6 +17,9 @@ import (
 	"os"
 	goruntime "runtime"
 
+	// A container's seccomp filter comes from den's cache when it can (see the package).
+	_ "github.com/den-project/den/runtime/seccompcache"
+
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
