@@ -57,6 +57,9 @@ func TestContainerCannotReachTheKernelBehindItsDefaults(t *testing.T) {
 		{"no raw sockets", "ping -c1 -W1 127.0.0.1 >/dev/null 2>&1 && echo pinged || echo refused", "refused"},
 		{"no device nodes", "mknod /tmp/sda b 8 0 2>/dev/null && echo made || echo refused", "refused"},
 		{"only lo and slirp4netns's tap0 in the network namespace", "ls /sys/class/net | tr '\\n' ' '", "lo tap0 "},
+		// den's and runc's descriptors (the seccomp cache's directory among them) end
+		// with the init: the command has its stdio and nothing else (3 is ls's own).
+		{"no descriptor but stdio is inherited", "ls /proc/self/fd | tr '\\n' ' '", "0 1 2 3 "},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -118,5 +121,15 @@ func TestSeccompFilterFromTheCacheFiltersAsTheCompiledOne(t *testing.T) {
 	}
 	if string(again) != string(stored) {
 		t.Fatal("the damaged cache file was not written anew with the compiled program")
+	}
+
+	// An exec's init uses the cache too, and leaves no descriptor of it to the command.
+	d.mustRun(t, "run", "-d", "--name", "sc", "busybox", "sleep", "1000")
+	r := d.run(t, "exec", "sc", "sh", "-c", "unshare -U true 2>/dev/null && echo made || echo refused; ls /proc/self/fd | tr '\\n' ' '")
+	if r.code != 0 || r.stdout != "refused\n0 1 2 3 " {
+		t.Fatalf("exec: got %s, want the user namespace refused and only stdio open", r)
+	}
+	if got := programs(); len(got) != 1 {
+		t.Fatalf("exec stored another program for the same profile: %v", got)
 	}
 }
