@@ -344,6 +344,27 @@ type psRow struct {
 	StartedAt, ExitedAt                                      int64
 }
 
+// Cell gives the fields of ps's default table.
+func (r psRow) Cell(field string) (string, bool) {
+	switch field {
+	case "ID":
+		return r.ID, true
+	case "Image":
+		return r.Image, true
+	case "Command":
+		return r.Command, true
+	case "CreatedHuman":
+		return r.CreatedHuman, true
+	case "Status":
+		return r.Status, true
+	case "Ports":
+		return r.Ports, true
+	case "Names":
+		return r.Names, true
+	}
+	return "", false
+}
+
 // psJSON is podman's JSON shape for ps.
 type psJSON struct {
 	AutoRemove bool              `json:"AutoRemove"`

@@ -59,6 +59,9 @@ func printList[T any](w io.Writer, format string, cols []column, rows []T, jsonR
 		return enc.Encode(jsonRows)
 	}
 	if format == "" {
+		if done, err := printDefaultTable(w, cols, rows); done {
+			return err
+		}
 		format = defaultTable(cols)
 	}
 	table := strings.HasPrefix(format, "table")
@@ -101,6 +104,50 @@ func printList[T any](w io.Writer, format string, cols []column, rows []T, jsonR
 		return tw.Flush()
 	}
 	return nil
+}
+
+// celled is a row that gives the text of its fields directly: the default table is then
+// written without executing a template per row (a thousand ps rows spent about 4 ms there).
+// Cell returns what {{.FIELD}} would print.
+type celled interface {
+	Cell(field string) (string, bool)
+}
+
+// printDefaultTable writes rows in the default table of cols when the rows are celled; it
+// reports false, having written nothing, when they are not.
+func printDefaultTable[T any](w io.Writer, cols []column, rows []T) (bool, error) {
+	var cells [][]string
+	for _, r := range rows {
+		c, ok := any(r).(celled)
+		if !ok {
+			return false, nil
+		}
+		line := make([]string, len(cols))
+		for i, col := range cols {
+			if line[i], ok = c.Cell(col.Field); !ok {
+				return false, nil
+			}
+		}
+		cells = append(cells, line)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	hdr := make([]string, len(cols))
+	for i, c := range cols {
+		hdr[i] = c.Header
+	}
+	var line []byte
+	for _, l := range append([][]string{hdr}, cells...) {
+		line = append(line[:0], strings.Join(l, "\t")...)
+		line = append(line, '\n')
+		if _, err := tw.Write(line); err != nil {
+			return true, err
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return true, err
+	}
+	return true, bw.Flush()
 }
 
 // fieldRef finds the field each template action shows, for the header row.

@@ -224,3 +224,33 @@ func TestTemplateTitleCapitalisesTheFirstLetter(t *testing.T) {
 		}
 	}
 }
+
+// ps's rows take the direct path for the default table: it prints what the template of the
+// same columns prints, byte for byte (header, padding, empty cells, long values).
+func TestTheDefaultTableOfCelledRowsIsTheTemplatesTable(t *testing.T) {
+	cols := []column{
+		{"CONTAINER ID", "ID"}, {"IMAGE", "Image"}, {"COMMAND", "Command"}, {"CREATED", "CreatedHuman"},
+		{"STATUS", "Status"}, {"PORTS", "Ports"}, {"NAMES", "Names"},
+	}
+	rows := []psRow{
+		{ID: "0123456789ab", Image: "docker.io/library/busybox:latest", Command: "sleep 1000", CreatedHuman: "2 seconds ago",
+			Status: "Up 2 seconds", Ports: "0.0.0.0:8080->80/tcp", Names: "web"},
+		{ID: "ba9876543210", Image: "localhost/x:1", Command: "", CreatedHuman: "About an hour ago",
+			Status: "Exited (137) 5 minutes ago", Names: "a_very_long_container_name_indeed"},
+	}
+	for _, n := range []int{0, 1, 2} {
+		var direct, templated bytes.Buffer
+		if err := printList(&direct, "", cols, rows[:n], nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := printList(&templated, defaultTable(cols), cols, rows[:n], nil); err != nil {
+			t.Fatal(err)
+		}
+		if direct.String() != templated.String() {
+			t.Fatalf("%d rows: direct table\n%q\ntemplate's\n%q", n, direct.String(), templated.String())
+		}
+	}
+	if _, ok := (psRow{}).Cell("Labels"); ok {
+		t.Fatal("psRow.Cell claims a field the default table does not show")
+	}
+}
