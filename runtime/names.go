@@ -19,6 +19,9 @@ var (
 		"river", "robin", "sparrow", "spruce", "summit", "tundra", "valley", "walrus", "willow", "yak"}
 )
 
+// drawName gives a container without a name its name; tests replace it.
+var drawName = randomName
+
 func randomName() string {
 	pick := func(l []string) string {
 		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(l))))

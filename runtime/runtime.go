@@ -159,8 +159,9 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	} else {
 		c.ImageName = img.ID
 	}
-	if c.Name == "" {
-		c.Name = randomName()
+	generatedName := c.Name == ""
+	if generatedName {
+		c.Name = drawName()
 	}
 	c.Config = ContainerConfig{
 		Args: args, Env: env, Tty: o.Tty, Interactive: o.Interactive, Remove: o.Remove,
@@ -194,13 +195,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 			_ = r.Volumes().Remove(v)
 		}
 	}
-	if err := r.allocateAddresses(c); err != nil {
-		undoVolumes()
-		return nil, err
-	}
-	logrus.Debugf("writing record")
-	if err := r.recs.create(c); err != nil {
-		r.releaseAddresses(c)
+	if err := r.claimRecord(c, generatedName); err != nil {
 		undoVolumes()
 		return nil, err
 	}
@@ -279,6 +274,27 @@ func reconcile(c *Container) bool {
 		c.State.FinishedAt = time.Now()
 	}
 	return true
+}
+
+// claimRecord takes c's addresses and writes its record under its name. A generated name
+// can meet another one (one in some thousands in a busy store): the user asked for no name
+// in particular, so another is drawn, as podman does.
+func (r *Runtime) claimRecord(c *Container, generatedName bool) error {
+	for attempt := 1; ; attempt++ {
+		if err := r.allocateAddresses(c); err != nil {
+			return err
+		}
+		logrus.Debugf("writing record")
+		err := r.recs.create(c)
+		if err == nil {
+			return nil
+		}
+		r.releaseAddresses(c)
+		if !generatedName || !errors.Is(err, ErrNameInUse) || attempt == 10 {
+			return err
+		}
+		c.Name = drawName()
+	}
 }
 
 // Remove deletes a container: its record, name, storage and runtime files. A running

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/den-project/den/config"
 )
 
 // The helper process: tests re-execute this test binary with helperEnv set to an action, so
@@ -522,5 +524,38 @@ func TestProcStart(t *testing.T) {
 		if got := procStart(pid); got != 0 {
 			t.Errorf("procStart(%d) = %d, want 0", pid, got)
 		}
+	}
+}
+
+// A generated name that meets a taken one is drawn again; a name the user chose is not.
+func TestAGeneratedNameThatIsTakenIsDrawnAgain(t *testing.T) {
+	r := New(&config.Paths{DataDir: t.TempDir(), RuntimeDir: t.TempDir()}, nil)
+	id := func(b byte) string { return strings.Repeat(string(b), 64) }
+	taken := &Container{ID: id('a'), Name: "bold_owl_0001", State: State{Status: StatusCreated}}
+	if err := r.claimRecord(taken, false); err != nil {
+		t.Fatal(err)
+	}
+	draws := []string{"bold_owl_0001", "bold_owl_0001", "calm_yak_0002"}
+	old := drawName
+	t.Cleanup(func() { drawName = old })
+	drawName = func() string { n := draws[0]; draws = draws[1:]; return n }
+
+	c := &Container{ID: id('b'), Name: drawName(), State: State{Status: StatusCreated}}
+	if err := r.claimRecord(c, true); err != nil {
+		t.Fatalf("generated name: %v", err)
+	}
+	if c.Name != "calm_yak_0002" {
+		t.Fatalf("generated name is %q, want the third draw", c.Name)
+	}
+	if got, err := r.recs.resolve("calm_yak_0002"); err != nil || got.ID != c.ID {
+		t.Fatalf("resolve(calm_yak_0002) = %v, %v", got, err)
+	}
+
+	chosen := &Container{ID: id('c'), Name: "bold_owl_0001", State: State{Status: StatusCreated}}
+	if err := r.claimRecord(chosen, false); !errors.Is(err, ErrNameInUse) {
+		t.Fatalf("chosen name in use: err = %v, want ErrNameInUse", err)
+	}
+	if r.recs.exists(chosen.ID) {
+		t.Fatal("a refused create left a record")
 	}
 }
