@@ -44,11 +44,7 @@ func (r *Runtime) RemoveNetwork(ctx context.Context, ref string, force bool) (*n
 	}
 	if cs := users[nw.Name]; len(cs) > 0 {
 		if !force {
-			names := make([]string, 0, len(cs))
-			for _, c := range cs {
-				names = append(names, c.Name)
-			}
-			return nil, fmt.Errorf("network %s: %w by container(s) %s: remove them first or use --force", nw.Name, ErrNetworkInUse, strings.Join(names, ", "))
+			return nil, networkInUse(nw.Name, cs)
 		}
 		for _, c := range cs {
 			if _, err := r.Remove(ctx, c.ID, true); err != nil && !errors.Is(err, ErrNotFound) {
@@ -56,11 +52,31 @@ func (r *Runtime) RemoveNetwork(ctx context.Context, ref string, force bool) (*n
 			}
 		}
 	}
+	// Checked again under the users lock: a create may have joined the network meanwhile.
+	lk, err := r.Networks().LockUsers()
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Release()
+	if users, err = r.NetworkUsers(); err != nil {
+		return nil, err
+	}
+	if cs := users[nw.Name]; len(cs) > 0 {
+		return nil, networkInUse(nw.Name, cs)
+	}
 	if err := r.Networks().Remove(nw.Name); err != nil {
 		return nil, err
 	}
 	r.publishNetwork(nw, events.StatusRemove)
 	return nw, nil
+}
+
+func networkInUse(name string, cs []*Container) error {
+	names := make([]string, 0, len(cs))
+	for _, c := range cs {
+		names = append(names, c.Name)
+	}
+	return fmt.Errorf("network %s: %w by container(s) %s: remove them first or use --force", name, ErrNetworkInUse, strings.Join(names, ", "))
 }
 
 // CreateNetwork makes a user-defined network.
@@ -76,6 +92,11 @@ func (r *Runtime) CreateNetwork(o network.CreateOptions) (*network.Network, erro
 // PruneNetworks removes every network no container is on that passes f, and returns their
 // names, sorted.
 func (r *Runtime) PruneNetworks(f network.Filter) ([]string, error) {
+	lk, err := r.Networks().LockUsers()
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Release()
 	all, err := r.Networks().List()
 	if err != nil {
 		return nil, err
@@ -107,6 +128,11 @@ func (r *Runtime) ConnectNetwork(ctr, net string, aliases []string, ip string) e
 		return err
 	}
 	defer lk.Release()
+	users, err := r.Networks().LockUsers()
+	if err != nil {
+		return err
+	}
+	defer users.Release()
 	n := networkOf(c)
 	ep := netstack.Endpoint{Network: net, Aliases: aliases}
 	if err := r.completeEndpoint(&ep); err != nil {

@@ -141,6 +141,14 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	if err != nil {
 		return nil, err
 	}
+	// The networks the container joins must not be removed before its record names them.
+	var netUsers *record.Lock
+	if o.Network.Mode == netstack.ModeBridge && len(o.Network.Networks) > 0 {
+		if netUsers, err = r.Networks().LockUsers(); err != nil {
+			return nil, err
+		}
+		defer netUsers.Release()
+	}
 	network, err := r.prepareNetwork(o, icfg.Config.ExposedPorts)
 	if err != nil {
 		return nil, err
@@ -200,6 +208,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		return nil, err
 	}
 	users.Release()
+	netUsers.Release()
 	logrus.Debugf("creating storage container")
 	if _, err := im.Store.CreateContainer(c.ID, nil, img.ID, "", "", nil); err != nil {
 		_ = r.recs.remove(c)

@@ -193,3 +193,44 @@ func TestVolumeRemovalRacingCreatesNeverLeavesAContainerWithoutItsVolume(t *test
 		}
 	}
 }
+
+// Creates that join a network race its removal (network rm and network prune, as separate
+// processes): whoever wins, no container is left naming a network that is gone, and every
+// create either made a container on the network or failed cleanly.
+func TestNetworkRemovalNeverLeavesAContainerOnAMissingNetwork(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	const creates = 6
+	for round, remover := range [][]string{{"network", "rm", "racenet"}, {"network", "prune", "-f"}, {"network", "rm", "racenet"}} {
+		d.mustRun(t, "network", "create", "racenet")
+		rs := d.runAll(creates+1, creates+1, func(i int) []string {
+			if i == creates/2 {
+				return remover
+			}
+			return []string{"create", "--network", "racenet", "busybox", "true"}
+		})
+		made := 0
+		for i, r := range rs {
+			if i == creates/2 {
+				continue
+			}
+			if r.code == 0 {
+				made++
+			} else if r.code != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Fatalf("round %d: a create that lost the race must fail with one line, exit 125: %s", round, r)
+			}
+		}
+		gone := d.run(t, "network", "exists", "racenet").code == 1
+		for _, id := range strings.Fields(d.mustRun(t, "ps", "-aq", "--no-trunc").stdout) {
+			nets := d.mustRun(t, "inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", id).stdout
+			if gone && strings.Contains(nets, "racenet") {
+				t.Fatalf("round %d: network racenet was removed (by %v) while container %s joined it", round, remover, id)
+			}
+		}
+		if !gone && made == 0 && remover[1] == "rm" {
+			t.Fatalf("round %d: racenet survived its rm with no container on it: %v", round, rs[creates/2])
+		}
+		d.mustRun(t, "rm", "-af")
+		d.run(t, "network", "rm", "-f", "racenet")
+	}
+}

@@ -88,6 +88,18 @@ func (s *Store) lock() (*record.Lock, error) {
 	return record.Acquire(filepath.Join(s.dir, "lock"))
 }
 
+// LockUsers takes the lock that orders containers joining networks against networks going:
+// a create (or connect) holds it from finding its networks to writing its record, a removal
+// from checking a network's users to deleting it. Without it a network could be removed
+// between a create's finding it and its record naming it. ".users.lock" is no network's
+// record, which List reads from NAME.json files.
+func (s *Store) LockUsers() (*record.Lock, error) {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the networks directory: %w", err)
+	}
+	return record.Acquire(filepath.Join(s.dir, ".users.lock"))
+}
+
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // reserved are --network values that are modes, not networks.
