@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -58,13 +59,25 @@ func (r *Runtime) StartDetached(c *Container) error {
 // ID; Start then hands it over, or Abandon lets the monitor exit having done nothing.
 type Monitor struct {
 	ID    string
-	cmd   *exec.Cmd
+	proc  *os.Process
+	args  []byte // monitorArgs, the line Start sends
 	goW   *os.File
 	ready *os.File
 }
 
-// SpawnMonitor starts a monitor for a container yet to be created with the returned ID.
+// SpawnMonitor starts a monitor for a container yet to be created with the returned ID, or
+// takes the one den's start-up already began (runtime/userns, spawn_premonitor).
 func (r *Runtime) SpawnMonitor() (*Monitor, error) {
+	if id, pid, goW, ready, ok := userns.TakePremonitor(); ok {
+		args, err := json.Marshal(monitorArgs{ID: id, Paths: *r.Paths, Config: *r.Config})
+		if err != nil {
+			goW.Close()
+			ready.Close()
+			return nil, err
+		}
+		proc, _ := os.FindProcess(pid)
+		return &Monitor{ID: id, proc: proc, args: args, goW: goW, ready: ready}, nil
+	}
 	id := newID()
 	return r.spawnMonitor(id, id[:12])
 }
@@ -86,7 +99,7 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 	}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"den-monitor", short}
-	cmd.Env = append(os.Environ(), envMonitor+"="+string(args))
+	cmd.Env = append(os.Environ(), envMonitor+"=pipe")
 	cmd.ExtraFiles = []*os.File{wr, goR}
 	// Its own session: no terminal signals, and it outlives this command.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -98,19 +111,19 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 		goW.Close()
 		return nil, fmt.Errorf("starting monitor: %w", err)
 	}
-	return &Monitor{ID: id, cmd: cmd, goW: goW, ready: rd}, nil
+	return &Monitor{ID: id, proc: cmd.Process, args: args, goW: goW, ready: rd}, nil
 }
 
 // Start tells the monitor its container, now created, and waits until the container runs.
 func (m *Monitor) Start(c *Container) error {
 	defer m.ready.Close()
-	_, err := m.goW.Write([]byte{'1'})
+	_, err := m.goW.Write(append(m.args, '\n'))
 	m.goW.Close()
 	var rep startReport
 	if err == nil {
 		err = json.NewDecoder(m.ready).Decode(&rep)
 	}
-	_ = m.cmd.Process.Release()
+	m.release()
 	if err != nil {
 		return fmt.Errorf("container %s: its monitor died before starting it", c.Name)
 	}
@@ -127,16 +140,31 @@ func (m *Monitor) Start(c *Container) error {
 func (m *Monitor) Abandon() {
 	m.goW.Close()
 	m.ready.Close()
-	_ = m.cmd.Process.Release()
+	m.release()
+}
+
+func (m *Monitor) release() {
+	if m.proc != nil {
+		_ = m.proc.Release()
+	}
 }
 
 // MonitorMain is the monitor stage. It returns the process exit status.
 func MonitorMain() int {
+	os.Unsetenv(envMonitor)
+	// Started ahead of its container, it waits for the line that says the container exists
+	// and how to reach it (monitorArgs); the end of the pipe without it means the container
+	// was never made.
+	goR := os.NewFile(4, "go")
+	line, err := bufio.NewReader(goR).ReadBytes('\n')
+	goR.Close()
+	if err != nil {
+		return 0
+	}
 	var a monitorArgs
-	if err := json.Unmarshal([]byte(os.Getenv(envMonitor)), &a); err != nil {
+	if err := json.Unmarshal(line, &a); err != nil {
 		return 125
 	}
-	os.Unsetenv(envMonitor)
 	userns.AdoptEnv()
 	userns.Register()
 	// Its stdio is /dev/null; diagnostics go to the log of den itself, off by default.
@@ -149,13 +177,6 @@ func MonitorMain() int {
 		}
 	}()
 	ready := os.NewFile(3, "ready")
-	// Started ahead of its container, it waits for the word that the container exists;
-	// the end of the pipe without it means the container was never made.
-	goR := os.NewFile(4, "go")
-	if n, _ := goR.Read(make([]byte, 1)); n == 0 {
-		return 0
-	}
-	goR.Close()
 	r := New(&a.Paths, &a.Config)
 	defer r.Close()
 	r.monitor(a.ID, ready)

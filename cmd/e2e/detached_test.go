@@ -242,6 +242,8 @@ func TestFailedDetachedRunsLeaveNoMonitorBehind(t *testing.T) {
 	// The monitor is started while the container is created; a create that fails lets it go.
 	wantError(t, d.run(t, "run", "-d", "--name", "one", "busybox", "true"), 125, "already in use")
 	wantError(t, d.run(t, "run", "-d", "nosuchimage"), 125, "nosuchimage")
+	// den's start-up starts the monitor of run -d before the flags are checked.
+	wantError(t, d.run(t, "run", "-d", "--restart", "bogus", "busybox", "true"), 125, "bogus")
 	var left []string
 	for range 40 {
 		if left = monitorsOf(d); len(left) == 1 {

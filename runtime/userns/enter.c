@@ -32,6 +32,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -40,6 +41,9 @@
 
 int den_userns_entered;
 static int den_userns_sync_fd = -1;
+// A detached run's monitor, started before the Go runtime (see spawn_premonitor).
+int den_premonitor_pid = -1, den_premonitor_go = -1, den_premonitor_ready = -1;
+char den_premonitor_id[65];
 static int den_userns_status_fd = -1;
 int den_userns_host_uid = -1;
 int den_userns_host_gid = -1;
@@ -370,6 +374,12 @@ int den_userns_finish(void) {
 // standard streams, so that a reader of its output sees the end now, and tells the waiting
 // parent the status. Everything the command does is done by then.
 void den_userns_report(int code) {
+	// A monitor started for this command and never handed its container goes now, not
+	// with this process's teardown (see spawn_premonitor).
+	if (den_premonitor_pid > 0 && den_premonitor_go >= 0) {
+		close(den_premonitor_go);
+		den_premonitor_go = -1;
+	}
 	if (den_userns_status_fd < 0)
 		return;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -380,6 +390,134 @@ void den_userns_report(int code) {
 		;
 	close(den_userns_status_fd);
 	den_userns_status_fd = -1;
+}
+
+// The flags of `den run`, for run_detached: those that take a value and those that do not
+// (cmd's runCmd; a Go test checks that the lists match it).
+const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", "w", "user", "u", "entrypoint",
+				     "hostname", "label", "l", "health-cmd", "health-interval", "health-retries",
+				     "health-timeout", "health-start-period", "restart", "stop-signal", "network",
+				     "net", "network-alias", "ip", "publish", "p", "dns", "dns-search", "dns-option",
+				     "add-host", "volume", "v", "mount", "tmpfs", "volumes-from", NULL};
+const char *den_run_bool_flags[] = {"interactive", "i", "tty", "t", "rm", "publish-all", "P", "detach", "d", "help", "h", NULL};
+
+static int listed(const char **list, const char *name, size_t n) {
+	for (const char **f = list; *f; f++)
+		if (strlen(*f) == n && strncmp(*f, name, n) == 0)
+			return 1;
+	return 0;
+}
+
+// den_run_detached reports whether argv is `den run -d ...` (or `den container run`), by the
+// flags before the image. 0 also means "cannot tell": the caller then does what it did
+// before, so a wrong 0 costs time, never correctness; a wrong 1 only starts a monitor that
+// is told nothing and exits.
+int den_run_detached(int argc, char **argv) {
+	const char *noun;
+	const char *cmd = find_command(argc, argv, &noun);
+	if (cmd == NULL || noun != NULL || strcmp(cmd, "run") != 0)
+		return 0;
+	int i = 1;
+	while (i < argc && argv[i] != cmd)
+		i++;
+	int detach = 0;
+	for (i++; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || strcmp(a, "-") == 0)
+			return detach; // the image
+		if (strcmp(a, "--") == 0)
+			return 0;
+		if (a[1] == '-') {
+			const char *name = a + 2, *eq = strchr(name, '=');
+			size_t n = eq ? (size_t)(eq - name) : strlen(name);
+			if (listed(den_run_value_flags, name, n)) {
+				if (eq == NULL)
+					i++;
+				continue;
+			}
+			if (!listed(den_run_bool_flags, name, n))
+				return 0;
+			if (n == 6 && strncmp(name, "detach", 6) == 0) {
+				if (eq == NULL || strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "1") == 0)
+					detach = 1;
+				else if (strcmp(eq + 1, "false") == 0 || strcmp(eq + 1, "0") == 0)
+					detach = 0;
+				else
+					return 0;
+			}
+			continue;
+		}
+		// A cluster of short flags: booleans, then perhaps one that takes the rest (or the
+		// next word) as its value.
+		for (const char *c = a + 1; *c; c++) {
+			if (listed(den_run_value_flags, c, 1)) {
+				if (c[1] == 0)
+					i++;
+				break;
+			}
+			if (!listed(den_run_bool_flags, c, 1))
+				return 0;
+			if (*c == 'd')
+				detach = 1;
+		}
+	}
+	return 0; // no image: the command will fail
+}
+
+// spawn_premonitor starts the monitor of `den run -d` at once, in the namespace this process
+// has just entered: its start-up, some 30 ms of Go that no prefaulting helps (monitors run
+// without it to stay small), then overlaps all of den's own instead of beginning half-way
+// through it. It gets the container's id now and everything else from runtime.Monitor.Start
+// on its "go" pipe; a den that never gets that far closes the pipe and the monitor exits.
+static void spawn_premonitor(int argc, char **argv, int uid, int gid) {
+	if (!den_run_detached(argc, argv))
+		return;
+	unsigned char raw[32];
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+		return;
+	for (int i = 0; i < 32; i++)
+		snprintf(den_premonitor_id + 2 * i, 3, "%02x", raw[i]);
+	int ready[2], go[2];
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return;
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return;
+	}
+	char short_id[13];
+	snprintf(short_id, sizeof short_id, "%.12s", den_premonitor_id);
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();
+		int null = open("/dev/null", O_RDWR);
+		// 3 and 4 as runtime.spawnMonitor passes them: the ready pipe, the go pipe.
+		if (null < 0 || dup2(ready[1], 3) < 0 || dup2(go[0], 4) < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+		    dup2(null, 2) < 0)
+			_exit(125);
+		char num[16];
+		snprintf(num, sizeof num, "%d", uid);
+		setenv("_DEN_HOST_UID", num, 1);
+		setenv("_CONTAINERS_ROOTLESS_UID", num, 1);
+		snprintf(num, sizeof num, "%d", gid);
+		setenv("_DEN_HOST_GID", num, 1);
+		setenv("_CONTAINERS_ROOTLESS_GID", num, 1);
+		setenv("_CONTAINERS_USERNS_CONFIGURED", "done", 1);
+		setenv("_DEN_MONITOR", "pipe", 1);
+		char *args[] = {"den-monitor", short_id, NULL};
+		execv("/proc/self/exe", args);
+		_exit(127);
+	}
+	close(ready[1]);
+	close(go[0]);
+	if (pid < 0) {
+		close(ready[0]);
+		close(go[1]);
+		return;
+	}
+	den_premonitor_pid = pid;
+	den_premonitor_go = go[1];
+	den_premonitor_ready = ready[0];
 }
 
 __attribute__((constructor)) static void den_enter_userns(int argc, char **argv) {
@@ -422,6 +560,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		den_userns_entered = 1;
 		den_userns_host_uid = (int)uid;
 		den_userns_host_gid = (int)gid;
+		spawn_premonitor(argc, argv, (int)uid, (int)gid);
 		return;
 	}
 
@@ -459,6 +598,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		den_userns_status_fd = status[1];
 		den_userns_host_uid = (int)uid;
 		den_userns_host_gid = (int)gid;
+		spawn_premonitor(argc, argv, (int)uid, (int)gid);
 		return;
 	}
 	close(sync[0]);

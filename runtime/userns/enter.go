@@ -7,6 +7,13 @@ package userns
 // extern int den_userns_host_gid;
 // extern void den_userns_register(void);
 // extern void den_userns_report(int code);
+// extern int den_premonitor_pid, den_premonitor_go, den_premonitor_ready;
+// extern char den_premonitor_id[65];
+// extern int den_run_detached(int argc, char **argv);
+// extern const char *den_run_value_flags[];
+// extern const char *den_run_bool_flags[];
+// static const char *den_run_value_flag(int i) { return den_run_value_flags[i]; }
+// static const char *den_run_bool_flag(int i) { return den_run_bool_flags[i]; }
 // extern const char *den_ns_commands[];
 // extern const char *den_image_ns_verbs[];
 // extern const char *den_volume_ns_verbs[];
@@ -15,7 +22,10 @@ package userns
 // static const char *den_volume_ns_verb(int i) { return den_volume_ns_verbs[i]; }
 import "C"
 
-import "os"
+import (
+	"os"
+	"unsafe"
+)
 
 // enteredEarly reports whether enter.c's constructor already put this process in den's user
 // namespace, and as whom it was invoked.
@@ -45,6 +55,38 @@ func Register() {
 func Exit(code int) {
 	C.den_userns_report(C.int(code))
 	os.Exit(code)
+}
+
+// TakePremonitor hands over the monitor that enter.c started for `den run -d` (see
+// spawn_premonitor), once: its container id, pid, the write end of its go pipe and the read
+// end of its ready pipe. ok is false when there is none.
+func TakePremonitor() (id string, pid int, goW, ready *os.File, ok bool) {
+	if C.den_premonitor_pid <= 0 {
+		return "", 0, nil, nil, false
+	}
+	id = C.GoString(&C.den_premonitor_id[0])
+	pid = int(C.den_premonitor_pid)
+	goW = os.NewFile(uintptr(C.den_premonitor_go), "monitor-go")
+	ready = os.NewFile(uintptr(C.den_premonitor_ready), "monitor-ready")
+	C.den_premonitor_pid = -1
+	return id, pid, goW, ready, true
+}
+
+// RunDetached is enter.c's reading of args (a whole command line, den first) as a detached
+// `den run`, for the tests.
+func RunDetached(args []string) bool {
+	argv := make([]*C.char, len(args)+1)
+	for i, a := range args {
+		argv[i] = C.CString(a)
+		defer C.free(unsafe.Pointer(argv[i]))
+	}
+	return C.den_run_detached(C.int(len(args)), &argv[0]) == 1
+}
+
+// RunFlags lists the flags of `den run` that enter.c knows, by whether they take a value.
+func RunFlags() (value, boolean []string) {
+	return cList(func(i C.int) *C.char { return C.den_run_value_flag(i) }),
+		cList(func(i C.int) *C.char { return C.den_run_bool_flag(i) })
 }
 
 // FastPathCommands lists the commands enter.c takes into the namespace before Go starts.
