@@ -19,6 +19,12 @@
 // LEVEL before nsenter or libcontainer reads it. libcontainer's init closes the descriptor
 // when it execs the container's command, as it does every descriptor it did not pass on.
 //
+// With a cache directory, the rules themselves are only written down as they come, not given
+// to libseccomp (whose rule database costs some 4 ms more of the init's CPU): a hit needs
+// them no more, and a miss gives them all to libseccomp, in order, before compiling. A rule
+// libseccomp would have refused then fails the export instead of its own call; the same key
+// found in the cache means the same calls all succeeded before.
+//
 // Anything unexpected (no directory, a file that is not ours, a short read) falls back to
 // libseccomp's own export: the cache can only make a start faster, never change a filter.
 #define _GNU_SOURCE
@@ -52,14 +58,73 @@ int __real_seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int sysc
 int __real_seccomp_rule_add_exact_array(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int n,
 					const struct scmp_arg_cmp *args);
 int __real_seccomp_export_bpf(const scmp_filter_ctx ctx, int fd);
+int __real_seccomp_export_pfc(const scmp_filter_ctx ctx, int fd);
+int __real_seccomp_load(const scmp_filter_ctx ctx);
 
 // The key of the one filter being built (libcontainer builds one per process).
+struct rule {
+	int exact;
+	uint32_t action;
+	int syscall;
+	unsigned int n;
+	struct scmp_arg_cmp *args;
+};
+
 static struct {
 	scmp_filter_ctx ctx;
 	int usable; // every call so far was written down
 	unsigned char *buf;
 	size_t len, cap;
+	// Rules written down but not yet given to libseccomp.
+	struct rule *pending;
+	size_t npending, cappending;
 } key;
+
+static int cache_dir(void);
+
+static void drop_pending(void) {
+	for (size_t i = 0; i < key.npending; i++)
+		free(key.pending[i].args);
+	free(key.pending);
+	key.pending = NULL;
+	key.npending = key.cappending = 0;
+}
+
+// flush gives libseccomp the rules written down so far, in order: 0, or the first refusal.
+static int flush(void) {
+	int rc = 0;
+	for (size_t i = 0; i < key.npending && rc == 0; i++) {
+		struct rule *r = &key.pending[i];
+		rc = r->exact ? __real_seccomp_rule_add_exact_array(key.ctx, r->action, r->syscall, r->n, r->args)
+			      : __real_seccomp_rule_add_array(key.ctx, r->action, r->syscall, r->n, r->args);
+	}
+	drop_pending();
+	return rc;
+}
+
+// defer_rule writes a rule down for later; 0 when it did, -1 when it must go to libseccomp now.
+static int defer_rule(scmp_filter_ctx ctx, int exact, uint32_t action, int syscall, unsigned int n,
+		      const struct scmp_arg_cmp *args) {
+	if (ctx == NULL || ctx != key.ctx || !key.usable || cache_dir() < 0)
+		return -1;
+	if (key.npending == key.cappending) {
+		size_t cap = key.cappending ? key.cappending * 2 : 512;
+		struct rule *p = realloc(key.pending, cap * sizeof *p);
+		if (p == NULL)
+			return -1;
+		key.pending = p;
+		key.cappending = cap;
+	}
+	struct rule r = {exact, action, syscall, n, NULL};
+	if (n > 0) {
+		r.args = malloc(n * sizeof *args);
+		if (r.args == NULL)
+			return -1;
+		memcpy(r.args, args, n * sizeof *args);
+	}
+	key.pending[key.npending++] = r;
+	return 0;
+}
 
 // Counters for the tests: exports answered from the cache, and programs stored.
 int den_seccompcache_hits, den_seccompcache_stores;
@@ -96,6 +161,7 @@ static int record(scmp_filter_ctx ctx, int rc, char op, const uint32_t *vals, in
 }
 
 static void key_start(scmp_filter_ctx ctx, uint32_t def_action) {
+	drop_pending();
 	key.ctx = ctx;
 	key.usable = ctx != NULL;
 	key.len = 0;
@@ -114,15 +180,21 @@ scmp_filter_ctx __wrap_seccomp_init(uint32_t def_action) {
 	return ctx;
 }
 
+// settle gives libseccomp the deferred rules of the filter being keyed before any other call
+// that could see or change them; 0, or the first refusal.
+static int settle(scmp_filter_ctx ctx) { return (ctx != NULL && ctx == key.ctx && key.npending > 0) ? flush() : 0; }
+
 int __wrap_seccomp_reset(scmp_filter_ctx ctx, uint32_t def_action) {
-	int rc = __real_seccomp_reset(ctx, def_action);
-	if (ctx != NULL && ctx == key.ctx)
+	if (ctx != NULL && ctx == key.ctx) {
+		drop_pending();
 		key.usable = 0; // rare enough not to key
-	return rc;
+	}
+	return __real_seccomp_reset(ctx, def_action);
 }
 
 void __wrap_seccomp_release(scmp_filter_ctx ctx) {
 	if (ctx != NULL && ctx == key.ctx) {
+		drop_pending();
 		key.ctx = NULL;
 		key.usable = 0;
 		key.len = 0;
@@ -131,27 +203,44 @@ void __wrap_seccomp_release(scmp_filter_ctx ctx) {
 }
 
 int __wrap_seccomp_merge(scmp_filter_ctx dst, scmp_filter_ctx src) {
+	int rc = settle(dst);
+	if (rc == 0)
+		rc = settle(src);
 	if (dst == key.ctx || src == key.ctx)
 		key.usable = 0;
-	return __real_seccomp_merge(dst, src);
+	return rc != 0 ? rc : __real_seccomp_merge(dst, src);
 }
 
 int __wrap_seccomp_arch_add(scmp_filter_ctx ctx, uint32_t arch) {
-	return record(ctx, __real_seccomp_arch_add(ctx, arch), 'A', &arch, 1);
+	int rc = settle(ctx);
+	return rc != 0 ? rc : record(ctx, __real_seccomp_arch_add(ctx, arch), 'A', &arch, 1);
 }
 
 int __wrap_seccomp_arch_remove(scmp_filter_ctx ctx, uint32_t arch) {
-	return record(ctx, __real_seccomp_arch_remove(ctx, arch), 'a', &arch, 1);
+	int rc = settle(ctx);
+	return rc != 0 ? rc : record(ctx, __real_seccomp_arch_remove(ctx, arch), 'a', &arch, 1);
 }
 
 int __wrap_seccomp_attr_set(scmp_filter_ctx ctx, enum scmp_filter_attr attr, uint32_t value) {
 	uint32_t v[] = {(uint32_t)attr, value};
-	return record(ctx, __real_seccomp_attr_set(ctx, attr, value), 'T', v, 2);
+	int rc = settle(ctx);
+	return rc != 0 ? rc : record(ctx, __real_seccomp_attr_set(ctx, attr, value), 'T', v, 2);
 }
 
 int __wrap_seccomp_syscall_priority(scmp_filter_ctx ctx, int syscall, uint8_t priority) {
 	uint32_t v[] = {(uint32_t)syscall, priority};
-	return record(ctx, __real_seccomp_syscall_priority(ctx, syscall, priority), 'P', v, 2);
+	int rc = settle(ctx);
+	return rc != 0 ? rc : record(ctx, __real_seccomp_syscall_priority(ctx, syscall, priority), 'P', v, 2);
+}
+
+int __wrap_seccomp_load(const scmp_filter_ctx ctx) {
+	int rc = settle(ctx);
+	return rc != 0 ? rc : __real_seccomp_load(ctx);
+}
+
+int __wrap_seccomp_export_pfc(const scmp_filter_ctx ctx, int fd) {
+	int rc = settle(ctx);
+	return rc != 0 ? rc : __real_seccomp_export_pfc(ctx, fd);
 }
 
 static int record_rule(scmp_filter_ctx ctx, int rc, char op, uint32_t action, int syscall, unsigned int n,
@@ -172,14 +261,18 @@ static int record_rule(scmp_filter_ctx ctx, int rc, char op, uint32_t action, in
 
 int __wrap_seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int n,
 				  const struct scmp_arg_cmp *args) {
-	return record_rule(ctx, __real_seccomp_rule_add_array(ctx, action, syscall, n, args), 'R', action,
-			   syscall, n, args);
+	int rc = defer_rule(ctx, 0, action, syscall, n, args) == 0
+			 ? 0
+			 : __real_seccomp_rule_add_array(ctx, action, syscall, n, args);
+	return record_rule(ctx, rc, 'R', action, syscall, n, args);
 }
 
 int __wrap_seccomp_rule_add_exact_array(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int n,
 					const struct scmp_arg_cmp *args) {
-	return record_rule(ctx, __real_seccomp_rule_add_exact_array(ctx, action, syscall, n, args), 'E', action,
-			   syscall, n, args);
+	int rc = defer_rule(ctx, 1, action, syscall, n, args) == 0
+			 ? 0
+			 : __real_seccomp_rule_add_exact_array(ctx, action, syscall, n, args);
+	return record_rule(ctx, rc, 'E', action, syscall, n, args);
 }
 
 // FNV-1a, 64 bits: only a file name; the key itself is compared whole.
@@ -290,16 +383,22 @@ static void store(int dir, const char *name, const unsigned char *prog, size_t n
 
 int __wrap_seccomp_export_bpf(const scmp_filter_ctx ctx, int fd) {
 	int dir = cache_dir();
-	if (dir < 0 || ctx == NULL || ctx != key.ctx || !key.usable)
-		return __real_seccomp_export_bpf(ctx, fd);
+	if (dir < 0 || ctx == NULL || ctx != key.ctx || !key.usable) {
+		int rc = settle(ctx);
+		return rc != 0 ? rc : __real_seccomp_export_bpf(ctx, fd);
+	}
 	char name[64];
 	snprintf(name, sizeof name, "%016llx-%zu", (unsigned long long)fnv(key.buf, key.len), key.len);
 	switch (lookup(dir, name, fd)) {
 	case 0:
+		drop_pending();
 		return 0;
 	case -2:
 		return -EIO;
 	}
+	int added = flush();
+	if (added != 0)
+		return added;
 	// Compile into memory first, to keep a copy.
 	int mem = memfd_create("den-seccomp", MFD_CLOEXEC);
 	if (mem < 0)

@@ -12,7 +12,7 @@ package seccompcache
 // #cgo LDFLAGS: -Wl,--wrap=seccomp_merge -Wl,--wrap=seccomp_arch_add -Wl,--wrap=seccomp_arch_remove
 // #cgo LDFLAGS: -Wl,--wrap=seccomp_attr_set -Wl,--wrap=seccomp_syscall_priority
 // #cgo LDFLAGS: -Wl,--wrap=seccomp_rule_add_array -Wl,--wrap=seccomp_rule_add_exact_array
-// #cgo LDFLAGS: -Wl,--wrap=seccomp_export_bpf
+// #cgo LDFLAGS: -Wl,--wrap=seccomp_export_bpf -Wl,--wrap=seccomp_export_pfc -Wl,--wrap=seccomp_load
 // #cgo pkg-config: libseccomp
 // extern int den_seccompcache_hits, den_seccompcache_stores;
 import "C"

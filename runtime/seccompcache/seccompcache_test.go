@@ -167,3 +167,43 @@ func TestDirRefusesADirectoryOthersCanWrite(t *testing.T) {
 		t.Fatalf("Dir accepted a world-writable directory: %q", got)
 	}
 }
+
+// With a cache directory, rules are given to libseccomp only when a filter must be compiled:
+// a rule it refuses then fails the export, and nothing is stored. Without one, the rule's
+// own call fails, as libseccomp has it.
+func TestARefusedRuleFailsTheExportWhenRulesAreDeferred(t *testing.T) {
+	build := func() (addErr, exportErr error) {
+		f, err := libseccomp.NewFilter(libseccomp.ActErrno.SetReturnCode(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Release()
+		read, _ := libseccomp.GetSyscallFromName("read")
+		// An action libseccomp refuses for a rule: the default action itself.
+		addErr = f.AddRule(read, libseccomp.ActErrno.SetReturnCode(1))
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		exportErr = f.ExportBPF(w)
+		w.Close()
+		return addErr, exportErr
+	}
+	t.Setenv("_DEN_SECCOMP_CACHE_FD", "")
+	if addErr, _ := build(); addErr == nil {
+		t.Skip("this libseccomp accepts a rule with the default action; nothing to refuse")
+	}
+	dir := useDir(t)
+	_, s0 := counts()
+	addErr, exportErr := build()
+	if addErr != nil || exportErr == nil {
+		t.Fatalf("deferred: rule error %v, export error %v; want the export to fail instead of the rule", addErr, exportErr)
+	}
+	if _, s1 := counts(); s1 != s0 {
+		t.Fatal("a filter that failed was stored")
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Fatalf("cache holds %v after a failed export", files)
+	}
+}
