@@ -257,3 +257,23 @@ func TestFailedDetachedRunsLeaveNoMonitorBehind(t *testing.T) {
 	d.mustRun(t, "rm", "-f", "one")
 	d.wantNoContainers(t)
 }
+
+// A detached run's monitor is started by den's start-up, before a new user namespace has its
+// id maps: it must still become root there, with the rights to mount the container's root
+// file system. With no den process alive, every run makes a new namespace.
+func TestDetachedRunInANewUserNamespaceGetsAMonitorThatCanMount(t *testing.T) {
+	d := newDen(t)
+	if d.user == nil {
+		t.Skip("root mode has no user namespace")
+	}
+	d.load(t, "busybox-oci.tar")
+	for i := range 5 {
+		// No registered den process: the next command makes a namespace of its own.
+		if err := os.RemoveAll(filepath.Join(d.runDir, "den", "userns")); err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("fresh%d", i)
+		d.mustRun(t, "run", "-d", "--name", name, "--network", "none", "busybox", "true")
+		wantStdout(t, d.run(t, "wait", name), "0\n")
+	}
+}

@@ -469,7 +469,11 @@ int den_run_detached(int argc, char **argv) {
 // without it to stay small), then overlaps all of den's own instead of beginning half-way
 // through it. It gets the container's id now and everything else from runtime.Monitor.Start
 // on its "go" pipe; a den that never gets that far closes the pipe and the monitor exits.
-static void spawn_premonitor(int argc, char **argv, int uid, int gid) {
+//
+// wait_fd, when not -1, is the pipe on which the maps of a new namespace are announced: a
+// process that execs before its ids are mapped there loses its capabilities in the exec, so
+// the monitor waits for its 'G' and becomes root of the namespace first.
+static void spawn_premonitor(int argc, char **argv, int uid, int gid, int wait_fd) {
 	if (!den_run_detached(argc, argv))
 		return;
 	unsigned char raw[32];
@@ -489,6 +493,15 @@ static void spawn_premonitor(int argc, char **argv, int uid, int gid) {
 	snprintf(short_id, sizeof short_id, "%.12s", den_premonitor_id);
 	pid_t pid = fork();
 	if (pid == 0) {
+		if (wait_fd >= 0) {
+			char g = 0;
+			while (read(wait_fd, &g, 1) < 0 && errno == EINTR)
+				;
+			if (g != 'G')
+				_exit(0);
+			if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+				_exit(125);
+		}
 		setsid();
 		int null = open("/dev/null", O_RDWR);
 		// 3 and 4 as runtime.spawnMonitor passes them: the ready pipe, the go pipe.
@@ -560,10 +573,13 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		den_userns_entered = 1;
 		den_userns_host_uid = (int)uid;
 		den_userns_host_gid = (int)gid;
-		spawn_premonitor(argc, argv, (int)uid, (int)gid);
+		spawn_premonitor(argc, argv, (int)uid, (int)gid, -1);
 		return;
 	}
 
+	// A detached run's monitor, started in the child, waits for the maps on the child's pipe:
+	// it gets a 'G' of its own.
+	int premonitor = den_run_detached(argc, argv);
 	int sync[2], status[2];
 	if (pipe2(sync, O_CLOEXEC) < 0)
 		return;
@@ -598,7 +614,8 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		den_userns_status_fd = status[1];
 		den_userns_host_uid = (int)uid;
 		den_userns_host_gid = (int)gid;
-		spawn_premonitor(argc, argv, (int)uid, (int)gid);
+		if (premonitor)
+			spawn_premonitor(argc, argv, (int)uid, (int)gid, sync[0]);
 		return;
 	}
 	close(sync[0]);
@@ -637,7 +654,8 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 	sigaction(SIGINT, &ig, NULL);
 	sigaction(SIGQUIT, &ig, NULL);
 	sigaction(SIGWINCH, &ig, NULL);
-	if (write(sync[1], "G", 1) != 1) {
+	ssize_t go = premonitor ? 2 : 1;
+	if (write(sync[1], "GG", (size_t)go) != go) {
 		kill(child, SIGKILL);
 	}
 	close(sync[1]);
