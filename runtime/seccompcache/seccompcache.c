@@ -160,8 +160,15 @@ static int record(scmp_filter_ctx ctx, int rc, char op, const uint32_t *vals, in
 	return rc;
 }
 
+// A filter whose deferred rules libseccomp refused after the key had moved on to another
+// filter: its export fails, as the refused rule's own call would have.
+static scmp_filter_ctx refused_ctx;
+
 static void key_start(scmp_filter_ctx ctx, uint32_t def_action) {
-	drop_pending();
+	// A second filter while the first still has rules written down (libcontainer makes one
+	// per process; others may not): the first gets them now.
+	if (key.npending > 0 && flush() != 0)
+		refused_ctx = key.ctx;
 	key.ctx = ctx;
 	key.usable = ctx != NULL;
 	key.len = 0;
@@ -193,6 +200,8 @@ int __wrap_seccomp_reset(scmp_filter_ctx ctx, uint32_t def_action) {
 }
 
 void __wrap_seccomp_release(scmp_filter_ctx ctx) {
+	if (ctx != NULL && ctx == refused_ctx)
+		refused_ctx = NULL;
 	if (ctx != NULL && ctx == key.ctx) {
 		drop_pending();
 		key.ctx = NULL;
@@ -259,20 +268,27 @@ static int record_rule(scmp_filter_ctx ctx, int rc, char op, uint32_t action, in
 	return rc;
 }
 
+// add_rule writes a rule down or, when it cannot, gives it to libseccomp after the ones
+// written down before it, keeping their order.
+static int add_rule(scmp_filter_ctx ctx, int exact, uint32_t action, int syscall, unsigned int n,
+		    const struct scmp_arg_cmp *args) {
+	if (defer_rule(ctx, exact, action, syscall, n, args) == 0)
+		return 0;
+	int rc = settle(ctx);
+	if (rc != 0)
+		return rc;
+	return exact ? __real_seccomp_rule_add_exact_array(ctx, action, syscall, n, args)
+		     : __real_seccomp_rule_add_array(ctx, action, syscall, n, args);
+}
+
 int __wrap_seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int n,
 				  const struct scmp_arg_cmp *args) {
-	int rc = defer_rule(ctx, 0, action, syscall, n, args) == 0
-			 ? 0
-			 : __real_seccomp_rule_add_array(ctx, action, syscall, n, args);
-	return record_rule(ctx, rc, 'R', action, syscall, n, args);
+	return record_rule(ctx, add_rule(ctx, 0, action, syscall, n, args), 'R', action, syscall, n, args);
 }
 
 int __wrap_seccomp_rule_add_exact_array(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int n,
 					const struct scmp_arg_cmp *args) {
-	int rc = defer_rule(ctx, 1, action, syscall, n, args) == 0
-			 ? 0
-			 : __real_seccomp_rule_add_exact_array(ctx, action, syscall, n, args);
-	return record_rule(ctx, rc, 'E', action, syscall, n, args);
+	return record_rule(ctx, add_rule(ctx, 1, action, syscall, n, args), 'E', action, syscall, n, args);
 }
 
 // FNV-1a, 64 bits: only a file name; the key itself is compared whole.
@@ -382,6 +398,8 @@ static void store(int dir, const char *name, const unsigned char *prog, size_t n
 }
 
 int __wrap_seccomp_export_bpf(const scmp_filter_ctx ctx, int fd) {
+	if (ctx != NULL && ctx == refused_ctx)
+		return -EINVAL;
 	int dir = cache_dir();
 	if (dir < 0 || ctx == NULL || ctx != key.ctx || !key.usable) {
 		int rc = settle(ctx);

@@ -207,3 +207,53 @@ func TestARefusedRuleFailsTheExportWhenRulesAreDeferred(t *testing.T) {
 		t.Fatalf("cache holds %v after a failed export", files)
 	}
 }
+
+// A second filter started while the first still has rules written down: the first gets its
+// rules at once, and compiles to what it compiles without a cache.
+func TestAFilterBuiltBesideAnotherKeepsItsRules(t *testing.T) {
+	build := func() *libseccomp.ScmpFilter {
+		f, err := libseccomp.NewFilter(libseccomp.ActErrno.SetReturnCode(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"read", "write", "getpid"} {
+			call, _ := libseccomp.GetSyscallFromName(name)
+			if err := f.AddRule(call, libseccomp.ActAllow); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return f
+	}
+	exportOf := func(f *libseccomp.ScmpFilter) []byte {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if err := f.ExportBPF(w); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		var out bytes.Buffer
+		if _, err := out.ReadFrom(r); err != nil {
+			t.Fatal(err)
+		}
+		return out.Bytes()
+	}
+	t.Setenv("_DEN_SECCOMP_CACHE_FD", "")
+	ref := build()
+	want := exportOf(ref)
+	ref.Release()
+
+	useDir(t)
+	first := build()
+	defer first.Release()
+	second, err := libseccomp.NewFilter(libseccomp.ActAllow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Release()
+	if got := exportOf(first); !bytes.Equal(got, want) {
+		t.Fatalf("the first filter lost its rules: %d bytes of program, want %d", len(got), len(want))
+	}
+}
