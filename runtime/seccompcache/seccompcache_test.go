@@ -42,6 +42,12 @@ func export(t *testing.T, extra string) []byte {
 	if err := f.AddRuleConditional(personality, libseccomp.ActAllow, []libseccomp.ScmpCondition{cond}); err != nil {
 		t.Fatal(err)
 	}
+	return exportOf(t, f)
+}
+
+// exportOf compiles f through libseccomp's export, as runc does, and returns the program.
+func exportOf(t *testing.T, f *libseccomp.ScmpFilter) []byte {
+	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -224,25 +230,9 @@ func TestAFilterBuiltBesideAnotherKeepsItsRules(t *testing.T) {
 		}
 		return f
 	}
-	exportOf := func(f *libseccomp.ScmpFilter) []byte {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		if err := f.ExportBPF(w); err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
-		var out bytes.Buffer
-		if _, err := out.ReadFrom(r); err != nil {
-			t.Fatal(err)
-		}
-		return out.Bytes()
-	}
 	t.Setenv("_DEN_SECCOMP_CACHE_FD", "")
 	ref := build()
-	want := exportOf(ref)
+	want := exportOf(t, ref)
 	ref.Release()
 
 	useDir(t)
@@ -253,7 +243,7 @@ func TestAFilterBuiltBesideAnotherKeepsItsRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer second.Release()
-	if got := exportOf(first); !bytes.Equal(got, want) {
+	if got := exportOf(t, first); !bytes.Equal(got, want) {
 		t.Fatalf("the first filter lost its rules: %d bytes of program, want %d", len(got), len(want))
 	}
 }
