@@ -468,8 +468,13 @@ Examples:
 			}
 			// One shape or the other is printed: only that one is built.
 			asJSON := format == "json"
-			rows := make([]psRow, 0, len(sel))
-			js := make([]psJSON, 0, len(sel))
+			var rows []psRow
+			js := []psJSON{} // printed as [] when empty
+			if asJSON {
+				js = make([]psJSON, 0, len(sel))
+			} else {
+				rows = make([]psRow, 0, len(sel))
+			}
 			for _, ctr := range sel {
 				if asJSON {
 					js = append(js, psJSON{

@@ -113,34 +113,39 @@ type celled interface {
 	Cell(field string) (string, bool)
 }
 
-// printDefaultTable writes rows in the default table of cols when the rows are celled; it
-// reports false, having written nothing, when they are not.
+// printDefaultTable writes rows in the default table of cols when the rows are celled (and
+// give every column); it reports false, having written nothing, when they are not.
 func printDefaultTable[T any](w io.Writer, cols []column, rows []T) (bool, error) {
-	var cells [][]string
-	for _, r := range rows {
-		c, ok := any(r).(celled)
-		if !ok {
-			return false, nil
+	var zero T
+	c, ok := any(zero).(celled)
+	for _, col := range cols {
+		if ok {
+			_, ok = c.Cell(col.Field)
 		}
-		line := make([]string, len(cols))
-		for i, col := range cols {
-			if line[i], ok = c.Cell(col.Field); !ok {
-				return false, nil
-			}
-		}
-		cells = append(cells, line)
+	}
+	if !ok {
+		return false, nil
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
-	hdr := make([]string, len(cols))
-	for i, c := range cols {
-		hdr[i] = c.Header
-	}
 	var line []byte
-	for _, l := range append([][]string{hdr}, cells...) {
-		line = append(line[:0], strings.Join(l, "\t")...)
-		line = append(line, '\n')
-		if _, err := tw.Write(line); err != nil {
+	write := func(cell func(col column) string) error {
+		line = line[:0]
+		for i, col := range cols {
+			if i > 0 {
+				line = append(line, '\t')
+			}
+			line = append(line, cell(col)...)
+		}
+		_, err := tw.Write(append(line, '\n'))
+		return err
+	}
+	if err := write(func(col column) string { return col.Header }); err != nil {
+		return true, err
+	}
+	for _, r := range rows {
+		c := any(r).(celled)
+		if err := write(func(col column) string { s, _ := c.Cell(col.Field); return s }); err != nil {
 			return true, err
 		}
 	}

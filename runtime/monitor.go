@@ -27,11 +27,25 @@ import (
 
 const envMonitor = "_DEN_MONITOR"
 
-// monitorArgs is what a monitor needs to know, passed in its environment.
+// monitorArgs is what a monitor needs to know, the line Monitor.Start sends it: its
+// container, den's paths and configuration, and the user den's namespace belongs to when the
+// command that started it ran there (HostUID -1 otherwise).
 type monitorArgs struct {
-	ID     string        `json:"id"`
-	Paths  config.Paths  `json:"paths"`
-	Config config.Config `json:"config"`
+	ID      string        `json:"id"`
+	Paths   config.Paths  `json:"paths"`
+	Config  config.Config `json:"config"`
+	HostUID int           `json:"hostUid"`
+	HostGID int           `json:"hostGid"`
+}
+
+// monitorLine is the monitorArgs line of a monitor for container id.
+func (r *Runtime) monitorLine(id string) ([]byte, error) {
+	a := monitorArgs{ID: id, Paths: *r.Paths, Config: *r.Config, HostUID: -1, HostGID: -1}
+	if userns.InChild() {
+		a.HostUID, a.HostGID = userns.HostIDs()
+	}
+	b, err := json.Marshal(a)
+	return append(b, '\n'), err
 }
 
 // startReport is what the monitor writes on its ready pipe.
@@ -59,8 +73,8 @@ func (r *Runtime) StartDetached(c *Container) error {
 // ID; Start then hands it over, or Abandon lets the monitor exit having done nothing.
 type Monitor struct {
 	ID    string
-	proc  *os.Process
-	args  []byte // monitorArgs, the line Start sends
+	proc  *os.Process // nil for the one enter.c started: not den's child to reap
+	line  []byte      // monitorArgs, what Start sends
 	goW   *os.File
 	ready *os.File
 }
@@ -68,22 +82,21 @@ type Monitor struct {
 // SpawnMonitor starts a monitor for a container yet to be created with the returned ID, or
 // takes the one den's start-up already began (runtime/userns, spawn_premonitor).
 func (r *Runtime) SpawnMonitor() (*Monitor, error) {
-	if id, pid, goW, ready, ok := userns.TakePremonitor(); ok {
-		args, err := json.Marshal(monitorArgs{ID: id, Paths: *r.Paths, Config: *r.Config})
+	if id, goW, ready, ok := userns.TakePremonitor(); ok {
+		line, err := r.monitorLine(id)
 		if err != nil {
 			goW.Close()
 			ready.Close()
 			return nil, err
 		}
-		proc, _ := os.FindProcess(pid)
-		return &Monitor{ID: id, proc: proc, args: args, goW: goW, ready: ready}, nil
+		return &Monitor{ID: id, line: line, goW: goW, ready: ready}, nil
 	}
 	id := newID()
 	return r.spawnMonitor(id, id[:12])
 }
 
 func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
-	args, err := json.Marshal(monitorArgs{ID: id, Paths: *r.Paths, Config: *r.Config})
+	line, err := r.monitorLine(id)
 	if err != nil {
 		return nil, err
 	}
@@ -111,13 +124,13 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 		goW.Close()
 		return nil, fmt.Errorf("starting monitor: %w", err)
 	}
-	return &Monitor{ID: id, proc: cmd.Process, args: args, goW: goW, ready: rd}, nil
+	return &Monitor{ID: id, proc: cmd.Process, line: line, goW: goW, ready: rd}, nil
 }
 
 // Start tells the monitor its container, now created, and waits until the container runs.
 func (m *Monitor) Start(c *Container) error {
 	defer m.ready.Close()
-	_, err := m.goW.Write(append(m.args, '\n'))
+	_, err := m.goW.Write(m.line)
 	m.goW.Close()
 	var rep startReport
 	if err == nil {
@@ -165,7 +178,9 @@ func MonitorMain() int {
 	if err := json.Unmarshal(line, &a); err != nil {
 		return 125
 	}
-	userns.AdoptEnv()
+	if a.HostUID >= 0 {
+		userns.Adopt(a.HostUID, a.HostGID)
+	}
 	userns.Register()
 	// Its stdio is /dev/null; diagnostics go to the log of den itself, off by default.
 	logrus.SetLevel(logrus.ErrorLevel)

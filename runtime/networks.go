@@ -38,27 +38,26 @@ func (r *Runtime) RemoveNetwork(ctx context.Context, ref string, force bool) (*n
 	if err != nil {
 		return nil, err
 	}
-	users, err := r.NetworkUsers()
-	if err != nil {
-		return nil, err
-	}
-	if cs := users[nw.Name]; len(cs) > 0 {
-		if !force {
-			return nil, networkInUse(nw.Name, cs)
+	if force {
+		// Before the users lock: removing a container takes its lock, and a container's
+		// lock is always taken before the users lock (connect takes them in that order).
+		users, err := r.NetworkUsers()
+		if err != nil {
+			return nil, err
 		}
-		for _, c := range cs {
+		for _, c := range users[nw.Name] {
 			if _, err := r.Remove(ctx, c.ID, true); err != nil && !errors.Is(err, ErrNotFound) {
 				return nil, err
 			}
 		}
 	}
-	// Checked again under the users lock: a create may have joined the network meanwhile.
 	lk, err := r.Networks().LockUsers()
 	if err != nil {
 		return nil, err
 	}
 	defer lk.Release()
-	if users, err = r.NetworkUsers(); err != nil {
+	users, err := r.NetworkUsers()
+	if err != nil {
 		return nil, err
 	}
 	if cs := users[nw.Name]; len(cs) > 0 {

@@ -392,6 +392,18 @@ void den_userns_report(int code) {
 	den_userns_status_fd = -1;
 }
 
+// two_pipes makes both pipes (close-on-exec) or neither: 0, or -1.
+static int two_pipes(int a[2], int b[2]) {
+	if (pipe2(a, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(b, O_CLOEXEC) < 0) {
+		close(a[0]);
+		close(a[1]);
+		return -1;
+	}
+	return 0;
+}
+
 // The flags of `den run`, for run_detached: those that take a value and those that do not
 // (cmd's runCmd; a Go test checks that the lists match it).
 const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", "w", "user", "u", "entrypoint",
@@ -473,7 +485,7 @@ int den_run_detached(int argc, char **argv) {
 // wait_fd, when not -1, is the pipe on which the maps of a new namespace are announced: a
 // process that execs before its ids are mapped there loses its capabilities in the exec, so
 // the monitor waits for its 'G' and becomes root of the namespace first.
-static void spawn_premonitor(int argc, char **argv, int uid, int gid, int wait_fd) {
+static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 	if (!den_run_detached(argc, argv))
 		return;
 	unsigned char raw[32];
@@ -482,13 +494,8 @@ static void spawn_premonitor(int argc, char **argv, int uid, int gid, int wait_f
 	for (int i = 0; i < 32; i++)
 		snprintf(den_premonitor_id + 2 * i, 3, "%02x", raw[i]);
 	int ready[2], go[2];
-	if (pipe2(ready, O_CLOEXEC) < 0)
+	if (two_pipes(ready, go) < 0)
 		return;
-	if (pipe2(go, O_CLOEXEC) < 0) {
-		close(ready[0]);
-		close(ready[1]);
-		return;
-	}
 	char short_id[13];
 	snprintf(short_id, sizeof short_id, "%.12s", den_premonitor_id);
 	pid_t pid = fork();
@@ -508,14 +515,7 @@ static void spawn_premonitor(int argc, char **argv, int uid, int gid, int wait_f
 		if (null < 0 || dup2(ready[1], 3) < 0 || dup2(go[0], 4) < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
 		    dup2(null, 2) < 0)
 			_exit(125);
-		char num[16];
-		snprintf(num, sizeof num, "%d", uid);
-		setenv("_DEN_HOST_UID", num, 1);
-		setenv("_CONTAINERS_ROOTLESS_UID", num, 1);
-		snprintf(num, sizeof num, "%d", gid);
-		setenv("_DEN_HOST_GID", num, 1);
-		setenv("_CONTAINERS_ROOTLESS_GID", num, 1);
-		setenv("_CONTAINERS_USERNS_CONFIGURED", "done", 1);
+		// Who the namespace belongs to comes with the rest, on the go pipe.
 		setenv("_DEN_MONITOR", "pipe", 1);
 		char *args[] = {"den-monitor", short_id, NULL};
 		execv("/proc/self/exe", args);
@@ -573,7 +573,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		den_userns_entered = 1;
 		den_userns_host_uid = (int)uid;
 		den_userns_host_gid = (int)gid;
-		spawn_premonitor(argc, argv, (int)uid, (int)gid, -1);
+		spawn_premonitor(argc, argv, -1);
 		return;
 	}
 
@@ -581,13 +581,8 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 	// it gets a 'G' of its own.
 	int premonitor = den_run_detached(argc, argv);
 	int sync[2], status[2];
-	if (pipe2(sync, O_CLOEXEC) < 0)
+	if (two_pipes(sync, status) < 0)
 		return;
-	if (pipe2(status, O_CLOEXEC) < 0) {
-		close(sync[0]);
-		close(sync[1]);
-		return;
-	}
 	pid_t child = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (child < 0) {
 		close(sync[0]);
@@ -615,7 +610,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		den_userns_host_uid = (int)uid;
 		den_userns_host_gid = (int)gid;
 		if (premonitor)
-			spawn_premonitor(argc, argv, (int)uid, (int)gid, sync[0]);
+			spawn_premonitor(argc, argv, sync[0]);
 		return;
 	}
 	close(sync[0]);

@@ -58,18 +58,17 @@ func Exit(code int) {
 }
 
 // TakePremonitor hands over the monitor that enter.c started for `den run -d` (see
-// spawn_premonitor), once: its container id, pid, the write end of its go pipe and the read
-// end of its ready pipe. ok is false when there is none.
-func TakePremonitor() (id string, pid int, goW, ready *os.File, ok bool) {
+// spawn_premonitor), once: its container id, the write end of its go pipe and the read end
+// of its ready pipe. ok is false when there is none.
+func TakePremonitor() (id string, goW, ready *os.File, ok bool) {
 	if C.den_premonitor_pid <= 0 {
-		return "", 0, nil, nil, false
+		return "", nil, nil, false
 	}
 	id = C.GoString(&C.den_premonitor_id[0])
-	pid = int(C.den_premonitor_pid)
 	goW = os.NewFile(uintptr(C.den_premonitor_go), "monitor-go")
 	ready = os.NewFile(uintptr(C.den_premonitor_ready), "monitor-ready")
 	C.den_premonitor_pid = -1
-	return id, pid, goW, ready, true
+	return id, goW, ready, true
 }
 
 // RunDetached is enter.c's reading of args (a whole command line, den first) as a detached

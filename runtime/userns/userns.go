@@ -117,6 +117,13 @@ func AdoptEnv() {
 	}
 }
 
+// Adopt marks a helper process that a den command started inside its namespace (a
+// monitor) as being there, for the user with uid and gid outside it.
+func Adopt(uid, gid int) {
+	entered = true
+	setChildEnv(uid, gid)
+}
+
 // setChildEnv tells containers/storage, containers/image and den's own helper processes
 // that they run in den's namespace, and for whom.
 func setChildEnv(uid, gid int) {

@@ -161,7 +161,7 @@ func (d *Dir) ReadJSON(rel string, buf *[]byte, v any) error {
 		// A record is replaced by rename, never appended to: a read of a regular file that
 		// returns less than asked has reached its end, and the read that would say so is
 		// spared (a thousand system calls for ps -a).
-		if n == 0 || n < want {
+		if n < want {
 			break
 		}
 	}
