@@ -16,18 +16,29 @@ LDFLAGS := -linkmode external -extldflags "-static -lm" -X github.com/den-projec
 
 build: bin/den
 
-# den carries den-init (runtime/initbin), the small program a container's init becomes: it is
-# built first and linked in by the den_initbin tag (runtime/initexec). Its checksum goes into
-# a generated Go file of that package: Go's build cache does not look into the file blob.S
-# includes, and would link the den-init of an earlier build.
+# den carries two programs inside itself, built first and linked in by runtime/initexec:
+#  - den-init (runtime/initbin), the small program a container's init becomes (den_initbin tag);
+#  - den-transfer, den built whole, which the commands that copy images (load, import, save,
+#    pull, push, login, logout) become. bin/den itself is den's core build (den_core tag),
+#    without containers/image's copying, whose start-up every other command and every monitor
+#    would otherwise pay.
+# Each one's checksum goes into a generated Go file of runtime/initexec: Go's build cache does
+# not look into the files the .S files include, and would link the programs of an earlier build.
 INITBIN := runtime/initexec/den-init.bin
+TRANSFERBIN := runtime/initexec/den-transfer.bin
+GOSRC := $(shell find . -name '*.go' -not -path './scripts/*' -not -name '*sum.go' 2>/dev/null) $(shell find . -name '*.[cS]' -not -path './scripts/*' 2>/dev/null) go.mod go.sum
 
-bin/den: $(shell find . -name '*.go' -not -path './scripts/*' 2>/dev/null) $(shell find . -name '*.[cS]' -not -path './scripts/*' 2>/dev/null) go.mod go.sum $(INITBIN)
-	$(GO) build -tags=$(subst $(space),$(comma),$(TAGS) den_initbin) -ldflags '$(LDFLAGS)' -o bin/den .
+bin/den: $(GOSRC) $(INITBIN) $(TRANSFERBIN)
+	$(GO) build -tags=$(subst $(space),$(comma),$(TAGS) den_initbin den_core) -ldflags '$(LDFLAGS)' -o bin/den .
 
 $(INITBIN): $(shell find runtime/initbin runtime/initexec runtime/prefault runtime/seccompcache -name '*.go' -o -name '*.c' 2>/dev/null) go.mod go.sum
 	$(GO) build -ldflags '-s -w -linkmode external -extldflags "-static -lm"' -o $@ ./runtime/initbin
-	scripts/initbin-sum.sh $@ > runtime/initexec/blobsum.go
+	scripts/blob-sum.sh $@ den_initbin initBlobSum > runtime/initexec/blobsum.go
+
+$(TRANSFERBIN): $(GOSRC)
+	$(GO) build -ldflags '-s -w $(LDFLAGS)' -o $@ .
+	sha256sum $@ | cut -c1-64 | tr -d '\n' > runtime/initexec/den-transfer.sum
+	scripts/blob-sum.sh $@ den_core transferBlobSum > runtime/initexec/transfersum.go
 
 # setup prepares the host: packages, /dev/net/tun, a subuid range for you.
 setup:
@@ -44,8 +55,12 @@ bigimage:
 demo:
 	scripts/demo.sh
 
+# Both builds are vetted: the whole den (the default, which go test tests) and den's core.
+VETCORE := $(GO) vet -tags=$(subst $(space),$(comma),$(TAGS) den_core) ./...
+
 unit:
 	$(GO) vet ./...
+	$(VETCORE)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /cmd/e2e)
 
 e2e: build testdata bigimage
@@ -54,6 +69,7 @@ e2e: build testdata bigimage
 # test: the whole suite (scripts/test.sh sets the host up first).
 test: build testdata bigimage
 	$(GO) vet ./...
+	$(VETCORE)
 	DEN_BINARY=$(CURDIR)/bin/den $(GO) test -count=1 -p 2 -timeout 40m ./...
 
 bench: build testdata bigimage
@@ -74,4 +90,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin $(INITBIN)
+	rm -rf bin $(INITBIN) $(TRANSFERBIN)

@@ -126,15 +126,7 @@ func usageError(c *cli.Context, err error, _ bool) error {
 }
 
 func commands() []*cli.Command {
-	cs := []*cli.Command{
-		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
-		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
-		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(), volumeCmd(), networkCmd(),
-		tagCmd(), untagCmd(), saveCmd(), historyCmd(), commitCmd(), exportCmd(),
-		pullCmd(), pushCmd(), loginCmd(), logoutCmd(), cpCmd(),
-		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(), portCmd(), unshareCmd(), mountCmd(), umountCmd(),
-		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
-	}
+	cs := rawCommands()
 	for _, c := range cs {
 		if c.OnUsageError == nil {
 			c.OnUsageError = usageError
@@ -145,6 +137,19 @@ func commands() []*cli.Command {
 		}
 	}
 	return cs
+}
+
+// rawCommands are den's commands as their constructors make them.
+func rawCommands() []*cli.Command {
+	return []*cli.Command{
+		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
+		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
+		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(), volumeCmd(), networkCmd(),
+		tagCmd(), untagCmd(), saveCmd(), historyCmd(), commitCmd(), exportCmd(),
+		pullCmd(), pushCmd(), loginCmd(), logoutCmd(), cpCmd(),
+		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(), portCmd(), unshareCmd(), mountCmd(), umountCmd(),
+		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
+	}
 }
 
 // env is what a command works with: paths, config and the runtime.

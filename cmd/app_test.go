@@ -2,6 +2,10 @@ package cmd
 
 import (
 	"io"
+	"os"
+	"os/exec"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -144,6 +148,81 @@ func TestEnterCReadsRunFlagsAsTheCLIDoes(t *testing.T) {
 			if err := app.Run(c.args); err != nil || !detached {
 				t.Errorf("%q: the CLI reads detach %v (err %v), enter.c reads it true", c.args, detached, err)
 			}
+		}
+	}
+}
+
+// A core build of den hands the commands whose actions copy images to the whole den before Go
+// starts, by enter.c's reading of the command line: it must pick exactly those commands, under
+// every name the CLI gives them.
+func TestEnterCHandsOverExactlyTheCommandsThatCopyImages(t *testing.T) {
+	copying := map[uintptr]bool{}
+	for _, a := range []cli.ActionFunc{loadAction, importAction, saveAction, pullAction, pushAction, loginAction, logoutAction} {
+		copying[reflect.ValueOf(a).Pointer()] = true
+	}
+	check := func(prefix []string, cmds []*cli.Command) int {
+		n := 0
+		for _, c := range cmds {
+			want := c.Action != nil && copying[reflect.ValueOf(c.Action).Pointer()]
+			if want {
+				n++
+			}
+			for _, name := range c.Names() {
+				args := append(append([]string{"den"}, prefix...), name, "x")
+				if got := userns.TransferCommand(args); got != want {
+					t.Errorf("%v: enter.c hands it over: %v, its action copies images: %v", args, got, want)
+				}
+			}
+		}
+		return n
+	}
+	if n := check(nil, rawCommands()); n != 7 {
+		t.Errorf("%d top-level commands copy images, want 7 (load, import, save, pull, push, login, logout)", n)
+	}
+	if n := check([]string{"image"}, imageVerbs()); n != 5 {
+		t.Errorf("%d image verbs copy images, want 5 (load, import, save, pull, push)", n)
+	}
+	check([]string{"container"}, containerCmd().Subcommands)
+	check([]string{"volume"}, volumeCmd().Subcommands)
+	for _, args := range [][]string{
+		{"den", "--log-level", "debug", "pull", "x"},
+		{"den", "--root", "/tmp/x", "image", "-q", "load"},
+	} {
+		if !userns.TransferCommand(args) {
+			t.Errorf("%v: not handed over", args)
+		}
+	}
+	for _, args := range [][]string{
+		{"den", "--generate-bash-completion"},
+		{"den", "run", "busybox", "load"},
+		{"den", "--root", "pull", "ps"},
+		{"den", "volume", "import", "v", "f.tar"},
+	} {
+		if userns.TransferCommand(args) {
+			t.Errorf("%v: handed over", args)
+		}
+	}
+}
+
+// The core build leaves containers/image's copying out, which is what it is for.
+func TestCoreBuildLeavesImageCopyingOut(t *testing.T) {
+	tags := ""
+	for _, f := range strings.Fields(os.Getenv("GOFLAGS")) {
+		if v, ok := strings.CutPrefix(f, "-tags="); ok {
+			tags = v + ","
+		}
+	}
+	out, err := exec.Command("go", "list", "-deps", "-tags", tags+"den_core", "github.com/den-project/den").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "go.podman.io/storage") {
+		t.Fatalf("go list gave no containers/storage among den's dependencies: %.300s", out)
+	}
+	for _, p := range []string{"go.podman.io/image/v5/copy", "go.podman.io/image/v5/signature", "google.golang.org/grpc", "github.com/den-project/den/store/registry"} {
+		if slices.Contains(deps, p) {
+			t.Errorf("den's core build links %s", p)
 		}
 	}
 }

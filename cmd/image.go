@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -233,54 +231,8 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the loaded image names"},
 		},
 		UseShortOptionHandling: true,
-		Action: func(c *cli.Context) error {
-			path := c.String("input")
-			if path == "" {
-				tmp, err := spoolStdin()
-				if err != nil {
-					return withCode(125, err)
-				}
-				defer os.Remove(tmp)
-				path = tmp
-			}
-			e, im, err := openImages(c, c.Bool("quiet"))
-			if err != nil {
-				return err
-			}
-			defer e.rt.Close()
-			loaded, err := im.Load(context.Background(), path)
-			if err != nil {
-				return withCode(125, err)
-			}
-			for _, l := range loaded {
-				e.rt.PublishImage("load", l.ID, strings.Join(l.Names, ","))
-				if len(l.Names) == 0 {
-					fmt.Fprintln(c.App.Writer, "Loaded image: sha256:"+l.ID)
-				}
-				for _, n := range l.Names {
-					fmt.Fprintln(c.App.Writer, "Loaded image: "+n)
-				}
-			}
-			return nil
-		},
+		Action:                 loadAction,
 	}
-}
-
-// spoolStdin copies standard input to a temporary file: archives are read by random access.
-func spoolStdin() (string, error) {
-	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		return "", errors.New("no archive given: use `den load -i FILE` or pipe an archive into den load")
-	}
-	f, err := os.CreateTemp("", "den-load-*.tar")
-	if err != nil {
-		return "", fmt.Errorf("spooling stdin: %w", err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(f, os.Stdin); err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("spooling stdin: %w", err)
-	}
-	return f.Name(), nil
 }
 
 func importCmd() *cli.Command {
@@ -299,31 +251,7 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print progress"},
 		},
 		UseShortOptionHandling: true,
-		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 || c.NArg() > 2 {
-				return withCode(125, errors.New("den import needs TARBALL and optionally an image name"))
-			}
-			cfg, err := imageChanges(c.StringSlice("change"))
-			if err != nil {
-				return err
-			}
-			name := c.Args().Get(1)
-			if err := checkNewNames(name); err != nil {
-				return err
-			}
-			e, im, err := openImages(c, c.Bool("quiet"))
-			if err != nil {
-				return err
-			}
-			defer e.rt.Close()
-			id, err := im.Import(context.Background(), c.Args().First(), name, cfg)
-			if err != nil {
-				return withCode(125, err)
-			}
-			e.rt.PublishImage("import", id, name)
-			fmt.Fprintln(c.App.Writer, "sha256:"+id)
-			return nil
-		},
+		Action:                 importAction,
 	}
 }
 
@@ -454,13 +382,17 @@ func openImages(c *cli.Context, quiet bool) (*env, *image.Manager, error) {
 
 // imageCmd is podman's "image" noun: the image verbs under their podman names.
 func imageCmd() *cli.Command {
+	return nounCmd("image", "manage images", imageNamespaceVerbs, imageVerbs())
+}
+
+// imageVerbs are the commands of "den image" as their constructors make them.
+func imageVerbs() []*cli.Command {
 	ls := imagesCmd()
 	ls.Name, ls.Aliases = "ls", []string{"list"}
 	rm := rmiCmd()
 	rm.Name, rm.Aliases = "rm", []string{"remove"}
-	subs := []*cli.Command{
+	return []*cli.Command{
 		ls, rm, loadCmd(), importCmd(), tagCmd(), untagCmd(), saveCmd(), imagePruneCmd(),
 		imageInspectCmd(), historyCmd(), imageExistsCmd(), pullCmd(), pushCmd(),
 	}
-	return nounCmd("image", "manage images", imageNamespaceVerbs, subs)
 }

@@ -1,22 +1,6 @@
 package cmd
 
-import (
-	"bufio"
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-
-	"github.com/den-project/den/store/image"
-	"github.com/den-project/den/store/registry"
-	"github.com/urfave/cli/v2"
-	"go.podman.io/image/v5/types"
-	"golang.org/x/term"
-)
+import "github.com/urfave/cli/v2"
 
 // registryFlags are the flags of every command that reaches a registry.
 func registryFlags() []cli.Flag {
@@ -28,84 +12,6 @@ func registryFlags() []cli.Flag {
 }
 
 var credsFlag = &cli.StringFlag{Name: "creds", Usage: "use `USERNAME:PASSWORD` for this operation instead of stored credentials"}
-
-// registryOptions turns the registry flags into options; creds and platform flags count only
-// where the command has them.
-func registryOptions(c *cli.Context, e *env) (registry.Options, error) {
-	o := registry.Options{
-		Env:      registry.NewEnv(e.rt.Paths, os.Getenv),
-		CertDir:  c.String("cert-dir"),
-		AuthFile: c.String("authfile"),
-	}
-	if c.IsSet("tls-verify") {
-		o.TLSVerify = types.NewOptionalBool(c.Bool("tls-verify"))
-	}
-	if s := c.String("creds"); s != "" {
-		creds, err := registry.ParseCreds(s)
-		if err != nil {
-			return o, err
-		}
-		o.Creds = creds
-	}
-	if s := c.String("platform"); s != "" {
-		p, err := registry.ParsePlatform(s)
-		if err != nil {
-			return o, err
-		}
-		o.Platform = p
-	}
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"os", &o.Platform.OS}, {"arch", &o.Platform.Arch}, {"variant", &o.Platform.Variant}} {
-		if v := c.String(f.name); v != "" {
-			*f.dst = v
-		}
-	}
-	return o, nil
-}
-
-// interruptible cancels the operation on Ctrl-C or SIGTERM, so a copy stops cleanly and
-// removes what it stored.
-func interruptible() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
-// transfer is what pull and push share: storage, the registry options, progress on stderr
-// unless --quiet, and a context that Ctrl-C cancels.
-type transfer struct {
-	e    *env
-	im   *image.Manager
-	reg  registry.Options
-	ctx  context.Context
-	stop context.CancelFunc
-}
-
-func newTransfer(c *cli.Context) (*transfer, error) {
-	e, err := newEnv(c)
-	if err != nil {
-		return nil, err
-	}
-	x := &transfer{e: e}
-	if x.reg, err = registryOptions(c, e); err != nil {
-		return nil, withCode(125, err)
-	}
-	if !c.Bool("quiet") {
-		// containers/image draws progress bars when this is a terminal, else prints lines.
-		e.rt.Report = c.App.ErrWriter
-	}
-	if x.im, err = e.rt.Images(); err != nil {
-		e.rt.Close()
-		return nil, withCode(125, err)
-	}
-	x.ctx, x.stop = interruptible()
-	return x, nil
-}
-
-func (x *transfer) close() {
-	x.stop()
-	x.e.rt.Close()
-}
 
 func pullCmd() *cli.Command {
 	return &cli.Command{
@@ -139,22 +45,7 @@ Examples:
 			&cli.StringFlag{Name: "variant", Usage: "pick this architecture variant (e.g. v8) from a multi-architecture image"},
 		),
 		UseShortOptionHandling: true,
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return withCode(125, errors.New("den pull needs exactly one IMAGE: see `den pull --help`"))
-			}
-			x, err := newTransfer(c)
-			if err != nil {
-				return err
-			}
-			defer x.close()
-			pulled, err := x.im.Pull(x.ctx, c.Args().First(), image.PullOptions{Registry: x.reg, AllTags: c.Bool("all-tags")})
-			for _, p := range pulled {
-				x.e.rt.PublishImage("pull", p.ID, p.Name)
-				fmt.Fprintln(c.App.Writer, p.ID)
-			}
-			return withCode(125, err)
-		},
+		Action:                 pullAction,
 	}
 }
 
@@ -179,27 +70,7 @@ Examples:
 			&cli.StringFlag{Name: "digestfile", Usage: "write the digest of the pushed manifest to this file"},
 		),
 		UseShortOptionHandling: true,
-		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 || c.NArg() > 2 {
-				return withCode(125, errors.New("den push needs IMAGE and optionally a DESTINATION: see `den push --help`"))
-			}
-			x, err := newTransfer(c)
-			if err != nil {
-				return err
-			}
-			defer x.close()
-			pushed, err := x.im.Push(x.ctx, c.Args().Get(0), c.Args().Get(1), image.PushOptions{Registry: x.reg, Format: c.String("format")})
-			if err != nil {
-				return withCode(125, err)
-			}
-			x.e.rt.PublishImage("push", pushed.ID, c.Args().Get(0))
-			if f := c.String("digestfile"); f != "" {
-				if err := os.WriteFile(f, []byte(pushed.Digest.String()), 0o644); err != nil {
-					return withCode(125, fmt.Errorf("writing --digestfile: %w", err))
-				}
-			}
-			return nil
-		},
+		Action:                 pushAction,
 	}
 }
 
@@ -223,108 +94,8 @@ Examples:
 			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from standard input"},
 		),
 		UseShortOptionHandling: true,
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return withCode(125, errors.New("den login needs exactly one REGISTRY: see `den login --help`"))
-			}
-			srv, err := registry.ParseServer(c.Args().First())
-			if err != nil {
-				return withCode(125, err)
-			}
-			sys, done, err := authContext(c)
-			if err != nil {
-				return err
-			}
-			defer done()
-			user, pass := c.String("username"), c.String("password")
-			if c.Bool("password-stdin") {
-				if pass != "" {
-					return withCode(125, errors.New("--password and --password-stdin: give only one"))
-				}
-				if pass, err = readPasswordStdin(); err != nil {
-					return withCode(125, err)
-				}
-			}
-			ctx, stop := interruptible()
-			defer stop()
-			if user == "" && pass == "" {
-				stored, ok, err := registry.CheckStored(ctx, sys, srv)
-				if err != nil {
-					return withCode(125, err)
-				}
-				if ok {
-					fmt.Fprintf(c.App.Writer, "Authenticating with existing credentials for %s\nExisting credentials are valid. Already logged in to %s\n", srv.Key, srv.Key)
-					return nil
-				}
-				user = stored
-			}
-			if user, pass, err = askCredentials(c, user, pass); err != nil {
-				return withCode(125, err)
-			}
-			if err := registry.Login(ctx, sys, srv, user, pass); err != nil {
-				return withCode(125, err)
-			}
-			fmt.Fprintln(c.App.Writer, "Login Succeeded!")
-			return nil
-		},
+		Action:                 loginAction,
 	}
-}
-
-// authContext is the registry configuration of login and logout, which open no storage.
-func authContext(c *cli.Context) (*types.SystemContext, func(), error) {
-	e, err := newEnv(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	o, err := registryOptions(c, e)
-	if err != nil {
-		return nil, nil, withCode(125, err)
-	}
-	sys, done, err := o.SystemContext()
-	if err != nil {
-		return nil, nil, withCode(125, err)
-	}
-	return sys, done, nil
-}
-
-func readPasswordStdin() (string, error) {
-	b, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
-	if err != nil {
-		return "", fmt.Errorf("reading the password from stdin: %w", err)
-	}
-	pass := strings.TrimRight(string(b), "\r\n")
-	if pass == "" {
-		return "", errors.New("--password-stdin: standard input was empty")
-	}
-	return pass, nil
-}
-
-// askCredentials prompts on the terminal for what is missing; without one it says which
-// flag to give.
-func askCredentials(c *cli.Context, user, pass string) (string, string, error) {
-	tty := term.IsTerminal(int(os.Stdin.Fd()))
-	if user == "" {
-		if !tty {
-			return "", "", errors.New("no user name given: use -u USERNAME")
-		}
-		fmt.Fprint(c.App.ErrWriter, "Username: ")
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
-		if user = strings.TrimSpace(line); err != nil || user == "" {
-			return "", "", errors.New("no user name given: use -u USERNAME")
-		}
-	}
-	if pass == "" {
-		if !tty {
-			return "", "", errors.New("no password given: use -p, --password-stdin, or run den login on a terminal")
-		}
-		fmt.Fprint(c.App.ErrWriter, "Password: ")
-		b, err := term.ReadPassword(int(os.Stdin.Fd()))
-		fmt.Fprintln(c.App.ErrWriter)
-		if pass = string(b); err != nil || pass == "" {
-			return "", "", errors.New("no password given: use -p or --password-stdin")
-		}
-	}
-	return user, pass, nil
 }
 
 func logoutCmd() *cli.Command {
@@ -343,31 +114,6 @@ Examples:
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove the credentials of every registry"},
 		},
 		UseShortOptionHandling: true,
-		Action: func(c *cli.Context) error {
-			if c.Bool("all") == (c.NArg() == 1) || c.NArg() > 1 {
-				return withCode(125, errors.New("den logout needs one REGISTRY, or -a for all"))
-			}
-			sys, done, err := authContext(c)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if c.Bool("all") {
-				if err := registry.LogoutAll(sys); err != nil {
-					return withCode(125, err)
-				}
-				fmt.Fprintln(c.App.Writer, "Removed login credentials for all registries")
-				return nil
-			}
-			srv, err := registry.ParseServer(c.Args().First())
-			if err != nil {
-				return withCode(125, err)
-			}
-			if err := registry.Logout(sys, srv); err != nil {
-				return withCode(125, err)
-			}
-			fmt.Fprintln(c.App.Writer, "Removed login credentials for "+srv.Key)
-			return nil
-		},
+		Action:                 logoutAction,
 	}
 }

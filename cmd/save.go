@@ -69,66 +69,8 @@ Examples:
 			&cli.BoolFlag{Name: "compress", Usage: "accepted for podman's sake: layers are written as stored"},
 		},
 		UseShortOptionHandling: true,
-		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return withCode(125, errors.New("no image given: den save [-o FILE] IMAGE..."))
-			}
-			format, err := image.ParseSaveFormat(c.String("format"))
-			if err != nil {
-				return withCode(125, err)
-			}
-			path := c.String("output")
-			if format.IsDir() && path == "" {
-				return withCode(125, fmt.Errorf("format %s writes a directory: give it with -o DIR", format))
-			}
-			var out *output
-			if path == "" {
-				// Archives are written by random access: spool, then copy to stdout.
-				if out, err = openOutput(c, "", "save"); err != nil {
-					return err
-				}
-				tmp, err := os.CreateTemp("", "den-save-*.tar")
-				if err != nil {
-					return withCode(125, fmt.Errorf("spooling the archive: %w", err))
-				}
-				tmp.Close()
-				path = tmp.Name()
-				defer os.Remove(path)
-			}
-			e, im, err := openImages(c, c.Bool("quiet"))
-			if err != nil {
-				return err
-			}
-			defer e.rt.Close()
-			saved, err := im.Save(context.Background(), image.SaveOptions{
-				Format: format, Path: path, Images: c.Args().Slice(), Multi: c.Bool("multi-image-archive"),
-			})
-			if err != nil {
-				return withCode(125, err)
-			}
-			if out != nil {
-				if err := copyFile(out.w, path); err != nil {
-					return withCode(125, err)
-				}
-			}
-			for _, s := range saved {
-				e.rt.PublishImage("save", s.ID, s.Name)
-			}
-			return nil
-		},
+		Action:                 saveAction,
 	}
-}
-
-func copyFile(w io.Writer, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := io.Copy(w, f); err != nil {
-		return fmt.Errorf("writing the archive: %w", err)
-	}
-	return nil
 }
 
 func exportCmd() *cli.Command {

@@ -59,7 +59,7 @@ func (r *Runtime) Commit(ctx context.Context, o CommitOptions) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the image of container %s: %w", c.Name, err)
 	}
-	pcfg, err := im.Config(ctx, parent)
+	pcfg, err := im.Config(parent)
 	if err != nil {
 		return "", err
 	}

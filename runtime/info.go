@@ -38,6 +38,9 @@ type HostInfo struct {
 	// ContainerInit is the program a container's init runs: den-init, built into den, or
 	// den itself when it was built without it (a plain go build).
 	ContainerInit string `json:"containerInit" yaml:"containerInit"`
+	// ImageCopy is the program that copies images (load, import, save, pull, push, login,
+	// logout): the whole den carried by den's core build, or den itself.
+	ImageCopy string `json:"imageCopy" yaml:"imageCopy"`
 }
 
 // IDMappings are the ranges den maps into its user namespace.
@@ -87,6 +90,10 @@ func (r *Runtime) Info(version string) Info {
 	}
 	if n := initexec.Size(); n > 0 {
 		in.Host.ContainerInit = fmt.Sprintf("den-init (%.1f MB, built in)", float64(n)/1e6)
+	}
+	in.Host.ImageCopy = "den (this binary)"
+	if n := initexec.TransferSize(); n > 0 {
+		in.Host.ImageCopy = fmt.Sprintf("den-transfer (%.1f MB, built in)", float64(n)/1e6)
 	}
 	if r.Paths.Rootless && !userns.InChild() {
 		if m, err := userns.LookupMaps(); err == nil {

@@ -129,7 +129,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		}
 		return nil, err
 	}
-	icfg, err := im.Config(ctx, img)
+	icfg, err := im.Config(img)
 	if err != nil {
 		return nil, err
 	}

@@ -89,6 +89,11 @@ func TestInfoReportsRootlessSetup(t *testing.T) {
 	if got := d.mustRun(t, "info", "--format", "{{.Host.ContainerInit}}").stdout; !strings.HasPrefix(got, "den-init (") {
 		t.Errorf("want den-init built into the den under test, info says %q", got)
 	}
+	// make builds den's core, which hands load, pull and the rest to the whole den it carries:
+	// every load of these tests goes through it (the core has no way to load by itself).
+	if got := d.mustRun(t, "info", "--format", "{{.Host.ImageCopy}}").stdout; !strings.HasPrefix(got, "den-transfer (") {
+		t.Errorf("want den-transfer built into the den under test, info says %q", got)
+	}
 }
 
 func TestListingCommandsWorkBeforeAnythingIsStored(t *testing.T) {

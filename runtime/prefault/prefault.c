@@ -40,20 +40,27 @@ void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 // runtime/initexec's handover of a container's init to den-init; absent from programs that
 // do not link it.
 void den_initexec(void) __attribute__((weak));
-// den-init as den carries it (runtime/initexec/blob.S): data den itself never reads, so it
-// is not populated.
+// The programs den carries (runtime/initexec): den-init (blob.S) and, in the core build, the
+// whole den (transfer.S). den itself never reads them, so they are not populated.
 extern const char den_init_blob[] __attribute__((weak));
 extern const char den_init_blob_end[] __attribute__((weak));
+extern const char den_transfer_blob[] __attribute__((weak));
+extern const char den_transfer_blob_end[] __attribute__((weak));
 
-// populate maps [start, end) with advice, leaving out den-init's bytes.
-static void populate(uintptr_t start, uintptr_t end, int advice, uintptr_t page) {
-	uintptr_t skip_lo = (uintptr_t)den_init_blob, skip_hi = (uintptr_t)den_init_blob_end;
-	if (skip_lo != 0 && skip_hi > skip_lo && skip_lo < end && skip_hi > start) {
-		uintptr_t lo = skip_lo & ~(page - 1), hi = (skip_hi + page - 1) & ~(page - 1);
+// populate maps [start, end) with advice, leaving out the bytes of the carried programs from
+// the from'th on.
+static void populate(uintptr_t start, uintptr_t end, int advice, uintptr_t page, int from) {
+	const char *blobs[][2] = {{den_init_blob, den_init_blob_end}, {den_transfer_blob, den_transfer_blob_end}};
+	for (int i = from; i < 2; i++) {
+		uintptr_t lo = (uintptr_t)blobs[i][0], hi = (uintptr_t)blobs[i][1];
+		if (lo == 0 || hi <= lo || lo >= end || hi <= start)
+			continue;
+		lo &= ~(page - 1);
+		hi = (hi + page - 1) & ~(page - 1);
 		if (lo > start)
-			madvise((void *)start, lo - start, advice);
+			populate(start, lo, advice, page, i + 1);
 		if (end > hi)
-			madvise((void *)hi, end - hi, advice);
+			populate(hi, end, advice, page, i + 1);
 		return;
 	}
 	madvise((void *)start, end - start, advice);
@@ -94,7 +101,7 @@ static int populate_code(struct dl_phdr_info *info, size_t size, void *data) {
 				start = relro_end;
 		}
 		if (end > start)
-			populate(start, end, advice, page);
+			populate(start, end, advice, page, 0);
 	}
 	return 1; // the executable comes first; nothing else is loaded in a static binary
 }

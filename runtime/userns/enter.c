@@ -56,6 +56,11 @@ const char *den_image_ns_verbs[] = {"rm", "load", "import", "tag", "untag", "sav
 // den_volume_ns_verbs are those of "den volume" (cmd's volumeNamespaceVerbs).
 const char *den_volume_ns_verbs[] = {"create", "rm", "prune", "export", "import", NULL};
 static const char *flags_with_value[] = {"--root", "--runroot", "--log-level", NULL};
+// den_transfer_commands are the commands that copy images with containers/image, which a
+// core build of den hands to the whole den it carries (runtime/initexec); a Go test holds
+// them to the CLI's. den_image_transfer_verbs are those of "den image".
+const char *den_transfer_commands[] = {"load", "import", "save", "pull", "push", "login", "logout", NULL};
+const char *den_image_transfer_verbs[] = {"load", "import", "save", "pull", "push", NULL};
 
 #define MAX_RANGES 16
 #define MAX_ARGS (2 + 3 * (MAX_RANGES + 1) + 1)
@@ -88,6 +93,14 @@ static const char *find_command(int argc, char **argv, const char **noun) {
 	return NULL;
 }
 
+// listed reports whether the n bytes at name are one of list's words.
+static int listed(const char **list, const char *name, size_t n) {
+	for (const char **f = list; *f; f++)
+		if (strlen(*f) == n && strncmp(*f, name, n) == 0)
+			return 1;
+	return 0;
+}
+
 static int needs_namespace(int argc, char **argv) {
 	const char *noun;
 	const char *cmd = find_command(argc, argv, &noun);
@@ -99,10 +112,18 @@ static int needs_namespace(int argc, char **argv) {
 	const char **list = den_ns_commands;
 	if (noun != NULL)
 		list = strcmp(noun, "image") == 0 ? den_image_ns_verbs : den_volume_ns_verbs;
-	for (const char **c = list; *c; c++)
-		if (strcmp(cmd, *c) == 0)
-			return 1;
-	return 0;
+	return listed(list, cmd, strlen(cmd));
+}
+
+// den_transfer_command reports whether a command line is one of den_transfer_commands.
+int den_transfer_command(int argc, char **argv) {
+	const char *noun;
+	const char *cmd = find_command(argc, argv, &noun);
+	if (cmd == NULL)
+		return 0;
+	if (noun == NULL)
+		return listed(den_transfer_commands, cmd, strlen(cmd));
+	return strcmp(noun, "image") == 0 && listed(den_image_transfer_verbs, cmd, strlen(cmd));
 }
 
 // user_name finds the login name of uid in /etc/passwd without NSS, which a static binary
@@ -210,11 +231,11 @@ static const char *find_helper(const char *name, char *out, size_t n) {
 	return NULL;
 }
 
-// registry_dir puts in out the directory where den processes in the shared user namespace
-// register: $XDG_RUNTIME_DIR/den/userns, else $TMPDIR/den-run-UID/userns (config.Paths'
-// runtime directory without --runroot: the namespace is per user). It refuses a directory
-// that is not the user's own (owner: the user's id as this process sees it).
-static int registry_dir(uid_t uid, uid_t owner, char *out, size_t n) {
+// den_runtime_subdir puts in out a directory of den's under the user's runtime directory:
+// $XDG_RUNTIME_DIR/den/SUB, else $TMPDIR/den-run-UID/SUB (config.Paths' runtime directory
+// without --runroot), making both levels if needed. It refuses a directory that is not the
+// user's own and private (owner: the user's id as this process sees it).
+int den_runtime_subdir(uid_t uid, uid_t owner, const char *sub, char *out, size_t n) {
 	const char *x = getenv("XDG_RUNTIME_DIR");
 	char base[4096];
 	if (x != NULL && x[0] == '/') {
@@ -225,7 +246,7 @@ static int registry_dir(uid_t uid, uid_t owner, char *out, size_t n) {
 			t = "/tmp";
 		snprintf(base, sizeof base, "%s/den-run-%u", t, uid);
 	}
-	snprintf(out, n, "%s/userns", base);
+	snprintf(out, n, "%s/%s", base, sub);
 	const char *dirs[] = {base, out};
 	for (int i = 0; i < 2; i++) {
 		struct stat st;
@@ -236,7 +257,12 @@ static int registry_dir(uid_t uid, uid_t owner, char *out, size_t n) {
 	return 0;
 }
 
-// proc_start is the start time of pid (field 22 of /proc/PID/stat), 0 if it is gone.
+// registry_dir puts in out the directory where den processes in the shared user namespace
+// register: RUNTIME/userns (the namespace is per user).
+static int registry_dir(uid_t uid, uid_t owner, char *out, size_t n) {
+	return den_runtime_subdir(uid, owner, "userns", out, n);
+}
+
 static unsigned long long proc_start(pid_t pid) {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", pid);
@@ -412,13 +438,6 @@ const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", 
 				     "net", "network-alias", "ip", "publish", "p", "dns", "dns-search", "dns-option",
 				     "add-host", "volume", "v", "mount", "tmpfs", "volumes-from", NULL};
 const char *den_run_bool_flags[] = {"interactive", "i", "tty", "t", "rm", "publish-all", "P", "detach", "d", "help", "h", NULL};
-
-static int listed(const char **list, const char *name, size_t n) {
-	for (const char **f = list; *f; f++)
-		if (strlen(*f) == n && strncmp(*f, name, n) == 0)
-			return 1;
-	return 0;
-}
 
 // den_run_detached reports whether argv is `den run -d ...` (or `den container run`), by the
 // flags before the image. 0 also means "cannot tell": the caller then does what it did

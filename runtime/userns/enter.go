@@ -10,6 +10,7 @@ package userns
 // extern int den_premonitor_pid, den_premonitor_go, den_premonitor_ready;
 // extern char den_premonitor_id[65];
 // extern int den_run_detached(int argc, char **argv);
+// extern int den_transfer_command(int argc, char **argv);
 // extern const char *den_run_value_flags[];
 // extern const char *den_run_bool_flags[];
 // static const char *den_run_value_flag(int i) { return den_run_value_flags[i]; }
@@ -74,12 +75,22 @@ func TakePremonitor() (id string, goW, ready *os.File, ok bool) {
 // RunDetached is enter.c's reading of args (a whole command line, den first) as a detached
 // `den run`, for the tests.
 func RunDetached(args []string) bool {
+	return withArgv(args, func(argc C.int, argv **C.char) C.int { return C.den_run_detached(argc, argv) }) == 1
+}
+
+// TransferCommand is enter.c's reading of args (a whole command line, den first) as a
+// command that copies images, which a core build hands to the whole den; for the tests.
+func TransferCommand(args []string) bool {
+	return withArgv(args, func(argc C.int, argv **C.char) C.int { return C.den_transfer_command(argc, argv) }) == 1
+}
+
+func withArgv(args []string, f func(C.int, **C.char) C.int) C.int {
 	argv := make([]*C.char, len(args)+1)
 	for i, a := range args {
 		argv[i] = C.CString(a)
 		defer C.free(unsafe.Pointer(argv[i]))
 	}
-	return C.den_run_detached(C.int(len(args)), &argv[0]) == 1
+	return f(C.int(len(args)), &argv[0])
 }
 
 // RunFlags lists the flags of `den run` that enter.c knows, by whether they take a value.

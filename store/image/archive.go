@@ -1,3 +1,5 @@
+//go:build !den_core
+
 package image
 
 import (
@@ -231,21 +233,4 @@ func (m *Manager) Import(ctx context.Context, path string, name string, cfg imgs
 		return "", fmt.Errorf("importing %s: %w", path, err)
 	}
 	return id, nil
-}
-
-// NormalizeLocalName turns a name for an image den makes (import, commit, tag) into a full
-// reference, putting short names under localhost/ as podman does.
-func NormalizeLocalName(name string) (reference.Named, error) {
-	s := name
-	if !hasRegistry(name) {
-		s = "localhost/" + name
-	}
-	n, err := reference.ParseNormalizedNamed(s)
-	if err != nil {
-		return nil, fmt.Errorf("invalid image name %q: %w", name, err)
-	}
-	if _, ok := n.(reference.Digested); ok {
-		return nil, fmt.Errorf("invalid image name %q: a digest cannot name a new image", name)
-	}
-	return reference.TagNameOnly(n), nil
 }

@@ -134,23 +134,31 @@ func bigDataFileName(key string) string {
 	return key
 }
 
-// Config returns the image's OCI configuration. containers/image stores it under the config
-// digest, which is also the image ID it gives.
+// Config returns the image's OCI configuration.
 func (c *Catalog) Config(img *cstorage.Image) (*imgspecv1.Image, error) {
+	b, err := c.bigData(img, configKey(img))
+	if err != nil {
+		return nil, err
+	}
+	return decodeConfig(img, b)
+}
+
+// configKey is the big-data key of an image's config. containers/image stores it under the
+// config digest, which is also the image ID it gives.
+func configKey(img *cstorage.Image) string {
 	key := digest.NewDigestFromEncoded(digest.SHA256, img.ID).String()
 	if !slices.Contains(img.BigDataNames, key) {
 		// An image stored by other means: its config is the one item named by a digest.
 		for _, k := range img.BigDataNames {
 			if strings.HasPrefix(k, "sha256:") {
-				key = k
-				break
+				return k
 			}
 		}
 	}
-	b, err := c.bigData(img, key)
-	if err != nil {
-		return nil, err
-	}
+	return key
+}
+
+func decodeConfig(img *cstorage.Image, b []byte) (*imgspecv1.Image, error) {
 	cfg := &imgspecv1.Image{}
 	if err := json.Unmarshal(b, cfg); err != nil {
 		return nil, fmt.Errorf("reading config of image %s: %w", shortID(img.ID), err)

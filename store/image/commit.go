@@ -48,7 +48,7 @@ func (m *Manager) Commit(ctx context.Context, o CommitOptions) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("finding the container's image: %w", err)
 	}
-	parentCfg, err := m.Config(ctx, parent)
+	parentCfg, err := m.Config(parent)
 	if err != nil {
 		return "", err
 	}

@@ -1,12 +1,14 @@
 // Package image owns den's images: loading archives, importing root filesystem tarballs,
 // listing, resolving the names users type, and removing. It is a thin layer over
 // containers/image (copying between transports) and containers/storage (where images live).
+//
+// The files that copy with containers/image (copy.go, archive.go, pull.go, push.go, save.go)
+// are left out of den's core build (the den_core tag, see runtime/initexec): what the rest
+// does, it does with containers/storage and containers/image's light packages (reference,
+// manifest) alone.
 package image
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,11 +20,7 @@ import (
 	"github.com/den-project/den/store"
 	digest "github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker/reference"
-	"go.podman.io/image/v5/signature"
-	istorage "go.podman.io/image/v5/storage"
-	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
 )
 
@@ -50,69 +48,6 @@ type Manager struct {
 	Store *store.Store
 	// Report receives containers/image's plain progress lines; nil discards them.
 	Report io.Writer
-}
-
-func (m *Manager) policy() (*signature.PolicyContext, error) {
-	// Local archives are trusted as podman's default policy.json trusts them; registry
-	// policies arrive with pulls.
-	return signature.NewPolicyContext(&signature.Policy{Default: []signature.PolicyRequirement{signature.NewPRInsecureAcceptAnything()}})
-}
-
-// copyInto copies src into storage under name, or without a name when name is nil, and
-// returns the stored image's ID.
-func (m *Manager) copyInto(ctx context.Context, src types.ImageReference, name reference.Named) (string, error) {
-	pc, err := m.policy()
-	if err != nil {
-		return "", err
-	}
-	defer pc.Destroy()
-	return m.copyIntoWith(ctx, src, name, nil, pc)
-}
-
-// copyIntoWith is copyInto with a registry configuration and a signature policy.
-func (m *Manager) copyIntoWith(ctx context.Context, src types.ImageReference, name reference.Named, sys *types.SystemContext, pc *signature.PolicyContext) (string, error) {
-	var err error
-	tmpName := name == nil
-	if tmpName {
-		// containers/image needs a name or an ID for the destination; the ID is only known once
-		// the config is copied, so copy under a throwaway name and drop it afterwards.
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		name, err = reference.ParseNormalizedNamed("localhost/den-unnamed-" + hex.EncodeToString(b[:]))
-		if err != nil {
-			return "", err
-		}
-		name = reference.TagNameOnly(name)
-	}
-	dest, err := istorage.Transport.NewStoreReference(m.Store.Store, name, "")
-	if err != nil {
-		return "", fmt.Errorf("naming the image in storage: %w", err)
-	}
-	report := m.Report
-	if report == nil {
-		report = io.Discard
-	}
-	guard, err := m.guardCopy()
-	if err != nil {
-		return "", err
-	}
-	_, err = copy.Image(ctx, pc, dest, src, &copy.Options{ReportWriter: report, SourceCtx: sys, DestinationCtx: sys})
-	if cerr := guard.done(err != nil); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", copyError(err)
-	}
-	img, err := istorage.Transport.GetStoreImage(m.Store.Store, dest)
-	if err != nil {
-		return "", fmt.Errorf("finding the copied image: %w", err)
-	}
-	if tmpName {
-		if err := m.Store.RemoveNames(img.ID, []string{name.String()}); err != nil {
-			return "", fmt.Errorf("removing temporary name: %w", err)
-		}
-	}
-	return img.ID, nil
 }
 
 // List returns every stored image, newest first.
@@ -277,21 +212,13 @@ func isHexPrefix(s string) bool {
 }
 
 // Config returns the OCI configuration of a stored image.
-func (m *Manager) Config(ctx context.Context, img *cstorage.Image) (*imgspecv1.Image, error) {
-	ref, err := istorage.Transport.NewStoreReference(m.Store.Store, nil, img.ID)
+func (m *Manager) Config(img *cstorage.Image) (*imgspecv1.Image, error) {
+	key := configKey(img)
+	b, err := m.Store.ImageBigData(img.ID, key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s of image %s: %w", key, shortID(img.ID), err)
 	}
-	src, err := ref.NewImage(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("reading image %s: %w", shortID(img.ID), err)
-	}
-	defer src.Close()
-	cfg, err := src.OCIConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading config of image %s: %w", shortID(img.ID), err)
-	}
-	return cfg, nil
+	return decodeConfig(img, b)
 }
 
 // Remove deletes images by what the user typed. With force, containers using an image are

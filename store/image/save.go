@@ -1,3 +1,5 @@
+//go:build !den_core
+
 package image
 
 import (
@@ -19,31 +21,6 @@ import (
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
 )
-
-// SaveFormat is one of podman's formats for `save`.
-type SaveFormat string
-
-// The formats of `save`; docker-archive is podman's default.
-const (
-	FormatDockerArchive SaveFormat = "docker-archive"
-	FormatOCIArchive    SaveFormat = "oci-archive"
-	FormatOCIDir        SaveFormat = "oci-dir"
-	FormatDockerDir     SaveFormat = "docker-dir"
-)
-
-// ParseSaveFormat reads --format of save; empty means docker-archive.
-func ParseSaveFormat(s string) (SaveFormat, error) {
-	switch f := SaveFormat(s); f {
-	case "":
-		return FormatDockerArchive, nil
-	case FormatDockerArchive, FormatOCIArchive, FormatOCIDir, FormatDockerDir:
-		return f, nil
-	}
-	return "", fmt.Errorf("unknown save format %q: use docker-archive, oci-archive, oci-dir or docker-dir", s)
-}
-
-// IsDir reports whether the format writes a directory rather than one file.
-func (f SaveFormat) IsDir() bool { return f == FormatOCIDir || f == FormatDockerDir }
 
 // SaveOptions say what `save` writes where.
 type SaveOptions struct {

@@ -3,6 +3,8 @@ package image
 import (
 	"fmt"
 	"slices"
+
+	"go.podman.io/image/v5/docker/reference"
 )
 
 // Tag adds names to an image, short ones under localhost/ as podman does. A name another
@@ -54,4 +56,21 @@ func (m *Manager) Untag(nameOrID string, names []string) (id string, removed []s
 		}
 	}
 	return img.ID, removed, nil
+}
+
+// NormalizeLocalName turns a name for an image den makes (import, commit, tag) into a full
+// reference, putting short names under localhost/ as podman does.
+func NormalizeLocalName(name string) (reference.Named, error) {
+	s := name
+	if !hasRegistry(name) {
+		s = "localhost/" + name
+	}
+	n, err := reference.ParseNormalizedNamed(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid image name %q: %w", name, err)
+	}
+	if _, ok := n.(reference.Digested); ok {
+		return nil, fmt.Errorf("invalid image name %q: a digest cannot name a new image", name)
+	}
+	return reference.TagNameOnly(n), nil
 }
