@@ -13,6 +13,10 @@
 #   BENCH_PS_N    containers present while `ps -a` is timed (default 1000)
 #   BENCH_N_IMAGE timed pulls, saves and loads of the Debian image (default 5)
 #   BENCH_INTERLEAVE=0   time den's runs, then podman's, instead of taking turns run by run
+#   BENCH_QUIESCE before each run, wait until the CPUs have been 90% idle for this long, 5 s
+#                 at most (default 50ms; 0: do not wait). podman's exec, run and stop leave
+#                 their cleanup running in a process of their own after they return: without
+#                 the wait it is timed as part of den's next run.
 #   BENCH_PODMAN=none    leave podman out even when it is installed (den's figures alone)
 #   BENCH_ROWS    comma-separated rows to run, e.g. BENCH_ROWS=run,runvol,cpin,cpout (default:
 #                 all); the rows are run runnet images create rund exec stop rm par ps runvol
@@ -98,6 +102,7 @@ inner() {
 	# Globals, not locals: the helpers and the exit trap use them.
 	N=${BENCH_N:-15} NS=${BENCH_N_SLOW:-10} NP=${BENCH_N_PAR:-3} PAR=${BENCH_PAR:-50}
 	PS_N=${BENCH_PS_N:-1000} NCP=${BENCH_N_CP:-5} CP_MB=${BENCH_CP_MB:-200}
+	QUIESCE=${BENCH_QUIESCE:-50ms}
 	podman=${BENCH_PODMAN_BIN:-} timer=$BENCH_DIR/bin/timer den=$BENCH_DIR/bin/den
 	started=$SECONDS
 	cd "$T"
@@ -118,7 +123,7 @@ inner() {
 
 	echo "user: $(id -un) ($(id -u)), N=$N timed runs after 2 warm-ups ($NS for run -d, stop, rm and ps;" \
 		"$NP batches of $PAR, no warm-up, for the parallel run), ps -a with $PS_N containers," \
-		"$(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+		"$(nproc) cpus, each run after ${QUIESCE/#0/no wait} of 90% idle CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	local v
 	v=$(env "${den_env[@]}" "$den" version 2>/dev/null | awk '$1 == "Version:" { print $2 }' || true)
 	echo "den: ${v:-version unknown}"
@@ -605,12 +610,12 @@ measure() {
 			[ ${#args[@]} -eq 0 ] || args+=(:::)
 			args+=("${words[@]}")
 		done
-		out=$("$timer" -n "$n" -w "$w" -c "$c" -- "${args[@]}" || true)
+		out=$("$timer" -n "$n" -w "$w" -c "$c" -q "$QUIESCE" -- "${args[@]}" || true)
 		mapfile -t lines <<<"$out"
 	else
 		for e in "${todo[@]}"; do
 			mapfile -d '' words < <(cmd "$e" "$@")
-			lines+=("$("$timer" -n "$n" -w "$w" -c "$c" -- "${words[@]}" || true)")
+			lines+=("$("$timer" -n "$n" -w "$w" -c "$c" -q "$QUIESCE" -- "${words[@]}" || true)")
 		done
 	fi
 	local i
@@ -650,7 +655,7 @@ measure_beside() {
 		done
 	done
 	[ ${#keys[@]} -gt 0 ] || return 0
-	mapfile -t lines < <("$timer" -n "$n" -w "$w" -c 1 -- "${args[@]}" || true)
+	mapfile -t lines < <("$timer" -n "$n" -w "$w" -c 1 -q "$QUIESCE" -- "${args[@]}" || true)
 	for i in "${!keys[@]}"; do
 		R[${keys[$i]}]=${lines[$i]:-fail timer printed nothing}
 	done
@@ -1016,7 +1021,7 @@ main() {
 		HOME="$T" USER="$run_user" LOGNAME="$run_user"
 		BENCH_DIR="$T" BENCH_N="${BENCH_N:-15}" BENCH_N_SLOW="${BENCH_N_SLOW:-10}"
 		BENCH_N_PAR="${BENCH_N_PAR:-3}" BENCH_PAR="${BENCH_PAR:-50}" BENCH_PS_N="${BENCH_PS_N:-1000}"
-		BENCH_INTERLEAVE="${BENCH_INTERLEAVE:-1}" BENCH_ROWS="${BENCH_ROWS:-}"
+		BENCH_INTERLEAVE="${BENCH_INTERLEAVE:-1}" BENCH_QUIESCE="${BENCH_QUIESCE:-50ms}" BENCH_ROWS="${BENCH_ROWS:-}"
 		BENCH_N_CP="${BENCH_N_CP:-5}" BENCH_CP_MB="${BENCH_CP_MB:-200}" BENCH_N_IMAGE="${BENCH_N_IMAGE:-5}"
 		BENCH_PODMAN_BIN="$podman" BENCH_NO_PODMAN="$no_podman" BENCH_RUNTIME="$runtime")
 	if [ "$(id -u)" -eq 0 ]; then

@@ -13,7 +13,6 @@
 // first such call is also where a container's init hands over to den-init (runtime/initexec).
 #define _GNU_SOURCE
 #include <link.h>
-#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -106,24 +105,6 @@ static int populate_code(struct dl_phdr_info *info, size_t size, void *data) {
 	return 1; // the executable comes first; nothing else is loaded in a static binary
 }
 
-// populate_malloc grows the C heap by n bytes, populated, and leaves it to malloc: the
-// container's init compiles its seccomp filter with libseccomp, whose allocations would
-// otherwise fault in about 200 fresh pages of the C heap one at a time.
-static void populate_malloc(size_t n) {
-	// From the brk heap rather than a mapping of its own, and kept there once freed.
-	mallopt(M_MMAP_THRESHOLD, 2 * n);
-	mallopt(M_TRIM_THRESHOLD, 4 * n);
-	char *p = malloc(n);
-	if (p == NULL)
-		return;
-	long page = sysconf(_SC_PAGESIZE);
-	uintptr_t start = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
-	uintptr_t end = ((uintptr_t)p + n) & ~(uintptr_t)(page - 1);
-	if (end > start)
-		madvise((void *)start, end - start, MADV_POPULATE_WRITE);
-	free(p);
-}
-
 // den_prefault_start decides, at the Go runtime's first mapping, whether this process
 // populates, and maps the binary if so. It is not an ELF constructor on purpose: the
 // constructors of runtime/userns (enter.c) and of runc's nsenter fork, and the process that
@@ -140,8 +121,6 @@ static void den_prefault_start(void) {
 		return;
 	}
 	dl_iterate_phdr(populate_code, NULL);
-	if (getenv("_LIBCONTAINER_INITPIPE") != NULL)
-		populate_malloc(1536 << 10);
 }
 
 static int den_prefault_started;

@@ -1,7 +1,7 @@
 // timer runs commands repeatedly and prints how long they took, for scripts/bench.sh. A Go
 // loop around fork+exec+wait adds far less noise than timing from bash.
 //
-// usage: timer [-n 15] [-w 2] [-c 1] [-t 120s] -- [NAME=VALUE...] COMMAND [ARG...] [::: [NAME=VALUE...] COMMAND [ARG...]]...
+// usage: timer [-n 15] [-w 2] [-c 1] [-t 120s] [-q 50ms] -- [NAME=VALUE...] COMMAND [ARG...] [::: [NAME=VALUE...] COMMAND [ARG...]]...
 //
 // Each command may start with NAME=VALUE words, as with env(1): they are added to its
 // environment without an extra exec. Commands are separated by a ":::" word and run in
@@ -11,6 +11,11 @@
 //
 // With -c C, one run starts C copies of the command at once and waits for all of them: its
 // time is from before the first start to after the last exit, and it fails if one copy fails.
+//
+// With -q D, every run (warm-ups too) starts only once the machine's CPUs have been at least
+// 90% idle for D, or after waiting 5 s at most: work a command leaves running after it exits
+// (podman's exec and run finish their cleanup in a process of their own) is then not timed
+// as part of the next command, whichever engine that is.
 //
 // "{i}" in any word (arguments and NAME=VALUE values alike) is replaced by the number of the
 // process, counting from 1 for each command, warm-ups included: with -w 2 -n 15 the runs see
@@ -59,6 +64,7 @@ func main() {
 	w := flag.Int("w", 2, "untimed warm-up rounds before them")
 	copies := flag.Int("c", 1, "copies started at once per run; a run lasts until the last one exits")
 	timeout := flag.Duration("t", 120*time.Second, "longest one run may take")
+	quiet := flag.Duration("q", 0, "before each run, wait until the CPUs have been 90% idle for this long (at most 5s)")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: timer [-n runs] [-w warmups] [-c copies] [-t timeout] -- [NAME=VALUE...] COMMAND [ARG...] [::: ...]")
 		fmt.Fprintln(os.Stderr, "{i} in a word is replaced by the process's number, from 1")
@@ -82,6 +88,9 @@ func main() {
 		for _, c := range cmds {
 			if c.err != nil {
 				continue
+			}
+			if *quiet > 0 {
+				waitQuiet(*quiet, 5*time.Second)
 			}
 			d, err := runBatch(c, round*(*copies)+1, *copies, devnull, *timeout)
 			if err != nil {
@@ -234,6 +243,53 @@ func clip(s string) string {
 		return s[:max] + "..."
 	}
 	return s
+}
+
+// waitQuiet returns once the machine's CPUs have been at least 90% idle over a whole span
+// (from /proc/stat), or after max.
+func waitQuiet(span, max time.Duration) {
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) {
+		b0, t0, err := cpuTimes()
+		if err != nil {
+			return
+		}
+		time.Sleep(span)
+		b1, t1, err := cpuTimes()
+		if err != nil || t1 <= t0 || 10*(b1-b0) <= t1-t0 {
+			return
+		}
+	}
+}
+
+// cpuTimes reads the busy and total time of all CPUs, in clock ticks, from /proc/stat.
+func cpuTimes() (busy, total uint64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	return parseCPUTimes(string(b))
+}
+
+// parseCPUTimes reads /proc/stat's first line, "cpu USER NICE SYSTEM IDLE IOWAIT IRQ SOFTIRQ
+// STEAL ...": idle and iowait are not busy.
+func parseCPUTimes(stat string) (busy, total uint64, err error) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("unexpected /proc/stat: %.80q", line)
+	}
+	for k, v := range f[1:9] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("unexpected /proc/stat: %.80q", line)
+		}
+		total += n
+		if k != 3 && k != 4 {
+			busy += n
+		}
+	}
+	return busy, total, nil
 }
 
 func median(sorted []float64) float64 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -126,5 +127,40 @@ func TestRunBatch(t *testing.T) {
 	if _, err := runBatch(fail, 1, 3, devnull, 10*time.Second); err == nil || !strings.Contains(err.Error(), "Error: two") ||
 		!strings.Contains(err.Error(), "copy 2 of 3") {
 		t.Errorf("failing copy = %v", err)
+	}
+}
+
+func TestParseCPUTimes(t *testing.T) {
+	for _, tc := range []struct {
+		in          string
+		busy, total uint64
+		ok          bool
+	}{
+		{"cpu  100 5 50 1000 20 3 2 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n", 160, 1180, true},
+		{"cpu 1 2 3 4 5 6 7 8", 27, 36, true},
+		{"cpu 1 2 3", 0, 0, false},
+		{"cpu0 1 2 3 4 5 6 7 8", 0, 0, false},
+		{"cpu 1 2 3 x 5 6 7 8", 0, 0, false},
+	} {
+		busy, total, err := parseCPUTimes(tc.in)
+		if (err == nil) != tc.ok || busy != tc.busy || total != tc.total {
+			t.Errorf("parseCPUTimes(%q) = %d, %d, %v; want %d, %d, ok %v", tc.in, busy, total, err, tc.busy, tc.total, tc.ok)
+		}
+	}
+}
+
+// A process spinning on one of the CPUs keeps waitQuiet waiting until it ends; max bounds the
+// wait.
+func TestWaitQuietWaitsForARunnableProcess(t *testing.T) {
+	spin := exec.Command("timeout", "0.4", "sh", "-c", "while :; do :; done")
+	if err := spin.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer spin.Wait()
+	time.Sleep(50 * time.Millisecond) // running by now
+	start := time.Now()
+	waitQuiet(50*time.Millisecond, 3*time.Second)
+	if d := time.Since(start); d < 300*time.Millisecond || d > 3500*time.Millisecond {
+		t.Errorf("waitQuiet returned after %v with a process spinning for 0.4 s (max 3 s)", d)
 	}
 }
