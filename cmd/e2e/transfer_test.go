@@ -2,22 +2,22 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 )
 
 // den as make builds it is its core, which hands the commands that copy images (load, pull,
-// save, ...) to the whole den it carries. It keeps that den as a file of the user's runtime
-// directory, RUNTIME/den/bin/SUM/den, written by the first such command.
+// save, ...) to the whole den it carries. It keeps that den as a file of the user's cache
+// directory, ~/.cache/den/bin/SUM/den, written by the first such command.
 
-// cachedDen is the one whole den kept in d's runtime directory.
+// cachedDen is the one whole den kept in d's cache directory.
 func cachedDen(t *testing.T, d *den) string {
 	t.Helper()
-	found, err := filepath.Glob(filepath.Join(d.runDir, "den", "bin", "*", "den"))
+	found, err := filepath.Glob(filepath.Join(d.home, ".cache", "den", "bin", "*", "den"))
 	if err != nil || len(found) != 1 {
-		t.Fatalf("want one whole den kept in the runtime directory, found %v (%v)", found, err)
+		t.Fatalf("want one whole den kept in the cache directory, found %v (%v)", found, err)
 	}
 	return found[0]
 }
@@ -42,7 +42,7 @@ func TestImageCopyingRunsFromOneKeptDen(t *testing.T) {
 	}
 
 	// A den of another build kept there is removed when this build writes its own.
-	other := filepath.Join(d.runDir, "den", "bin", "0123456789abcdef")
+	other := filepath.Join(d.home, ".cache", "den", "bin", "0123456789abcdef")
 	d.chownedDir(t, other)
 	if err := os.WriteFile(filepath.Join(other, "den"), []byte("#!/bin/sh\n"), 0o500); err != nil {
 		t.Fatal(err)
@@ -67,11 +67,11 @@ func TestOnlyTheUsersOwnPrivateKeptDenIsRun(t *testing.T) {
 	d := newDen(t)
 	kept, st := loadKeepingDen(t, d)
 	marker := filepath.Join(d.home, "planted-den-ran") // where the user may write
-	// planted writes, in place of the kept den, a script that leaves a marker, padded to
-	// size bytes.
+	// planted is a program that leaves the marker, padded to size bytes: a static ELF, as
+	// den is (the kept den is run by descriptor, which a script cannot be).
+	prog := plantedProgram(t, d, marker)
 	planted := func(size int64) []byte {
-		s := "#!/bin/sh\ntouch " + marker + "\nexit 0\n"
-		return []byte(s + strings.Repeat("#", int(size)-len(s)))
+		return append(append([]byte(nil), prog...), make([]byte, int(size)-len(prog))...)
 	}
 	same := st.Size()
 	cases := []struct {
@@ -87,7 +87,7 @@ func TestOnlyTheUsersOwnPrivateKeptDenIsRun(t *testing.T) {
 			}
 		}},
 		{"a symbolic link", func(t *testing.T) {
-			script := d.writeFile(t, "planted.sh", planted(same))
+			script := d.writeFile(t, "planted-link-target", planted(same))
 			if err := os.Chmod(script, 0o500); err != nil {
 				t.Fatal(err)
 			}
@@ -132,6 +132,26 @@ func TestOnlyTheUsersOwnPrivateKeptDenIsRun(t *testing.T) {
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("the user's own kept den was not run: %v", err)
 	}
+}
+
+// plantedProgram compiles a static program that creates marker and exits 0.
+func plantedProgram(t *testing.T, d *den, marker string) []byte {
+	t.Helper()
+	src := filepath.Join(d.dir, "planted.c")
+	if err := os.WriteFile(src, []byte(`#include <fcntl.h>
+int main(void) { return open("`+marker+`", O_CREAT | O_WRONLY, 0600) < 0; }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(d.dir, "planted")
+	if out, err := exec.Command("cc", "-static", "-O2", "-o", bin, src).CombinedOutput(); err != nil {
+		t.Fatalf("compiling the planted program: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func ownerOf(fi os.FileInfo) int { return int(fi.Sys().(*syscall.Stat_t).Uid) }

@@ -28,10 +28,8 @@ extern char **environ;
 // The SHA-256 of den_transfer_blob, in hex (transfer.S).
 extern const char den_transfer_sum[] __attribute__((weak));
 
-// runtime/userns (enter.c): whether a command line is one that copies images, and the
-// user's private directories under den's runtime directory.
+// runtime/userns (enter.c): whether a command line is one that copies images.
 int den_transfer_command(int argc, char **argv);
-int den_runtime_subdir(uid_t uid, uid_t owner, const char *sub, char *out, size_t n);
 
 // den_transfer_errno is why the hand-over to the whole den failed, 0 when it was not tried.
 int den_transfer_errno;
@@ -132,76 +130,118 @@ size_t den_transfer_size(void) {
 	return (size_t)(den_transfer_blob_end - den_transfer_blob);
 }
 
-// remove_others removes the whole dens of other builds from dir, keeping keep.
-static void remove_others(const char *dir, const char *keep) {
-	DIR *d = opendir(dir);
-	if (d == NULL)
+// private_dir opens (making it if needed) the directory name under the directory at fd, and
+// returns it if it is this user's own and nobody else may write in it.
+static int private_dir(int at, const char *name) {
+	mkdirat(at, name, 0700);
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0022))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+// remove_others removes the whole dens of other builds from bin, keeping keep.
+static void remove_others(int bin, const char *keep) {
+	int fd = dup(bin);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' || strcmp(e->d_name, keep) == 0)
 			continue;
-		char p[4400];
-		snprintf(p, sizeof p, "%s/%s/den", dir, e->d_name);
-		unlink(p);
-		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-		rmdir(p);
+		int old = openat(bin, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (old >= 0) {
+			unlinkat(old, "den", 0);
+			close(old);
+		}
+		unlinkat(bin, e->d_name, AT_REMOVEDIR);
 	}
 	closedir(d);
 }
 
-// cached_transfer puts in path the whole den as a file in the user's runtime directory,
-// RUNTIME/bin/SUM/den, written there by the first command of this build that needed it.
-// Exec'ing it costs a lookup, where a memfd costs a copy of its 30-odd MB every time (some
-// 17 ms). Only a regular file of the user's own, mode 0500 and of the right size, in
-// directories of the user's own that nobody else may write, is taken. A build that writes
-// its den removes those of other builds. It returns 0 when path is ready.
-static int cached_transfer(size_t n, char *path, size_t len) {
-	char bin[4200], dir[4300];
-	uid_t me = geteuid();
-	if (den_transfer_sum == NULL || den_runtime_subdir(getuid(), me, "bin", bin, sizeof bin) < 0)
+// cached_transfer returns a descriptor of the directory that holds the whole den as a file,
+// CACHE/den/bin/SUM/den (CACHE: $XDG_CACHE_HOME, else ~/.cache), written there by the first
+// command of this build that needed it: exec'ing it costs a lookup, where a memfd costs a
+// copy of its 30-odd MB every time (some 17 ms). Every directory from den/ down must be the
+// user's own and writable by nobody else, and the file a regular one of the user's own, mode
+// 0500 and of the right size; the walk is by descriptors, so nothing can be swapped in
+// between a check and the exec. A build that writes its den removes those of other builds.
+// It returns -1 when there is none to run.
+static int cached_transfer(size_t n) {
+	char base[4096];
+	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	if (x != NULL && x[0] == '/')
+		snprintf(base, sizeof base, "%s", x);
+	else if (home != NULL && home[0] == '/')
+		snprintf(base, sizeof base, "%s/.cache", home);
+	else
+		return -1;
+	if (den_transfer_sum == NULL)
 		return -1;
 	char sum[17];
 	snprintf(sum, sizeof sum, "%.16s", den_transfer_sum);
-	snprintf(dir, sizeof dir, "%s/%s", bin, sum);
-	snprintf(path, len, "%s/den", dir);
-	struct stat st;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -1;
-	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != me || (st.st_mode & 0077))
-		return -1;
-	if (lstat(path, &st) < 0) {
-		int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0500);
-		if (fd < 0)
-			return -1;
-		char proc[64];
-		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-		int made = copy_from_file(fd, den_transfer_blob, n) == 0 &&
-			   linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0;
-		close(fd);
-		if (made)
-			remove_others(bin, sum);
-		// Made here or by another command at the same moment: checked as any other.
-		if (lstat(path, &st) < 0)
-			return -1;
+	mkdir(base, 0700);
+	int fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *levels[] = {"den", "bin", sum};
+	int bin = -1;
+	for (int i = 0; i < 3 && fd >= 0; i++) {
+		int next = private_dir(fd, levels[i]);
+		if (i == 2)
+			bin = fd;
+		else
+			close(fd);
+		fd = next;
 	}
-	return S_ISREG(st.st_mode) && st.st_uid == me && (st.st_mode & 07777) == 0500 && (size_t)st.st_size == n ? 0 : -1;
+	if (fd < 0) {
+		if (bin >= 0)
+			close(bin);
+		return -1;
+	}
+	struct stat st;
+	if (fstatat(fd, "den", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		int tmp = openat(fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0500);
+		if (tmp >= 0) {
+			char proc[64];
+			snprintf(proc, sizeof proc, "/proc/self/fd/%d", tmp);
+			if (copy_from_file(tmp, den_transfer_blob, n) == 0 &&
+			    linkat(AT_FDCWD, proc, fd, "den", AT_SYMLINK_FOLLOW) == 0)
+				remove_others(bin, sum);
+			close(tmp);
+		}
+		// Made here or by another command at the same moment: checked as any other.
+		if (fstatat(fd, "den", &st, AT_SYMLINK_NOFOLLOW) < 0)
+			st.st_mode = 0;
+	}
+	close(bin);
+	if (S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 07777) == 0500 && (size_t)st.st_size == n)
+		return fd;
+	close(fd);
+	return -1;
 }
 
 // hand_over makes a core den that was asked to copy images (load, import, save, pull, push,
 // login, logout) the whole den, with the same arguments, before anything else happens in
 // this process: before enter.c's user namespace and before Go. Any other process of den (a
 // container's init, a monitor, the child of the slow user namespace path) is not a command
-// line and is left alone. The whole den runs from the user's runtime directory, else from a
+// line and is left alone. The whole den runs from the user's cache directory, else from a
 // memfd.
 __attribute__((constructor(101))) static void hand_over(int argc, char **argv) {
 	size_t n = den_transfer_size();
 	if (n == 0 || getenv("_LIBCONTAINER_INITPIPE") || getenv("_DEN_USERNS_STAGE") || getenv("_DEN_MONITOR") ||
 	    getenv("_DEN_NETWORK_HOLDER") || !den_transfer_command(argc, argv))
 		return;
-	char path[4400];
-	if (cached_transfer(n, path, sizeof path) == 0)
-		execve(path, argv, environ);
+	int dir = cached_transfer(n);
+	if (dir >= 0) {
+		syscall(SYS_execveat, dir, "den", argv, environ, AT_SYMLINK_NOFOLLOW);
+		close(dir);
+	}
 	exec_blob(den_transfer_blob, n, "den", argv);
 	den_transfer_errno = errno ? errno : EIO;
 }

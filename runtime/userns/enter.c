@@ -231,11 +231,11 @@ static const char *find_helper(const char *name, char *out, size_t n) {
 	return NULL;
 }
 
-// den_runtime_subdir puts in out a directory of den's under the user's runtime directory:
-// $XDG_RUNTIME_DIR/den/SUB, else $TMPDIR/den-run-UID/SUB (config.Paths' runtime directory
-// without --runroot), making both levels if needed. It refuses a directory that is not the
-// user's own and private (owner: the user's id as this process sees it).
-int den_runtime_subdir(uid_t uid, uid_t owner, const char *sub, char *out, size_t n) {
+// registry_dir puts in out the directory where den processes in the shared user namespace
+// register: $XDG_RUNTIME_DIR/den/userns, else $TMPDIR/den-run-UID/userns (config.Paths'
+// runtime directory without --runroot: the namespace is per user). It refuses a directory
+// that is not the user's own (owner: the user's id as this process sees it).
+static int registry_dir(uid_t uid, uid_t owner, char *out, size_t n) {
 	const char *x = getenv("XDG_RUNTIME_DIR");
 	char base[4096];
 	if (x != NULL && x[0] == '/') {
@@ -246,7 +246,7 @@ int den_runtime_subdir(uid_t uid, uid_t owner, const char *sub, char *out, size_
 			t = "/tmp";
 		snprintf(base, sizeof base, "%s/den-run-%u", t, uid);
 	}
-	snprintf(out, n, "%s/%s", base, sub);
+	snprintf(out, n, "%s/userns", base);
 	const char *dirs[] = {base, out};
 	for (int i = 0; i < 2; i++) {
 		struct stat st;
@@ -257,12 +257,7 @@ int den_runtime_subdir(uid_t uid, uid_t owner, const char *sub, char *out, size_
 	return 0;
 }
 
-// registry_dir puts in out the directory where den processes in the shared user namespace
-// register: RUNTIME/userns (the namespace is per user).
-static int registry_dir(uid_t uid, uid_t owner, char *out, size_t n) {
-	return den_runtime_subdir(uid, owner, "userns", out, n);
-}
-
+// proc_start is the start time of pid (field 22 of /proc/PID/stat), 0 if it is gone.
 static unsigned long long proc_start(pid_t pid) {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", pid);

@@ -10,8 +10,13 @@ import (
 	"os"
 	"path/filepath"
 
+	jsoniter "github.com/json-iterator/go"
 	"golang.org/x/sys/unix"
 )
+
+// recordJSON decodes records as encoding/json does, about twice as fast: ps -a decodes a
+// thousand of them, and containers/storage links this library in already.
+var recordJSON = jsoniter.ConfigCompatibleWithStandardLibrary
 
 // Lock is a held flock on a file.
 type Lock struct{ f *os.File }
@@ -166,7 +171,7 @@ func (d *Dir) ReadJSON(rel string, buf *[]byte, v any) error {
 		}
 	}
 	*buf = b
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := recordJSON.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("decoding %s: %w", filepath.Join(d.path, rel), err)
 	}
 	return nil
