@@ -90,7 +90,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", EnvVars: []string{"DEN_ROOT"}, Usage: "keep all persistent state (storage, containers) in this directory"},
 			&cli.StringFlag{Name: "runroot", EnvVars: []string{"DEN_RUNROOT"}, Usage: "keep runtime state (locks, mounts) in this directory"},
-			&cli.StringFlag{Name: "log-level", Value: "error", Usage: "den's own diagnostics: debug, info, warn, error"},
+			&cli.StringFlag{Name: "log-level", Value: "error", EnvVars: []string{"DEN_LOG_LEVEL"}, Usage: "den's own diagnostics: debug, info, warn, error"},
 		},
 		Before: func(c *cli.Context) error {
 			lvl, err := logrus.ParseLevel(c.String("log-level"))

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/den-project/den/runtime"
+	"github.com/den-project/den/runtime/earlyexec"
 	"github.com/den-project/den/runtime/userns"
 	"github.com/urfave/cli/v2"
 )
@@ -223,6 +226,79 @@ func TestCoreBuildLeavesImageCopyingOut(t *testing.T) {
 	for _, p := range []string{"go.podman.io/image/v5/copy", "go.podman.io/image/v5/signature", "google.golang.org/grpc", "github.com/den-project/den/store/registry"} {
 		if slices.Contains(deps, p) {
 			t.Errorf("den's core build links %s", p)
+		}
+	}
+}
+
+// runtime/earlyexec sends `den exec`'s request before Go starts, by its own reading of the
+// command line; the runtime refuses a request that is not its own, after the process has
+// started. The reading must be the CLI's for every line it takes, and it must leave alone the
+// lines it cannot read.
+func TestEarlyExecReadsExecAsTheCLIDoes(t *testing.T) {
+	cases := []struct {
+		args []string
+		take bool
+	}{
+		{[]string{"den", "exec", "web", "true"}, true},
+		{[]string{"den", "exec", "-i", "web", "sh", "-c", `echo "a\b" 'c'`}, true},
+		{[]string{"den", "exec", "--interactive", "web", "ls", "-l", "--", "-i"}, true},
+		{[]string{"den", "exec", "--interactive", "-i", "web", "true"}, false},
+		{[]string{"den", "container", "exec", "web", "cat", "/etc/hostname"}, true},
+		{[]string{"den", "exec", "3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741", "env"}, true},
+		{[]string{"den", "exec", "web", "--", "true"}, true},
+		{[]string{"den", "exec", "-t", "web", "sh"}, false},
+		{[]string{"den", "exec", "-it", "web", "sh"}, false},
+		{[]string{"den", "exec", "-e", "A=1", "web", "env"}, false},
+		{[]string{"den", "exec", "-u", "1000", "web", "id"}, false},
+		{[]string{"den", "exec", "-w", "/tmp", "web", "pwd"}, false},
+		{[]string{"den", "exec", "-d", "web", "sleep", "1"}, false},
+		{[]string{"den", "exec", "--interactive=false", "web", "true"}, false},
+		{[]string{"den", "exec", "--", "web", "true"}, false},
+		{[]string{"den", "exec", "web"}, false},
+		{[]string{"den", "exec", "web", "echo", "h\u00e9"}, false},
+		{[]string{"den", "exec", "web", "printf", "a\tb"}, false},
+		{[]string{"den", "--log-level", "debug", "exec", "web", "true"}, false},
+		{[]string{"den", "run", "web", "exec", "true"}, false},
+		{[]string{"den", "image", "exec", "web", "true"}, false},
+	}
+	for _, c := range cases {
+		ctr, req, took := earlyexec.Parse(c.args)
+		if took != c.take {
+			t.Errorf("%q: earlyexec takes it: %v, want %v", c.args, took, c.take)
+			continue
+		}
+		if !took {
+			continue
+		}
+		var sent struct {
+			Op   string
+			Exec runtime.ExecOptions
+		}
+		if err := json.Unmarshal(req, &sent); err != nil || sent.Op != "exec" {
+			t.Errorf("%q: earlyexec sends %q (%v)", c.args, req, err)
+			continue
+		}
+		var got runtime.ExecOptions
+		var gotCtr string
+		app := newApp(io.Discard, io.Discard)
+		for _, cmd := range app.Commands {
+			for _, sub := range append([]*cli.Command{cmd}, cmd.Subcommands...) {
+				if sub.Name == "exec" {
+					sub.Action = func(ctx *cli.Context) error {
+						var err error
+						got, err = execOptions(ctx)
+						gotCtr = ctx.Args().First()
+						return err
+					}
+				}
+			}
+		}
+		if err := app.Run(c.args); err != nil {
+			t.Errorf("%q: the CLI refuses it (%v), earlyexec sends %q", c.args, err, req)
+			continue
+		}
+		if gotCtr != ctr || !sent.Exec.Same(got) {
+			t.Errorf("%q: earlyexec sends %q to %q, the CLI reads %+v for %q", c.args, req, ctr, got, gotCtr)
 		}
 	}
 }

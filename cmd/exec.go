@@ -33,21 +33,9 @@ Examples:
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 2 {
-				return withCode(125, errors.New("den exec needs a container and a command: den exec [OPTIONS] CONTAINER COMMAND [ARG...]"))
-			}
-			keys, err := runtime.ParseDetachKeys(c.String("detach-keys"))
+			o, err := execOptions(c)
 			if err != nil {
-				return withCode(125, err)
-			}
-			o := runtime.ExecOptions{
-				Args: c.Args().Tail(), Env: c.StringSlice("env"), User: c.String("user"),
-				WorkingDir: c.String("workdir"), Tty: c.Bool("tty"), Interactive: c.Bool("interactive"),
-				Detach: c.Bool("detach"), DetachKeys: keys,
-			}
-			// -e NAME copies NAME from den's environment, as with run.
-			if o.Env, err = runtime.Env(nil, nil, o.Env, lookupEnv); err != nil {
-				return withCode(125, err)
+				return err
 			}
 			e, err := newEnv(c)
 			if err != nil {
@@ -57,6 +45,27 @@ Examples:
 			return sessionEnd(c, code, err)
 		},
 	}
+}
+
+// execOptions reads exec's command line.
+func execOptions(c *cli.Context) (runtime.ExecOptions, error) {
+	if c.NArg() < 2 {
+		return runtime.ExecOptions{}, withCode(125, errors.New("den exec needs a container and a command: den exec [OPTIONS] CONTAINER COMMAND [ARG...]"))
+	}
+	keys, err := runtime.ParseDetachKeys(c.String("detach-keys"))
+	if err != nil {
+		return runtime.ExecOptions{}, withCode(125, err)
+	}
+	o := runtime.ExecOptions{
+		Args: c.Args().Tail(), Env: c.StringSlice("env"), User: c.String("user"),
+		WorkingDir: c.String("workdir"), Tty: c.Bool("tty"), Interactive: c.Bool("interactive"),
+		Detach: c.Bool("detach"), DetachKeys: keys,
+	}
+	// -e NAME copies NAME from den's environment, as with run.
+	if o.Env, err = runtime.Env(nil, nil, o.Env, lookupEnv); err != nil {
+		return runtime.ExecOptions{}, withCode(125, err)
+	}
+	return o, nil
 }
 
 // sessionEnd turns the end of an exec or attach session into den's exit: the process's

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,13 +11,16 @@ import (
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/den-project/den/runtime/earlyexec"
 	"github.com/den-project/den/store/events"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -144,31 +148,13 @@ func (s *session) execProcess(o *ExecOptions) (*libcontainer.Process, error) {
 
 // Exec runs a process in a running container through its holder and returns its exit code.
 func (r *Runtime) Exec(ref string, o ExecOptions, stdio Stdio) (int, error) {
-	c, conn, err := r.dialRunning(ref)
+	c, conn, sent, err := r.dialExec(ref, o)
 	if err != nil {
 		return 125, err
 	}
 	defer conn.Close()
-	var rights []byte
-	if !o.Tty {
-		in := stdio.In
-		if !o.Interactive || in == nil {
-			null, err := os.Open(os.DevNull)
-			if err != nil {
-				return 125, err
-			}
-			defer null.Close()
-			in = null
-		}
-		rights = unix.UnixRights(int(in.Fd()), int(stdio.Out.Fd()), int(stdio.Err.Fd()))
-	} else if stdio.In != nil {
-		if ws, err := unix.IoctlGetWinsize(int(stdio.In.Fd()), unix.TIOCGWINSZ); err == nil {
-			o.Width, o.Height = ws.Col, ws.Row
-		}
-	}
-	req, _ := json.Marshal(controlRequest{Op: "exec", Exec: &o})
-	if _, _, err := conn.WriteMsgUnix(append(req, '\n'), rights, nil); err != nil {
-		return 125, fmt.Errorf("sending exec request: %w", err)
+	if err := sendExec(conn, sent, o, stdio); err != nil {
+		return 125, err
 	}
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
@@ -347,4 +333,62 @@ func ParseDetachKeys(s string) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// dialExec connects to the holder of the running container ref for an exec. When den exec
+// sent its request before Go started (runtime/earlyexec), the connection is that one, sent
+// is true, and it is checked to be the request o would have made, to the same container.
+func (r *Runtime) dialExec(ref string, o ExecOptions) (c *Container, conn *net.UnixConn, sent bool, err error) {
+	early, ok := earlyexec.Take()
+	if !ok {
+		c, conn, err = r.dialRunning(ref)
+		return c, conn, false, err
+	}
+	if c, err = r.running(ref); err != nil {
+		early.Conn.Close()
+		return nil, nil, false, err
+	}
+	var req controlRequest
+	if early.Dir != r.runDir(c.ID) || json.Unmarshal(early.Request, &req) != nil || req.Op != "exec" || req.Exec == nil || !req.Exec.Same(o) {
+		early.Conn.Close()
+		return nil, nil, false, fmt.Errorf("den exec sent %q to %s before its start, which differs from its command line (a bug of den's): set DEN_NO_EARLY_EXEC=1 to leave the request to the CLI", bytes.TrimSpace(early.Request), early.Dir)
+	}
+	logrus.Debugf("exec: the request went to the monitor before den started")
+	return c, early.Conn, true, nil
+}
+
+// Same reports whether two exec requests ask for the same process.
+func (a ExecOptions) Same(b ExecOptions) bool {
+	return slices.Equal(a.Args, b.Args) && slices.Equal(a.Env, b.Env) && a.WorkingDir == b.WorkingDir && a.User == b.User &&
+		a.Tty == b.Tty && a.Interactive == b.Interactive && a.Detach == b.Detach && a.Width == b.Width && a.Height == b.Height
+}
+
+// sendExec sends the exec request, with the process's stdio unless it has a terminal, unless
+// it went already.
+func sendExec(conn *net.UnixConn, sent bool, o ExecOptions, stdio Stdio) error {
+	if sent {
+		return nil
+	}
+	var rights []byte
+	if !o.Tty {
+		in := stdio.In
+		if !o.Interactive || in == nil {
+			null, err := os.Open(os.DevNull)
+			if err != nil {
+				return err
+			}
+			defer null.Close()
+			in = null
+		}
+		rights = unix.UnixRights(int(in.Fd()), int(stdio.Out.Fd()), int(stdio.Err.Fd()))
+	} else if stdio.In != nil {
+		if ws, err := unix.IoctlGetWinsize(int(stdio.In.Fd()), unix.TIOCGWINSZ); err == nil {
+			o.Width, o.Height = ws.Col, ws.Row
+		}
+	}
+	req, _ := json.Marshal(controlRequest{Op: "exec", Exec: &o})
+	if _, _, err := conn.WriteMsgUnix(append(req, '\n'), rights, nil); err != nil {
+		return fmt.Errorf("sending exec request: %w", err)
+	}
+	return nil
 }

@@ -80,6 +80,48 @@ func TestExecRunsInAContainerStartedByAnotherInvocation(t *testing.T) {
 }
 
 // attach shows a detached container's output and feeds it input; the detach keys leave it.
+// A plain den exec sends its request to the monitor before den itself has started
+// (runtime/earlyexec); what runs is what the CLI would have asked for, by name or id, with or
+// without -i, and the same as when the CLI sends it.
+func TestExecSentBeforeDenStartsRunsWhatTheCLIAsksFor(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	id := d.runDetached(t, "--name", "early", "busybox", "sleep", "1000")
+	const early = "the request went to the monitor before den started"
+	script := []string{"sh", "-c", `echo "$0|$1|$PATH"; cat; exit 3`, "a b", `c"d\e`}
+	want := "a b|c\"d\\e|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+	cases := []struct {
+		name  string
+		args  []string
+		env   []string
+		early bool
+		out   string
+	}{
+		{"by name", append([]string{"exec", "early"}, script...), nil, true, want},
+		{"by id", append([]string{"exec", id}, script...), nil, true, want},
+		{"as den container exec, with -i", append([]string{"container", "exec", "-i", "early"}, script...), nil, true, want + "in\n"},
+		{"left to the CLI when asked", append([]string{"exec", "-i", "early"}, script...), []string{"DEN_NO_EARLY_EXEC=1"}, false, want + "in\n"},
+		{"left to the CLI with -e", append([]string{"exec", "-e", "X=1", "early"}, script...), nil, false, want},
+		// A den.toml could make the CLI refuse the command after the process has started.
+		{"left to the CLI with a den.toml", append([]string{"exec", "early"}, script...), nil, false, want},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if strings.Contains(c.name, "den.toml") {
+				d.writeFile(t, "config/den/den.toml", []byte("[engine]\nseccomp = true\n"))
+			}
+			env := append([]string{"DEN_LOG_LEVEL=debug"}, c.env...)
+			r := d.runWith(t, execOpts{stdin: strings.NewReader("in\n"), env: env}, c.args...)
+			if r.code != 3 || r.stdout != c.out {
+				t.Fatalf("want exit 3 and stdout %q\n%s", c.out, r)
+			}
+			if got := strings.Contains(r.stderr, early); got != c.early {
+				t.Fatalf("sent before den started: %v, want %v\n%s", got, c.early, r)
+			}
+		})
+	}
+}
+
 func TestAttachRelaysOutputAndInputUntilExitOrDetach(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")

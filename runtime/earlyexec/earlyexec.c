@@ -1,0 +1,270 @@
+// earlyexec.c: `den exec CONTAINER COMMAND...` sends its request to the container's monitor
+// before den's Go runtime starts, as an ELF constructor: the monitor starts the process while
+// den boots (some 20 ms here), and the Go side takes the connection over (see earlyexec.go).
+//
+// It reads only the plainest command lines, the ones where its reading is certainly the
+// CLI's: `den exec [-i|--interactive]... CONTAINER COMMAND [ARG...]` (also `den container
+// exec`), no global flag, CONTAINER a name or a full id, every argument printable ASCII, no
+// den.toml (the CLI could refuse it after the process started), DEN_LOG_LEVEL unset or one
+// of its four values, and no DEN_ROOT, DEN_RUNROOT or DEN_NO_EARLY_EXEC in the environment.
+// Anything else, and any failure, leaves the whole request to Go, which then works as if this
+// file did not exist. A Go test holds this reading to the CLI's for a table of command lines.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+// What the constructor sent, for earlyexec.go: the connected socket, the request line and the
+// runtime directory of the container it went to.
+int den_early_exec_fd = -1;
+char *den_early_exec_req;
+char den_early_exec_dir[4200];
+
+#define REQ_MAX 65536
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct buf {
+	char b[REQ_MAX];
+	size_t n;
+	int full;
+};
+
+static void put(struct buf *b, const char *s) {
+	size_t l = strlen(s);
+	if (b->n + l >= sizeof b->b) {
+		b->full = 1;
+		return;
+	}
+	memcpy(b->b + b->n, s, l);
+	b->n += l;
+	b->b[b->n] = 0;
+}
+
+// put_string writes s as a JSON string; the caller has checked it is printable ASCII.
+static void put_string(struct buf *b, const char *s) {
+	put(b, "\"");
+	for (; *s; s++) {
+		char c[3] = {*s, 0, 0};
+		if (*s == '"' || *s == '\\') {
+			c[0] = '\\';
+			c[1] = *s;
+		}
+		put(b, c);
+	}
+	put(b, "\"");
+}
+
+static int printable(const char *s) {
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int is_hex64(const char *s) {
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return 0;
+	return n == 64;
+}
+
+// is_name is runtime's nameRE: [a-zA-Z0-9][a-zA-Z0-9_.-]*
+static int is_name(const char *s) {
+	for (size_t i = 0; s[i]; i++) {
+		char c = s[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
+			return 0;
+	}
+	return s[0] != 0;
+}
+
+// den_early_exec_parse reads argv as described above. It returns the index of CONTAINER
+// (COMMAND follows it) and sets *interactive, or returns 0 when it does not take the line.
+int den_early_exec_parse(int argc, char **argv, int *interactive) {
+	int i = 1;
+	if (i < argc && strcmp(argv[i], "container") == 0)
+		i++;
+	if (i >= argc || strcmp(argv[i], "exec") != 0)
+		return 0;
+	*interactive = 0;
+	for (i++; i < argc && argv[i][0] == '-'; i++) {
+		// The CLI refuses -i and --interactive together: one of them, once.
+		if (*interactive || (strcmp(argv[i], "-i") != 0 && strcmp(argv[i], "--interactive") != 0))
+			return 0;
+		*interactive = 1;
+	}
+	if (i + 1 >= argc)
+		return 0;
+	for (int k = i; k < argc; k++)
+		if (!printable(argv[k]))
+			return 0;
+	return i;
+}
+
+// den_early_exec_request writes the request for argv (read by den_early_exec_parse: ctr is
+// CONTAINER's index) into out, as Go's controlRequest; 0 when done.
+int den_early_exec_request(int argc, char **argv, int ctr, int interactive, char *out, size_t n) {
+	static struct buf b;
+	b.n = 0;
+	b.full = 0;
+	b.b[0] = 0;
+	put(&b, "{\"op\":\"exec\",\"exec\":{\"args\":[");
+	for (int k = ctr + 1; k < argc; k++) {
+		if (k > ctr + 1)
+			put(&b, ",");
+		put_string(&b, argv[k]);
+	}
+	// runtime.Env gives a process without -e the default PATH (runtime's defaultPath).
+	put(&b, "],\"env\":[\"" DEFAULT_PATH "\"]");
+	if (interactive)
+		put(&b, ",\"interactive\":true");
+	put(&b, "}}\n");
+	if (b.full || b.n + 1 > n)
+		return -1;
+	memcpy(out, b.b, b.n + 1);
+	return 0;
+}
+
+// quiet_config reports whether nothing in den's configuration could make the CLI refuse the
+// command line: no den.toml (config.ResolvePaths' ConfigFiles) and a valid DEN_LOG_LEVEL.
+static int quiet_config(void) {
+	const char *lvl = getenv("DEN_LOG_LEVEL");
+	if (lvl != NULL && strcmp(lvl, "debug") != 0 && strcmp(lvl, "info") != 0 && strcmp(lvl, "warn") != 0 &&
+	    strcmp(lvl, "error") != 0)
+		return 0;
+	char p[4200];
+	const char *cfg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	if (getuid() != 0) {
+		if (cfg != NULL && cfg[0] == '/')
+			snprintf(p, sizeof p, "%s/den/den.toml", cfg);
+		else if (home != NULL && home[0] != 0)
+			snprintf(p, sizeof p, "%s/.config/den/den.toml", home);
+		else
+			p[0] = 0;
+		if (p[0] != 0 && access(p, F_OK) == 0)
+			return 0;
+	}
+	return access("/etc/den/den.toml", F_OK) != 0;
+}
+
+// den_early_exec_dirs puts den's data and runtime directories in data and run, as
+// config.ResolvePaths finds them; 0 when done.
+int den_early_exec_dirs(char *data, char *run, size_t n) {
+	uid_t uid = getuid();
+	if (uid == 0) {
+		snprintf(data, n, "/var/lib/den");
+		snprintf(run, n, "/run/den");
+		return 0;
+	}
+	const char *home = getenv("HOME"), *xd = getenv("XDG_DATA_HOME"), *xr = getenv("XDG_RUNTIME_DIR");
+	if (home != NULL && home[0] != 0 && home[0] != '/')
+		return -1;
+	if (xd != NULL && xd[0] != 0) {
+		if (xd[0] != '/')
+			return -1;
+		snprintf(data, n, "%s/den", xd);
+	} else if (home != NULL && home[0] == '/') {
+		snprintf(data, n, "%s/.local/share/den", home);
+	} else {
+		return -1;
+	}
+	if (xr != NULL && xr[0] == '/') {
+		snprintf(run, n, "%s/den", xr);
+	} else {
+		const char *t = getenv("TMPDIR");
+		snprintf(run, n, "%s/den-run-%u", t != NULL && t[0] != 0 ? t : "/tmp", (unsigned)uid);
+	}
+	return 0;
+}
+
+// container_id resolves CONTAINER as runtime's records do first: a name in the names
+// registry, else a full id.
+static int container_id(const char *data, const char *ctr, char id[65]) {
+	if (is_name(ctr)) {
+		char p[4400];
+		snprintf(p, sizeof p, "%s/containers/names/%s", data, ctr);
+		int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			char b[80];
+			ssize_t r = read(fd, b, sizeof b - 1);
+			close(fd);
+			while (r > 0 && (b[r - 1] == '\n' || b[r - 1] == ' '))
+				r--;
+			if (r == 64) {
+				b[64] = 0;
+				if (is_hex64(b)) {
+					memcpy(id, b, 65);
+					return 0;
+				}
+			}
+			return -1;
+		}
+	}
+	if (!is_hex64(ctr))
+		return -1;
+	memcpy(id, ctr, 65);
+	return 0;
+}
+
+// send_request connects to the control socket in dir and sends req with the stdio the
+// process gets: stdin (or /dev/null without -i), stdout and stderr. It returns the socket.
+static int send_request(const char *dir, const char *req, int interactive) {
+	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/ctl.sock", dfd);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int in = interactive ? 0 : open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int ok = s >= 0 && in >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+	close(dfd);
+	if (ok) {
+		int fds[3] = {in, 1, 2};
+		char cbuf[CMSG_SPACE(sizeof fds)];
+		memset(cbuf, 0, sizeof cbuf);
+		struct iovec iov = {.iov_base = (void *)req, .iov_len = strlen(req)};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof fds);
+		memcpy(CMSG_DATA(c), fds, sizeof fds);
+		ssize_t w;
+		while ((w = sendmsg(s, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+			;
+		ok = w == (ssize_t)iov.iov_len;
+	}
+	if (in > 0)
+		close(in);
+	if (!ok && s >= 0) {
+		close(s);
+		s = -1;
+	}
+	return s;
+}
+
+__attribute__((constructor)) static void den_early_exec(int argc, char **argv) {
+	int interactive;
+	if (getenv("_LIBCONTAINER_INITPIPE") || getenv("_DEN_USERNS_STAGE") || getenv("_DEN_MONITOR") ||
+	    getenv("_DEN_NETWORK_HOLDER") || getenv("DEN_ROOT") || getenv("DEN_RUNROOT") || getenv("DEN_NO_EARLY_EXEC"))
+		return;
+	int ctr = den_early_exec_parse(argc, argv, &interactive);
+	if (ctr == 0 || !quiet_config())
+		return;
+	char data[4096], run[4096], id[65];
+	static char req[REQ_MAX];
+	if (den_early_exec_dirs(data, run, sizeof data) < 0 || container_id(data, argv[ctr], id) < 0 ||
+	    den_early_exec_request(argc, argv, ctr, interactive, req, sizeof req) < 0)
+		return;
+	snprintf(den_early_exec_dir, sizeof den_early_exec_dir, "%s/containers/%s", run, id);
+	den_early_exec_fd = send_request(den_early_exec_dir, req, interactive);
+	if (den_early_exec_fd >= 0)
+		den_early_exec_req = req;
+}

@@ -1,0 +1,73 @@
+// Package earlyexec takes over the request that `den exec` sent to a container's monitor
+// before the Go runtime started (see earlyexec.c): the monitor starts the process while den
+// boots instead of after. The runtime checks that the request is the one it would have sent
+// (same container, same options) before it waits on the connection in place of its own.
+package earlyexec
+
+// #include <stdlib.h>
+// extern int den_early_exec_fd;
+// extern char *den_early_exec_req;
+// extern char den_early_exec_dir[4200];
+// int den_early_exec_parse(int argc, char **argv, int *interactive);
+// int den_early_exec_request(int argc, char **argv, int ctr, int interactive, char *out, size_t n);
+import "C"
+
+import (
+	"net"
+	"os"
+	"unsafe"
+)
+
+// Sent is a request the constructor sent: the connection to the monitor, the request line,
+// and the runtime directory of the container it went to.
+type Sent struct {
+	Conn    *net.UnixConn
+	Request []byte
+	Dir     string
+}
+
+// Take hands over the request sent before Go started, once; ok is false when there is none.
+func Take() (s Sent, ok bool) {
+	fd := int(C.den_early_exec_fd)
+	if fd < 0 {
+		return Sent{}, false
+	}
+	C.den_early_exec_fd = -1
+	f := os.NewFile(uintptr(fd), "early-exec")
+	defer f.Close()
+	conn, err := net.FileConn(f)
+	if err != nil {
+		return Sent{}, false
+	}
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		conn.Close()
+		return Sent{}, false
+	}
+	return Sent{Conn: uc, Request: []byte(C.GoString(C.den_early_exec_req)), Dir: C.GoString(&C.den_early_exec_dir[0])}, true
+}
+
+// Parse is the constructor's reading of args (a whole command line, den first), for the
+// tests: the container it names and the request line it sends; ok is false when the
+// constructor leaves the command line to Go.
+func Parse(args []string) (ctr string, req []byte, ok bool) {
+	argv := make([]*C.char, len(args)+1)
+	for i, a := range args {
+		argv[i] = C.CString(a)
+		defer C.free(unsafe.Pointer(argv[i]))
+	}
+	var interactive C.int
+	i := C.den_early_exec_parse(C.int(len(args)), &argv[0], &interactive)
+	if i == 0 {
+		return "", nil, false
+	}
+	out := make([]byte, 65536)
+	if C.den_early_exec_request(C.int(len(args)), &argv[0], i, interactive, (*C.char)(unsafe.Pointer(&out[0])), C.size_t(len(out))) != 0 {
+		return "", nil, false
+	}
+	n := 0
+	for n < len(out) && out[n] != 0 {
+		n++
+	}
+	return args[i], out[:n], true
+}
