@@ -51,7 +51,7 @@ func exitCode(code int) error {
 // Run runs the CLI and returns the process exit code.
 func Run(args []string) int {
 	app := newApp(os.Stdout, os.Stderr)
-	err := app.Run(splitAttached(app, args))
+	err := app.Run(splitAttached(app, moveTrailingFlags(app, args)))
 	if err == nil {
 		return 0
 	}

@@ -86,3 +86,76 @@ func takesValue(f cli.Flag) bool {
 	}
 	return false
 }
+
+// takesCommand are the commands whose arguments end with a command of the container's own
+// (den run IMAGE COMMAND...): what follows their first argument is never den's.
+var takesCommand = map[string]bool{"run": true, "create": true, "exec": true, "unshare": true}
+
+// moveTrailingFlags moves the flags given after a command's arguments ("den rm web -f") before
+// them, as podman's parser reads them; urfave/cli stops at the first argument. Commands that
+// take a container command keep their arguments as they are, and so does all that follows a
+// "--", which stays the end of den's flags.
+func moveTrailingFlags(app *cli.App, args []string) []string {
+	flags, cmds := app.Flags, app.Commands
+	var cur *cli.Command
+	i := 1
+	for i < len(args) {
+		a := args[i]
+		if a == "--" {
+			return args
+		}
+		if strings.HasPrefix(a, "-") && a != "-" {
+			i += flagWidth(flags, args, i)
+			continue
+		}
+		c := findCommand(cmds, a)
+		if c == nil {
+			break
+		}
+		cur, flags, cmds = c, c.Flags, c.Subcommands
+		i++
+	}
+	if cur == nil || takesCommand[cur.Name] || cur.SkipFlagParsing || i >= len(args) {
+		return args
+	}
+	var moved, rest []string
+	dashes := false
+	for j := i; j < len(args); {
+		a := args[j]
+		switch {
+		case a == "--":
+			dashes = true
+			rest = append(rest, args[j+1:]...)
+			j = len(args)
+		case strings.HasPrefix(a, "-") && a != "-":
+			n := flagWidth(flags, args, j)
+			moved = append(moved, args[j:j+n]...)
+			j += n
+		default:
+			rest = append(rest, a)
+			j++
+		}
+	}
+	if len(moved) == 0 {
+		return args
+	}
+	out := append(append([]string(nil), args[:i]...), moved...)
+	if dashes {
+		out = append(out, "--")
+	}
+	return append(out, rest...)
+}
+
+// flagWidth is how many arguments the flag at args[i] takes up: two for "--name VALUE" and
+// "-n VALUE" when the flag takes a value, one otherwise.
+func flagWidth(flags []cli.Flag, args []string, i int) int {
+	a := args[i]
+	name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+	if strings.Contains(name, "=") || (!strings.HasPrefix(a, "--") && len(name) != 1) {
+		return 1
+	}
+	if f := findFlag(flags, name); f != nil && takesValue(f) && i+1 < len(args) {
+		return 2
+	}
+	return 1
+}

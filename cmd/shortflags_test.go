@@ -3,8 +3,11 @@ package cmd
 import (
 	"io"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 )
 
 func TestSplitAttachedSeparatesValuesOfShortFlagsAsPodmanReadsThem(t *testing.T) {
@@ -54,6 +57,77 @@ func FuzzSplitAttachedKeepsEveryArgument(f *testing.F) {
 		}
 		if j != len(out) {
 			t.Fatalf("%q became %q: arguments were added", in, out)
+		}
+	})
+}
+
+func TestMoveTrailingFlagsReadsFlagsAfterArgumentsAsPodmanDoes(t *testing.T) {
+	app := newApp(io.Discard, io.Discard)
+	for _, tc := range []struct{ in, want string }{
+		{"den rm web -f", "den rm -f web"},
+		{"den rm web db -f -v", "den rm -f -v web db"},
+		{"den stop web -t 0", "den stop -t 0 web"},
+		{"den stop web --time=3", "den stop --time=3 web"},
+		{"den --root /r rm web -f", "den --root /r rm -f web"},
+		{"den image rm busybox -f", "den image rm -f busybox"},
+		{"den save busybox -o out.tar", "den save -o out.tar busybox"},
+		{"den logs web --tail 5 -f", "den logs --tail 5 -f web"},
+		{"den rm web -- -f", "den rm web -- -f"},
+		{"den rm web -f -- -x", "den rm -f -- web -x"},
+		{"den rm -f web", "den rm -f web"},
+		{"den load -i -", "den load -i -"},
+		{"den run busybox ls -l", "den run busybox ls -l"},
+		{"den container run busybox ls -l", "den container run busybox ls -l"},
+		{"den exec web ls -l", "den exec web ls -l"},
+		{"den create busybox sh -c x", "den create busybox sh -c x"},
+		{"den unshare ls -l", "den unshare ls -l"},
+		{"den nosuch web -f", "den nosuch web -f"},
+		{"den", "den"},
+	} {
+		got := moveTrailingFlags(app, strings.Fields(tc.in))
+		if want := strings.Fields(tc.want); !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: got %q, want %q", tc.in, got, want)
+		}
+	}
+}
+
+// The commands that keep what follows their first argument are the ones whose arguments end
+// with a command.
+func TestTakesCommandListsTheCommandsThatRunACommand(t *testing.T) {
+	seen := map[string]bool{}
+	var walk func([]*cli.Command)
+	walk = func(cs []*cli.Command) {
+		for _, c := range cs {
+			if strings.Contains(c.ArgsUsage, "COMMAND") {
+				seen[c.Name] = true
+				if !takesCommand[c.Name] {
+					t.Errorf("%s takes a COMMAND (%q) but is not in takesCommand", c.Name, c.ArgsUsage)
+				}
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(newApp(io.Discard, io.Discard).Commands)
+	for name := range takesCommand {
+		if !seen[name] {
+			t.Errorf("takesCommand lists %s, which takes no COMMAND", name)
+		}
+	}
+}
+
+func FuzzMoveTrailingFlagsKeepsEveryArgument(f *testing.F) {
+	app := newApp(io.Discard, io.Discard)
+	for _, s := range []string{"rm web -f", "stop web -t 0 -- -x", "run busybox ls -l", "logs --tail 5 web -f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		in := append([]string{"den"}, strings.Fields(s)...)
+		out := moveTrailingFlags(app, in)
+		a, b := append([]string(nil), in...), append([]string(nil), out...)
+		sort.Strings(a)
+		sort.Strings(b)
+		if !reflect.DeepEqual(a, b) || out[0] != "den" {
+			t.Fatalf("%q became %q: not the same arguments", in, out)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -289,4 +290,23 @@ func TestContainerNamedHIsAddressableByName(t *testing.T) {
 	wantStdout(t, d.run(t, "kill", "h"), "h\n")
 	wantStdout(t, d.run(t, "rm", "h"), "h\n")
 	d.wantNoContainers(t)
+}
+
+// podman reads flags given after a command's arguments ("podman rm web -f"), except after
+// the container command of run, create and exec; so does den.
+func TestFlagsAfterArgumentsAreReadAsPodmanReadsThem(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.runDetached(t, "--name", "web", "busybox", "sleep", "1000")
+	d.mustRun(t, "stop", "web", "-t", "0")
+	d.mustRun(t, "start", "web")
+	d.mustRun(t, "rm", "web", "-f")
+	d.wantNoContainers(t)
+	out := filepath.Join(d.home, "bb.tar")
+	d.mustRun(t, "save", "busybox", "-o", out)
+	if fi, err := os.Stat(out); err != nil || fi.Size() == 0 {
+		t.Fatalf("save busybox -o %s wrote nothing: %v", out, err)
+	}
+	// What follows run's image is the container's command, flags and all.
+	wantStdout(t, d.run(t, "run", "--rm", "busybox", "echo", "-n", "x", "-f"), "x -f")
 }
