@@ -154,16 +154,16 @@ static int quiet_config(void) {
 	return access("/etc/den/den.toml", F_OK) != 0;
 }
 
-// den_early_exec_dirs puts den's data and runtime directories in data and run, as
-// config.ResolvePaths finds them; 0 when done.
-int den_early_exec_dirs(char *data, char *run, size_t n) {
-	uid_t uid = getuid();
+// den_early_exec_dirs puts in data and run den's data and runtime directories for the user
+// uid with the environment given (NULL: unset), as config.ResolvePaths finds them; 0 when
+// done. A Go test holds it to config.ResolvePaths.
+int den_early_exec_dirs(unsigned uid, const char *home, const char *xd, const char *xr, const char *tmp, char *data,
+			char *run, size_t n) {
 	if (uid == 0) {
 		snprintf(data, n, "/var/lib/den");
 		snprintf(run, n, "/run/den");
 		return 0;
 	}
-	const char *home = getenv("HOME"), *xd = getenv("XDG_DATA_HOME"), *xr = getenv("XDG_RUNTIME_DIR");
 	if (home != NULL && home[0] != 0 && home[0] != '/')
 		return -1;
 	if (xd != NULL && xd[0] != 0) {
@@ -175,12 +175,10 @@ int den_early_exec_dirs(char *data, char *run, size_t n) {
 	} else {
 		return -1;
 	}
-	if (xr != NULL && xr[0] == '/') {
+	if (xr != NULL && xr[0] == '/')
 		snprintf(run, n, "%s/den", xr);
-	} else {
-		const char *t = getenv("TMPDIR");
-		snprintf(run, n, "%s/den-run-%u", t != NULL && t[0] != 0 ? t : "/tmp", (unsigned)uid);
-	}
+	else
+		snprintf(run, n, "%s/den-run-%u", tmp != NULL && tmp[0] != 0 ? tmp : "/tmp", uid);
 	return 0;
 }
 
@@ -260,7 +258,8 @@ __attribute__((constructor)) static void den_early_exec(int argc, char **argv) {
 		return;
 	char data[4096], run[4096], id[65];
 	static char req[REQ_MAX];
-	if (den_early_exec_dirs(data, run, sizeof data) < 0 || container_id(data, argv[ctr], id) < 0 ||
+	if (den_early_exec_dirs((unsigned)getuid(), getenv("HOME"), getenv("XDG_DATA_HOME"), getenv("XDG_RUNTIME_DIR"),
+				getenv("TMPDIR"), data, run, sizeof data) < 0 || container_id(data, argv[ctr], id) < 0 ||
 	    den_early_exec_request(argc, argv, ctr, interactive, req, sizeof req) < 0)
 		return;
 	snprintf(den_early_exec_dir, sizeof den_early_exec_dir, "%s/containers/%s", run, id);

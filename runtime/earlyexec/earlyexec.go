@@ -10,6 +10,7 @@ package earlyexec
 // extern char den_early_exec_dir[4200];
 // int den_early_exec_parse(int argc, char **argv, int *interactive);
 // int den_early_exec_request(int argc, char **argv, int ctr, int interactive, char *out, size_t n);
+// int den_early_exec_dirs(unsigned uid, const char *home, const char *xd, const char *xr, const char *tmp, char *data, char *run, size_t n);
 import "C"
 
 import (
@@ -70,4 +71,29 @@ func Parse(args []string) (ctr string, req []byte, ok bool) {
 		n++
 	}
 	return args[i], out[:n], true
+}
+
+// Dirs is the constructor's reading of den's data and runtime directories for user uid with
+// the environment env (a missing key is unset), for the tests; ok is false when it leaves the
+// request to Go.
+func Dirs(uid int, env map[string]string) (data, run string, ok bool) {
+	cstr := func(k string) *C.char {
+		v, set := env[k]
+		if !set {
+			return nil
+		}
+		return C.CString(v)
+	}
+	args := []*C.char{cstr("HOME"), cstr("XDG_DATA_HOME"), cstr("XDG_RUNTIME_DIR"), cstr("TMPDIR")}
+	for _, a := range args {
+		if a != nil {
+			defer C.free(unsafe.Pointer(a))
+		}
+	}
+	d := make([]byte, 4096)
+	r := make([]byte, 4096)
+	if C.den_early_exec_dirs(C.uint(uid), args[0], args[1], args[2], args[3], (*C.char)(unsafe.Pointer(&d[0])), (*C.char)(unsafe.Pointer(&r[0])), 4096) != 0 {
+		return "", "", false
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&d[0]))), C.GoString((*C.char)(unsafe.Pointer(&r[0]))), true
 }
