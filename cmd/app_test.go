@@ -246,6 +246,7 @@ func TestEarlyExecReadsExecAsTheCLIDoes(t *testing.T) {
 		{[]string{"den", "container", "exec", "web", "cat", "/etc/hostname"}, true},
 		{[]string{"den", "exec", "3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741", "env"}, true},
 		{[]string{"den", "exec", "web", "--", "true"}, true},
+		{[]string{"den", "exec", "3f57d9401f8d", "true"}, true},
 		{[]string{"den", "exec", "-t", "web", "sh"}, false},
 		{[]string{"den", "exec", "-it", "web", "sh"}, false},
 		{[]string{"den", "exec", "-e", "A=1", "web", "env"}, false},

@@ -99,6 +99,7 @@ func TestExecSentBeforeDenStartsRunsWhatTheCLIAsksFor(t *testing.T) {
 	}{
 		{"by name", append([]string{"exec", "early"}, script...), nil, true, want},
 		{"by id", append([]string{"exec", id}, script...), nil, true, want},
+		{"by short id", append([]string{"exec", id[:12]}, script...), nil, true, want},
 		{"as den container exec, with -i", append([]string{"container", "exec", "-i", "early"}, script...), nil, true, want + "in\n"},
 		{"left to the CLI when asked", append([]string{"exec", "-i", "early"}, script...), []string{"DEN_NO_EARLY_EXEC=1"}, false, want + "in\n"},
 		{"left to the CLI with -e", append([]string{"exec", "-e", "X=1", "early"}, script...), nil, false, want},

@@ -3,13 +3,15 @@
 // den boots (some 20 ms here), and the Go side takes the connection over (see earlyexec.go).
 //
 // It reads only the plainest command lines, the ones where its reading is certainly the
-// CLI's: `den exec [-i|--interactive]... CONTAINER COMMAND [ARG...]` (also `den container
-// exec`), no global flag, CONTAINER a name or a full id, every argument printable ASCII, no
-// den.toml (the CLI could refuse it after the process started), DEN_LOG_LEVEL unset or one
-// of its four values, and no DEN_ROOT, DEN_RUNROOT or DEN_NO_EARLY_EXEC in the environment.
+// CLI's: `den exec [-i|--interactive] CONTAINER COMMAND [ARG...]` (also `den container exec`),
+// no global flag, CONTAINER a name, an id or an id's unique beginning, every argument
+// printable ASCII, no den.toml (the CLI could refuse it after the process started),
+// DEN_LOG_LEVEL unset or one of its four values, and no DEN_ROOT, DEN_RUNROOT or
+// DEN_NO_EARLY_EXEC in the environment.
 // Anything else, and any failure, leaves the whole request to Go, which then works as if this
 // file did not exist. A Go test holds this reading to the CLI's for a table of command lines.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -66,13 +68,16 @@ static int printable(const char *s) {
 	return 1;
 }
 
-static int is_hex64(const char *s) {
+// hex_len is the length of s when it is all lowercase hex digits, else 0.
+static size_t hex_len(const char *s) {
 	size_t n = 0;
 	for (; s[n]; n++)
 		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
 			return 0;
-	return n == 64;
+	return n;
 }
+
+static int is_hex64(const char *s) { return hex_len(s) == 64; }
 
 // is_name is runtime's nameRE: [a-zA-Z0-9][a-zA-Z0-9_.-]*
 static int is_name(const char *s) {
@@ -182,11 +187,11 @@ int den_early_exec_dirs(unsigned uid, const char *home, const char *xd, const ch
 	return 0;
 }
 
-// container_id resolves CONTAINER as runtime's records do first: a name in the names
-// registry, else a full id.
+// container_id resolves CONTAINER as runtime's records do: a name in the names registry,
+// else a full id, else the one id it begins (none or several: left to Go, which says so).
 static int container_id(const char *data, const char *ctr, char id[65]) {
+	char p[4400];
 	if (is_name(ctr)) {
-		char p[4400];
 		snprintf(p, sizeof p, "%s/containers/names/%s", data, ctr);
 		int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0) {
@@ -205,10 +210,27 @@ static int container_id(const char *data, const char *ctr, char id[65]) {
 			return -1;
 		}
 	}
-	if (!is_hex64(ctr))
+	size_t n = hex_len(ctr);
+	if (n == 64) {
+		memcpy(id, ctr, 65);
+		return 0;
+	}
+	if (n == 0)
 		return -1;
-	memcpy(id, ctr, 65);
-	return 0;
+	snprintf(p, sizeof p, "%s/containers", data);
+	DIR *d = opendir(p);
+	if (d == NULL)
+		return -1;
+	int found = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strlen(e->d_name) == 64 && strncmp(e->d_name, ctr, n) == 0) {
+			memcpy(id, e->d_name, 65);
+			found++;
+		}
+	}
+	closedir(d);
+	return found == 1 ? 0 : -1;
 }
 
 // send_request connects to the control socket in dir and sends req with the stdio the
