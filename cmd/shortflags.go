@@ -35,12 +35,9 @@ func splitAttached(app *cli.App, args []string) []string {
 			return append(out, args[i:]...)
 		}
 		if strings.HasPrefix(a, "--") {
-			out = append(out, a)
-			if f := findFlag(flags, strings.TrimPrefix(a, "--")); f != nil && takesValue(f) && !strings.Contains(a, "=") && i+1 < len(args) {
-				out = append(out, args[i+1])
-				i++
-			}
-			i++
+			n := flagWidth(flags, args, i)
+			out = append(out, args[i:i+n]...)
+			i += n
 			continue
 		}
 		f := findFlag(flags, a[1:2])
@@ -94,7 +91,8 @@ var takesCommand = map[string]bool{"run": true, "create": true, "exec": true, "u
 // moveTrailingFlags moves the flags given after a command's arguments ("den rm web -f") before
 // them, as podman's parser reads them; urfave/cli stops at the first argument. Commands that
 // take a container command keep their arguments as they are, and so does all that follows a
-// "--", which stays the end of den's flags.
+// "--", which stays the end of den's flags; so does a command line whose last flag lacks its
+// value.
 func moveTrailingFlags(app *cli.App, args []string) []string {
 	flags, cmds := app.Flags, app.Commands
 	var cur *cli.Command
@@ -115,7 +113,7 @@ func moveTrailingFlags(app *cli.App, args []string) []string {
 		cur, flags, cmds = c, c.Flags, c.Subcommands
 		i++
 	}
-	if cur == nil || takesCommand[cur.Name] || cur.SkipFlagParsing || i >= len(args) {
+	if cur == nil || takesCommand[cur.Name] || i >= len(args) {
 		return args
 	}
 	var moved, rest []string
@@ -129,6 +127,11 @@ func moveTrailingFlags(app *cli.App, args []string) []string {
 			j = len(args)
 		case strings.HasPrefix(a, "-") && a != "-":
 			n := flagWidth(flags, args, j)
+			if n == 1 && needsValue(flags, a) {
+				// "den kill web -s": moved, it would take the container for its value;
+				// left in place, the CLI says what is missing.
+				return args
+			}
 			moved = append(moved, args[j:j+n]...)
 			j += n
 		default:
@@ -146,15 +149,20 @@ func moveTrailingFlags(app *cli.App, args []string) []string {
 	return append(out, rest...)
 }
 
+// needsValue reports whether a, a flag without "=VALUE" attached, takes a value.
+func needsValue(flags []cli.Flag, a string) bool {
+	name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+	if strings.Contains(name, "=") || (!strings.HasPrefix(a, "--") && len(name) != 1) {
+		return false
+	}
+	f := findFlag(flags, name)
+	return f != nil && takesValue(f)
+}
+
 // flagWidth is how many arguments the flag at args[i] takes up: two for "--name VALUE" and
 // "-n VALUE" when the flag takes a value, one otherwise.
 func flagWidth(flags []cli.Flag, args []string, i int) int {
-	a := args[i]
-	name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
-	if strings.Contains(name, "=") || (!strings.HasPrefix(a, "--") && len(name) != 1) {
-		return 1
-	}
-	if f := findFlag(flags, name); f != nil && takesValue(f) && i+1 < len(args) {
+	if needsValue(flags, args[i]) && i+1 < len(args) {
 		return 2
 	}
 	return 1

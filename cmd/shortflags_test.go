@@ -82,6 +82,8 @@ func TestMoveTrailingFlagsReadsFlagsAfterArgumentsAsPodmanDoes(t *testing.T) {
 		{"den create busybox sh -c x", "den create busybox sh -c x"},
 		{"den unshare ls -l", "den unshare ls -l"},
 		{"den nosuch web -f", "den nosuch web -f"},
+		{"den kill web -s", "den kill web -s"},
+		{"den stop web -i --time", "den stop web -i --time"},
 		{"den", "den"},
 	} {
 		got := moveTrailingFlags(app, strings.Fields(tc.in))

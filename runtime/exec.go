@@ -10,8 +10,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"reflect"
 	goruntime "runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -153,8 +153,10 @@ func (r *Runtime) Exec(ref string, o ExecOptions, stdio Stdio) (int, error) {
 		return 125, err
 	}
 	defer conn.Close()
-	if err := sendExec(conn, sent, o, stdio); err != nil {
-		return 125, err
+	if !sent {
+		if err := sendExec(conn, o, stdio); err != nil {
+			return 125, err
+		}
 	}
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
@@ -339,7 +341,10 @@ func ParseDetachKeys(s string) ([]byte, error) {
 // sent its request before Go started (runtime/earlyexec), the connection is that one, sent
 // is true, and it is checked to be the request o would have made, to the same container.
 func (r *Runtime) dialExec(ref string, o ExecOptions) (c *Container, conn *net.UnixConn, sent bool, err error) {
-	early, ok := earlyexec.Take()
+	early, ok, err := earlyexec.Take()
+	if err != nil {
+		return nil, nil, false, err
+	}
 	if !ok {
 		c, conn, err = r.dialRunning(ref)
 		return c, conn, false, err
@@ -351,24 +356,21 @@ func (r *Runtime) dialExec(ref string, o ExecOptions) (c *Container, conn *net.U
 	var req controlRequest
 	if early.Dir != r.runDir(c.ID) || json.Unmarshal(early.Request, &req) != nil || req.Op != "exec" || req.Exec == nil || !req.Exec.Same(o) {
 		early.Conn.Close()
-		return nil, nil, false, fmt.Errorf("den exec sent %q to %s before its start, which differs from its command line (a bug of den's): set DEN_NO_EARLY_EXEC=1 to leave the request to the CLI", bytes.TrimSpace(early.Request), early.Dir)
+		return nil, nil, false, fmt.Errorf("den exec sent %q to %s from its start-up, which is not what its command line asks of %s (a bug in den; the process may have started): set DEN_NO_EARLY_EXEC=1 to leave exec to the CLI", bytes.TrimSpace(early.Request), early.Dir, c.Name)
 	}
-	logrus.Debugf("exec: the request went to the monitor before den started")
+	logrus.Debugf("exec: the request went to the monitor before den's Go runtime started")
 	return c, early.Conn, true, nil
 }
 
-// Same reports whether two exec requests ask for the same process.
+// Same reports whether two exec requests ask for the same process (the detach keys stay with
+// the client).
 func (a ExecOptions) Same(b ExecOptions) bool {
-	return slices.Equal(a.Args, b.Args) && slices.Equal(a.Env, b.Env) && a.WorkingDir == b.WorkingDir && a.User == b.User &&
-		a.Tty == b.Tty && a.Interactive == b.Interactive && a.Detach == b.Detach && a.Width == b.Width && a.Height == b.Height
+	a.DetachKeys, b.DetachKeys = nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
-// sendExec sends the exec request, with the process's stdio unless it has a terminal, unless
-// it went already.
-func sendExec(conn *net.UnixConn, sent bool, o ExecOptions, stdio Stdio) error {
-	if sent {
-		return nil
-	}
+// sendExec sends the exec request, with the process's stdio unless it has a terminal.
+func sendExec(conn *net.UnixConn, o ExecOptions, stdio Stdio) error {
 	var rights []byte
 	if !o.Tty {
 		in := stdio.In

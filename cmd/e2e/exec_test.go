@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -79,15 +80,14 @@ func TestExecRunsInAContainerStartedByAnotherInvocation(t *testing.T) {
 	})
 }
 
-// attach shows a detached container's output and feeds it input; the detach keys leave it.
-// A plain den exec sends its request to the monitor before den itself has started
+// A plain den exec sends its request to the monitor before den's Go runtime has started
 // (runtime/earlyexec); what runs is what the CLI would have asked for, by name or id, with or
 // without -i, and the same as when the CLI sends it.
 func TestExecSentBeforeDenStartsRunsWhatTheCLIAsksFor(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
 	id := d.runDetached(t, "--name", "early", "busybox", "sleep", "1000")
-	const early = "the request went to the monitor before den started"
+	const early = "the request went to the monitor before den's Go runtime started"
 	script := []string{"sh", "-c", `echo "$0|$1|$PATH"; cat; exit 3`, "a b", `c"d\e`}
 	want := "a b|c\"d\\e|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
 	cases := []struct {
@@ -109,7 +109,8 @@ func TestExecSentBeforeDenStartsRunsWhatTheCLIAsksFor(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if strings.Contains(c.name, "den.toml") {
-				d.writeFile(t, "config/den/den.toml", []byte("[engine]\nseccomp = true\n"))
+				toml := d.writeFile(t, "config/den/den.toml", []byte("[engine]\nseccomp = true\n"))
+				t.Cleanup(func() { os.Remove(toml) })
 			}
 			env := append([]string{"DEN_LOG_LEVEL=debug"}, c.env...)
 			r := d.runWith(t, execOpts{stdin: strings.NewReader("in\n"), env: env}, c.args...)
@@ -123,6 +124,7 @@ func TestExecSentBeforeDenStartsRunsWhatTheCLIAsksFor(t *testing.T) {
 	}
 }
 
+// attach shows a detached container's output and feeds it input; the detach keys leave it.
 func TestAttachRelaysOutputAndInputUntilExitOrDetach(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")

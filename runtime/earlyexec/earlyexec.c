@@ -27,18 +27,17 @@ int den_early_exec_fd = -1;
 char *den_early_exec_req;
 char den_early_exec_dir[4200];
 
-#define REQ_MAX 65536
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct buf {
-	char b[REQ_MAX];
-	size_t n;
+	char *b;
+	size_t cap, n;
 	int full;
 };
 
 static void put(struct buf *b, const char *s) {
 	size_t l = strlen(s);
-	if (b->n + l >= sizeof b->b) {
+	if (b->n + l >= b->cap) {
 		b->full = 1;
 		return;
 	}
@@ -93,6 +92,11 @@ static int is_name(const char *s) {
 // den_early_exec_parse reads argv as described above. It returns the index of CONTAINER
 // (COMMAND follows it) and sets *interactive, or returns 0 when it does not take the line.
 int den_early_exec_parse(int argc, char **argv, int *interactive) {
+	// Shell completion runs `den exec web rm -rf /x --generate-bash-completion`: the CLI
+	// only prints completions, and the command must not run.
+	for (int k = 1; k < argc; k++)
+		if (strcmp(argv[k], "--generate-bash-completion") == 0)
+			return 0;
 	int i = 1;
 	if (i < argc && strcmp(argv[i], "container") == 0)
 		i++;
@@ -116,10 +120,10 @@ int den_early_exec_parse(int argc, char **argv, int *interactive) {
 // den_early_exec_request writes the request for argv (read by den_early_exec_parse: ctr is
 // CONTAINER's index) into out, as Go's controlRequest; 0 when done.
 int den_early_exec_request(int argc, char **argv, int ctr, int interactive, char *out, size_t n) {
-	static struct buf b;
-	b.n = 0;
-	b.full = 0;
-	b.b[0] = 0;
+	struct buf b = {.b = out, .cap = n};
+	if (n == 0)
+		return -1;
+	out[0] = 0;
 	put(&b, "{\"op\":\"exec\",\"exec\":{\"args\":[");
 	for (int k = ctr + 1; k < argc; k++) {
 		if (k > ctr + 1)
@@ -131,10 +135,7 @@ int den_early_exec_request(int argc, char **argv, int ctr, int interactive, char
 	if (interactive)
 		put(&b, ",\"interactive\":true");
 	put(&b, "}}\n");
-	if (b.full || b.n + 1 > n)
-		return -1;
-	memcpy(out, b.b, b.n + 1);
-	return 0;
+	return b.full ? -1 : 0;
 }
 
 // quiet_config reports whether nothing in den's configuration could make the CLI refuse the
@@ -162,6 +163,19 @@ static int quiet_config(void) {
 // den_early_exec_dirs puts in data and run den's data and runtime directories for the user
 // uid with the environment given (NULL: unset), as config.ResolvePaths finds them; 0 when
 // done. A Go test holds it to config.ResolvePaths.
+// untidy reports whether a set value would not join as filepath.Join joins it (relative, a
+// trailing slash, "//", "." or ".." parts, or "/" itself): config.ResolvePaths cleans such
+// paths or ignores them, and den exec leaves them to it.
+static int untidy(const char *v) {
+	if (v == NULL || v[0] == 0)
+		return 0;
+	if (v[0] != '/')
+		return 1;
+	size_t l = strlen(v);
+	return l == 1 || v[l - 1] == '/' || strstr(v, "//") || strstr(v, "/./") || strstr(v, "/../") ||
+	       (l >= 2 && strcmp(v + l - 2, "/.") == 0) || (l >= 3 && strcmp(v + l - 3, "/..") == 0);
+}
+
 int den_early_exec_dirs(unsigned uid, const char *home, const char *xd, const char *xr, const char *tmp, char *data,
 			char *run, size_t n) {
 	if (uid == 0) {
@@ -170,6 +184,8 @@ int den_early_exec_dirs(unsigned uid, const char *home, const char *xd, const ch
 		return 0;
 	}
 	if (home != NULL && home[0] != 0 && home[0] != '/')
+		return -1;
+	if (untidy(home) || untidy(xd) || untidy(xr) || untidy(tmp))
 		return -1;
 	if (xd != NULL && xd[0] != 0) {
 		if (xd[0] != '/')
@@ -261,7 +277,7 @@ static int send_request(const char *dir, const char *req, int interactive) {
 			;
 		ok = w == (ssize_t)iov.iov_len;
 	}
-	if (in > 0)
+	if (!interactive && in >= 0)
 		close(in);
 	if (!ok && s >= 0) {
 		close(s);
@@ -279,7 +295,7 @@ __attribute__((constructor)) static void den_early_exec(int argc, char **argv) {
 	if (ctr == 0 || !quiet_config())
 		return;
 	char data[4096], run[4096], id[65];
-	static char req[REQ_MAX];
+	static char req[65536];
 	if (den_early_exec_dirs((unsigned)getuid(), getenv("HOME"), getenv("XDG_DATA_HOME"), getenv("XDG_RUNTIME_DIR"),
 				getenv("TMPDIR"), data, run, sizeof data) < 0 || container_id(data, argv[ctr], id) < 0 ||
 	    den_early_exec_request(argc, argv, ctr, interactive, req, sizeof req) < 0)

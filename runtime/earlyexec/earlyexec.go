@@ -14,6 +14,7 @@ package earlyexec
 import "C"
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"unsafe"
@@ -28,24 +29,28 @@ type Sent struct {
 }
 
 // Take hands over the request sent before Go started, once; ok is false when there is none.
-func Take() (s Sent, ok bool) {
+// An error means a request went and cannot be taken over: the process may be running.
+func Take() (s Sent, ok bool, err error) {
 	fd := int(C.den_early_exec_fd)
 	if fd < 0 {
-		return Sent{}, false
+		return Sent{}, false, nil
 	}
 	C.den_early_exec_fd = -1
+	s.Request = []byte(C.GoString(C.den_early_exec_req))
+	s.Dir = C.GoString(&C.den_early_exec_dir[0])
 	f := os.NewFile(uintptr(fd), "early-exec")
 	defer f.Close()
 	conn, err := net.FileConn(f)
 	if err != nil {
-		return Sent{}, false
+		return s, true, fmt.Errorf("taking over the exec request sent to %s: %w", s.Dir, err)
 	}
-	uc, ok := conn.(*net.UnixConn)
-	if !ok {
+	uc, isUnix := conn.(*net.UnixConn)
+	if !isUnix {
 		conn.Close()
-		return Sent{}, false
+		return s, true, fmt.Errorf("taking over the exec request sent to %s: not a unix socket", s.Dir)
 	}
-	return Sent{Conn: uc, Request: []byte(C.GoString(C.den_early_exec_req)), Dir: C.GoString(&C.den_early_exec_dir[0])}, true
+	s.Conn = uc
+	return s, true, nil
 }
 
 // Parse is the constructor's reading of args (a whole command line, den first), for the
@@ -66,11 +71,7 @@ func Parse(args []string) (ctr string, req []byte, ok bool) {
 	if C.den_early_exec_request(C.int(len(args)), &argv[0], i, interactive, (*C.char)(unsafe.Pointer(&out[0])), C.size_t(len(out))) != 0 {
 		return "", nil, false
 	}
-	n := 0
-	for n < len(out) && out[n] != 0 {
-		n++
-	}
-	return args[i], out[:n], true
+	return args[i], []byte(C.GoString((*C.char)(unsafe.Pointer(&out[0])))), true
 }
 
 // Dirs is the constructor's reading of den's data and runtime directories for user uid with

@@ -33,8 +33,6 @@ import (
 
 	// A container's seccomp filter comes from den's cache when it can (see the package).
 	_ "github.com/den-project/den/runtime/seccompcache"
-	// enter.c tells which command lines copy images (den_transfer_command).
-	_ "github.com/den-project/den/runtime/userns"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
@@ -64,11 +62,8 @@ func Size() int { return int(C.den_initexec_size()) }
 func TransferSize() int { return int(C.den_transfer_size()) }
 
 // TransferFailure says why a command that copies images is still in a core den: the hand-over
-// to the whole den failed, or this build carries none.
+// to the whole den failed.
 func TransferFailure() error {
-	if TransferSize() == 0 {
-		return errors.New("this den was built without containers/image: build it with `make build`")
-	}
 	if e := syscall.Errno(C.den_transfer_errno); e != 0 {
 		return fmt.Errorf("starting the den that copies images: %w", e)
 	}

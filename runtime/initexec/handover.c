@@ -1,0 +1,145 @@
+//go:build den_core
+
+// handover.c: in den's core build, a command that copies images (load, import, save, pull,
+// push, login, logout) becomes the whole den that the core carries (transfer.S), before
+// anything else happens in the process (see initexec.go).
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+extern const char den_transfer_blob[], den_transfer_blob_end[];
+// The SHA-256 of den_transfer_blob, in hex.
+extern const char den_transfer_sum[];
+extern char **environ;
+extern int den_transfer_errno;
+
+// initexec.c
+size_t den_transfer_size(void);
+int den_copy_from_file(int fd, const char *blob, size_t n);
+void den_exec_blob(const char *blob, size_t n, const char *name, char **argv);
+// runtime/userns (enter.c): whether a command line is one that copies images.
+int den_transfer_command(int argc, char **argv);
+
+// private_dir opens (making it if needed) the directory name under the directory at fd, and
+// returns it if it is this user's own and nobody else may write in it.
+static int private_dir(int at, const char *name) {
+	mkdirat(at, name, 0700);
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0022))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+// remove_others removes the whole dens of other builds from bin, keeping keep.
+static void remove_others(int bin, const char *keep) {
+	int fd = dup(bin);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, keep) == 0)
+			continue;
+		int old = openat(bin, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (old >= 0) {
+			unlinkat(old, "den", 0);
+			close(old);
+		}
+		unlinkat(bin, e->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}
+
+// cached_transfer returns a descriptor of the directory that holds the whole den as a file,
+// CACHE/den/bin/SUM/den (CACHE: $XDG_CACHE_HOME, else ~/.cache), written there by the first
+// command of this build that needed it: exec'ing it costs a lookup, where a memfd costs a
+// copy of its 30-odd MB every time (some 17 ms). Every directory from den/ down must be the
+// user's own and writable by nobody else, and the file a regular one of the user's own, mode
+// 0500 and of the right size; the walk is by descriptors, so nothing can be swapped in
+// between a check and the exec. A build that writes its den removes those of other builds.
+// It returns -1 when there is none to run.
+static int cached_transfer(size_t n) {
+	char base[4096];
+	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	if (x != NULL && x[0] == '/')
+		snprintf(base, sizeof base, "%s", x);
+	else if (home != NULL && home[0] == '/')
+		snprintf(base, sizeof base, "%s/.cache", home);
+	else
+		return -1;
+	char sum[17];
+	snprintf(sum, sizeof sum, "%.16s", den_transfer_sum);
+	mkdir(base, 0700);
+	int fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *levels[] = {"den", "bin", sum};
+	int bin = -1;
+	for (int i = 0; i < 3 && fd >= 0; i++) {
+		int next = private_dir(fd, levels[i]);
+		if (i == 2)
+			bin = fd;
+		else
+			close(fd);
+		fd = next;
+	}
+	if (fd < 0) {
+		if (bin >= 0)
+			close(bin);
+		return -1;
+	}
+	struct stat st;
+	if (fstatat(fd, "den", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		int tmp = openat(fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0500);
+		if (tmp >= 0) {
+			char proc[64];
+			snprintf(proc, sizeof proc, "/proc/self/fd/%d", tmp);
+			// The mode is set again past the umask; the data reaches the disk before the
+			// name does, so a crash cannot leave a kept den of the right size but torn.
+			if (den_copy_from_file(tmp, den_transfer_blob, n) == 0 && fchmod(tmp, 0500) == 0 && fdatasync(tmp) == 0 &&
+			    linkat(AT_FDCWD, proc, fd, "den", AT_SYMLINK_FOLLOW) == 0)
+				remove_others(bin, sum);
+			close(tmp);
+		}
+		// Made here or by another command at the same moment: checked as any other.
+		if (fstatat(fd, "den", &st, AT_SYMLINK_NOFOLLOW) < 0)
+			st.st_mode = 0;
+	}
+	close(bin);
+	if (S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 07777) == 0500 && (size_t)st.st_size == n)
+		return fd;
+	close(fd);
+	return -1;
+}
+
+// hand_over makes a core den that was asked to copy images (load, import, save, pull, push,
+// login, logout) the whole den, with the same arguments, before anything else happens in
+// this process: before enter.c's user namespace and before Go. Any other process of den (a
+// container's init, a monitor, the child of the slow user namespace path) is not a command
+// line and is left alone. The whole den runs from the user's cache directory, else from a
+// memfd.
+__attribute__((constructor(101))) static void hand_over(int argc, char **argv) {
+	size_t n = den_transfer_size();
+	if (n == 0 || getenv("_LIBCONTAINER_INITPIPE") || getenv("_DEN_USERNS_STAGE") || getenv("_DEN_MONITOR") ||
+	    getenv("_DEN_NETWORK_HOLDER") || !den_transfer_command(argc, argv))
+		return;
+	int dir = cached_transfer(n);
+	if (dir >= 0) {
+		syscall(SYS_execveat, dir, "den", argv, environ, AT_SYMLINK_NOFOLLOW);
+		close(dir);
+	}
+	den_exec_blob(den_transfer_blob, n, "den", argv);
+	den_transfer_errno = errno ? errno : EIO;
+}
