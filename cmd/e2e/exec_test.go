@@ -82,12 +82,15 @@ func TestExecRunsInAContainerStartedByAnotherInvocation(t *testing.T) {
 
 // A plain den exec sends its request to the monitor before den's Go runtime has started
 // (runtime/earlyexec); what runs is what the CLI would have asked for, by name or id, with or
-// without -i, and the same as when the CLI sends it.
+// without -i, and the same as when the CLI sends it. When the process ran, den exits with its
+// code without starting Go at all; an error the monitor answers is reported by the Go side, as
+// the CLI reports it.
 func TestExecSentBeforeDenStartsRunsWhatTheCLIAsksFor(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
 	id := d.runDetached(t, "--name", "early", "busybox", "sleep", "1000")
 	const early = "the request went to the monitor before den's Go runtime started"
+	const noGo = "and the exit code came back with it never started"
 	script := []string{"sh", "-c", `echo "$0|$1|$PATH"; cat; exit 3`, "a b", `c"d\e`}
 	want := "a b|c\"d\\e|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
 	cases := []struct {
@@ -96,15 +99,19 @@ func TestExecSentBeforeDenStartsRunsWhatTheCLIAsksFor(t *testing.T) {
 		env   []string
 		early bool
 		out   string
+		code  int
+		noGo  bool // den exited without starting Go
+		err   string
 	}{
-		{"by name", append([]string{"exec", "early"}, script...), nil, true, want},
-		{"by id", append([]string{"exec", id}, script...), nil, true, want},
-		{"by short id", append([]string{"exec", id[:12]}, script...), nil, true, want},
-		{"as den container exec, with -i", append([]string{"container", "exec", "-i", "early"}, script...), nil, true, want + "in\n"},
-		{"left to the CLI when asked", append([]string{"exec", "-i", "early"}, script...), []string{"DEN_NO_EARLY_EXEC=1"}, false, want + "in\n"},
-		{"left to the CLI with -e", append([]string{"exec", "-e", "X=1", "early"}, script...), nil, false, want},
+		{"by name", append([]string{"exec", "early"}, script...), nil, true, want, 3, true, ""},
+		{"by id", append([]string{"exec", id}, script...), nil, true, want, 3, true, ""},
+		{"by short id", append([]string{"exec", id[:12]}, script...), nil, true, want, 3, true, ""},
+		{"as den container exec, with -i", append([]string{"container", "exec", "-i", "early"}, script...), nil, true, want + "in\n", 3, true, ""},
+		{"a command not found: the Go side reports it", []string{"exec", "early", "nosuch"}, nil, true, "", 127, false, "Error: nosuch: command not found"},
+		{"left to the CLI when asked", append([]string{"exec", "-i", "early"}, script...), []string{"DEN_NO_EARLY_EXEC=1"}, false, want + "in\n", 3, false, ""},
+		{"left to the CLI with -e", append([]string{"exec", "-e", "X=1", "early"}, script...), nil, false, want, 3, false, ""},
 		// A den.toml could make the CLI refuse the command after the process has started.
-		{"left to the CLI with a den.toml", append([]string{"exec", "early"}, script...), nil, false, want},
+		{"left to the CLI with a den.toml", append([]string{"exec", "early"}, script...), nil, false, want, 3, false, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -114,11 +121,14 @@ func TestExecSentBeforeDenStartsRunsWhatTheCLIAsksFor(t *testing.T) {
 			}
 			env := append([]string{"DEN_LOG_LEVEL=debug"}, c.env...)
 			r := d.runWith(t, execOpts{stdin: strings.NewReader("in\n"), env: env}, c.args...)
-			if r.code != 3 || r.stdout != c.out {
-				t.Fatalf("want exit 3 and stdout %q\n%s", c.out, r)
+			if r.code != c.code || r.stdout != c.out || !strings.Contains(r.stderr, c.err) {
+				t.Fatalf("want exit %d, stdout %q and %q on stderr\n%s", c.code, c.out, c.err, r)
 			}
 			if got := strings.Contains(r.stderr, early); got != c.early {
 				t.Fatalf("sent before den started: %v, want %v\n%s", got, c.early, r)
+			}
+			if got := strings.Contains(r.stderr, noGo); got != c.noGo {
+				t.Fatalf("ended before Go started: %v, want %v\n%s", got, c.noGo, r)
 			}
 		})
 	}

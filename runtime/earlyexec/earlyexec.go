@@ -1,7 +1,10 @@
 // Package earlyexec takes over the request that `den exec` sent to a container's monitor
 // before the Go runtime started (see earlyexec.c): the monitor starts the process while den
-// boots instead of after. The runtime checks that the request is the one it would have sent
-// (same container, same options) before it waits on the connection in place of its own.
+// boots instead of after. When the process ran and ended plainly, the constructor has already
+// exited with its code and Go never started; what reaches Go is the rest: an error the
+// monitor answered, or a monitor that went away. The runtime checks that the request is the
+// one it would have sent (same container, same options) before it reads the connection in
+// place of its own.
 package earlyexec
 
 // #include <stdlib.h>
@@ -10,6 +13,7 @@ package earlyexec
 // extern char den_early_exec_dir[4200];
 // int den_early_exec_parse(int argc, char **argv, int *interactive);
 // int den_early_exec_request(int argc, char **argv, int ctr, int interactive, char *out, size_t n);
+// int den_early_exec_answered(int s, int *code);
 // int den_early_exec_dirs(unsigned uid, const char *home, const char *xd, const char *xr, const char *tmp, char *data, char *run, size_t n);
 import "C"
 
@@ -97,4 +101,15 @@ func Dirs(uid int, env map[string]string) (data, run string, ok bool) {
 		return "", "", false
 	}
 	return C.GoString((*C.char)(unsafe.Pointer(&d[0]))), C.GoString((*C.char)(unsafe.Pointer(&r[0]))), true
+}
+
+// Answered is the constructor's reading of the monitor's answers on the socket fd, for the
+// tests: the exit code and true when they are the plain answers of a process that ran, on
+// which den exits without starting Go; false leaves every byte unread for the Go side.
+func Answered(fd int) (code int, ok bool) {
+	var c C.int
+	if C.den_early_exec_answered(C.int(fd), &c) == 1 {
+		return int(c), true
+	}
+	return 0, false
 }

@@ -1,9 +1,14 @@
 package earlyexec
 
 import (
+	"io"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/den-project/den/config"
+	"golang.org/x/sys/unix"
 )
 
 // The constructor finds a container's runtime directory with its own reading of den's
@@ -54,6 +59,65 @@ func TestDirsAreConfigsPaths(t *testing.T) {
 			}
 			if data != p.DataDir || run != p.RuntimeDir {
 				t.Errorf("the constructor reads %s and %s, config %s and %s", data, run, p.DataDir, p.RuntimeDir)
+			}
+		})
+	}
+}
+
+// den exits from the constructor only on the monitor's plain answers for a process that ran,
+// however they arrive; on anything else every byte is left for the Go side to read.
+func TestAnsweredExitsOnlyOnPlainAnswersAndLeavesTheRestToGo(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		chunks []string // written in turn, 20 ms apart, then the monitor's end closes
+		ok     bool
+		code   int
+	}{
+		{"plain, at once", []string{"{\"pid\":42}\n{\"exit\":3}\n"}, true, 3},
+		{"plain, the exit later", []string{"{\"pid\":42}\n", "{\"exit\":0}\n"}, true, 0},
+		{"plain, split inside a line", []string{"{\"pid\":42}\n{\"ex", "it\":137}\n"}, true, 137},
+		{"an error", []string{"{\"error\":\"nosuch: command not found in the container\",\"code\":127}\n"}, false, 0},
+		{"the monitor went away", []string{"{\"pid\":42}\n"}, false, 0},
+		{"nothing", nil, false, 0},
+		{"a field it does not know", []string{"{\"pid\":42,\"tty\":1}\n{\"exit\":0}\n"}, false, 0},
+		{"spaces", []string{"{\"pid\": 42}\n{\"exit\":0}\n"}, false, 0},
+		{"a negative code", []string{"{\"pid\":42}\n{\"exit\":-1}\n"}, false, 0},
+		{"no pid", []string{"{\"pid\":0}\n{\"exit\":0}\n"}, false, 0},
+		{"more after the exit", []string{"{\"pid\":42}\n{\"exit\":0}\n{}"}, false, 0},
+		{"a long line", []string{strings.Repeat("x", 300) + "\n"}, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			den := os.NewFile(uintptr(fds[0]), "den")
+			defer den.Close()
+			monitor := os.NewFile(uintptr(fds[1]), "monitor")
+			go func() {
+				defer monitor.Close()
+				for i, c := range tc.chunks {
+					if i > 0 {
+						time.Sleep(20 * time.Millisecond)
+					}
+					if _, err := monitor.Write([]byte(c)); err != nil {
+						return
+					}
+				}
+			}()
+			code, ok := Answered(int(den.Fd()))
+			if ok != tc.ok || code != tc.code {
+				t.Fatalf("answered %v with code %d, want %v with %d", ok, code, tc.ok, tc.code)
+			}
+			if ok {
+				return
+			}
+			rest, err := io.ReadAll(den)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.Join(tc.chunks, ""); string(rest) != want {
+				t.Fatalf("the Go side would read %q, want every byte the monitor sent: %q", rest, want)
 			}
 		})
 	}
