@@ -44,8 +44,14 @@ type Stdio struct {
 	Out, Err *os.File
 }
 
+// lockContainer takes a container's lock. A container whose directory is gone (removed, by
+// now, by another command or by its own --rm) is ErrNotFound.
 func (r *Runtime) lockContainer(id string) (*record.Lock, error) {
-	return record.Acquire(r.recs.lockPath(id))
+	lk, err := record.Acquire(r.recs.lockPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", id, ErrNotFound)
+	}
+	return lk, err
 }
 
 // lockedRecord takes a container's lock and reads its record under it; the caller releases

@@ -328,12 +328,7 @@ func (r *Runtime) RemoveWithVolumes(ctx context.Context, ref string, force, volu
 			return nil, err
 		}
 	}
-	lk, err := r.lockContainer(c.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer lk.Release()
-	cur, err := r.recs.load(c.ID)
+	cur, lk, err := r.lockedRecord(c.ID)
 	if errors.Is(err, ErrNotFound) {
 		// A --rm container removed itself when it was killed.
 		return c, nil
@@ -341,6 +336,7 @@ func (r *Runtime) RemoveWithVolumes(ctx context.Context, ref string, force, volu
 	if err != nil {
 		return nil, err
 	}
+	defer lk.Release()
 	c = cur
 	reconcile(c)
 	if c.State.Status == StatusRunning {
