@@ -119,7 +119,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	}
 	if _, err := st.Container(c.ID); err != nil {
 		// A create killed between its record and its storage leaves a record only.
-		if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", nil); err != nil {
+		if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", storageOptions(c)); err != nil {
 			return nil, fmt.Errorf("creating container storage: %w", err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/den-project/den/store/image"
 	"github.com/den-project/den/store/record"
 	"github.com/sirupsen/logrus"
+	"go.podman.io/storage"
 )
 
 // Runtime is den's handle on its state for one invocation. Storage is opened lazily, so
@@ -210,7 +211,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	users.Release()
 	netUsers.Release()
 	logrus.Debugf("creating storage container")
-	if _, err := im.Store.CreateContainer(c.ID, nil, img.ID, "", "", nil); err != nil {
+	if _, err := im.Store.CreateContainer(c.ID, nil, img.ID, "", "", storageOptions(c)); err != nil {
 		_ = r.recs.remove(c)
 		r.releaseAddresses(c)
 		undoVolumes()
@@ -218,6 +219,12 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	}
 	r.publish(c, events.StatusCreate)
 	return c, nil
+}
+
+// storageOptions says how containers/storage keeps c: a --rm container's layer and entry go
+// to its volatile lists, written without a sync, as podman's --rm containers do.
+func storageOptions(c *Container) *storage.ContainerOptions {
+	return &storage.ContainerOptions{Volatile: c.Config.Remove}
 }
 
 func firstNonEmpty(s ...string) string {

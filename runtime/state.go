@@ -153,11 +153,15 @@ func (r records) create(c *Container) error {
 	if err := os.Mkdir(filepath.Join(r.dir, c.ID), 0o700); err != nil {
 		return fmt.Errorf("creating container directory: %w", err)
 	}
-	if err := record.WriteJSON(r.path(c.ID), c); err != nil {
+	if err := r.save(c); err != nil {
 		os.RemoveAll(filepath.Join(r.dir, c.ID))
 		return err
 	}
-	if err := record.WriteFile(namePath, []byte(c.ID+"\n"), 0o600); err != nil {
+	write := record.WriteFile
+	if c.Config.Remove {
+		write = record.WriteFileVolatile
+	}
+	if err := write(namePath, []byte(c.ID+"\n"), 0o600); err != nil {
 		os.RemoveAll(filepath.Join(r.dir, c.ID))
 		return err
 	}
@@ -199,7 +203,14 @@ func (r records) exists(id string) bool {
 	return err == nil
 }
 
-func (r records) save(c *Container) error { return record.WriteJSON(r.path(c.ID), c) }
+// save writes c's record. A --rm container's is not synced: such a container is not meant to
+// outlast its run, let alone a power loss, and podman's storage of it is volatile too.
+func (r records) save(c *Container) error {
+	if c.Config.Remove {
+		return record.WriteJSONVolatile(r.path(c.ID), c)
+	}
+	return record.WriteJSON(r.path(c.ID), c)
+}
 
 // list loads every record, newest first. Records that vanish while listing are skipped.
 func (r records) list() ([]*Container, error) {

@@ -246,12 +246,64 @@ func wantRunRmLeavesNothing(t *testing.T, d *den) {
 		t.Errorf("want nothing of den mounted on the host, found %q", mps)
 	}
 	// Storage forgets the container too, not only den's records.
-	b, err := os.ReadFile(filepath.Join(d.graphRoot(), "overlay-containers", "containers.json"))
+	for _, list := range []string{"containers.json", "volatile-containers.json"} {
+		if ids := storageContainers(t, d, list); len(ids) != 0 {
+			t.Errorf("want no containers in containers/storage's %s, got %q", list, ids)
+		}
+	}
+}
+
+// storageContainers lists the ids in one of containers/storage's container lists.
+func storageContainers(t *testing.T, d *den, list string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(d.graphRoot(), "overlay-containers", list))
+	if os.IsNotExist(err) {
+		return nil
+	}
 	if err != nil {
-		t.Fatalf("reading containers/storage's container list: %v", err)
+		t.Fatalf("reading containers/storage's %s: %v", list, err)
 	}
-	var cs []json.RawMessage
-	if err := json.Unmarshal(b, &cs); err != nil || len(cs) != 0 {
-		t.Errorf("want no containers in containers.json, got %s", b)
+	var cs []struct {
+		ID string `json:"id"`
 	}
+	if err := json.Unmarshal(b, &cs); err != nil {
+		t.Fatalf("decoding containers/storage's %s: %v\n%s", list, err, b)
+	}
+	var ids []string
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// A --rm container is kept in containers/storage's volatile lists, written without a sync,
+// as podman keeps its --rm containers; any other goes to the lists that survive a crash.
+func TestRunRmContainerIsVolatileInStorage(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	rm := d.runDetached(t, "--rm", "busybox", "sleep", "1000")
+	kept := d.runDetached(t, "busybox", "sleep", "1000")
+	volatile := storageContainers(t, d, "volatile-containers.json")
+	durable := storageContainers(t, d, "containers.json")
+	if !slices.Contains(volatile, rm) || slices.Contains(durable, rm) {
+		t.Errorf("want the --rm container %s in volatile-containers.json only; volatile %q, durable %q", rm[:12], volatile, durable)
+	}
+	if !slices.Contains(durable, kept) || slices.Contains(volatile, kept) {
+		t.Errorf("want the other container %s in containers.json only; volatile %q, durable %q", kept[:12], volatile, durable)
+	}
+	d.mustRun(t, "rm", "-f", rm, kept)
+	if ids := append(storageContainers(t, d, "volatile-containers.json"), storageContainers(t, d, "containers.json")...); len(ids) != 0 {
+		t.Errorf("want both containers gone from storage after rm -f, found %q", ids)
+	}
+}
+
+// rm -f of a running --rm container succeeds, as podman's does, although the container's
+// monitor removes it too when it dies: before, den answered that the container's lock could
+// not be opened, with 125.
+func TestRmForceOfARunningRmContainerSucceeds(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.runDetached(t, "--rm", "--name", "gone", "busybox", "sleep", "1000")
+	wantStdout(t, d.run(t, "rm", "-f", "gone"), "gone\n")
+	d.wantNoContainers(t)
 }

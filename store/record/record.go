@@ -67,6 +67,18 @@ func (l *Lock) Release() {
 // WriteFile replaces path with data atomically: readers see the old or the new contents,
 // never a mix, also after a crash at any point.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return writeFile(path, data, perm, true)
+}
+
+// WriteFileVolatile is WriteFile for a record that need not survive a power loss, as a --rm
+// container's: a kill -9 at any point still leaves the old or the new contents, but the data
+// is not synced, so a machine that loses power may come back with an empty or missing file
+// (which system check repairs). The sync was most of the cost of a record write.
+func WriteFileVolatile(path string, data []byte, perm os.FileMode) error {
+	return writeFile(path, data, perm, false)
+}
+
+func writeFile(path string, data []byte, perm os.FileMode, sync bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -83,8 +95,10 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	if err := tmp.Chmod(perm); err != nil {
 		return clean(err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return clean(err)
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			return clean(err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return clean(err)
@@ -98,12 +112,17 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 
 // WriteJSON stores v as JSON with WriteFile, compact: listings decode a thousand records,
 // and indentation was a third of their bytes.
-func WriteJSON(path string, v any) error {
+func WriteJSON(path string, v any) error { return writeJSON(path, v, true) }
+
+// WriteJSONVolatile is WriteJSON with WriteFileVolatile.
+func WriteJSONVolatile(path string, v any) error { return writeJSON(path, v, false) }
+
+func writeJSON(path string, v any, sync bool) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
-	return WriteFile(path, append(b, '\n'), 0o600)
+	return writeFile(path, append(b, '\n'), 0o600, sync)
 }
 
 // ReadJSON loads path into v. A missing file is reported as os.ErrNotExist.

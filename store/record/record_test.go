@@ -120,36 +120,44 @@ func TestWriteJSONThenReadJSONRoundTrips(t *testing.T) {
 	}
 }
 
+// Both writers replace a file whole, with its permissions: the volatile one only leaves out
+// the sync.
 func TestWriteFileReplacesContentsAndSetsThePermissions(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	steps := []struct {
-		data string
-		perm os.FileMode
-	}{
-		{"first version, rather long\n", 0o600},
-		{"second\n", 0o644},
-		{"", 0o640},
+	for name, write := range map[string]func(string, []byte, os.FileMode) error{
+		"WriteFile": record.WriteFile, "WriteFileVolatile": record.WriteFileVolatile,
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "f")
+			steps := []struct {
+				data string
+				perm os.FileMode
+			}{
+				{"first version, rather long\n", 0o600},
+				{"second\n", 0o644},
+				{"", 0o640},
+			}
+			for _, s := range steps {
+				if err := write(path, []byte(s.data), s.perm); err != nil {
+					t.Fatalf("%s(%q): %v", name, s.data, err)
+				}
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(b) != s.data {
+					t.Errorf("contents = %q, want %q", b, s.data)
+				}
+				fi, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode().Perm() != s.perm {
+					t.Errorf("mode = %o, want %o", fi.Mode().Perm(), s.perm)
+				}
+			}
+			assertNoTempFiles(t, filepath.Dir(path))
+		})
 	}
-	for _, s := range steps {
-		if err := record.WriteFile(path, []byte(s.data), s.perm); err != nil {
-			t.Fatalf("WriteFile(%q): %v", s.data, err)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(b) != s.data {
-			t.Errorf("contents = %q, want %q", b, s.data)
-		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm() != s.perm {
-			t.Errorf("mode = %o, want %o", fi.Mode().Perm(), s.perm)
-		}
-	}
-	assertNoTempFiles(t, filepath.Dir(path))
 }
 
 func assertNoTempFiles(t *testing.T, dir string) {
