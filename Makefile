@@ -57,11 +57,15 @@ demo:
 
 # Both builds are vetted: the whole den (the default, which go test tests) and den's core.
 VETCORE := $(GO) vet -tags=$(subst $(space),$(comma),$(TAGS) den_core) ./...
+# runtime/initexec's tests of the den-init it keeps need den-init linked in (bin/den's build
+# built it).
+INITTEST := $(GO) test -count=1 -tags=$(subst $(space),$(comma),$(TAGS) den_initbin) ./runtime/initexec/
 
-unit:
+unit: $(INITBIN)
 	$(GO) vet ./...
 	$(VETCORE)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /cmd/e2e)
+	$(INITTEST)
 
 e2e: build testdata bigimage
 	DEN_BINARY=$(CURDIR)/bin/den $(GO) test -count=1 -timeout 30m ./cmd/e2e/
@@ -71,6 +75,7 @@ test: build testdata bigimage
 	$(GO) vet ./...
 	$(VETCORE)
 	DEN_BINARY=$(CURDIR)/bin/den $(GO) test -count=1 -p 2 -timeout 40m ./...
+	$(INITTEST)
 
 bench: build testdata bigimage
 	scripts/bench.sh

@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/console"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/den-project/den/netstack"
+	"github.com/den-project/den/runtime/initexec"
 	"github.com/den-project/den/runtime/seccompcache"
 	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/record"
@@ -71,10 +72,16 @@ func (r *Runtime) lockedRecord(id string) (*Container, *record.Lock, error) {
 
 func (r *Runtime) stateRoot() string { return filepath.Join(r.Paths.RuntimeDir, "runc") }
 
-// initLogLevel is the log level of a container's init (or an exec's), with the request to
-// load the seccomp filter from den's cache of compiled profiles (runtime/seccompcache).
+// initLogLevel is the log level of a container's init (or an exec's), with the requests to
+// load the seccomp filter from den's cache of compiled profiles (runtime/seccompcache) and to
+// exec the den-init kept under den's data directory (runtime/initexec), last: the init takes
+// them out from the end, in that order, before anything reads the level.
 func (r *Runtime) initLogLevel() string {
-	return seccompcache.LogLevel(strconv.Itoa(int(logrus.GetLevel())), seccompcache.Dir(r.Paths.DataDir))
+	lv := seccompcache.LogLevel(strconv.Itoa(int(logrus.GetLevel())), seccompcache.Dir(r.Paths.DataDir))
+	if dir := initexec.Keep(r.Paths.DataDir); dir != "" {
+		lv += " den-init=" + dir
+	}
+	return lv
 }
 
 // session is one run of a container's process, kept by its holder: the foreground den that

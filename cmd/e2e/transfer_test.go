@@ -74,10 +74,7 @@ func TestOnlyTheUsersOwnPrivateKeptDenIsRun(t *testing.T) {
 		return append(append([]byte(nil), prog...), make([]byte, int(size)-len(prog))...)
 	}
 	same := st.Size()
-	cases := []struct {
-		name  string
-		plant func(t *testing.T)
-	}{
+	cases := []plantCase{
 		{"another size", func(t *testing.T) { d.replace(t, kept, planted(same-1), 0o500) }},
 		{"mode 0555", func(t *testing.T) { d.replace(t, kept, planted(same), 0o555) }},
 		{"a directory others may write", func(t *testing.T) {
@@ -100,10 +97,7 @@ func TestOnlyTheUsersOwnPrivateKeptDenIsRun(t *testing.T) {
 		}},
 	}
 	if d.user != nil && d.user.switchTo {
-		cases = append(cases, struct {
-			name  string
-			plant func(t *testing.T)
-		}{"another user's file", func(t *testing.T) {
+		cases = append(cases, plantCase{"another user's file", func(t *testing.T) {
 			d.replace(t, kept, planted(same), 0o500)
 			if err := os.Chown(kept, 0, 0); err != nil {
 				t.Fatal(err)
@@ -132,6 +126,12 @@ func TestOnlyTheUsersOwnPrivateKeptDenIsRun(t *testing.T) {
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("the user's own kept den was not run: %v", err)
 	}
+}
+
+// plantCase plants something where den keeps a program of its own.
+type plantCase struct {
+	name  string
+	plant func(t *testing.T)
 }
 
 // plantedProgram compiles a static program that creates marker and exits 0.

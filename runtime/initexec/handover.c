@@ -24,6 +24,7 @@ extern int den_transfer_errno;
 // initexec.c
 size_t den_transfer_size(void);
 int den_copy_from_file(int fd, const char *blob, size_t n);
+int den_private_subdir(int at, const char *name);
 void den_exec_blob(const char *blob, size_t n, const char *name, char **argv);
 // runtime/userns (enter.c): whether a command line is one that copies images.
 int den_transfer_command(int argc, char **argv);
@@ -32,13 +33,7 @@ int den_transfer_command(int argc, char **argv);
 // returns it if it is this user's own and nobody else may write in it.
 static int private_dir(int at, const char *name) {
 	mkdirat(at, name, 0700);
-	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0022))) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
+	return den_private_subdir(at, name);
 }
 
 // remove_others removes the whole dens of other builds from bin, keeping keep.

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <linux/mount.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -104,17 +105,126 @@ fail:;
 	errno = e;
 }
 
+// den_write_init fills fd with den-init: from this program's file, else from memory. It
+// returns 0 when done.
+int den_write_init(int fd) {
+	size_t n = den_initexec_size(), off = 0;
+	if (n == 0)
+		return -1;
+	if (den_copy_from_file(fd, den_init_blob, n) == 0)
+		return 0;
+	if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+		return -1;
+	while (off < n) {
+		ssize_t w = write(fd, den_init_blob + off, n - off);
+		if (w <= 0)
+			return -1;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+// den-init kept as a file (see initexec.go, Keep): DIR/bin/den-init, beside an empty DIR/empty.
+// The init execs it through a read-only overlay of those two directories, mounted detached:
+// a file the container cannot write (the overlay has no upper layer, so no remount makes it
+// writable) and cannot reach by any path, as runc seals its own binary, and that costs a
+// lookup where a memfd costs a copy of den-init's 5 MB and fresh pages for all of it: some 3
+// ms of every container start and every exec here.
+#define KEPT_MARK " den-init="
+#define LEVEL_ENV "_LIBCONTAINER_LOGLEVEL"
+
+// den_init_sealed is the sealed den-init the init execs, -1 when there is none.
+static int den_init_sealed = -1;
+
+// den_private_subdir opens the directory name under at if it is this user's own, not a link,
+// and writable by nobody else.
+int den_private_subdir(int at, const char *name) {
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0022))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+// den_seal_kept opens DIR/bin/den-init through a read-only overlay of DIR/bin and DIR/empty
+// and returns the descriptor if the file there is den-init: a regular file of this user's
+// own, mode 0500, of den-init's size. The directories go to the overlay as the descriptors
+// that were checked. It returns -1 otherwise.
+int den_seal_kept(const char *dir, size_t n) {
+	int fd = -1, ctx = -1, mnt = -1;
+	int top = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int bin = top >= 0 ? den_private_subdir(top, "bin") : -1;
+	int empty = top >= 0 ? den_private_subdir(top, "empty") : -1;
+	if (bin < 0 || empty < 0)
+		goto out;
+	char lower[64];
+	snprintf(lower, sizeof lower, "/proc/self/fd/%d:/proc/self/fd/%d", bin, empty);
+	ctx = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+	if (ctx < 0 || syscall(SYS_fsconfig, ctx, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0)
+		goto out;
+	(void)syscall(SYS_fsconfig, ctx, FSCONFIG_SET_STRING, "xino", "off", 0);
+	if (syscall(SYS_fsconfig, ctx, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		goto out;
+	mnt = (int)syscall(SYS_fsmount, ctx, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+	if (mnt < 0)
+		goto out;
+	fd = openat(mnt, "den-init", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+			(st.st_mode & 07777) != 0500 || (size_t)st.st_size != n)) {
+		close(fd);
+		fd = -1;
+	}
+out:;
+	int fds[] = {top, bin, empty, ctx, mnt};
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return fd;
+}
+
+// take_kept runs in a container's init before runc's nsenter constructor and before
+// runtime/seccompcache's (150), still in den's namespaces, where den's directories are: it
+// takes den's " den-init=DIR" out of the end of the log level and seals the den-init kept
+// there, above libcontainer's descriptors, for den_initexec. Nothing of it is left for the
+// container: the descriptor is close-on-exec, and den-init's own init closes what it did not
+// pass on.
+__attribute__((constructor(149))) static void take_kept(void) {
+	size_t n = den_initexec_size();
+	const char *lv = getenv(LEVEL_ENV);
+	const char *mark = lv != NULL ? strstr(lv, KEPT_MARK) : NULL;
+	if (n == 0 || mark == NULL || getenv("_LIBCONTAINER_INITPIPE") == NULL)
+		return;
+	char dir[4096], level[4096];
+	snprintf(dir, sizeof dir, "%s", mark + strlen(KEPT_MARK));
+	snprintf(level, sizeof level, "%.*s", (int)(mark - lv), lv);
+	setenv(LEVEL_ENV, level, 1);
+	int fd = den_seal_kept(dir, n);
+	if (fd < 0)
+		return;
+	den_init_sealed = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	close(fd);
+}
+
 // den_initexec is called by runtime/prefault at the Go runtime's first memory mapping, in
 // every den process: by then runc's nsenter constructor has run and returned, which it does
 // only in the init that goes on to become the container's process. There, when den-init is
 // linked in, the process becomes den-init, with the same environment and descriptors
-// (runc's pipes), which libcontainer's init in den-init picks up. Any failure leaves den to
+// (runc's pipes), which libcontainer's init in den-init picks up: the sealed kept den-init
+// when take_kept found it, else one copied into a sealed memfd. Any failure leaves den to
 // run the init itself.
 void den_initexec(void) {
 	size_t n = den_initexec_size();
 	if (n == 0 || getenv("_LIBCONTAINER_INITPIPE") == NULL)
 		return;
 	char *argv[] = {"runc:[2:INIT]", NULL};
+	if (den_init_sealed >= 0) {
+		syscall(SYS_execveat, den_init_sealed, "", argv, environ, AT_EMPTY_PATH);
+		close(den_init_sealed);
+		den_init_sealed = -1;
+	}
 	den_exec_blob(den_init_blob, n, "den-init", argv);
 }
 

@@ -14,12 +14,16 @@
 //
 // The handover happens in C, in the init's first moment: after runc's nsenter has put the
 // process in the container's namespaces and before the Go runtime has started (see
-// initexec.c). den-init runs from a sealed memfd, so a container can no more write to the
-// binary that starts it than to den's own (CVE-2019-5736).
+// initexec.c). den-init runs from the file den keeps under its data directory (Keep), through
+// a read-only overlay mounted nowhere, or else from a sealed memfd: either way a container can
+// no more write to the binary that starts it than to den's own (CVE-2019-5736).
 package initexec
 
 // #include <stddef.h>
+// #include <stdlib.h>
 // size_t den_initexec_size(void);
+// int den_write_init(int fd);
+// int den_seal_kept(const char *dir, size_t n);
 // size_t den_transfer_size(void);
 // extern int den_transfer_errno;
 import "C"
@@ -27,9 +31,14 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
+	"strconv"
+	"strings"
 	"syscall"
+	"unsafe"
 
 	// A container's seccomp filter comes from den's cache when it can (see the package).
 	_ "github.com/den-project/den/runtime/seccompcache"
@@ -53,6 +62,68 @@ func Init() {
 		os.Exit(255) // the holder died before the setting took
 	}
 	libcontainer.Init()
+}
+
+// Keep makes sure that this build's den-init is kept as a file under dataDir, for containers'
+// inits to exec (take_kept in initexec.c) instead of copying it into a memfd each time, and
+// returns the directory to name in the init's log level: dataDir/init/SUM, which holds
+// bin/den-init, mode 0500, and the empty directory beside it that the sealing overlay needs.
+// The first call of a build writes it and removes other builds' directories. "" means there
+// is none to use, and the init copies den-init as before.
+func Keep(dataDir string) string {
+	n, sum := Size(), initBlobSum
+	if n == 0 || len(sum) < 16 || strings.Contains(dataDir, " den-") {
+		return ""
+	}
+	top := filepath.Join(dataDir, "init")
+	dir := filepath.Join(top, sum[:16])
+	bin := filepath.Join(dir, "bin")
+	file := filepath.Join(bin, "den-init")
+	if fi, err := os.Lstat(file); err == nil {
+		if fi.Mode().IsRegular() && fi.Mode().Perm() == 0o500 && fi.Size() == int64(n) {
+			return dir
+		}
+		return ""
+	}
+	for _, d := range []string{top, dir, bin, filepath.Join(dir, "empty")} {
+		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return ""
+		}
+	}
+	// Written whole before it has a name, and on the disk first: a crash cannot leave a
+	// kept den-init of the right size but torn.
+	fd, err := unix.Open(bin, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o500)
+	if err != nil {
+		return ""
+	}
+	defer unix.Close(fd)
+	if C.den_write_init(C.int(fd)) != 0 || unix.Fchmod(fd, 0o500) != nil || unix.Fdatasync(fd) != nil {
+		return ""
+	}
+	err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, file, unix.AT_SYMLINK_FOLLOW)
+	if err != nil && !errors.Is(err, unix.EEXIST) { // another den kept it at the same moment
+		return ""
+	}
+	if ents, err := os.ReadDir(top); err == nil {
+		for _, e := range ents {
+			if e.Name() != filepath.Base(dir) {
+				_ = os.RemoveAll(filepath.Join(top, e.Name()))
+			}
+		}
+	}
+	return dir
+}
+
+// Sealed is the den-init kept in dir as the init of this build would exec it, opened through
+// the sealing overlay, or false when den_seal_kept refuses it. For the tests.
+func Sealed(dir string) (*os.File, bool) {
+	cdir := C.CString(dir)
+	defer C.free(unsafe.Pointer(cdir))
+	fd := C.den_seal_kept(cdir, C.den_initexec_size())
+	if fd < 0 {
+		return nil, false
+	}
+	return os.NewFile(uintptr(fd), "sealed den-init"), true
 }
 
 // Size is the size of the embedded den-init, 0 when den was built without it.

@@ -1,0 +1,132 @@
+//go:build den_initbin
+
+package initexec
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// These tests need den-init linked in: `make test` runs them with the den_initbin tag.
+
+// Keep writes this build's den-init once, as a private file of its exact bytes, and removes
+// what other builds kept.
+func TestKeepWritesDenInitOnceAndRemovesOtherBuilds(t *testing.T) {
+	data := t.TempDir()
+	old := filepath.Join(data, "init", "0123456789abcdef", "bin")
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dir := Keep(data)
+	if dir == "" {
+		t.Fatal("Keep kept nothing")
+	}
+	file := filepath.Join(dir, "bin", "den-init")
+	fi, err := os.Lstat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o500 || fi.Size() != int64(Size()) {
+		t.Fatalf("kept %s: mode %v, size %d; want a regular file, 0500, %d bytes", file, fi.Mode(), fi.Size(), Size())
+	}
+	if b, err := os.ReadFile(file); err != nil || !bytes.HasPrefix(b, []byte("\x7fELF")) {
+		t.Fatalf("kept den-init is not a program: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "empty")); err != nil {
+		t.Errorf("no empty directory beside bin: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(old)); !os.IsNotExist(err) {
+		t.Errorf("another build's den-init is still kept: %v", err)
+	}
+	if again := Keep(data); again != dir {
+		t.Fatalf("second Keep: %q, want %q", again, dir)
+	}
+	if fi2, _ := os.Lstat(file); !os.SameFile(fi, fi2) {
+		t.Error("the second Keep wrote den-init again")
+	}
+}
+
+// The init execs only a kept den-init it can trust, through an overlay nobody can write.
+func TestSealedDenInitIsReadOnlyAndOnlyTheRightFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("sealing mounts an overlay: needs root, as den has in its user namespace")
+	}
+	keep := func(t *testing.T) (string, string) {
+		dir := Keep(t.TempDir())
+		if dir == "" {
+			t.Fatal("Keep kept nothing")
+		}
+		return dir, filepath.Join(dir, "bin", "den-init")
+	}
+	t.Run("kept as written: sealed, read-only, den-init's bytes", func(t *testing.T) {
+		dir, file := keep(t)
+		f, ok := Sealed(dir)
+		if !ok {
+			t.Fatal("the kept den-init was refused")
+		}
+		defer f.Close()
+		w, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), os.O_WRONLY, 0)
+		if err == nil {
+			w.Close()
+			t.Fatal("the sealed den-init could be opened for writing")
+		}
+		if !errors.Is(err, unix.EROFS) {
+			t.Errorf("opening the sealed den-init for writing: %v, want EROFS", err)
+		}
+		got, err := io.ReadAll(f)
+		want, _ := os.ReadFile(file)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("the sealed file is not the kept den-init (%v)", err)
+		}
+	})
+	refused := []struct {
+		name  string
+		spoil func(t *testing.T, dir, file string)
+	}{
+		{"another mode", func(t *testing.T, dir, file string) { must(t, os.Chmod(file, 0o555)) }},
+		{"another size", func(t *testing.T, dir, file string) {
+			must(t, os.Chmod(file, 0o700))
+			f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+			must(t, err)
+			_, err = f.Write([]byte{0})
+			must(t, err)
+			must(t, f.Close())
+			must(t, os.Chmod(file, 0o500))
+		}},
+		{"another owner", func(t *testing.T, dir, file string) { must(t, os.Lchown(file, 4242, 4242)) }},
+		{"a symlink", func(t *testing.T, dir, file string) {
+			must(t, os.Rename(file, filepath.Join(dir, "elsewhere")))
+			must(t, os.Symlink(filepath.Join(dir, "elsewhere"), file))
+		}},
+		{"bin writable by the group", func(t *testing.T, dir, file string) { must(t, os.Chmod(filepath.Join(dir, "bin"), 0o770)) }},
+		{"bin a symlink", func(t *testing.T, dir, file string) {
+			must(t, os.Rename(filepath.Join(dir, "bin"), filepath.Join(dir, "real")))
+			must(t, os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "bin")))
+		}},
+		{"no empty directory", func(t *testing.T, dir, file string) { must(t, os.Remove(filepath.Join(dir, "empty"))) }},
+	}
+	for _, tc := range refused {
+		t.Run("refused: "+tc.name, func(t *testing.T) {
+			dir, file := keep(t)
+			tc.spoil(t, dir, file)
+			if f, ok := Sealed(dir); ok {
+				f.Close()
+				t.Fatal("sealed, want refused")
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
