@@ -371,11 +371,10 @@ func (r *Runtime) deleteStorage(id string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := st.Container(id); err != nil {
-		return nil
-	}
-	_, _ = st.Unmount(id, true)
-	if err := st.DeleteContainer(id); err != nil && !strings.Contains(err.Error(), "not known") {
+	// DeleteContainer unmounts the layer first, as often as it was mounted: an Unmount of its
+	// own here only wrote the mount list once more.
+	err = st.DeleteContainer(id)
+	if err != nil && !errors.Is(err, storage.ErrNotAContainer) && !strings.Contains(err.Error(), "not known") {
 		return fmt.Errorf("removing container storage: %w", err)
 	}
 	return nil
