@@ -56,7 +56,6 @@ func (m *Manager) Commit(ctx context.Context, o CommitOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(diff.Name())
 	defer diff.Close()
 	// Held shared like a copy's, so no store shutdown prunes the layer's staging directory.
 	lk, err := record.AcquireShared(m.copiesLockPath())
@@ -86,7 +85,7 @@ func (m *Manager) spoolDiff(layerID string) (*os.File, error) {
 		return nil, fmt.Errorf("reading the container's changes: %w", err)
 	}
 	defer rc.Close()
-	f, err := os.CreateTemp("", "den-commit-*.tar")
+	f, err := spool("den-commit-*.tar")
 	if err != nil {
 		return nil, fmt.Errorf("spooling the container's changes: %w", err)
 	}
@@ -95,7 +94,6 @@ func (m *Manager) spoolDiff(layerID string) (*os.File, error) {
 	}
 	if err != nil {
 		f.Close()
-		os.Remove(f.Name())
 		return nil, fmt.Errorf("reading the container's changes: %w", err)
 	}
 	return f, nil
