@@ -135,9 +135,13 @@ func logoutAction(c *cli.Context) error {
 }
 
 func loadAction(c *cli.Context) error {
+	// Ctrl-C stops the load with its spool removed: Go's own handling of it ends den at once,
+	// deferred removals and all.
+	ctx, stop := interruptible()
+	defer stop()
 	path := c.String("input")
 	if path == "" {
-		tmp, err := spoolStdin()
+		tmp, err := spoolStdin(ctx)
 		if err != nil {
 			return withCode(125, err)
 		}
@@ -149,7 +153,7 @@ func loadAction(c *cli.Context) error {
 		return err
 	}
 	defer e.rt.Close()
-	loaded, err := im.Load(context.Background(), path)
+	loaded, err := im.Load(ctx, path)
 	if err != nil {
 		return withCode(125, err)
 	}
@@ -203,6 +207,9 @@ func saveAction(c *cli.Context) error {
 	if format.IsDir() && path == "" {
 		return withCode(125, fmt.Errorf("format %s writes a directory: give it with -o DIR", format))
 	}
+	// Ctrl-C stops the save with its spool removed, as with load.
+	ctx, stop := interruptible()
+	defer stop()
 	var out *output
 	if path == "" {
 		// Archives are written by random access: spool, then copy to stdout.
@@ -222,7 +229,7 @@ func saveAction(c *cli.Context) error {
 		return err
 	}
 	defer e.rt.Close()
-	saved, err := im.Save(context.Background(), image.SaveOptions{
+	saved, err := im.Save(ctx, image.SaveOptions{
 		Format: format, Path: path, Images: c.Args().Slice(), Multi: c.Bool("multi-image-archive"),
 	})
 	if err != nil {
@@ -375,7 +382,9 @@ func askCredentials(c *cli.Context, user, pass string) (string, string, error) {
 }
 
 // spoolStdin copies standard input to a temporary file: archives are read by random access.
-func spoolStdin() (string, error) {
+// A cancelled ctx (Ctrl-C) ends it at once, the file removed, however long the writer of
+// standard input keeps it open.
+func spoolStdin(ctx context.Context) (string, error) {
 	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		return "", errors.New("no archive given: use `den load -i FILE` or pipe an archive into den load")
 	}
@@ -383,8 +392,19 @@ func spoolStdin() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("spooling stdin: %w", err)
 	}
-	defer f.Close()
-	if _, err := io.Copy(f, os.Stdin); err != nil {
+	copied := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(f, os.Stdin)
+		copied <- err
+	}()
+	select {
+	case err = <-copied:
+	case <-ctx.Done():
+		err = errors.New("interrupted; nothing was loaded")
+	}
+	// An interrupted copy may still write: the name goes, and the data with the process.
+	f.Close()
+	if err != nil {
 		os.Remove(f.Name())
 		return "", fmt.Errorf("spooling stdin: %w", err)
 	}

@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 const busyboxName = "docker.io/library/busybox:latest"
@@ -41,6 +45,66 @@ func TestLoadReadsArchiveFromStdin(t *testing.T) {
 			}
 			wantBusyboxListed(t, d)
 		})
+	}
+}
+
+// Ctrl-C while den load reads an archive from a pipe ends it at once and leaves no spool in
+// the temporary directory, however long the pipe's writer lives (before, den died at once but
+// left a den-load-*.tar there, as large as what had arrived).
+func TestLoadInterruptedLeavesNoSpoolFile(t *testing.T) {
+	d := newDen(t)
+	tmp := filepath.Join(d.dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d.chown(t, tmp)
+	archive, err := os.ReadFile(filepath.Join(imagesDir, "busybox-oci.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// den starts with Ctrl-C's default action, as from a shell, even if this test was started
+	// with it ignored: a signal handled here is reset to the default in the child.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := d.command(ctx, "load")
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	// Half the archive, and the pipe left open: den is still spooling when interrupted.
+	if _, err := in.Write(archive[:len(archive)/2]); err != nil {
+		t.Fatal(err)
+	}
+	spool := func() []string {
+		m, _ := filepath.Glob(filepath.Join(tmp, "den-load-*"))
+		return m
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(spool()) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("den load never made its spool file under TMPDIR")
+		}
+	}
+	// As a terminal's Ctrl-C: to the whole process group.
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- cmd.Wait() }()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("den load still running 10 s after Ctrl-C")
+	}
+	if left := spool(); len(left) != 0 {
+		t.Errorf("den load left its spool after Ctrl-C: %q", left)
 	}
 }
 
