@@ -110,6 +110,9 @@ func TestExecSentBeforeDenStartsRunsWhatTheCLIAsksFor(t *testing.T) {
 		{"a command not found: the Go side reports it", []string{"exec", "early", "nosuch"}, nil, true, "", 127, false, "Error: nosuch: command not found"},
 		{"left to the CLI when asked", append([]string{"exec", "-i", "early"}, script...), []string{"DEN_NO_EARLY_EXEC=1"}, false, want + "in\n", 3, false, ""},
 		{"left to the CLI with -e", append([]string{"exec", "-e", "X=1", "early"}, script...), nil, false, want, 3, false, ""},
+		{"left to the CLI with -u", append([]string{"exec", "-u", "0", "early"}, script...), nil, false, want, 3, false, ""},
+		{"left to the CLI with a global flag", append([]string{"--log-level", "debug", "exec", "early"}, script...), nil, false, want, 3, false, ""},
+		{"left to the CLI with an unknown container", []string{"exec", "nosuch", "true"}, nil, false, "", 125, false, "Error: "},
 		// A den.toml could make the CLI refuse the command after the process has started.
 		{"left to the CLI with a den.toml", append([]string{"exec", "early"}, script...), nil, false, want, 3, false, ""},
 	}
