@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,8 +9,9 @@ import (
 
 // A container's init execs the den-init that den keeps under its data directory, sealed
 // (runtime/initexec): a private file of the user's own, mode 0500, of den-init's size, in
-// directories nobody else may write. Anything else planted there is not run; den-init then
-// comes from den itself, as before it was kept.
+// directories nobody else may write. Anything else planted there is not run: den replaces a
+// file of another size or mode, and for the rest den-init comes from den itself, as before it
+// was kept.
 func TestInitRunsOnlyTheKeptDenInit(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
@@ -68,6 +70,12 @@ func TestInitRunsOnlyTheKeptDenInit(t *testing.T) {
 				t.Fatalf("the init ran the planted program\n%s", r)
 			}
 			wantStdout(t, r, "hi\n")
+			// A file of another size or mode is den's to replace, and den did.
+			if tc.name == "another size" || tc.name == "mode 0555" {
+				if b, err := os.ReadFile(file); err != nil || !bytes.Equal(b, original) {
+					t.Errorf("den did not put den-init back in place of the planted file (%v)", err)
+				}
+			}
 		})
 	}
 	// The control: the same program as the user's own private file is run, which is what

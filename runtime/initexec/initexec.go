@@ -68,8 +68,9 @@ func Init() {
 // inits to exec (take_kept in initexec.c) instead of copying it into a memfd each time, and
 // returns the directory to name in the init's log level: dataDir/init/SUM, which holds
 // bin/den-init, mode 0500, and the empty directory beside it that the sealing overlay needs.
-// The first call of a build writes it and removes other builds' directories. "" means there
-// is none to use, and the init copies den-init as before.
+// The first call of a build writes it and removes other builds' directories; a file there
+// that is not den-init's (another mode or size) is replaced. "" means there is none to use,
+// and the init copies den-init as before.
 func Keep(dataDir string) string {
 	n, sum := Size(), initBlobSum
 	if n == 0 || len(sum) < 16 || strings.Contains(dataDir, " den-") {
@@ -83,7 +84,9 @@ func Keep(dataDir string) string {
 		if fi.Mode().IsRegular() && fi.Mode().Perm() == 0o500 && fi.Size() == int64(n) {
 			return dir
 		}
-		return ""
+		if err := os.Remove(file); err != nil {
+			return ""
+		}
 	}
 	for _, d := range []string{top, dir, bin, filepath.Join(dir, "empty")} {
 		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {

@@ -51,6 +51,15 @@ func TestKeepWritesDenInitOnceAndRemovesOtherBuilds(t *testing.T) {
 	if fi2, _ := os.Lstat(file); !os.SameFile(fi, fi2) {
 		t.Error("the second Keep wrote den-init again")
 	}
+	// Something else in its place (here a shorter file) is replaced by den-init.
+	must(t, os.Chmod(file, 0o700))
+	must(t, os.Truncate(file, 100))
+	if again := Keep(data); again != dir {
+		t.Fatalf("Keep over a wrong file: %q, want %q", again, dir)
+	}
+	if fi3, err := os.Lstat(file); err != nil || fi3.Size() != int64(Size()) || fi3.Mode().Perm() != 0o500 {
+		t.Errorf("the wrong file was not replaced by den-init: %v", err)
+	}
 }
 
 // The init execs only a kept den-init it can trust, through an overlay nobody can write.
