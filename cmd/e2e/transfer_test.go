@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,7 +63,8 @@ func TestImageCopyingRunsFromOneKeptDen(t *testing.T) {
 
 // A kept den is run only when it is a regular file of the user's own, mode 0500, of the
 // right size, in a directory nobody else may write: anything else could be someone else's
-// program, and den then runs the whole den from memory instead.
+// program, and den then runs the whole den from memory instead, and replaces a wrong file by
+// the whole den for the next command.
 func TestOnlyTheUsersOwnPrivateKeptDenIsRun(t *testing.T) {
 	d := newDen(t)
 	kept, st := loadKeepingDen(t, d)
@@ -115,6 +117,17 @@ func TestOnlyTheUsersOwnPrivateKeptDenIsRun(t *testing.T) {
 			}
 			if r.code != 0 {
 				t.Errorf("load failed instead of running the whole den from memory\n%s", r)
+			}
+			// What was planted under the name is den's to replace, and den did; a directory
+			// others may write is left alone.
+			if tc.name != "a directory others may write" {
+				fi, err := os.Lstat(kept)
+				if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o500 || fi.Size() != same || ownerOf(fi) != d.hostUID() {
+					t.Fatalf("the planted file was not replaced by the whole den: %v %v", fi, err)
+				}
+				if b, _ := os.ReadFile(kept); bytes.Equal(b, planted(same)) {
+					t.Fatal("the planted program is still kept as den")
+				}
 			}
 		})
 	}

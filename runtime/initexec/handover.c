@@ -59,6 +59,12 @@ static void remove_others(int bin, const char *keep) {
 	closedir(d);
 }
 
+// kept_den reports whether st is that of a kept whole den of n bytes: a regular file of the
+// user's own, mode 0500.
+static int kept_den(const struct stat *st, size_t n) {
+	return S_ISREG(st->st_mode) && st->st_uid == geteuid() && (st->st_mode & 07777) == 0500 && (size_t)st->st_size == n;
+}
+
 // cached_transfer returns a descriptor of the directory that holds the whole den as a file,
 // CACHE/den/bin/SUM/den (CACHE: $XDG_CACHE_HOME, else ~/.cache), written there by the first
 // command of this build that needed it: exec'ing it costs a lookup, where a memfd costs a
@@ -96,7 +102,12 @@ static int cached_transfer(size_t n) {
 		return -1;
 	}
 	struct stat st;
-	if (fstatat(fd, "den", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	int have = fstatat(fd, "den", &st, AT_SYMLINK_NOFOLLOW) == 0;
+	// Anything else under the name (another size or mode, a link, another user's file) is
+	// replaced by the whole den; left there, it would send every such command to a memfd.
+	if (have && !kept_den(&st, n) && unlinkat(fd, "den", 0) == 0)
+		have = 0;
+	if (!have) {
 		int tmp = openat(fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0500);
 		if (tmp >= 0) {
 			char proc[64];
@@ -113,7 +124,7 @@ static int cached_transfer(size_t n) {
 			st.st_mode = 0;
 	}
 	close(bin);
-	if (S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 07777) == 0500 && (size_t)st.st_size == n)
+	if (kept_den(&st, n))
 		return fd;
 	close(fd);
 	return -1;
