@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/den-project/den/config"
@@ -95,7 +96,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Before: func(c *cli.Context) error {
 			lvl, err := logrus.ParseLevel(c.String("log-level"))
 			if err != nil {
-				return withCode(125, fmt.Errorf("--log-level %q: use debug, info, warn or error", c.String("log-level")))
+				// Name what was given: the flag, or else DEN_LOG_LEVEL.
+				what := "DEN_LOG_LEVEL"
+				if slices.ContainsFunc(os.Args, func(a string) bool { return a == "--log-level" || strings.HasPrefix(a, "--log-level=") }) {
+					what = "--log-level"
+				}
+				return withCode(125, fmt.Errorf("%s %q: use debug, info, warn or error", what, c.String("log-level")))
 			}
 			logrus.SetLevel(lvl)
 			logrus.SetOutput(stderr)

@@ -92,8 +92,11 @@ var takesCommand = map[string]bool{"run": true, "create": true, "exec": true, "u
 // them, as podman's parser reads them; urfave/cli stops at the first argument. Commands that
 // take a container command keep their arguments as they are, and so does all that follows a
 // "--", which stays the end of den's flags; so does a command line whose last flag lacks its
-// value.
+// value, and a shell completion's, whose --generate-bash-completion must stay last.
 func moveTrailingFlags(app *cli.App, args []string) []string {
+	if len(args) > 0 && args[len(args)-1] == "--generate-bash-completion" {
+		return args
+	}
 	flags, cmds := app.Flags, app.Commands
 	var cur *cli.Command
 	i := 1

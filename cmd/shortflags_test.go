@@ -85,6 +85,7 @@ func TestMoveTrailingFlagsReadsFlagsAfterArgumentsAsPodmanDoes(t *testing.T) {
 		{"den kill web -s", "den kill web -s"},
 		{"den stop web -i --time", "den stop web -i --time"},
 		{"den", "den"},
+		{"den rm web -f --generate-bash-completion", "den rm web -f --generate-bash-completion"},
 	} {
 		got := moveTrailingFlags(app, strings.Fields(tc.in))
 		if want := strings.Fields(tc.want); !reflect.DeepEqual(got, want) {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -557,5 +558,30 @@ func TestAGeneratedNameThatIsTakenIsDrawnAgain(t *testing.T) {
 	}
 	if r.recs.exists(chosen.ID) {
 		t.Fatal("a refused create left a record")
+	}
+}
+
+// The lock of a container whose directory is gone (removed by another command, or by its own
+// --rm when its monitor saw it die) is "no such container", which rm takes as removed; it was
+// an error about the lock file before, and rm -f of a running --rm container failed with it.
+func TestLockOfARemovedContainerIsNotFound(t *testing.T) {
+	r := New(&config.Paths{DataDir: t.TempDir(), RuntimeDir: t.TempDir()}, nil)
+	c := &Container{ID: strings.Repeat("d", 64), Name: "gone", State: State{Status: StatusExited}}
+	if err := r.claimRecord(c, false); err != nil {
+		t.Fatal(err)
+	}
+	lk, err := r.lockContainer(c.ID)
+	if err != nil {
+		t.Fatalf("lock of a container that exists: %v", err)
+	}
+	lk.Release()
+	if err := r.recs.remove(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.lockContainer(c.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("lock of a removed container: %v, want ErrNotFound", err)
+	}
+	if _, err := r.RemoveWithVolumes(context.Background(), c.ID, true, false); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("rm of a removed container: %v, want ErrNotFound", err)
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -113,11 +114,19 @@ func TestExecSentBeforeDenStartsRunsWhatTheCLIAsksFor(t *testing.T) {
 		{"left to the CLI with -u", append([]string{"exec", "-u", "0", "early"}, script...), nil, false, want, 3, false, ""},
 		{"left to the CLI with a global flag", append([]string{"--log-level", "debug", "exec", "early"}, script...), nil, false, want, 3, false, ""},
 		{"left to the CLI with an unknown container", []string{"exec", "nosuch", "true"}, nil, false, "", 125, false, "Error: "},
+		// A runtime directory others could have made or may enter is not trusted before Go
+		// has checked it (and made it private again).
+		{"left to the CLI with a runtime directory open to others", append([]string{"exec", "early"}, script...), nil, false, want, 3, false, ""},
 		// A den.toml could make the CLI refuse the command after the process has started.
 		{"left to the CLI with a den.toml", append([]string{"exec", "early"}, script...), nil, false, want, 3, false, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if strings.Contains(c.name, "runtime directory") {
+				if err := os.Chmod(filepath.Join(d.runDir, "den"), 0o750); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if strings.Contains(c.name, "den.toml") {
 				toml := d.writeFile(t, "config/den/den.toml", []byte("[engine]\nseccomp = true\n"))
 				t.Cleanup(func() { os.Remove(toml) })

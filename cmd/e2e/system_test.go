@@ -201,3 +201,21 @@ func TestRootModeRunsWithFullIdentityMap(t *testing.T) {
 		t.Errorf("want /run/den left alone with --runroot")
 	}
 }
+
+// A bad log level is one line naming where it came from, the flag or DEN_LOG_LEVEL, and 125.
+func TestBadLogLevelNamesWhereItCameFrom(t *testing.T) {
+	d := newDen(t)
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"--log-level=bar", "version"}, nil, `Error: --log-level "bar": use debug, info, warn or error` + "\n"},
+		{[]string{"version"}, []string{"DEN_LOG_LEVEL=foo"}, `Error: DEN_LOG_LEVEL "foo": use debug, info, warn or error` + "\n"},
+	} {
+		r := d.runWith(t, execOpts{env: tc.env}, tc.args...)
+		if r.code != 125 || r.stderr != tc.want {
+			t.Errorf("want exit 125 and %q\n%s", tc.want, r)
+		}
+	}
+}

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -252,10 +253,19 @@ static int container_id(const char *data, const char *ctr, char id[65]) {
 	return found == 1 ? 0 : -1;
 }
 
+// private_run reports whether den's runtime directory is the user's own and closed to others,
+// as config.EnsureRuntimeDir requires before den uses it: under the /tmp fallback another user
+// could have made it, and would then get the request and the user's stdio. Anything else is
+// left to Go, which says so or makes it private.
+static int private_run(const char *run) {
+	struct stat st;
+	return lstat(run, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid() && (st.st_mode & 0077) == 0;
+}
+
 // send_request connects to the control socket in dir and sends req with the stdio the
 // process gets: stdin (or /dev/null without -i), stdout and stderr. It returns the socket.
 static int send_request(const char *dir, const char *req, int interactive) {
-	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -363,7 +373,7 @@ __attribute__((constructor)) static void den_early_exec(int argc, char **argv) {
 	static char req[65536];
 	if (den_early_exec_dirs((unsigned)getuid(), getenv("HOME"), getenv("XDG_DATA_HOME"), getenv("XDG_RUNTIME_DIR"),
 				getenv("TMPDIR"), data, run, sizeof data) < 0 || container_id(data, argv[ctr], id) < 0 ||
-	    den_early_exec_request(argc, argv, ctr, interactive, req, sizeof req) < 0)
+	    den_early_exec_request(argc, argv, ctr, interactive, req, sizeof req) < 0 || !private_run(run))
 		return;
 	snprintf(den_early_exec_dir, sizeof den_early_exec_dir, "%s/containers/%s", run, id);
 	den_early_exec_fd = send_request(den_early_exec_dir, req, interactive);

@@ -70,8 +70,9 @@ static int kept_den(const struct stat *st, size_t n) {
 // command of this build that needed it: exec'ing it costs a lookup, where a memfd costs a
 // copy of its 30-odd MB every time (some 17 ms). Every directory from den/ down must be the
 // user's own and writable by nobody else, and the file a regular one of the user's own, mode
-// 0500 and of the right size; the walk is by descriptors, so nothing can be swapped in
-// between a check and the exec. A build that writes its den removes those of other builds.
+// 0500 and of the right size; the walk is by descriptors, so no directory can be swapped in
+// between a check and the exec, and the file is looked up by name, not following a link, only
+// in the last one, which nobody but the user may write. A build that writes its den removes those of other builds.
 // It returns -1 when there is none to run.
 static int cached_transfer(size_t n) {
 	char base[4096];

@@ -2,7 +2,6 @@
 // den-init in a container's init. handover.c, in den's core build, makes a command that copies
 // images the whole den with the same means.
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -57,7 +56,7 @@ static int find_segment(struct dl_phdr_info *info, size_t size, void *data) {
 	return 0;
 }
 
-// copy_from_file fills fd with a blob from the page cache of this program's own file, with
+// den_copy_from_file fills fd with a blob from the page cache of this program's own file, with
 // no page of the blob ever mapped into this process: about a quarter of the time of writing
 // it from memory, which faults every page of it in first. It returns 0 when done.
 int den_copy_from_file(int fd, const char *blob, size_t n) {
@@ -79,7 +78,7 @@ int den_copy_from_file(int fd, const char *blob, size_t n) {
 	return done == n ? 0 : -1;
 }
 
-// exec_blob runs a program carried in this one from a sealed memfd, with this process's
+// den_exec_blob runs a program carried in this one from a sealed memfd, with this process's
 // descriptors and environment. It returns only on failure, with errno set.
 void den_exec_blob(const char *blob, size_t n, const char *name, char **argv) {
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);

@@ -69,7 +69,8 @@ func Init() {
 // returns the directory to name in the init's log level: dataDir/init/SUM, which holds
 // bin/den-init, mode 0500, and the empty directory beside it that the sealing overlay needs.
 // The first call of a build writes it and removes other builds' directories; a file there
-// that is not den-init's (another mode or size) is replaced. "" means there is none to use,
+// that is not den-init's (another mode or size) is replaced, and directories others may
+// write or a missing empty one are mended. "" means there is none to use,
 // and the init copies den-init as before.
 func Keep(dataDir string) string {
 	n, sum := Size(), initBlobSum
@@ -80,16 +81,27 @@ func Keep(dataDir string) string {
 	dir := filepath.Join(top, sum[:16])
 	bin := filepath.Join(dir, "bin")
 	file := filepath.Join(bin, "den-init")
+	empty := filepath.Join(dir, "empty")
+	fi, err := os.Lstat(file)
+	if err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() == 0o500 && fi.Size() == int64(n) {
+		if e, err := os.Lstat(empty); err == nil && e.IsDir() {
+			return dir
+		}
+	}
+	// Made, or mended: directories of the user's alone, as take_kept requires.
+	for _, d := range []string{top, dir, bin, empty} {
+		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return ""
+		}
+		if err := os.Chmod(d, 0o700); err != nil {
+			return ""
+		}
+	}
 	if fi, err := os.Lstat(file); err == nil {
 		if fi.Mode().IsRegular() && fi.Mode().Perm() == 0o500 && fi.Size() == int64(n) {
 			return dir
 		}
 		if err := os.Remove(file); err != nil {
-			return ""
-		}
-	}
-	for _, d := range []string{top, dir, bin, filepath.Join(dir, "empty")} {
-		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return ""
 		}
 	}

@@ -60,6 +60,18 @@ func TestKeepWritesDenInitOnceAndRemovesOtherBuilds(t *testing.T) {
 	if fi3, err := os.Lstat(file); err != nil || fi3.Size() != int64(Size()) || fi3.Mode().Perm() != 0o500 {
 		t.Errorf("the wrong file was not replaced by den-init: %v", err)
 	}
+	// Directories the init would refuse are mended.
+	must(t, os.Chmod(filepath.Join(dir, "bin"), 0o770))
+	must(t, os.Remove(filepath.Join(dir, "empty")))
+	if again := Keep(data); again != dir {
+		t.Fatalf("Keep over spoiled directories: %q, want %q", again, dir)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "bin")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("bin was not made private again: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "empty")); err != nil || !fi.IsDir() {
+		t.Errorf("the empty directory was not made again: %v", err)
+	}
 }
 
 // The init execs only a kept den-init it can trust, through an overlay nobody can write.

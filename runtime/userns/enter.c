@@ -59,8 +59,8 @@ static const char *flags_with_value[] = {"--root", "--runroot", "--log-level", N
 // den_transfer_commands are the commands that copy images with containers/image, which a
 // core build of den hands to the whole den it carries (runtime/initexec); a Go test holds
 // them to the CLI's. den_image_transfer_verbs are those of "den image".
-const char *den_transfer_commands[] = {"load", "import", "save", "pull", "push", "login", "logout", NULL};
-const char *den_image_transfer_verbs[] = {"load", "import", "save", "pull", "push", NULL};
+static const char *den_transfer_commands[] = {"load", "import", "save", "pull", "push", "login", "logout", NULL};
+static const char *den_image_transfer_verbs[] = {"load", "import", "save", "pull", "push", NULL};
 
 #define MAX_RANGES 16
 #define MAX_ARGS (2 + 3 * (MAX_RANGES + 1) + 1)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"sync"
 
 	"github.com/den-project/den/store"
 
@@ -136,8 +137,11 @@ func (m *Manager) removeOrphanLayers(keep map[string]bool) error {
 
 // unpackFailure matches how containers/storage reports a layer it could not unpack, e.g.
 // `writing blob: adding layer with blob "sha256:4c14..."/""/"sha256:4c14...": unpacking
-// failed (error: exit status 1; output: no such file or directory)`.
-var unpackFailure = regexp.MustCompile(`(?:writing blob: )?adding layer with blob "(sha256:[0-9a-f]{12})[0-9a-f]*"(?:/"[^"]*")*: unpacking failed \(error: [^;]*; output: (.*)\)$`)
+// failed (error: exit status 1; output: no such file or directory)`. Compiled when first
+// needed: at package initialisation, every den process (ps, images...) paid for it.
+var unpackFailure = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?:writing blob: )?adding layer with blob "(sha256:[0-9a-f]{12})[0-9a-f]*"(?:/"[^"]*")*: unpacking failed \(error: [^;]*; output: (.*)\)$`)
+})
 
 // readableError is err with a message a user can act on; errors.Is and errors.As still see
 // the original.
@@ -155,7 +159,7 @@ func copyError(err error) error {
 	if err == nil {
 		return nil
 	}
-	if m := unpackFailure.FindStringSubmatch(err.Error()); m != nil {
+	if m := unpackFailure().FindStringSubmatch(err.Error()); m != nil {
 		return &readableError{msg: fmt.Sprintf("layer %s cannot be unpacked: %s", m[1], m[2]), err: err}
 	}
 	return err

@@ -66,7 +66,7 @@ func main() {
 	timeout := flag.Duration("t", 120*time.Second, "longest one run may take")
 	quiet := flag.Duration("q", 0, "before each run, wait until the CPUs have been 90% idle for this long (at most 5s)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: timer [-n runs] [-w warmups] [-c copies] [-t timeout] -- [NAME=VALUE...] COMMAND [ARG...] [::: ...]")
+		fmt.Fprintln(os.Stderr, "usage: timer [-n runs] [-w warmups] [-c copies] [-t timeout] [-q quiet] -- [NAME=VALUE...] COMMAND [ARG...] [::: ...]")
 		fmt.Fprintln(os.Stderr, "{i} in a word is replaced by the process's number, from 1")
 		flag.PrintDefaults()
 	}
