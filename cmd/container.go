@@ -550,8 +550,14 @@ Examples:
 				return withCode(125, errors.New("no container given: den rm [-f] CONTAINER... or den rm -a"))
 			}
 			var firstErr error
-			for _, ref := range refs {
+			named := c.Args().Len() // the refs after these are those -a listed
+			for i, ref := range refs {
 				_, err := e.rt.RemoveWithVolumes(context.Background(), ref, c.Bool("force"), c.Bool("volumes"))
+				// A listed container gone since (a --rm one its monitor removed, another
+				// rm's) is as asked.
+				if i >= named && errors.Is(err, runtime.ErrNotFound) {
+					continue
+				}
 				if err != nil {
 					code := 125
 					switch {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // psLine returns the fields of the `den ps -a` line of the named container.
@@ -70,6 +71,21 @@ func TestCreateRefusesNameInUse(t *testing.T) {
 func TestRmOfUnknownContainerExitsOne(t *testing.T) {
 	d := newDen(t)
 	wantError(t, d.run(t, "rm", "nosuchcontainer"), 1, "nosuchcontainer")
+}
+
+// rm -a removes what it lists; a listed container that is gone by the time rm gets to it (a
+// detached --rm container its monitor removes as it ends) is no error.
+func TestRmAllSucceedsWhileRmContainersRemoveThemselves(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	for i := 0; i < 5; i++ {
+		d.mustRun(t, "run", "-d", "--rm", "busybox", "sleep", "0.1")
+		d.mustRun(t, "create", "busybox")
+		time.Sleep(time.Duration(i*25) * time.Millisecond)
+		d.mustRun(t, "rm", "-af")
+	}
+	d.wantNoContainers(t)
+	wantError(t, d.run(t, "rm", "-f", "nosuchcontainer"), 1, "nosuchcontainer")
 }
 
 func TestPsPrintsRequestedFormats(t *testing.T) {
