@@ -16,19 +16,21 @@ LDFLAGS := -linkmode external -extldflags "-static -lm" -X github.com/den-projec
 
 build: bin/den
 
-# den carries two programs inside itself, built first and linked in by runtime/initexec:
+# den carries three programs inside itself, built first and linked in by runtime/initexec:
 #  - den-init (runtime/initbin), the small program a container's init becomes (den_initbin tag);
 #  - den-transfer, den built whole, which the commands that copy images (load, import, save,
 #    pull, push, login, logout) become. bin/den itself is den's core build (den_core tag),
-#    without containers/image's copying, whose start-up every other command and every monitor
-#    would otherwise pay.
+#    without containers/image's copying, whose start-up every other command would otherwise pay;
+#  - den-monitor (runtime/monitorbin, den_monitor tag), what detached containers' monitors
+#    run: den's runtime alone, which a monitor holds in memory as long as its container runs.
 # Each one's checksum goes into a generated Go file of runtime/initexec: Go's build cache does
 # not look into the files the .S files include, and would link the programs of an earlier build.
 INITBIN := runtime/initexec/den-init.bin
 TRANSFERBIN := runtime/initexec/den-transfer.bin
+MONITORBIN := runtime/initexec/den-monitor.bin
 GOSRC := $(shell find . -name '*.go' -not -path './scripts/*' -not -name '*sum.go' 2>/dev/null) $(shell find . -name '*.[cS]' -not -path './scripts/*' 2>/dev/null) go.mod go.sum
 
-bin/den: $(GOSRC) $(INITBIN) $(TRANSFERBIN)
+bin/den: $(GOSRC) $(INITBIN) $(TRANSFERBIN) $(MONITORBIN)
 	$(GO) build -tags=$(subst $(space),$(comma),$(TAGS) den_initbin den_core) -ldflags '$(LDFLAGS)' -o bin/den .
 
 $(INITBIN): $(shell find runtime/initbin runtime/initexec runtime/prefault runtime/seccompcache -name '*.go' -o -name '*.c' 2>/dev/null) go.mod go.sum
@@ -39,6 +41,11 @@ $(TRANSFERBIN): $(GOSRC)
 	$(GO) build -ldflags '-s -w $(LDFLAGS)' -o $@ .
 	sha256sum $@ | cut -c1-64 | tr -d '\n' > runtime/initexec/den-transfer.sum
 	scripts/blob-sum.sh $@ den_core transferBlobSum > runtime/initexec/transfersum.go
+
+$(MONITORBIN): $(GOSRC) $(INITBIN)
+	$(GO) build -tags=$(subst $(space),$(comma),$(TAGS) den_initbin den_core den_monitor) -ldflags '-s -w $(LDFLAGS)' -o $@ ./runtime/monitorbin
+	sha256sum $@ | cut -c1-64 | tr -d '\n' > runtime/initexec/den-monitor.sum
+	scripts/blob-sum.sh $@ 'den_core && !den_monitor' monitorBlobSum > runtime/initexec/monitorsum.go
 
 # setup prepares the host: packages, /dev/net/tun, a subuid range for you.
 setup:
@@ -95,4 +102,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin $(INITBIN) $(TRANSFERBIN)
+	rm -rf bin $(INITBIN) $(TRANSFERBIN) $(MONITORBIN)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -112,7 +113,21 @@ func (cs *controlServer) serve() {
 	}
 }
 
+// working and done bracket a request or a healthcheck. The last one to end gives back to the
+// system the memory the work took: a holder lives as long as its container, and each exec
+// grows Go's heap by some 70 KB, which the collector would let pile up to twice the live heap
+// (3.5 MB more in a monitor after 50 execs).
+func (s *session) working() { s.busy.Add(1) }
+
+func (s *session) done() {
+	if s.busy.Add(-1) == 0 {
+		debug.FreeOSMemory()
+	}
+}
+
 func (cs *controlServer) handle(conn net.Conn) {
+	cs.s.working()
+	defer cs.s.done()
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	req, fds, err := readRequest(conn.(*net.UnixConn))
 	if err != nil {

@@ -179,7 +179,9 @@ func (s *session) healthLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			s.working()
 			_, _ = s.runHealth(ctx)
+			s.done()
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/den-project/den/config"
+	"github.com/den-project/den/runtime/initexec"
 	"github.com/den-project/den/runtime/userns"
 	"github.com/den-project/den/store/events"
 	"github.com/sirupsen/logrus"
@@ -110,7 +111,13 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 		wr.Close()
 		return nil, fmt.Errorf("creating monitor pipe: %w", err)
 	}
-	cmd := exec.Command("/proc/self/exe")
+	// den-monitor kept as a file when there is one (see runtime/monitorbin), else den itself.
+	exe := "/proc/self/exe"
+	if path, dir, ok := initexec.MonitorProgram(); ok {
+		defer dir.Close()
+		exe = path
+	}
+	cmd := exec.Command(exe)
 	cmd.Args = []string{"den-monitor", short}
 	cmd.Env = append(os.Environ(), envMonitor+"=pipe")
 	cmd.ExtraFiles = []*os.File{wr, goR}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -101,6 +102,8 @@ type session struct {
 	stopHealth func()
 	// net is the container's slirp4netns and port forwarding, released with the session.
 	net *netstack.Attachment
+	// busy counts the requests and checks in progress (see tidy).
+	busy atomic.Int32
 }
 
 // begin starts a created or exited container. Under the container's lock it checks the state,

@@ -33,10 +33,7 @@ func TestInitRunsOnlyTheKeptDenInit(t *testing.T) {
 		t.Fatal(err)
 	}
 	marker := filepath.Join(d.home, "planted-init-ran")
-	prog := plantedProgram(t, d, marker)
-	planted := func(size int64) []byte {
-		return append(append([]byte(nil), prog...), make([]byte, int(size)-len(prog))...)
-	}
+	planted := plantedProgram(t, d, marker)
 	bin := filepath.Dir(file)
 	restore := func(t *testing.T) {
 		_ = os.Chmod(bin, 0o700)

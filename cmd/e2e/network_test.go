@@ -397,8 +397,7 @@ func TestNetRunRmLeavesNoSlirp(t *testing.T) {
 	if !gone {
 		t.Errorf("want slirp4netns %s gone when run --rm has ended", slirps[0])
 	}
-	out, _ := exec.Command("pgrep", "-u", strconv.Itoa(d.hostUID()), "-f", "den-monitor").Output()
-	monitors := len(lines(string(out)))
+	monitors := len(monitorsOf(d))
 	d.mustRun(t, "run", "-d", "--name", "gone", "busybox", "sleep", "100")
 	pid := strings.TrimSpace(d.mustRun(t, "inspect", "-f", "{{.State.Pid}}", "gone").stdout)
 	slirps = slirpFor(t, pid)
@@ -410,8 +409,7 @@ func TestNetRunRmLeavesNoSlirp(t *testing.T) {
 		t.Errorf("want no slirp4netns left after stop: %q", left)
 	}
 	d.mustRun(t, "rm", "gone")
-	out, _ = exec.Command("pgrep", "-u", strconv.Itoa(d.hostUID()), "-f", "den-monitor").Output()
-	if after := len(lines(string(out))); after > monitors {
+	if after := len(monitorsOf(d)); after > monitors {
 		t.Errorf("want no monitor left: %d before, %d after", monitors, after)
 	}
 	d.wantNoContainers(t)

@@ -71,10 +71,7 @@ func TestOnlyTheUsersOwnPrivateKeptDenIsRun(t *testing.T) {
 	marker := filepath.Join(d.home, "planted-den-ran") // where the user may write
 	// planted is a program that leaves the marker, padded to size bytes: a static ELF, as
 	// den is (the kept den is run by descriptor, which a script cannot be).
-	prog := plantedProgram(t, d, marker)
-	planted := func(size int64) []byte {
-		return append(append([]byte(nil), prog...), make([]byte, int(size)-len(prog))...)
-	}
+	planted := plantedProgram(t, d, marker)
 	same := st.Size()
 	cases := []plantCase{
 		{"another size", func(t *testing.T) { d.replace(t, kept, planted(same-1), 0o500) }},
@@ -147,8 +144,9 @@ type plantCase struct {
 	plant func(t *testing.T)
 }
 
-// plantedProgram compiles a static program that creates marker and exits 0.
-func plantedProgram(t *testing.T, d *den, marker string) []byte {
+// plantedProgram compiles a static program that creates marker and exits 0, and returns its
+// bytes padded with zeros to a given size (a kept program is run only at its own size).
+func plantedProgram(t *testing.T, d *den, marker string) func(size int64) []byte {
 	t.Helper()
 	src := filepath.Join(d.dir, "planted.c")
 	if err := os.WriteFile(src, []byte(`#include <fcntl.h>
@@ -160,11 +158,13 @@ int main(void) { return open("`+marker+`", O_CREAT | O_WRONLY, 0600) < 0; }
 	if out, err := exec.Command("cc", "-static", "-O2", "-o", bin, src).CombinedOutput(); err != nil {
 		t.Fatalf("compiling the planted program: %v\n%s", err, out)
 	}
-	b, err := os.ReadFile(bin)
+	prog, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return func(size int64) []byte {
+		return append(append([]byte(nil), prog...), make([]byte, int(size)-len(prog))...)
+	}
 }
 
 func ownerOf(fi os.FileInfo) int { return int(fi.Sys().(*syscall.Stat_t).Uid) }

@@ -1,4 +1,4 @@
-//go:build den_core
+//go:build den_core && !den_monitor
 
 // The whole den (den-transfer.bin), built by `make build` and linked into its core build.
 	.section .rodata.den_transfer, "a"

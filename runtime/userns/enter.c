@@ -41,6 +41,9 @@
 
 int den_userns_entered;
 static int den_userns_sync_fd = -1;
+// runtime/initexec's handover.c, in den's core build only.
+void den_exec_monitor(char **argv) __attribute__((weak));
+
 // A detached run's monitor, started before the Go runtime (see spawn_premonitor).
 int den_premonitor_pid = -1, den_premonitor_go = -1, den_premonitor_ready = -1;
 char den_premonitor_id[65];
@@ -532,6 +535,9 @@ static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 		// Who the namespace belongs to comes with the rest, on the go pipe.
 		setenv("_DEN_MONITOR", "pipe", 1);
 		char *args[] = {"den-monitor", short_id, NULL};
+		// den-monitor kept as a file when this build carries it (handover.c), else den.
+		if (den_exec_monitor != NULL)
+			den_exec_monitor(args);
 		execv("/proc/self/exe", args);
 		_exit(127);
 	}

@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// den as make builds it carries den-monitor, the program detached containers' monitors run,
+// and keeps it as a file of the user's cache directory, ~/.cache/den/monitor/SUM/den-monitor,
+// written by the first monitor that needs it, as it keeps the whole den (transfer_test.go).
+
+// keptMonitor is the one den-monitor kept in d's cache directory.
+func keptMonitor(t *testing.T, d *den) string {
+	t.Helper()
+	found, err := filepath.Glob(filepath.Join(d.home, ".cache", "den", "monitor", "*", "den-monitor"))
+	if err != nil || len(found) != 1 {
+		t.Fatalf("want one den-monitor kept in the cache directory, found %v (%v)", found, err)
+	}
+	return found[0]
+}
+
+// monitorProgram is the program the monitor of the container id runs.
+func monitorProgram(t *testing.T, d *den, id string) string {
+	t.Helper()
+	pids := d.monitorPids(t, id[:12])
+	if len(pids) != 1 {
+		t.Fatalf("want one monitor of %s, found %v", id[:12], pids)
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pids[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+func TestDetachedContainersMonitorsRunTheKeptMonitor(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	// run -d starts its monitor before Go (runtime/userns), start from Go (runtime.spawnMonitor).
+	id := strings.TrimSpace(d.mustRun(t, "run", "-d", "--name", "kept", "busybox", "sleep", "300").stdout)
+	kept := keptMonitor(t, d)
+	st, err := os.Stat(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o500 || ownerOf(st) != d.hostUID() {
+		t.Errorf("kept den-monitor: mode %v, owner %d; want 0500 and %d", st.Mode(), ownerOf(st), d.hostUID())
+	}
+	if got := monitorProgram(t, d, id); got != kept {
+		t.Errorf("the monitor of run -d runs %s, want %s", got, kept)
+	}
+	// What a monitor does works from it: exec, logs, stop, and a start, whose monitor is
+	// started by Go.
+	if r := d.mustRun(t, "exec", "kept", "echo", "from exec"); strings.TrimSpace(r.stdout) != "from exec" {
+		t.Errorf("exec through the kept monitor: %q", r.stdout)
+	}
+	d.mustRun(t, "stop", "-t", "0", "kept")
+	d.mustRun(t, "start", "kept")
+	if got := monitorProgram(t, d, id); got != kept {
+		t.Errorf("the monitor of start runs %s, want %s", got, kept)
+	}
+	d.mustRun(t, "rm", "-f", "kept")
+
+	// A den-monitor of another build kept there is removed when this build writes its own.
+	other := filepath.Join(d.home, ".cache", "den", "monitor", "0123456789abcdef")
+	d.chownedDir(t, other)
+	d.replace(t, filepath.Join(other, "den-monitor"), []byte("#!/bin/sh\n"), 0o500)
+	if err := os.Remove(kept); err != nil {
+		t.Fatal(err)
+	}
+	d.mustRun(t, "run", "--rm", "busybox", "true") // a foreground run has no monitor
+	if _, err := os.Stat(kept); !os.IsNotExist(err) {
+		t.Errorf("a foreground run kept den-monitor: %v", err)
+	}
+	d.mustRun(t, "run", "-d", "--rm", "busybox", "true")
+	if got := keptMonitor(t, d); got != kept {
+		t.Errorf("kept den-monitor is %s, was %s", got, kept)
+	}
+	if _, err := os.Stat(other); !os.IsNotExist(err) {
+		t.Errorf("the other build's den-monitor is still there: %v", err)
+	}
+}
+
+// A kept den-monitor of another size is not run but replaced, as any file den keeps; the
+// control shows the same program, the right size, would have been run.
+func TestOnlyTheUsersOwnKeptMonitorIsRun(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "run", "-d", "--rm", "busybox", "true")
+	kept := keptMonitor(t, d)
+	st, err := os.Stat(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(d.home, "planted-monitor-ran")
+	planted := plantedProgram(t, d, marker)
+	d.replace(t, kept, planted(st.Size()-1), 0o500)
+	id := strings.TrimSpace(d.mustRun(t, "run", "-d", "busybox", "sleep", "300").stdout)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("den ran the planted program as a monitor")
+	}
+	if got := monitorProgram(t, d, id); got != kept {
+		t.Errorf("the monitor runs %s, want %s", got, kept)
+	}
+	if b, _ := os.ReadFile(kept); bytes.Equal(b, planted(st.Size()-1)) || len(b) != int(st.Size()) {
+		t.Error("the planted program was not replaced by den-monitor")
+	}
+	d.mustRun(t, "rm", "-f", id)
+
+	// The control: the user's own file of the right size is what den runs.
+	d.replace(t, kept, planted(st.Size()), 0o500)
+	d.run(t, "run", "-d", "--rm", "busybox", "true")
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("the user's own kept den-monitor was not run: %v", err)
+	}
+}
+
+// Without a cache directory to keep it in, the monitor is den itself, and works as well.
+func TestMonitorIsDenWithoutACacheDirectory(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	noDir := d.writeFile(t, "not-a-directory", nil)
+	o := execOpts{env: []string{"XDG_CACHE_HOME=" + noDir}}
+	r := d.runWith(t, o, "run", "-d", "--name", "plain", "busybox", "sleep", "300")
+	if r.code != 0 {
+		t.Fatalf("want exit 0\n%s", r)
+	}
+	want, err := filepath.EvalSymlinks(denBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(r.stdout)
+	if got := monitorProgram(t, d, id); got != want {
+		t.Errorf("the monitor runs %s, want den itself, %s", got, want)
+	}
+	if r := d.runWith(t, o, "exec", "plain", "echo", "ok"); r.code != 0 || strings.TrimSpace(r.stdout) != "ok" {
+		t.Errorf("exec through den as the monitor\n%s", r)
+	}
+	if r := d.runWith(t, o, "stop", "-t", "0", "plain"); r.code != 0 {
+		t.Errorf("stop\n%s", r)
+	}
+	if r := d.runWith(t, o, "start", "plain"); r.code != 0 {
+		t.Fatalf("start\n%s", r)
+	}
+	if got := monitorProgram(t, d, id); got != want {
+		t.Errorf("the monitor of start runs %s, want den itself, %s", got, want)
+	}
+}
