@@ -8,11 +8,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/den-project/den/config"
+	"github.com/den-project/den/netstack/bridge"
 	"github.com/den-project/den/runtime/initexec"
 	"github.com/den-project/den/runtime/userns"
 	"github.com/den-project/den/store/events"
@@ -27,6 +29,12 @@ import (
 // the monitor reports the container started.
 
 const envMonitor = "_DEN_MONITOR"
+
+// A monitor starts with 3, the pipe on which it reports the container started; 4, the pipe on
+// which it gets monitorArgs; and 5, den's own program (an O_PATH descriptor), which runs the
+// network holders a monitor starts where the monitor is den-monitor (runtime/monitorbin).
+// runtime/userns's enter.c passes the same to the monitor of run -d.
+const denFD = 5
 
 // monitorArgs is what a monitor needs to know, the line Monitor.Start sends it: its
 // container, den's paths and configuration, and the user den's namespace belongs to when the
@@ -121,6 +129,11 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 	cmd.Args = []string{"den-monitor", short}
 	cmd.Env = append(os.Environ(), envMonitor+"=pipe")
 	cmd.ExtraFiles = []*os.File{wr, goR}
+	if self, err := unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0); err == nil {
+		den := os.NewFile(uintptr(self), "den")
+		defer den.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, den)
+	}
 	// Its own session: no terminal signals, and it outlives this command.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
@@ -198,6 +211,11 @@ func MonitorMain() int {
 		for range stray {
 		}
 	}()
+	// 5, where given, is den's own program, for the network holders this monitor starts.
+	if fl, err := unix.FcntlInt(denFD, unix.F_GETFL, 0); err == nil && fl&unix.O_PATH != 0 {
+		syscall.CloseOnExec(denFD)
+		bridge.Program = "/proc/self/fd/" + strconv.Itoa(denFD)
+	}
 	ready := os.NewFile(3, "ready")
 	r := New(&a.Paths, &a.Config)
 	defer r.Close()

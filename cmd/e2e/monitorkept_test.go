@@ -65,6 +65,23 @@ func TestDetachedContainersMonitorsRunTheKeptMonitor(t *testing.T) {
 	}
 	d.mustRun(t, "rm", "-f", "kept")
 
+	// A user network's holder, which the monitor of the network's first container starts,
+	// runs den, which den-monitor leaves that role to.
+	d.mustRun(t, "network", "create", "keptnet")
+	d.mustRun(t, "run", "-d", "--name", "member", "--network", "keptnet", "busybox", "sleep", "300")
+	holders := d.procsNamed("den-network")
+	den, err := filepath.EvalSymlinks(denBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(holders) != 1 {
+		t.Fatalf("want one network holder, found %v", holders)
+	}
+	if exe, err := os.Readlink("/proc/" + holders[0] + "/exe"); err != nil || exe != den {
+		t.Errorf("the holder runs %s (%v), want den, %s", exe, err, den)
+	}
+	d.mustRun(t, "rm", "-f", "member")
+
 	// A den-monitor of another build kept there is removed when this build writes its own.
 	other := filepath.Join(d.home, ".cache", "den", "monitor", "0123456789abcdef")
 	d.chownedDir(t, other)

@@ -162,6 +162,11 @@ func Join(n Network, m Member, pid int) (*Conn, error) {
 	return &Conn{c: conn}, nil
 }
 
+// Program is what a holder runs: den, which plays the holder's role (HolderMain). It is
+// /proc/self/exe unless the process that starts holders is another program (a container's
+// monitor runs den-monitor, which has no holder in it) and names den's.
+var Program = "/proc/self/exe"
+
 // startHolder starts the holder of n, detached, and returns once it serves its socket.
 func startHolder(n Network) error {
 	args, _ := json.Marshal(n)
@@ -170,7 +175,7 @@ func startHolder(n Network) error {
 		return err
 	}
 	defer rd.Close()
-	cmd := exec.Command("/proc/self/exe")
+	cmd := exec.Command(Program)
 	cmd.Args = []string{"den-network", n.Name}
 	cmd.Env = append(os.Environ(), envHolder+"="+string(args))
 	cmd.Dir = "/"

@@ -10,15 +10,16 @@
 //
 // It plays the roles of den that a monitor starts as /proc/self/exe, that is as itself: the
 // containers/storage helper stages, the init of a container or an exec (which becomes
-// den-init before Go starts), the holder of a user network its container joins first, and
-// the monitor itself.
+// den-init before Go starts), and the monitor itself. A user network's holder, which a
+// monitor starts when its container is the network's first, runs den (bridge.Program, from
+// the descriptor of den's own program the monitor is given): the holder's DNS server and
+// bridge would add 0.9 MB to the code a monitor holds.
 package main
 
 import (
 	"os"
 	goruntime "runtime"
 
-	"github.com/den-project/den/netstack/bridge"
 	"github.com/den-project/den/runtime"
 	_ "github.com/den-project/den/runtime/initexec"
 	_ "github.com/den-project/den/runtime/prefault"
@@ -35,11 +36,8 @@ func main() {
 	// As in den's main: the monitor starts containers from the main thread, which their
 	// parent-death signal is tied to.
 	goruntime.LockOSThread()
-	switch {
-	case runtime.IsMonitorStage():
+	if runtime.IsMonitorStage() {
 		os.Exit(runtime.MonitorMain())
-	case bridge.IsHolderStage():
-		os.Exit(bridge.HolderMain())
 	}
 	os.Stderr.WriteString("den-monitor: this program is run by den, as a container's monitor\n")
 	os.Exit(125)

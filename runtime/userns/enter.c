@@ -528,10 +528,16 @@ static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 		}
 		setsid();
 		int null = open("/dev/null", O_RDWR);
-		// 3 and 4 as runtime.spawnMonitor passes them: the ready pipe, the go pipe.
+		// 3, 4 and 5 as runtime.spawnMonitor passes them: the ready pipe, the go pipe, den.
 		if (null < 0 || dup2(ready[1], 3) < 0 || dup2(go[0], 4) < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
 		    dup2(null, 2) < 0)
 			_exit(125);
+		// 0 to 4 are taken: den opens as 5 unless 5 is open, and is moved there then.
+		int den = open("/proc/self/exe", O_PATH);
+		if (den >= 0 && den != 5) {
+			dup2(den, 5);
+			close(den);
+		}
 		// Who the namespace belongs to comes with the rest, on the go pipe.
 		setenv("_DEN_MONITOR", "pipe", 1);
 		char *args[] = {"den-monitor", short_id, NULL};
