@@ -175,8 +175,9 @@ func systemResetCmd() *cli.Command {
 	return &cli.Command{
 		Name:  "reset",
 		Usage: "remove every container and image and all of den's state",
-		Description: `Stops and removes every container, removes every image, and empties den's data
-and runtime directories, as if den had never run. Asks first unless --force.
+		Description: `Stops and removes every container, removes every image, empties den's data
+and runtime directories and removes the programs den keeps in ~/.cache/den, as if den had
+never run. Asks first unless --force.
 
 Examples:
    den system reset -f`,
@@ -193,6 +194,9 @@ Examples:
 			warning := "WARNING! This will remove:\n\t- all containers\n\t- all images\n" +
 				"\t- the data directory's contents: " + p.DataDir + "\n" +
 				"\t- the runtime directory's contents: " + p.RuntimeDir + "\n"
+			if p.CacheDir != "" {
+				warning += "\t- the programs den keeps in " + p.CacheDir + "\n"
+			}
 			graph, run := p.StorageRoots(e.rt.Config)
 			for _, root := range []struct{ what, dir, in string }{{"graphRoot", graph, p.DataDir}, {"runRoot", run, p.RuntimeDir}} {
 				if filepath.Dir(root.dir) != root.in {

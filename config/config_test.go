@@ -181,11 +181,13 @@ func TestResolvePaths(t *testing.T) {
 			env: map[string]string{
 				"HOME": "/home/alice", "XDG_DATA_HOME": "/data/alice",
 				"XDG_RUNTIME_DIR": "/run/user/1000", "XDG_CONFIG_HOME": "/cfg/alice",
+				"XDG_CACHE_HOME": "/cache/alice",
 			},
 			want: Paths{
 				Rootless: true, UID: 1000, GID: 1000,
 				DataDir: "/data/alice/den", RuntimeDir: "/run/user/1000/den",
 				ConfigFiles: []string{"/cfg/alice/den/den.toml", "/etc/den/den.toml"},
+				CacheDir:    "/cache/alice/den",
 			},
 		},
 		{
@@ -196,6 +198,7 @@ func TestResolvePaths(t *testing.T) {
 				Rootless: true, UID: 1000, GID: 100,
 				DataDir: "/home/alice/.local/share/den", RuntimeDir: "/run/user/1000/den",
 				ConfigFiles: []string{"/home/alice/.config/den/den.toml", "/etc/den/den.toml"},
+				CacheDir:    "/home/alice/.cache/den",
 			},
 		},
 		{
@@ -206,16 +209,18 @@ func TestResolvePaths(t *testing.T) {
 				Rootless: true, UID: 1234, GID: 1234,
 				DataDir: "/home/bob/.local/share/den", RuntimeDir: "/tmp/den-run-1234",
 				ConfigFiles: []string{"/home/bob/.config/den/den.toml", "/etc/den/den.toml"},
+				CacheDir:    "/home/bob/.cache/den",
 			},
 		},
 		{
-			name: "rootless with a relative XDG_RUNTIME_DIR ignores it",
+			name: "rootless with a relative XDG_RUNTIME_DIR or XDG_CACHE_HOME ignores it",
 			uid:  1234, gid: 1234,
-			env: map[string]string{"HOME": "/home/bob", "XDG_RUNTIME_DIR": "run"},
+			env: map[string]string{"HOME": "/home/bob", "XDG_RUNTIME_DIR": "run", "XDG_CACHE_HOME": "cache"},
 			want: Paths{
 				Rootless: true, UID: 1234, GID: 1234,
 				DataDir: "/home/bob/.local/share/den", RuntimeDir: "/tmp/den-run-1234",
 				ConfigFiles: []string{"/home/bob/.config/den/den.toml", "/etc/den/den.toml"},
+				CacheDir:    "/home/bob/.cache/den",
 			},
 		},
 		{
@@ -236,6 +241,7 @@ func TestResolvePaths(t *testing.T) {
 				Rootless: false, UID: 0, GID: 0,
 				DataDir: "/var/lib/den", RuntimeDir: "/run/den",
 				ConfigFiles: []string{"/etc/den/den.toml"},
+				CacheDir:    "/root/.cache/den",
 			},
 		},
 	}
@@ -254,6 +260,9 @@ func TestResolvePaths(t *testing.T) {
 			}
 			if p.RuntimeDir != c.want.RuntimeDir {
 				t.Errorf("RuntimeDir = %q, want %q", p.RuntimeDir, c.want.RuntimeDir)
+			}
+			if p.CacheDir != c.want.CacheDir {
+				t.Errorf("CacheDir = %q, want %q", p.CacheDir, c.want.CacheDir)
 			}
 			if strings.Join(p.ConfigFiles, ",") != strings.Join(c.want.ConfigFiles, ",") {
 				t.Errorf("ConfigFiles = %q, want %q", p.ConfigFiles, c.want.ConfigFiles)

@@ -21,6 +21,10 @@ type Paths struct {
 	DataDir     string
 	RuntimeDir  string
 	ConfigFiles []string
+	// CacheDir holds the programs den carries and keeps as files to run them from (the whole
+	// den, den-monitor; runtime/initexec's handover.c finds it the same way, before Go):
+	// $XDG_CACHE_HOME/den, else ~/.cache/den, as root too; "" when neither is set.
+	CacheDir string
 }
 
 // ResolvePaths derives den's directories from the environment, without creating anything.
@@ -28,7 +32,7 @@ type Paths struct {
 // /var/lib/den and /run/den. Inside den's own user namespace the uid is 0 but the paths are the
 // invoking user's, so callers pass the host uid they were started as.
 func ResolvePaths(hostUID, hostGID int, env func(string) string) (*Paths, error) {
-	p := &Paths{UID: hostUID, GID: hostGID, Rootless: hostUID != 0}
+	p := &Paths{UID: hostUID, GID: hostGID, Rootless: hostUID != 0, CacheDir: cacheDir(env)}
 	if !p.Rootless {
 		p.DataDir = "/var/lib/den"
 		p.RuntimeDir = "/run/den"
@@ -69,6 +73,17 @@ func ResolvePaths(hostUID, hostGID int, env func(string) string) (*Paths, error)
 	}
 	p.ConfigFiles = append(p.ConfigFiles, "/etc/den/den.toml")
 	return p, nil
+}
+
+// cacheDir is CacheDir: a relative XDG_CACHE_HOME or HOME is ignored, as handover.c does.
+func cacheDir(env func(string) string) string {
+	if c := env("XDG_CACHE_HOME"); filepath.IsAbs(c) {
+		return filepath.Join(c, "den")
+	}
+	if h := env("HOME"); filepath.IsAbs(h) {
+		return filepath.Join(h, ".cache", "den")
+	}
+	return ""
 }
 
 // EnsureRuntimeDir creates the runtime directory 0700 and refuses one that another user

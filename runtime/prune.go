@@ -91,8 +91,9 @@ func (r *Runtime) PruneImages(all bool) (*PruneReport, error) {
 }
 
 // Reset removes every container, stopping those that run, and then all of den's state: the
-// contents of the data and runtime directories, which hold storage with every image, and the
-// storage roots when den.toml puts them elsewhere. It must run where storage files of
+// contents of the data and runtime directories, which hold storage with every image, the
+// storage roots when den.toml puts them elsewhere, and the programs den keeps in its cache
+// directory. It must run where storage files of
 // subordinate ids can be removed: as root or in den's user namespace.
 func (r *Runtime) Reset(ctx context.Context) error {
 	cs, err := r.recs.list()
@@ -120,7 +121,10 @@ func (r *Runtime) Reset(ctx context.Context) error {
 	}
 	graph, run := r.Paths.StorageRoots(r.Config)
 	var errs []error
-	for _, p := range []string{graph, run} {
+	for _, p := range []string{graph, run, r.Paths.CacheDir} {
+		if p == "" {
+			continue
+		}
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)
 		}

@@ -245,8 +245,9 @@ func TestSystemResetLeavesNothingBehind(t *testing.T) {
 	pid := d.pidOf(t, "live")
 
 	r := d.runWith(t, execOpts{stdin: strings.NewReader("")}, "system", "reset")
-	if r.code != 0 || !strings.Contains(r.stdout, "WARNING! This will remove:") {
-		t.Errorf("want the warning\n%s", r)
+	if r.code != 0 || !strings.Contains(r.stdout, "WARNING! This will remove:") ||
+		!strings.Contains(r.stdout, filepath.Join(d.home, ".cache", "den")) {
+		t.Errorf("want the warning, naming den's cache directory\n%s", r)
 	}
 	if got := d.psNames(t, "-a"); got != "live done c1" {
 		t.Fatalf("want nothing removed without a yes, got %q", got)
@@ -266,6 +267,10 @@ func TestSystemResetLeavesNothingBehind(t *testing.T) {
 		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 			t.Errorf("want %s empty, it holds %d entries", dir, len(ents))
 		}
+	}
+	// The whole den (kept by load) and den-monitor (kept by run -d) go too.
+	if _, err := os.Stat(filepath.Join(d.home, ".cache", "den")); !os.IsNotExist(err) {
+		t.Errorf("want den's cache directory gone: %v", err)
 	}
 	// den starts afresh.
 	d.load(t, "busybox-oci.tar")
