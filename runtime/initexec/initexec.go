@@ -83,10 +83,9 @@ func Keep(dataDir string) string {
 	file := filepath.Join(bin, "den-init")
 	empty := filepath.Join(dir, "empty")
 	fi, err := os.Lstat(file)
-	if err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() == 0o500 && fi.Size() == int64(n) {
-		if e, err := os.Lstat(empty); err == nil && e.IsDir() {
-			return dir
-		}
+	if err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() == 0o500 && fi.Size() == int64(n) &&
+		private(dir) && private(bin) && private(empty) {
+		return dir
 	}
 	// Made, or mended: directories of the user's alone, as take_kept requires.
 	for _, d := range []string{top, dir, bin, empty} {
@@ -127,6 +126,17 @@ func Keep(dataDir string) string {
 		}
 	}
 	return dir
+}
+
+// private reports whether path is a directory that take_kept accepts: no link, the user's
+// own, nobody else's to write (it checks bin and empty; dir holds them).
+func private(path string) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
 }
 
 // Sealed is the den-init kept in dir as the init of this build would exec it, opened through
