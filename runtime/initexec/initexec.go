@@ -87,7 +87,9 @@ func Keep(dataDir string) string {
 		private(dir) && private(bin) && private(empty) {
 		return dir
 	}
-	// Made, or mended: directories of the user's alone, as take_kept requires.
+	// Made, or mended: directories of the user's alone, as take_kept requires. A file found
+	// in a directory others could write is not trusted: it is written again.
+	exposed := fi != nil && (!private(dir) || !private(bin))
 	for _, d := range []string{top, dir, bin, empty} {
 		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return ""
@@ -97,7 +99,7 @@ func Keep(dataDir string) string {
 		}
 	}
 	if fi, err := os.Lstat(file); err == nil {
-		if fi.Mode().IsRegular() && fi.Mode().Perm() == 0o500 && fi.Size() == int64(n) {
+		if !exposed && fi.Mode().IsRegular() && fi.Mode().Perm() == 0o500 && fi.Size() == int64(n) {
 			return dir
 		}
 		if err := os.Remove(file); err != nil {

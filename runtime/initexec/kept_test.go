@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,13 +63,23 @@ func TestKeepWritesDenInitOnceAndRemovesOtherBuilds(t *testing.T) {
 	}
 	// Directories the init would refuse are mended, each on its own (with the file in place,
 	// as the next container start finds it).
+	// den-init found where others could have put it (dir or bin open to them) is written
+	// again rather than trusted.
 	for _, d := range []string{dir, filepath.Join(dir, "bin"), filepath.Join(dir, "empty")} {
+		// A rewritten file has a new modification time (a new inode may reuse the number).
+		old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+		must(t, os.Chtimes(file, old, old))
 		must(t, os.Chmod(d, 0o770))
 		if again := Keep(data); again != dir {
 			t.Fatalf("Keep over %s open to the group: %q, want %q", d, again, dir)
 		}
 		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o700 {
 			t.Errorf("%s was not made private again: %v", d, err)
+		}
+		after, err := os.Lstat(file)
+		must(t, err)
+		if rewritten := !after.ModTime().Equal(old); rewritten != (filepath.Base(d) != "empty") {
+			t.Errorf("with %s open to the group, den-init written again: %v", d, rewritten)
 		}
 	}
 	must(t, os.Remove(filepath.Join(dir, "empty")))
