@@ -41,6 +41,9 @@ type HostInfo struct {
 	// ImageCopy is the program that copies images (load, import, save, pull, push, login,
 	// logout): the whole den carried by den's core build, or den itself.
 	ImageCopy string `json:"imageCopy" yaml:"imageCopy"`
+	// ContainerMonitor is the program a detached container's monitor runs: den-monitor,
+	// carried by den's core build, or den itself.
+	ContainerMonitor string `json:"containerMonitor" yaml:"containerMonitor"`
 }
 
 // IDMappings are the ranges den maps into its user namespace.
@@ -94,6 +97,10 @@ func (r *Runtime) Info(version string) Info {
 	in.Host.ImageCopy = "den (this binary)"
 	if n := initexec.TransferSize(); n > 0 {
 		in.Host.ImageCopy = fmt.Sprintf("den-transfer (%.1f MB, built in)", float64(n)/1e6)
+	}
+	in.Host.ContainerMonitor = "den (this binary)"
+	if n := initexec.MonitorSize(); n > 0 {
+		in.Host.ContainerMonitor = fmt.Sprintf("den-monitor (%.1f MB, built in)", float64(n)/1e6)
 	}
 	if r.Paths.Rootless && !userns.InChild() {
 		if m, err := userns.LookupMaps(); err == nil {

@@ -91,6 +91,10 @@ func TestInfoReportsRootlessSetup(t *testing.T) {
 	}
 	// make builds den's core, which hands load, pull and the rest to the whole den it carries:
 	// every load of these tests goes through it (the core has no way to load by itself).
+	// And its detached containers' monitors run den-monitor, which it carries too.
+	if got := d.mustRun(t, "info", "--format", "{{.Host.ContainerMonitor}}").stdout; !strings.HasPrefix(got, "den-monitor (") {
+		t.Errorf("want den-monitor built into the den under test, info says %q", got)
+	}
 	if got := d.mustRun(t, "info", "--format", "{{.Host.ImageCopy}}").stdout; !strings.HasPrefix(got, "den-transfer (") {
 		t.Errorf("want den-transfer built into the den under test, info says %q", got)
 	}

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 extern const char den_transfer_blob[], den_transfer_blob_end[];
-extern const char den_monitor_blob[], den_monitor_blob_end[];
+extern const char den_monitor_blob[];
 // The SHA-256 of each, in hex.
 extern const char den_transfer_sum[], den_monitor_sum[];
 extern char **environ;
@@ -27,6 +27,7 @@ extern int den_transfer_errno;
 
 // initexec.c
 size_t den_transfer_size(void);
+size_t den_monitor_size(void);
 int den_copy_from_file(int fd, const char *blob, size_t n);
 int den_private_subdir(int at, const char *name);
 void den_exec_blob(const char *blob, size_t n, const char *name, char **argv);
@@ -149,7 +150,7 @@ static int cached_program(const char *kind, const char *sum, const char *name, c
 // den_monitor_dir returns a descriptor of the directory that holds den-monitor, kept as
 // CACHE/den/monitor/SUM/den-monitor (see cached_program), or -1 when there is none to run.
 int den_monitor_dir(void) {
-	size_t n = (size_t)(den_monitor_blob_end - den_monitor_blob);
+	size_t n = den_monitor_size();
 	if (n == 0)
 		return -1;
 	return cached_program("monitor", den_monitor_sum, "den-monitor", den_monitor_blob, n);

@@ -23,6 +23,9 @@ extern const char den_init_blob_end[] __attribute__((weak));
 // Present only in den's core build (transfer.S, the den_core tag): den built whole.
 extern const char den_transfer_blob[] __attribute__((weak));
 extern const char den_transfer_blob_end[] __attribute__((weak));
+// Present only in den's core build too (monitor.S): den-monitor.
+extern const char den_monitor_blob[] __attribute__((weak));
+extern const char den_monitor_blob_end[] __attribute__((weak));
 extern char **environ;
 
 // den_transfer_errno is why the hand-over to the whole den failed (handover.c), 0 when it
@@ -232,4 +235,11 @@ size_t den_transfer_size(void) {
 	if (den_transfer_blob == NULL || den_transfer_blob_end == NULL)
 		return 0;
 	return (size_t)(den_transfer_blob_end - den_transfer_blob);
+}
+
+// den_monitor_size is the size of the den-monitor a core build carries, 0 in any other build.
+size_t den_monitor_size(void) {
+	if (den_monitor_blob == NULL || den_monitor_blob_end == NULL)
+		return 0;
+	return (size_t)(den_monitor_blob_end - den_monitor_blob);
 }

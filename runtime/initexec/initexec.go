@@ -25,6 +25,7 @@ package initexec
 // int den_write_init(int fd);
 // int den_seal_kept(const char *dir, size_t n);
 // size_t den_transfer_size(void);
+// size_t den_monitor_size(void);
 // extern int den_transfer_errno;
 import "C"
 
@@ -158,6 +159,9 @@ func Size() int { return int(C.den_initexec_size()) }
 
 // TransferSize is the size of the whole den that a core build carries, 0 in any other build.
 func TransferSize() int { return int(C.den_transfer_size()) }
+
+// MonitorSize is the size of the den-monitor that a core build carries, 0 in any other build.
+func MonitorSize() int { return int(C.den_monitor_size()) }
 
 // TransferFailure says why a command that copies images is still in a core den: the hand-over
 // to the whole den failed.
