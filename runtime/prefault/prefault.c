@@ -40,17 +40,26 @@ void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 // do not link it.
 void den_initexec(void) __attribute__((weak));
 // The programs den carries (runtime/initexec): den-init (blob.S) and, in the core build, the
-// whole den (transfer.S). den itself never reads them, so they are not populated.
+// whole den (transfer.S) and den-monitor (monitor.S). den itself never reads them, so they
+// are not populated.
 extern const char den_init_blob[] __attribute__((weak));
 extern const char den_init_blob_end[] __attribute__((weak));
 extern const char den_transfer_blob[] __attribute__((weak));
 extern const char den_transfer_blob_end[] __attribute__((weak));
+extern const char den_monitor_blob[] __attribute__((weak));
+extern const char den_monitor_blob_end[] __attribute__((weak));
+
+#define CARRIED 3
 
 // populate maps [start, end) with advice, leaving out the bytes of the carried programs from
 // the from'th on.
 static void populate(uintptr_t start, uintptr_t end, int advice, uintptr_t page, int from) {
-	const char *blobs[][2] = {{den_init_blob, den_init_blob_end}, {den_transfer_blob, den_transfer_blob_end}};
-	for (int i = from; i < 2; i++) {
+	const char *blobs[CARRIED][2] = {
+		{den_init_blob, den_init_blob_end},
+		{den_transfer_blob, den_transfer_blob_end},
+		{den_monitor_blob, den_monitor_blob_end},
+	};
+	for (int i = from; i < CARRIED; i++) {
 		uintptr_t lo = (uintptr_t)blobs[i][0], hi = (uintptr_t)blobs[i][1];
 		if (lo == 0 || hi <= lo || lo >= end || hi <= start)
 			continue;
