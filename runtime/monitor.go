@@ -3,6 +3,7 @@ package runtime
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -35,6 +36,8 @@ const envMonitor = "_DEN_MONITOR"
 // network holders a monitor starts where the monitor is den-monitor (runtime/monitorbin).
 // runtime/userns's enter.c passes the same to the monitor of run -d.
 const denFD = 5
+
+var errNoMonitorProgram = errors.New("no den-monitor kept")
 
 // monitorArgs is what a monitor needs to know, the line Monitor.Start sends it: its
 // container, den's paths and configuration, and the user den's namespace belongs to when the
@@ -119,24 +122,32 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 		wr.Close()
 		return nil, fmt.Errorf("creating monitor pipe: %w", err)
 	}
-	// den-monitor kept as a file when there is one (see runtime/monitorbin), else den itself.
-	exe := "/proc/self/exe"
-	if path, dir, ok := initexec.MonitorProgram(); ok {
-		defer dir.Close()
-		exe = path
-	}
-	cmd := exec.Command(exe)
-	cmd.Args = []string{"den-monitor", short}
-	cmd.Env = append(os.Environ(), envMonitor+"=pipe")
-	cmd.ExtraFiles = []*os.File{wr, goR}
+	files := []*os.File{wr, goR}
 	if self, err := unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0); err == nil {
 		den := os.NewFile(uintptr(self), "den")
 		defer den.Close()
-		cmd.ExtraFiles = append(cmd.ExtraFiles, den)
+		files = append(files, den)
 	}
-	// Its own session: no terminal signals, and it outlives this command.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = cmd.Start()
+	start := func(exe string) (*exec.Cmd, error) {
+		cmd := exec.Command(exe)
+		cmd.Args = []string{"den-monitor", short}
+		cmd.Env = append(os.Environ(), envMonitor+"=pipe")
+		cmd.ExtraFiles = files
+		// Its own session: no terminal signals, and it outlives this command.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		return cmd, cmd.Start()
+	}
+	// den-monitor kept as a file when there is one (see runtime/monitorbin), else den itself,
+	// which is also what runs when the kept one cannot (a cache directory mounted noexec).
+	var cmd *exec.Cmd
+	err = errNoMonitorProgram
+	if path, dir, ok := initexec.MonitorProgram(); ok {
+		cmd, err = start(path)
+		dir.Close()
+	}
+	if err != nil {
+		cmd, err = start("/proc/self/exe")
+	}
 	wr.Close()
 	goR.Close()
 	if err != nil {

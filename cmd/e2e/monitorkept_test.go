@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // den as make builds it carries den-monitor, the program detached containers' monitors run,
@@ -141,7 +143,34 @@ func TestMonitorIsDenWithoutACacheDirectory(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
 	noDir := d.writeFile(t, "not-a-directory", nil)
-	o := execOpts{env: []string{"XDG_CACHE_HOME=" + noDir}}
+	monitorIsDen(t, d, execOpts{env: []string{"XDG_CACHE_HOME=" + noDir}})
+}
+
+// Nor when the cache directory cannot run programs: den-monitor is kept there, and den runs
+// itself as the monitor when exec'ing it fails.
+func TestMonitorIsDenWhenTheCacheDirectoryIsNoexec(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a noexec file system needs root")
+	}
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	cache := filepath.Join(d.home, "noexec-cache")
+	d.chownedDir(t, cache)
+	if err := unix.Mount("tmpfs", cache, "tmpfs", unix.MS_NOEXEC|unix.MS_NOSUID|unix.MS_NODEV, "mode=0700"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(cache, unix.MNT_DETACH) })
+	d.chown(t, cache)
+	monitorIsDen(t, d, execOpts{env: []string{"XDG_CACHE_HOME=" + cache}})
+	if found, _ := filepath.Glob(filepath.Join(cache, "den", "monitor", "*", "den-monitor")); len(found) != 1 {
+		t.Errorf("want den-monitor kept in the noexec cache directory all the same, found %v", found)
+	}
+}
+
+// monitorIsDen runs a detached container with o and sees den itself as its monitor, through
+// run -d (enter.c) and start (runtime.spawnMonitor), and exec and stop work through it.
+func monitorIsDen(t *testing.T, d *den, o execOpts) {
+	t.Helper()
 	r := d.runWith(t, o, "run", "-d", "--name", "plain", "busybox", "sleep", "300")
 	if r.code != 0 {
 		t.Fatalf("want exit 0\n%s", r)
