@@ -84,9 +84,10 @@ func takesValue(f cli.Flag) bool {
 	return false
 }
 
-// takesCommand are the commands whose arguments end with a command of the container's own
-// (den run IMAGE COMMAND...): what follows their first argument is never den's.
-var takesCommand = map[string]bool{"run": true, "create": true, "exec": true, "unshare": true}
+// takesCommand reports whether c's arguments end with a command of the container's own (den
+// run IMAGE COMMAND...), as its usage says: what follows its first argument is never den's.
+// By name it would also take in "den healthcheck run".
+func takesCommand(c *cli.Command) bool { return strings.Contains(c.ArgsUsage, "COMMAND") }
 
 // moveTrailingFlags moves the flags given after a command's arguments ("den rm web -f") before
 // them, as podman's parser reads them; urfave/cli stops at the first argument. Commands that
@@ -116,7 +117,7 @@ func moveTrailingFlags(app *cli.App, args []string) []string {
 		cur, flags, cmds = c, c.Flags, c.Subcommands
 		i++
 	}
-	if cur == nil || takesCommand[cur.Name] || i >= len(args) {
+	if cur == nil || takesCommand(cur) || i >= len(args) {
 		return args
 	}
 	var moved, rest []string

@@ -86,6 +86,7 @@ func TestMoveTrailingFlagsReadsFlagsAfterArgumentsAsPodmanDoes(t *testing.T) {
 		{"den stop web -i --time", "den stop web -i --time"},
 		{"den", "den"},
 		{"den rm web -f --generate-bash-completion", "den rm web -f --generate-bash-completion"},
+		{"den healthcheck run web --help", "den healthcheck run --help web"},
 	} {
 		got := moveTrailingFlags(app, strings.Fields(tc.in))
 		if want := strings.Fields(tc.want); !reflect.DeepEqual(got, want) {
@@ -94,27 +95,27 @@ func TestMoveTrailingFlagsReadsFlagsAfterArgumentsAsPodmanDoes(t *testing.T) {
 	}
 }
 
-// The commands that keep what follows their first argument are the ones whose arguments end
-// with a command.
-func TestTakesCommandListsTheCommandsThatRunACommand(t *testing.T) {
-	seen := map[string]bool{}
-	var walk func([]*cli.Command)
-	walk = func(cs []*cli.Command) {
+// The commands that keep what follows their first argument are those that run a command,
+// wherever they sit (den container run), and no other (den healthcheck run).
+func TestTakesCommandIsTheCommandsThatRunACommand(t *testing.T) {
+	want := map[string]bool{
+		"run": true, "create": true, "exec": true, "unshare": true,
+		"container run": true, "container create": true, "container exec": true,
+	}
+	var walk func(string, []*cli.Command)
+	walk = func(parent string, cs []*cli.Command) {
 		for _, c := range cs {
-			if strings.Contains(c.ArgsUsage, "COMMAND") {
-				seen[c.Name] = true
-				if !takesCommand[c.Name] {
-					t.Errorf("%s takes a COMMAND (%q) but is not in takesCommand", c.Name, c.ArgsUsage)
-				}
+			path := strings.TrimSpace(parent + " " + c.Name)
+			if got := takesCommand(c); got != want[path] {
+				t.Errorf("takesCommand(%s) = %v, want %v", path, got, want[path])
 			}
-			walk(c.Subcommands)
+			delete(want, path)
+			walk(path, c.Subcommands)
 		}
 	}
-	walk(newApp(io.Discard, io.Discard).Commands)
-	for name := range takesCommand {
-		if !seen[name] {
-			t.Errorf("takesCommand lists %s, which takes no COMMAND", name)
-		}
+	walk("", newApp(io.Discard, io.Discard).Commands)
+	for path := range want {
+		t.Errorf("no command %q", path)
 	}
 }
 
