@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/den-project/den/store"
 	"github.com/den-project/den/store/record"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -167,3 +169,9 @@ func (m *Manager) commitImage(parentCfg *imgspecv1.Image, layer *cstorage.Layer,
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// copiesLockPath is the lock that copies into storage hold shared while they write and a
+// failed one takes exclusively to clean up (see orphans.go), and commit holds like a copy.
+func (m *Manager) copiesLockPath() string {
+	return filepath.Join(m.Store.GraphRoot(), store.CopiesLock)
+}

@@ -1,12 +1,11 @@
+//go:build !den_core
+
 package image
 
 import (
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"sync"
-
-	"github.com/den-project/den/store"
 
 	"github.com/den-project/den/store/record"
 	cstorage "go.podman.io/storage"
@@ -16,11 +15,11 @@ import (
 // containers/storage treats them as a cache for the next try. den promises that a failed
 // load or pull leaves nothing behind, so it removes them.
 //
-// Copies run concurrently. Each holds copiesLock shared while it copies; one that failed
+// Copies run concurrently. Each holds store.CopiesLock shared while it copies; one that failed
 // takes it exclusively before cleaning, which waits until no other copy is between creating
 // a layer and naming the image that uses it. Then a layer that is new since the failed
 // copy began and that no image or container uses is the failed copy's own leftover.
-const copiesLock = store.CopiesLock
+// (copiesLockPath is in commit.go: commit, which den's core build has, holds it too.)
 
 // copyGuard is held for the duration of one copy into storage.
 type copyGuard struct {
@@ -41,10 +40,6 @@ func (m *Manager) guardCopy() (*copyGuard, error) {
 		return nil, err
 	}
 	return &copyGuard{m: m, lk: lk, before: before}, nil
-}
-
-func (m *Manager) copiesLockPath() string {
-	return filepath.Join(m.Store.GraphRoot(), copiesLock)
 }
 
 func (m *Manager) layerIDs() (map[string]bool, error) {

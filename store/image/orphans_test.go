@@ -1,3 +1,5 @@
+//go:build !den_core
+
 package image
 
 import (
