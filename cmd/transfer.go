@@ -236,7 +236,7 @@ func saveAction(c *cli.Context) error {
 		return withCode(125, err)
 	}
 	if out != nil {
-		if err := copyFile(out.w, path); err != nil {
+		if err := copySpool(out.w, path); err != nil {
 			return withCode(125, err)
 		}
 	}
@@ -411,12 +411,17 @@ func spoolStdin(ctx context.Context) (string, error) {
 	return f.Name(), nil
 }
 
-func copyFile(w io.Writer, path string) error {
+// copySpool copies the spooled archive at path to w, removing its name first: a reader that
+// stops early (den save IMAGE | head) ends den by SIGPIPE, which runs no deferred removal.
+func copySpool(w io.Writer, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("spooling the archive: %w", err)
+	}
 	if _, err := io.Copy(w, f); err != nil {
 		return fmt.Errorf("writing the archive: %w", err)
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -105,6 +106,41 @@ func TestLoadInterruptedLeavesNoSpoolFile(t *testing.T) {
 	}
 	if left := spool(); len(left) != 0 {
 		t.Errorf("den load left its spool after Ctrl-C: %q", left)
+	}
+}
+
+// den save IMAGE to a pipe whose reader stops early (| head) is ended by SIGPIPE, as any
+// writer is; the archive it spooled before writing is not left in TMPDIR.
+func TestSaveToAReaderThatStopsEarlyLeavesNoSpoolFile(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	tmp := filepath.Join(d.dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d.chown(t, tmp)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := d.command(ctx, "save", "busybox")
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(out, head); err != nil {
+		t.Fatalf("reading the start of the archive: %v", err)
+	}
+	out.Close()
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code == 0 {
+		t.Errorf("den save went on to exit 0 with nobody reading")
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "den-save-*")); len(left) != 0 {
+		t.Errorf("den save left its spool behind: %q", left)
 	}
 }
 
