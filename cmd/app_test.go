@@ -209,8 +209,9 @@ func TestEnterCHandsOverExactlyTheCommandsThatCopyImages(t *testing.T) {
 	}
 }
 
-// The core build leaves containers/image's copying out, which is what it is for.
-func TestCoreBuildLeavesImageCopyingOut(t *testing.T) {
+// depsWithTags lists the packages pkg links when built with den's tags and extra.
+func depsWithTags(t *testing.T, extra, pkg string) []string {
+	t.Helper()
 	tags := ""
 	for _, f := range strings.Fields(os.Getenv("GOFLAGS")) {
 		if v, ok := strings.CutPrefix(f, "-tags="); ok {
@@ -219,17 +220,39 @@ func TestCoreBuildLeavesImageCopyingOut(t *testing.T) {
 	}
 	// The go that runs this test: the Makefile does not need one on PATH.
 	gobin := filepath.Join(goruntime.GOROOT(), "bin", "go")
-	out, err := exec.Command(gobin, "list", "-deps", "-tags", tags+"den_core", "github.com/den-project/den").CombinedOutput()
+	out, err := exec.Command(gobin, "list", "-deps", "-tags", tags+extra, pkg).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	deps := strings.Fields(string(out))
+	return strings.Fields(string(out))
+}
+
+// The core build leaves containers/image's copying out, which is what it is for.
+func TestCoreBuildLeavesImageCopyingOut(t *testing.T) {
+	deps := depsWithTags(t, "den_core", "github.com/den-project/den")
 	if !slices.Contains(deps, "go.podman.io/storage") {
-		t.Fatalf("go list gave no containers/storage among den's dependencies: %.300s", out)
+		t.Fatalf("go list gave no containers/storage among den's dependencies: %.300s", deps)
 	}
 	for _, p := range []string{"go.podman.io/image/v5/copy", "go.podman.io/image/v5/signature", "google.golang.org/grpc", "github.com/den-project/den/store/registry"} {
 		if slices.Contains(deps, p) {
 			t.Errorf("den's core build links %s", p)
+		}
+	}
+}
+
+// den-monitor is den's runtime without the rest: what it links is what a monitor holds in
+// memory for as long as its container runs.
+func TestMonitorLinksNeitherTheCommandLineNorImageCopying(t *testing.T) {
+	deps := depsWithTags(t, "den_core,den_monitor", "github.com/den-project/den/runtime/monitorbin")
+	if !slices.Contains(deps, "github.com/opencontainers/runc/libcontainer") {
+		t.Fatalf("go list gave no libcontainer among den-monitor's dependencies: %.300s", deps)
+	}
+	for _, p := range []string{
+		"github.com/den-project/den/cmd", "github.com/urfave/cli/v2",
+		"go.podman.io/image/v5/copy", "github.com/den-project/den/store/registry",
+	} {
+		if slices.Contains(deps, p) {
+			t.Errorf("den-monitor links %s", p)
 		}
 	}
 }

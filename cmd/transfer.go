@@ -135,8 +135,8 @@ func logoutAction(c *cli.Context) error {
 }
 
 func loadAction(c *cli.Context) error {
-	// Ctrl-C stops the load with its spool removed: Go's own handling of it ends den at once,
-	// deferred removals and all.
+	// Ctrl-C stops the load with its spool removed (Go's own handling of it would end den at
+	// once, without the deferred removals).
 	ctx, stop := interruptible()
 	defer stop()
 	path := c.String("input")
@@ -236,6 +236,9 @@ func saveAction(c *cli.Context) error {
 		return withCode(125, err)
 	}
 	if out != nil {
+		// The spool is whole: Ctrl-C may end den again, as it would any writer to a pipe
+		// that stalls (den save IMAGE | less).
+		stop()
 		if err := copySpool(out.w, path); err != nil {
 			return withCode(125, err)
 		}
@@ -282,10 +285,10 @@ func registryOptions(c *cli.Context, e *env) (registry.Options, error) {
 	return o, nil
 }
 
-// interruptible cancels the operation on Ctrl-C or SIGTERM, so a copy stops cleanly and
-// removes what it stored.
+// interruptible cancels the operation on Ctrl-C, SIGTERM or a closed terminal (SIGHUP), so
+// a copy stops cleanly and removes what it stored.
 func interruptible() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 }
 
 // transfer is what pull and push share: storage, the registry options, progress on stderr

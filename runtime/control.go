@@ -113,8 +113,8 @@ func (cs *controlServer) serve() {
 	}
 }
 
-// working and done bracket a request or a healthcheck. The last one to end gives back to the
-// system the memory the work took: a holder lives as long as its container, and each exec
+// working and done bracket an exec or a healthcheck (the work that allocates; a wait or a
+// signal does not). The last one to end gives back to the system the memory it took: a holder lives as long as its container, and each exec
 // grows Go's heap by some 70 KB, which the collector would let pile up to twice the live heap
 // (3.5 MB more in a monitor after 50 execs).
 func (s *session) working() { s.busy.Add(1) }
@@ -126,8 +126,6 @@ func (s *session) done() {
 }
 
 func (cs *controlServer) handle(conn net.Conn) {
-	cs.s.working()
-	defer cs.s.done()
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	req, fds, err := readRequest(conn.(*net.UnixConn))
 	if err != nil {
@@ -139,7 +137,9 @@ func (cs *controlServer) handle(conn net.Conn) {
 	_ = conn.SetReadDeadline(time.Time{})
 	switch req.Op {
 	case "exec":
+		cs.s.working()
 		cs.s.serveExec(conn.(*net.UnixConn), req.Exec, fds)
+		cs.s.done()
 		conn.Close()
 	case "top":
 		closeFiles(fds)
@@ -153,7 +153,9 @@ func (cs *controlServer) handle(conn net.Conn) {
 	case "health":
 		goruntime.LockOSThread() // see serveExec
 		closeFiles(fds)
+		cs.s.working()
 		code, err := cs.s.runHealth(context.Background())
+		cs.s.done()
 		if err != nil && code == 125 {
 			reply(conn, controlReply{Error: err.Error()})
 		} else {

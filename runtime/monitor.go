@@ -37,8 +37,6 @@ const envMonitor = "_DEN_MONITOR"
 // runtime/userns's enter.c passes the same to the monitor of run -d.
 const denFD = 5
 
-var errNoMonitorProgram = errors.New("no den-monitor kept")
-
 // monitorArgs is what a monitor needs to know, the line Monitor.Start sends it: its
 // container, den's paths and configuration, and the user den's namespace belongs to when the
 // command that started it ran there (HostUID -1 otherwise).
@@ -123,7 +121,8 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 		return nil, fmt.Errorf("creating monitor pipe: %w", err)
 	}
 	files := []*os.File{wr, goR}
-	if self, err := unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0); err == nil {
+	self, err := unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err == nil {
 		den := os.NewFile(uintptr(self), "den")
 		defer den.Close()
 		files = append(files, den)
@@ -137,12 +136,15 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		return cmd, cmd.Start()
 	}
-	// den-monitor kept as a file when there is one (see runtime/monitorbin), else den itself,
-	// which is also what runs when the kept one cannot (a cache directory mounted noexec).
+	// den-monitor kept as a file when there is one (see runtime/monitorbin) and den's own
+	// program could be handed to it (5, for the holders it starts); else den itself, which
+	// also runs when the kept one cannot (a cache directory mounted noexec).
 	var cmd *exec.Cmd
-	err = errNoMonitorProgram
-	if path, dir, ok := initexec.MonitorProgram(); ok {
+	err = errors.New("no den-monitor")
+	if path, dir, ok := initexec.MonitorProgram(); ok && len(files) == 3 {
 		cmd, err = start(path)
+		dir.Close()
+	} else if ok {
 		dir.Close()
 	}
 	if err != nil {

@@ -102,7 +102,7 @@ type session struct {
 	stopHealth func()
 	// net is the container's slirp4netns and port forwarding, released with the session.
 	net *netstack.Attachment
-	// busy counts the requests and checks in progress (see tidy).
+	// busy counts the execs and healthchecks in progress (see working in control.go).
 	busy atomic.Int32
 }
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # blob-sum.sh FILE TAG NAME: prints a Go file of runtime/initexec, built with TAG, that holds
 # the SHA-256 of the program in FILE as the constant NAME. The Makefile generates one per
-# program that runtime/initexec links in (den-init, den-transfer): Go's build cache does not
+# program that runtime/initexec links in (den-init, den-transfer, den-monitor): Go's build cache does not
 # look into the files the .S files include, and the checksum makes a new program rebuild the
 # package that carries it.
 set -eu

@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"context"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // debianArchive is scripts/build-debian-image.sh's image: a debootstrap minbase with files
@@ -87,19 +84,8 @@ func TestSaveInterruptedLeavesNoSpoolFile(t *testing.T) {
 	archive := needDebian(t)
 	d := newDen(t)
 	d.mustRun(t, "load", "-q", "-i", archive)
-	tmp := filepath.Join(d.dir, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	d.chown(t, tmp)
-	// As in TestLoadInterruptedLeavesNoSpoolFile: den starts with Ctrl-C's default action.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt)
-	defer signal.Stop(sigs)
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	cmd := d.command(ctx, "save", "debian")
-	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+	tmp := d.spoolDir(t)
+	cmd := d.spoolingCommand(t, tmp, "save", "debian")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -108,29 +94,11 @@ func TestSaveInterruptedLeavesNoSpoolFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
-	spool := func() []string {
-		m, _ := filepath.Glob(filepath.Join(tmp, "den-save-*"))
-		return m
-	}
-	for deadline := time.Now().Add(10 * time.Second); len(spool()) == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("den save never made its spool file under TMPDIR")
-		}
-	}
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	ended := make(chan error, 1)
-	go func() { ended <- cmd.Wait() }()
-	select {
-	case <-ended:
-	case <-time.After(10 * time.Second):
-		t.Fatal("den save still running 10 s after Ctrl-C")
-	}
-	if code := cmd.ProcessState.ExitCode(); code == 0 {
+	code, left := ctrlCWhileSpooling(t, cmd, tmp, "den-save-*")
+	if code == 0 {
 		t.Error("den save finished instead of stopping at Ctrl-C")
 	}
-	if left := spool(); len(left) != 0 {
+	if len(left) != 0 {
 		t.Errorf("den save left its spool after Ctrl-C: %q", left)
 	}
 }

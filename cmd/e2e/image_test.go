@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -54,24 +55,12 @@ func TestLoadReadsArchiveFromStdin(t *testing.T) {
 // left a den-load-*.tar there, as large as what had arrived).
 func TestLoadInterruptedLeavesNoSpoolFile(t *testing.T) {
 	d := newDen(t)
-	tmp := filepath.Join(d.dir, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	d.chown(t, tmp)
+	tmp := d.spoolDir(t)
 	archive, err := os.ReadFile(filepath.Join(imagesDir, "busybox-oci.tar"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// den starts with Ctrl-C's default action, as from a shell, even if this test was started
-	// with it ignored: a signal handled here is reset to the default in the child.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt)
-	defer signal.Stop(sigs)
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	cmd := d.command(ctx, "load")
-	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+	cmd := d.spoolingCommand(t, tmp, "load")
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -84,27 +73,7 @@ func TestLoadInterruptedLeavesNoSpoolFile(t *testing.T) {
 	if _, err := in.Write(archive[:len(archive)/2]); err != nil {
 		t.Fatal(err)
 	}
-	spool := func() []string {
-		m, _ := filepath.Glob(filepath.Join(tmp, "den-load-*"))
-		return m
-	}
-	for deadline := time.Now().Add(10 * time.Second); len(spool()) == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("den load never made its spool file under TMPDIR")
-		}
-	}
-	// As a terminal's Ctrl-C: to the whole process group.
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	ended := make(chan error, 1)
-	go func() { ended <- cmd.Wait() }()
-	select {
-	case <-ended:
-	case <-time.After(10 * time.Second):
-		t.Fatal("den load still running 10 s after Ctrl-C")
-	}
-	if left := spool(); len(left) != 0 {
+	if _, left := ctrlCWhileSpooling(t, cmd, tmp, "den-load-*"); len(left) != 0 {
 		t.Errorf("den load left its spool after Ctrl-C: %q", left)
 	}
 }
@@ -114,15 +83,8 @@ func TestLoadInterruptedLeavesNoSpoolFile(t *testing.T) {
 func TestSaveToAReaderThatStopsEarlyLeavesNoSpoolFile(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
-	tmp := filepath.Join(d.dir, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	d.chown(t, tmp)
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	cmd := d.command(ctx, "save", "busybox")
-	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+	tmp := d.spoolDir(t)
+	cmd := d.spoolingCommand(t, tmp, "save", "busybox")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +104,62 @@ func TestSaveToAReaderThatStopsEarlyLeavesNoSpoolFile(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(tmp, "den-save-*")); len(left) != 0 {
 		t.Errorf("den save left its spool behind: %q", left)
 	}
+}
+
+// spoolDir makes a private TMPDIR of den's user, where load and save put their spool files.
+func (d *den) spoolDir(t *testing.T) string {
+	t.Helper()
+	tmp := filepath.Join(d.dir, "tmp")
+	d.chownedDir(t, tmp)
+	return tmp
+}
+
+// spoolingCommand prepares den with TMPDIR=tmp and with Ctrl-C's default action, as from a
+// shell, even if this test was started with it ignored: a signal handled here is reset to
+// the default in the child.
+func (d *den) spoolingCommand(t *testing.T, tmp string, args ...string) *exec.Cmd {
+	t.Helper()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt)
+	t.Cleanup(func() { signal.Stop(sigs) })
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	t.Cleanup(cancel)
+	cmd := d.command(ctx, args...)
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+	return cmd
+}
+
+// ctrlCWhileSpooling waits until the started den cmd has written to a spool file matching
+// pattern in tmp, sends Ctrl-C as a terminal does (to the whole process group), waits for den to end,
+// and returns its exit code and the spool files left.
+func ctrlCWhileSpooling(t *testing.T, cmd *exec.Cmd, tmp, pattern string) (int, []string) {
+	t.Helper()
+	spool := func() []string {
+		m, _ := filepath.Glob(filepath.Join(tmp, pattern))
+		return m
+	}
+	written := func() bool {
+		for _, f := range spool() {
+			if fi, err := os.Stat(f); err == nil && fi.Size() > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	if !waitUntil(10*time.Second, written) {
+		t.Fatalf("den %s never made its spool file under TMPDIR", shellQuote(cmd.Args[1:]))
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- cmd.Wait() }()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("den %s still running 10 s after Ctrl-C", shellQuote(cmd.Args[1:]))
+	}
+	return cmd.ProcessState.ExitCode(), spool()
 }
 
 // wantBusyboxListed checks `den images` has the row REPOSITORY docker.io/library/busybox TAG latest.

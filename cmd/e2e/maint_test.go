@@ -243,6 +243,9 @@ func TestSystemResetLeavesNothingBehind(t *testing.T) {
 	d.mustRun(t, "run", "--name", "done", "busybox", "true")
 	live := d.runDetached(t, "--name", "live", "busybox", "sleep", "100")
 	pid := d.pidOf(t, "live")
+	// What reset must remove from the cache directory: the whole den (load), den-monitor (run -d).
+	keptInCache(t, d, "bin", "den")
+	keptInCache(t, d, "monitor", "den-monitor")
 
 	r := d.runWith(t, execOpts{stdin: strings.NewReader("")}, "system", "reset")
 	if r.code != 0 || !strings.Contains(r.stdout, "WARNING! This will remove:") ||

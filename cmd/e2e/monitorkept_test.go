@@ -18,11 +18,7 @@ import (
 // keptMonitor is the one den-monitor kept in d's cache directory.
 func keptMonitor(t *testing.T, d *den) string {
 	t.Helper()
-	found, err := filepath.Glob(filepath.Join(d.home, ".cache", "den", "monitor", "*", "den-monitor"))
-	if err != nil || len(found) != 1 {
-		t.Fatalf("want one den-monitor kept in the cache directory, found %v (%v)", found, err)
-	}
-	return found[0]
+	return keptInCache(t, d, "monitor", "den-monitor")
 }
 
 // monitorProgram is the program the monitor of the container id runs.
@@ -131,11 +127,15 @@ func TestOnlyTheUsersOwnKeptMonitorIsRun(t *testing.T) {
 	d.mustRun(t, "rm", "-f", id)
 
 	// The control: the user's own file of the right size is what den runs.
+	// It only leaves its marker, so the container is never started.
 	d.replace(t, kept, planted(st.Size()), 0o500)
-	d.run(t, "run", "-d", "--rm", "busybox", "true")
+	if r := d.run(t, "run", "-d", "--rm", "busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, "monitor died") {
+		t.Errorf("want run -d to fail as its monitor was the planted program\n%s", r)
+	}
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("the user's own kept den-monitor was not run: %v", err)
 	}
+	d.mustRun(t, "rm", "-af")
 }
 
 // Without a cache directory to keep it in, the monitor is den itself, and works as well.

@@ -13,14 +13,21 @@ import (
 // save, ...) to the whole den it carries. It keeps that den as a file of the user's cache
 // directory, ~/.cache/den/bin/SUM/den, written by the first such command.
 
+// keptInCache is the one program name that den keeps in d's cache directory, under
+// ~/.cache/den/KIND/SUM/NAME (runtime/initexec's handover.c).
+func keptInCache(t *testing.T, d *den, kind, name string) string {
+	t.Helper()
+	found, err := filepath.Glob(filepath.Join(d.home, ".cache", "den", kind, "*", name))
+	if err != nil || len(found) != 1 {
+		t.Fatalf("want one %s kept in the cache directory, found %v (%v)", name, found, err)
+	}
+	return found[0]
+}
+
 // cachedDen is the one whole den kept in d's cache directory.
 func cachedDen(t *testing.T, d *den) string {
 	t.Helper()
-	found, err := filepath.Glob(filepath.Join(d.home, ".cache", "den", "bin", "*", "den"))
-	if err != nil || len(found) != 1 {
-		t.Fatalf("want one whole den kept in the cache directory, found %v (%v)", found, err)
-	}
-	return found[0]
+	return keptInCache(t, d, "bin", "den")
 }
 
 // loadKeepingDen loads busybox, which keeps the whole den, and returns where and what it is.

@@ -39,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	// A container's seccomp filter comes from den's cache when it can (see the package).
@@ -69,7 +70,8 @@ func Init() {
 // inits to exec (take_kept in initexec.c) instead of copying it into a memfd each time, and
 // returns the directory to name in the init's log level: dataDir/init/SUM, which holds
 // bin/den-init, mode 0500, and the empty directory beside it that the sealing overlay needs.
-// The first call of a build writes it and removes other builds' directories; a file there
+// The first call of a build writes it and removes other builds' directories written over an
+// hour before; a file there
 // that is not den-init's (another mode or size) is replaced, and directories others may
 // write or a missing empty one are mended. "" means there is none to use,
 // and the init copies den-init as before.
@@ -121,15 +123,21 @@ func Keep(dataDir string) string {
 	if err != nil && !errors.Is(err, unix.EEXIST) { // another den kept it at the same moment
 		return ""
 	}
+	// Other builds' go once unused for an hour: the monitors of an upgraded den's containers
+	// keep starting execs and healthchecks with their own build's, and removing it at once
+	// would have the two builds rewrite each other's for as long as those run.
 	if ents, err := os.ReadDir(top); err == nil {
 		for _, e := range ents {
-			if e.Name() != filepath.Base(dir) {
+			if fi, err := e.Info(); err == nil && e.Name() != filepath.Base(dir) && time.Since(fi.ModTime()) > keptUnused {
 				_ = os.RemoveAll(filepath.Join(top, e.Name()))
 			}
 		}
 	}
 	return dir
 }
+
+// keptUnused is how long another build's den-init stays kept after it was last written.
+const keptUnused = time.Hour
 
 // private reports whether path is a directory that take_kept accepts: no link, the user's
 // own, nobody else's to write (it checks bin and empty; dir holds them).

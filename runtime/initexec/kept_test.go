@@ -18,13 +18,16 @@ import (
 // These tests need den-init linked in: `make test` runs them with the den_initbin tag.
 
 // Keep writes this build's den-init once, as a private file of its exact bytes, and removes
-// what other builds kept.
+// what other builds kept over an hour ago; another build's written since stays, for the
+// monitors of its containers.
 func TestKeepWritesDenInitOnceAndRemovesOtherBuilds(t *testing.T) {
 	data := t.TempDir()
 	old := filepath.Join(data, "init", "0123456789abcdef", "bin")
-	if err := os.MkdirAll(old, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	recent := filepath.Join(data, "init", "fedcba9876543210", "bin")
+	must(t, os.MkdirAll(old, 0o700))
+	must(t, os.MkdirAll(recent, 0o700))
+	hoursAgo := time.Now().Add(-2 * time.Hour)
+	must(t, os.Chtimes(filepath.Dir(old), hoursAgo, hoursAgo))
 	dir := Keep(data)
 	if dir == "" {
 		t.Fatal("Keep kept nothing")
@@ -44,13 +47,20 @@ func TestKeepWritesDenInitOnceAndRemovesOtherBuilds(t *testing.T) {
 		t.Errorf("no empty directory beside bin: %v", err)
 	}
 	if _, err := os.Stat(filepath.Dir(old)); !os.IsNotExist(err) {
-		t.Errorf("another build's den-init is still kept: %v", err)
+		t.Errorf("another build's den-init, unused for two hours, is still kept: %v", err)
 	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("another build's den-init written just now was removed: %v", err)
+	}
+	// A file written again would have a new modification time (its inode number may be
+	// reused).
+	marked := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	must(t, os.Chtimes(file, marked, marked))
 	if again := Keep(data); again != dir {
 		t.Fatalf("second Keep: %q, want %q", again, dir)
 	}
-	if fi2, _ := os.Lstat(file); !os.SameFile(fi, fi2) {
-		t.Error("the second Keep wrote den-init again")
+	if fi2, err := os.Lstat(file); err != nil || !fi2.ModTime().Equal(marked) {
+		t.Errorf("the second Keep wrote den-init again (%v)", err)
 	}
 	// Something else in its place (here a shorter file) is replaced by den-init.
 	must(t, os.Chmod(file, 0o700))

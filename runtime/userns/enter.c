@@ -527,7 +527,7 @@ static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 				_exit(125);
 		}
 		setsid();
-		int null = open("/dev/null", O_RDWR);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		// 3, 4 and 5 as runtime.spawnMonitor passes them: the ready pipe, the go pipe, den.
 		if (null < 0 || dup2(ready[1], 3) < 0 || dup2(go[0], 4) < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
 		    dup2(null, 2) < 0)
@@ -541,8 +541,9 @@ static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 		// Who the namespace belongs to comes with the rest, on the go pipe.
 		setenv("_DEN_MONITOR", "pipe", 1);
 		char *args[] = {"den-monitor", short_id, NULL};
-		// den-monitor kept as a file when this build carries it (handover.c), else den.
-		if (den_exec_monitor != NULL)
+		// den-monitor kept as a file when this build carries it (handover.c), else den; den
+		// too when 5 is not den, which den-monitor needs for the network holders it starts.
+		if (den_exec_monitor != NULL && den >= 0)
 			den_exec_monitor(args);
 		execv("/proc/self/exe", args);
 		_exit(127);
