@@ -33,6 +33,8 @@
 // sparse tables mostly never touched.
 #define PREFAULT_MAX (64UL << 20)
 #define PREFAULT_META (2UL << 20)
+// The size of a huge page on x86-64 and arm64 with 4 KB pages.
+#define HUGE_PAGE (2UL << 20)
 
 void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
@@ -145,7 +147,16 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 		return p;
 	if (!(flags & MAP_ANONYMOUS) || prot != (PROT_READ | PROT_WRITE))
 		return p;
-	if (len <= ((flags & MAP_FIXED) ? PREFAULT_MAX : PREFAULT_META) && madvise(p, len, MADV_POPULATE_WRITE) != 0)
+	if (len > ((flags & MAP_FIXED) ? PREFAULT_MAX : PREFAULT_META))
+		return p;
+	// The heap grows in 4 MB pieces at aligned fixed addresses: they are populated with huge
+	// pages where the kernel has them (transparent huge pages, "madvise" or "always"), two
+	// page-table entries instead of a thousand. Measured here: den ps 20.5 -> 15.0 ms, run
+	// --rm 82 -> 69 ms; the resident size is the same, since the whole piece is populated
+	// either way. The advice is only a wish: without huge pages it changes nothing.
+	if ((flags & MAP_FIXED) && ((uintptr_t)p & (HUGE_PAGE - 1)) == 0 && (len & (HUGE_PAGE - 1)) == 0)
+		madvise(p, len, MADV_HUGEPAGE);
+	if (madvise(p, len, MADV_POPULATE_WRITE) != 0)
 		__atomic_store_n(&den_prefault_on, 0, __ATOMIC_RELAXED);
 	return p;
 }
