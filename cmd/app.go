@@ -84,7 +84,6 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:              stderr,
 		EnableBashCompletion:   true,
 		UseShortOptionHandling: true,
-		HideVersion:            true,
 		// "-e A=1,2" and "--change 'CMD [\"a\",\"b\"]'" are one value each, as in podman.
 		DisableSliceFlagSeparator: true,
 		ExitErrHandler:            func(*cli.Context, error) {},
@@ -111,7 +110,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		OnUsageError: usageError,
 		Commands:     commands(),
 	}
-	cli.VersionPrinter = func(c *cli.Context) { _ = versionCmd().Action(c) }
+	// den --version and -v print one line, as podman's do; `den version` prints the table.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print den's version"}
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintf(c.App.Writer, "den version %s\n", c.App.Version) }
 	return app
 }
 
@@ -128,7 +129,12 @@ func hideHelpCommand(c *cli.Command) {
 func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
 
 func usageError(c *cli.Context, err error, _ bool) error {
-	return withCode(125, fmt.Errorf("%v: see `den %s --help`", err, c.Command.FullName()))
+	// Before a command (den --bogus) the context's command is the app itself.
+	help := "den --help"
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+		help = "den " + c.Command.FullName() + " --help"
+	}
+	return withCode(125, fmt.Errorf("%v: see `%s`", err, help))
 }
 
 func commands() []*cli.Command {

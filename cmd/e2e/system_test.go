@@ -30,6 +30,23 @@ func TestVersionPrintsVersionGoAndPlatform(t *testing.T) {
 		v.Version != version || v.OsArch != platform {
 		t.Errorf("want version %s and %s in JSON: %+v, %v", version, platform, v, err)
 	}
+	// podman --version and -v print one line.
+	for _, flag := range []string{"--version", "-v"} {
+		wantStdout(t, d.run(t, flag), "den version "+version+"\n")
+	}
+}
+
+// An unknown flag before any command points at den's own help, exit 125.
+func TestUnknownGlobalFlagPointsAtDensHelp(t *testing.T) {
+	d := newDen(t)
+	r := d.run(t, "--bogus", "ps")
+	if want := "Error: flag provided but not defined: -bogus: see `den --help`\n"; r.code != 125 || r.stderr != want {
+		t.Errorf("want exit 125 and %q\n%s", want, r)
+	}
+	r = d.run(t, "ps", "--bogus")
+	if want := "Error: flag provided but not defined: -bogus: see `den ps --help`\n"; r.code != 125 || r.stderr != want {
+		t.Errorf("want exit 125 and %q\n%s", want, r)
+	}
 }
 
 // infoReport is the part of `den info --format json` the tests read.
