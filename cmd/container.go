@@ -37,6 +37,7 @@ func createFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "health-start-period", Usage: "time after start during which failures do not count"},
 		&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart policy: no, on-failure[:N], always, unless-stopped"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal that stop sends first (default TERM)"},
+		&cli.UintFlag{Name: "stop-timeout", Value: 10, Usage: "seconds stop and rm -f wait for the container to exit before killing it"},
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "slirp4netns", Usage: "network mode: slirp4netns[:allow_host_loopback=true], none, host, container:NAME, or the NAME of a network (den network create)"},
 		&cli.StringSliceFlag{Name: "network-alias", Usage: "another name of the container on its network (with --network NAME)"},
 		&cli.StringFlag{Name: "ip", Usage: "the container's IPv4 address on its network (with --network NAME)"},
@@ -131,6 +132,10 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 	if o.Restart, o.RestartMaxRetries, err = runtime.ParseRestartPolicy(c.String("restart")); err != nil {
 		return o, withCode(125, err)
 	}
+	if c.IsSet("stop-timeout") {
+		t := c.Uint("stop-timeout")
+		o.StopTimeout = &t
+	}
 	if o.StopSignal = c.String("stop-signal"); o.StopSignal != "" {
 		if _, err := runtime.ParseSignal(o.StopSignal); err != nil {
 			return o, withCode(125, fmt.Errorf("--stop-signal: %w", err))
@@ -224,7 +229,7 @@ Examples:
 			if mon != nil {
 				if err := mon.Start(ctr); err != nil {
 					if o.Remove {
-						_, _ = e.rt.Remove(ctx, ctr.ID, true)
+						_, _ = e.rt.RemoveWithVolumes(ctx, ctr.ID, true, false, 0)
 					}
 					return err
 				}
@@ -234,7 +239,7 @@ Examples:
 			code, err := e.rt.RunAttached(ctx, ctr, stdio())
 			if err != nil {
 				if o.Remove {
-					_, _ = e.rt.Remove(ctx, ctr.ID, true)
+					_, _ = e.rt.RemoveWithVolumes(ctx, ctr.ID, true, false, 0)
 				}
 				return withCode(code, err)
 			}
@@ -524,15 +529,20 @@ func rmCmd() *cli.Command {
 		Name:      "rm",
 		Usage:     "remove containers",
 		ArgsUsage: "CONTAINER...",
-		Description: `Removes containers and their storage. A running container needs --force.
+		Description: `Removes containers and their storage. A running container needs --force, which
+stops it as den stop does: the stop signal, then KILL after --time seconds (default: the
+container's --stop-timeout, 10).
 Exit codes: 1 when a container does not exist, 2 when one is running, 125 otherwise.
 
 Examples:
    den rm web
-   den rm -f $(den ps -aq)`,
+   den rm -f -t 0 $(den ps -aq)
+   den rm -i maybe-gone`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill running containers first"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "stop running containers first"},
+			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "with --force, seconds to wait for a running container before killing it (default: its --stop-timeout, 10)"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all containers"},
+			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "a container that does not exist is not an error"},
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the container's anonymous volumes too"},
 		},
 		UseShortOptionHandling: true,
@@ -549,13 +559,17 @@ Examples:
 			if len(refs) == 0 && !c.Bool("all") {
 				return withCode(125, errors.New("no container given: den rm [-f] CONTAINER... or den rm -a"))
 			}
+			stopTimeout := runtime.OwnStopTimeout
+			if c.IsSet("time") {
+				stopTimeout = time.Duration(c.Uint("time")) * time.Second
+			}
 			var firstErr error
 			named := c.Args().Len() // the refs after these are those -a listed
 			for i, ref := range refs {
-				_, err := e.rt.RemoveWithVolumes(context.Background(), ref, c.Bool("force"), c.Bool("volumes"))
+				_, err := e.rt.RemoveWithVolumes(context.Background(), ref, c.Bool("force"), c.Bool("volumes"), stopTimeout)
 				// A listed container gone since (a --rm one its monitor removed, another
-				// rm's) is as asked.
-				if i >= named && errors.Is(err, runtime.ErrNotFound) {
+				// rm's) is as asked, and so is a named one with --ignore.
+				if (i >= named || c.Bool("ignore")) && errors.Is(err, runtime.ErrNotFound) {
 					continue
 				}
 				if err != nil {

@@ -39,8 +39,10 @@ type inspectConfig struct {
 	Entrypoint []string          `json:"Entrypoint"`
 	Labels     map[string]string `json:"Labels"`
 	StopSignal string            `json:"StopSignal"`
-	Tty        bool              `json:"Tty"`
-	OpenStdin  bool              `json:"OpenStdin"`
+	// StopTimeout is in seconds.
+	StopTimeout uint `json:"StopTimeout"`
+	Tty         bool `json:"Tty"`
+	OpenStdin   bool `json:"OpenStdin"`
 }
 
 type inspectHostConfig struct {
@@ -103,6 +105,7 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 		Hostname: c.Config.Hostname, User: c.Config.User, Env: c.Config.Env, Cmd: c.Config.Cmd,
 		Image: c.ImageName, WorkingDir: c.Config.WorkingDir, Entrypoint: c.Config.Entrypoint,
 		Labels: c.Labels, StopSignal: c.Config.StopSignal, Tty: c.Config.Tty, OpenStdin: c.Config.Interactive,
+		StopTimeout: uint(c.StopTimeout() / time.Second),
 	}
 	if in.Config.Labels == nil {
 		in.Config.Labels = map[string]string{}

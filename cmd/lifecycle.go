@@ -59,14 +59,15 @@ func stopCmd() *cli.Command {
 		Usage:     "stop running containers",
 		ArgsUsage: "CONTAINER...",
 		Description: `Sends the stop signal (TERM unless the image or --stop-signal says otherwise),
-waits up to --time seconds for the container to exit, then kills it. Stopping a container that
-is not running succeeds. Its restart policy does not bring it back.
+waits up to --time seconds (default: the container's --stop-timeout, 10) for the container to
+exit, then kills it. Stopping a container that is not running succeeds. Its restart policy does
+not bring it back.
 
 Examples:
    den stop web
    den stop -t 0 web db`,
 		Flags: []cli.Flag{
-			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing"},
+			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout, 10)"},
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -77,7 +78,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			timeout := time.Duration(c.Uint("time")) * time.Second
+			timeout := stopTimeoutFlag(c)
 			return forEachContainer(c, func(ref string) error {
 				_, err := e.rt.Stop(context.Background(), ref, timeout)
 				return err
@@ -184,7 +185,7 @@ func restartCmd() *cli.Command {
    den restart web
    den restart -t 1 web`,
 		Flags: []cli.Flag{
-			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing"},
+			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout, 10)"},
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -196,7 +197,7 @@ func restartCmd() *cli.Command {
 				return err
 			}
 			defer e.rt.Close()
-			timeout := time.Duration(c.Uint("time")) * time.Second
+			timeout := stopTimeoutFlag(c)
 			return forEachContainer(c, func(ref string) error {
 				ctr, err := e.rt.Stop(context.Background(), ref, timeout)
 				if err != nil {
@@ -344,4 +345,12 @@ Examples:
 			return tw.Flush()
 		},
 	}
+}
+
+// stopTimeoutFlag is --time of stop and restart: runtime.OwnStopTimeout when not given.
+func stopTimeoutFlag(c *cli.Context) time.Duration {
+	if !c.IsSet("time") {
+		return runtime.OwnStopTimeout
+	}
+	return time.Duration(c.Uint("time")) * time.Second
 }

@@ -192,6 +192,7 @@ Examples:
    den network rm -f web`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the containers on the network too"},
+			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "with --force, seconds to wait for a running container before killing it (default: its --stop-timeout, 10)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
@@ -203,7 +204,7 @@ Examples:
 			}
 			var first error
 			for _, ref := range c.Args().Slice() {
-				n, err := e.rt.RemoveNetwork(c.Context, ref, c.Bool("force"))
+				n, err := e.rt.RemoveNetwork(c.Context, ref, c.Bool("force"), stopTimeoutFlag(c))
 				if err != nil {
 					if first != nil {
 						fmt.Fprintln(c.App.ErrWriter, "Error:", first)

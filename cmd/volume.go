@@ -277,6 +277,7 @@ Examples:
    den volume rm --all`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the containers using the volume first"},
+			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "with --force, seconds to wait for a running container before killing it (default: its --stop-timeout, 10)"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every volume"},
 		},
 		UseShortOptionHandling: true,
@@ -299,7 +300,7 @@ Examples:
 			}
 			var first error
 			for _, n := range names {
-				err := e.rt.RemoveVolume(context.Background(), n, c.Bool("force"))
+				err := e.rt.RemoveVolume(context.Background(), n, c.Bool("force"), stopTimeoutFlag(c))
 				if err == nil {
 					fmt.Fprintln(c.App.Writer, n)
 					continue

@@ -71,12 +71,32 @@ func (r *Runtime) Wait(ctx context.Context, ref string) (int, error) {
 	return c.State.ExitCode, nil
 }
 
-// Stop sends the stop signal, waits up to timeout for the container to exit, then kills it.
-// Stopping a container that is not running is not an error, as in podman.
+// DefaultStopTimeout is how long stop waits for a container made without --stop-timeout, as
+// in podman.
+const DefaultStopTimeout = 10 * time.Second
+
+// OwnStopTimeout, given to Stop or RemoveWithVolumes as the timeout, means the container's
+// own: its --stop-timeout, else DefaultStopTimeout.
+const OwnStopTimeout time.Duration = -1
+
+// StopTimeout is how long stop waits for c by default.
+func (c *Container) StopTimeout() time.Duration {
+	if c.Config.StopTimeout == nil {
+		return DefaultStopTimeout
+	}
+	return time.Duration(*c.Config.StopTimeout) * time.Second
+}
+
+// Stop sends the stop signal, waits up to timeout (OwnStopTimeout: the container's) for the
+// container to exit, then kills it. Stopping a container that is not running is not an
+// error, as in podman.
 func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) (*Container, error) {
 	c, err := r.Lookup(ref)
 	if err != nil {
 		return nil, err
+	}
+	if timeout < 0 {
+		timeout = c.StopTimeout()
 	}
 	// Marked even when not running: its monitor may be waiting to restart it.
 	if err := r.markStopped(c.ID); err != nil {

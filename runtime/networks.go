@@ -32,8 +32,9 @@ func (r *Runtime) NetworkUsers() (map[string][]*Container, error) {
 }
 
 // RemoveNetwork removes a network. One that containers use is refused unless force, which
-// removes those containers first.
-func (r *Runtime) RemoveNetwork(ctx context.Context, ref string, force bool) (*network.Network, error) {
+// removes those containers first, stopping running ones with stopTimeout (OwnStopTimeout:
+// each container's).
+func (r *Runtime) RemoveNetwork(ctx context.Context, ref string, force bool, stopTimeout time.Duration) (*network.Network, error) {
 	nw, err := r.Networks().Get(ref)
 	if err != nil {
 		return nil, err
@@ -46,7 +47,7 @@ func (r *Runtime) RemoveNetwork(ctx context.Context, ref string, force bool) (*n
 			return nil, err
 		}
 		for _, c := range users[nw.Name] {
-			if _, err := r.Remove(ctx, c.ID, true); err != nil && !errors.Is(err, ErrNotFound) {
+			if _, err := r.RemoveWithVolumes(ctx, c.ID, true, false, stopTimeout); err != nil && !errors.Is(err, ErrNotFound) {
 				return nil, err
 			}
 		}

@@ -105,7 +105,8 @@ func (r *Runtime) Reset(ctx context.Context) error {
 		if c.State.Status == StatusRunning && !reconcile(c) {
 			holders = append(holders, c.State)
 		}
-		if _, err := r.Remove(ctx, c.ID, true); err != nil && !errors.Is(err, ErrNotFound) {
+		// Reset is the hammer: no grace period (podman's waits the stop timeout).
+		if _, err := r.RemoveWithVolumes(ctx, c.ID, true, false, 0); err != nil && !errors.Is(err, ErrNotFound) {
 			// What Remove could not take, the wipe below does.
 			logrus.Warnf("removing container %s: %v", c.Name, err)
 		}

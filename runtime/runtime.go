@@ -87,6 +87,8 @@ type CreateOptions struct {
 	Remove      bool
 	Labels      map[string]string
 	StopSignal  string
+	// StopTimeout is --stop-timeout in seconds, nil for the default (DefaultStopTimeout).
+	StopTimeout *uint
 	// Restart is a policy name ("no", "on-failure", "always", "unless-stopped").
 	Restart           string
 	RestartMaxRetries int
@@ -174,13 +176,14 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	}
 	c.Config = ContainerConfig{
 		Args: args, Env: env, Tty: o.Tty, Interactive: o.Interactive, Remove: o.Remove,
-		WorkingDir: firstNonEmpty(o.WorkingDir, icfg.Config.WorkingDir, "/"),
-		User:       firstNonEmpty(o.User, icfg.Config.User),
-		Hostname:   firstNonEmpty(o.Hostname, c.ID[:12]),
-		Entrypoint: icfg.Config.Entrypoint,
-		Cmd:        icfg.Config.Cmd,
-		StopSignal: firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
-		Restart:    o.Restart, RestartMaxRetries: o.RestartMaxRetries,
+		WorkingDir:  firstNonEmpty(o.WorkingDir, icfg.Config.WorkingDir, "/"),
+		User:        firstNonEmpty(o.User, icfg.Config.User),
+		Hostname:    firstNonEmpty(o.Hostname, c.ID[:12]),
+		Entrypoint:  icfg.Config.Entrypoint,
+		Cmd:         icfg.Config.Cmd,
+		StopSignal:  firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
+		StopTimeout: o.StopTimeout,
+		Restart:     o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 		Health: o.Health, Network: network,
 	}
 	if !filepath.IsAbs(c.Config.WorkingDir) {
@@ -314,14 +317,16 @@ func (r *Runtime) claimRecord(c *Container, generatedName bool) error {
 }
 
 // Remove deletes a container: its record, name, storage and runtime files. A running
-// container needs force, which kills it first through its holder.
+// container needs force, which stops it first through its holder, waiting as long as its own
+// stop timeout.
 func (r *Runtime) Remove(ctx context.Context, ref string, force bool) (*Container, error) {
-	return r.RemoveWithVolumes(ctx, ref, force, false)
+	return r.RemoveWithVolumes(ctx, ref, force, false, OwnStopTimeout)
 }
 
 // RemoveWithVolumes is Remove that, with volumes (rm -v), also deletes the container's
-// anonymous volumes that no other container uses.
-func (r *Runtime) RemoveWithVolumes(ctx context.Context, ref string, force, volumes bool) (*Container, error) {
+// anonymous volumes that no other container uses, and stops a running one with stopTimeout
+// (rm -t; OwnStopTimeout: the container's).
+func (r *Runtime) RemoveWithVolumes(ctx context.Context, ref string, force, volumes bool, stopTimeout time.Duration) (*Container, error) {
 	c, err := r.Lookup(ref)
 	if err != nil {
 		return nil, err
@@ -331,7 +336,7 @@ func (r *Runtime) RemoveWithVolumes(ctx context.Context, ref string, force, volu
 			return nil, fmt.Errorf("container %s: %w: stop it first or use --force", c.Name, ErrRunning)
 		}
 		// Not under the lock: the holder takes it to record the exit.
-		if _, err := r.Stop(ctx, c.ID, 0); err != nil {
+		if _, err := r.Stop(ctx, c.ID, stopTimeout); err != nil {
 			return nil, err
 		}
 	}

@@ -52,17 +52,20 @@ type Container struct {
 
 // ContainerConfig is what the user asked for at create time, resolved against the image.
 type ContainerConfig struct {
-	Args        []string      `json:"args"`
-	Env         []string      `json:"env"`
-	WorkingDir  string        `json:"workingDir"`
-	User        string        `json:"user,omitempty"`
-	Hostname    string        `json:"hostname"`
-	Tty         bool          `json:"tty"`
-	Interactive bool          `json:"interactive"`
-	Remove      bool          `json:"remove"`
-	Entrypoint  []string      `json:"entrypoint,omitempty"`
-	Cmd         []string      `json:"cmd,omitempty"`
-	StopSignal  string        `json:"stopSignal,omitempty"`
+	Args        []string `json:"args"`
+	Env         []string `json:"env"`
+	WorkingDir  string   `json:"workingDir"`
+	User        string   `json:"user,omitempty"`
+	Hostname    string   `json:"hostname"`
+	Tty         bool     `json:"tty"`
+	Interactive bool     `json:"interactive"`
+	Remove      bool     `json:"remove"`
+	Entrypoint  []string `json:"entrypoint,omitempty"`
+	Cmd         []string `json:"cmd,omitempty"`
+	StopSignal  string   `json:"stopSignal,omitempty"`
+	// StopTimeout is the seconds stop waits by default before SIGKILL; nil in records made
+	// before den had --stop-timeout, and when it was not given: DefaultStopTimeout.
+	StopTimeout *uint         `json:"stopTimeout,omitempty"`
 	Health      *HealthConfig `json:"health,omitempty"`
 	// Restart is the restart policy: "no", "on-failure", "always", "unless-stopped".
 	Restart           string `json:"restart,omitempty"`

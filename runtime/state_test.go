@@ -581,7 +581,7 @@ func TestLockOfARemovedContainerIsNotFound(t *testing.T) {
 	if _, err := r.lockContainer(c.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("lock of a removed container: %v, want ErrNotFound", err)
 	}
-	if _, err := r.RemoveWithVolumes(context.Background(), c.ID, true, false); !errors.Is(err, ErrNotFound) {
+	if _, err := r.RemoveWithVolumes(context.Background(), c.ID, true, false, 0); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("rm of a removed container: %v, want ErrNotFound", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/den-project/den/store/events"
@@ -62,8 +63,9 @@ func (r *Runtime) CreateVolume(o volume.CreateOptions) (*volume.Volume, error) {
 }
 
 // RemoveVolume deletes a volume. One in use is refused unless force, which first removes
-// the containers using it.
-func (r *Runtime) RemoveVolume(ctx context.Context, name string, force bool) error {
+// the containers using it, stopping running ones with stopTimeout (OwnStopTimeout: each
+// container's).
+func (r *Runtime) RemoveVolume(ctx context.Context, name string, force bool, stopTimeout time.Duration) error {
 	vs := r.Volumes()
 	if _, err := vs.Get(name); err != nil {
 		return err
@@ -77,7 +79,7 @@ func (r *Runtime) RemoveVolume(ctx context.Context, name string, force bool) err
 			return err
 		}
 		for _, c := range users[name] {
-			if _, err := r.Remove(ctx, c, true); err != nil && !errors.Is(err, ErrNotFound) {
+			if _, err := r.RemoveWithVolumes(ctx, c, true, false, stopTimeout); err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
 		}
@@ -119,7 +121,7 @@ func (r *Runtime) PruneVolumes(ctx context.Context, filters []volume.Filter) ([]
 			continue
 		}
 		// A container created since the listing may use it now: RemoveVolume checks again.
-		if err := r.RemoveVolume(ctx, v.Name, false); err != nil {
+		if err := r.RemoveVolume(ctx, v.Name, false, OwnStopTimeout); err != nil {
 			if errors.Is(err, volume.ErrInUse) || errors.Is(err, volume.ErrNotFound) {
 				continue
 			}
@@ -246,7 +248,7 @@ func (r *Runtime) removeAnonymousVolumes(ctx context.Context, c *Container) {
 		if len(users[v.Name]) > 0 {
 			continue
 		}
-		_ = r.RemoveVolume(ctx, v.Name, false)
+		_ = r.RemoveVolume(ctx, v.Name, false, OwnStopTimeout)
 	}
 }
 

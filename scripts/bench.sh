@@ -526,7 +526,7 @@ remove_all() {
 	for e in "${engines[@]}"; do
 		[ -z "${broken[$e]:-}" ] || continue
 		case $e in
-		den) out=$(once "$e" rm -af) ;;
+		den) out=$(once "$e" rm -af -t 0) ;;
 		podman) out=$(once "$e" rm -af -t 0) ;;
 		esac
 		if [ "${out%% *}" != ok ]; then
@@ -543,7 +543,7 @@ stop_running() {
 	stop_registry
 	mapfile -t ids < <(env "${den_env[@]}" "$den" ps -q 2>/dev/null || true)
 	if [ ${#ids[@]} -gt 0 ]; then
-		env "${den_env[@]}" "$den" rm -f "${ids[@]}" >/dev/null 2>&1 || true
+		env "${den_env[@]}" "$den" rm -f -t 0 "${ids[@]}" >/dev/null 2>&1 || true
 	fi
 	if [ -n "$podman" ]; then
 		env "${pod_env[@]}" "$podman" rm -af -t 0 >/dev/null 2>&1 || true

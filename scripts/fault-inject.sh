@@ -23,7 +23,7 @@
 # Each trial picks one of
 #   den run -d --name fN busybox sleep 1000
 #   den stop -t 1 fK       K: a running container (one is started first, unharmed, if none)
-#   den rm -f fK           K: any container (one is started first if there is none)
+#   den rm -f -t 1 fK      K: any container (one is started first if there is none)
 #   den run --rm busybox true
 # starts it as the leader of a new session and process group (setsid; setpriv and env exec,
 # they do not fork), and after a random delay sends SIGKILL to that process group: den's CLI
@@ -218,7 +218,7 @@ trial() {
 				fail "trial $i: starting $target to remove it (not killed): den run -d failed: $(tail -n 1 <<<"$err")"
 			fi
 		fi
-		args=(rm -f "$target")
+		args=(rm -f -t 1 "$target")
 		;;
 	3)
 		op="run --rm" target=-
@@ -303,7 +303,7 @@ check_system() {
 
 check_rm_all() {
 	local out rc=0 left=() m
-	out=$(den_ rm -af 2>&1) || rc=$?
+	out=$(den_ rm -af -t 0 2>&1) || rc=$?
 	echo "den rm -af: exit $rc"
 	[ "$rc" -eq 0 ] || fail "den rm -af exited $rc: $(grep -v '^$' <<<"$out" | tail -n 1)"
 	out=$(den_ ps -a -q 2>&1) || fail "den ps -a after rm -af failed: $(tail -n 1 <<<"$out")"

@@ -80,7 +80,7 @@ func TestConcurrentDetachedRunsAllStartAndAllRemove(t *testing.T) {
 		t.Errorf("want all %d running\n%s", n, r)
 	}
 
-	rms := d.runAll(n, 10, func(i int) []string { return []string{"rm", "-f", fmt.Sprintf("c%d", i)} })
+	rms := d.runAll(n, 10, func(i int) []string { return []string{"rm", "-f", "-t", "0", fmt.Sprintf("c%d", i)} })
 	for i, r := range rms {
 		if want := fmt.Sprintf("c%d\n", i); r.code != 0 || r.stdout != want {
 			t.Errorf("want exit 0 and %q\n%s", want, r)
@@ -230,7 +230,7 @@ func TestNetworkRemovalNeverLeavesAContainerOnAMissingNetwork(t *testing.T) {
 		if !gone && made == 0 && remover[1] == "rm" {
 			t.Fatalf("round %d: racenet survived its rm with no container on it: %v", round, rs[creates/2])
 		}
-		d.mustRun(t, "rm", "-af")
-		d.run(t, "network", "rm", "-f", "racenet")
+		d.mustRun(t, "rm", "-af", "-t", "0")
+		d.run(t, "network", "rm", "-f", "-t", "0", "racenet")
 	}
 }

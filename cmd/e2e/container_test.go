@@ -82,7 +82,7 @@ func TestRmAllSucceedsWhileRmContainersRemoveThemselves(t *testing.T) {
 		d.mustRun(t, "run", "-d", "--rm", "busybox", "sleep", "0.1")
 		d.mustRun(t, "create", "busybox")
 		time.Sleep(time.Duration(i*25) * time.Millisecond)
-		d.mustRun(t, "rm", "-af")
+		d.mustRun(t, "rm", "-af", "-t", "0")
 	}
 	d.wantNoContainers(t)
 	wantError(t, d.run(t, "rm", "-f", "nosuchcontainer"), 1, "nosuchcontainer")

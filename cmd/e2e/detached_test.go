@@ -254,7 +254,7 @@ func TestFailedDetachedRunsLeaveNoMonitorBehind(t *testing.T) {
 	if len(left) != 1 {
 		t.Errorf("want only the running container's monitor after two failed run -d, found %q", left)
 	}
-	d.mustRun(t, "rm", "-f", "one")
+	d.mustRun(t, "rm", "-f", "-t", "0", "one")
 	d.wantNoContainers(t)
 }
 

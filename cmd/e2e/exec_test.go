@@ -167,5 +167,5 @@ func TestAttachRelaysOutputAndInputUntilExitOrDetach(t *testing.T) {
 	if st := d.inspectf(t, "tty", "{{.State.Status}}"); st != "running" {
 		t.Fatalf("want the container still running after detaching, it is %s", st)
 	}
-	d.mustRun(t, "rm", "-f", "tty")
+	d.mustRun(t, "rm", "-f", "-t", "0", "tty")
 }

@@ -419,7 +419,7 @@ func (d *den) load(t *testing.T, archive string) result {
 // cleanup removes the den installation. Storage holds files of subordinate ids that only
 // root (or den itself, through rm and rmi) can remove.
 func (d *den) cleanup(t *testing.T) {
-	if r := d.run(t, "rm", "-af"); r.code != 0 {
+	if r := d.run(t, "rm", "-af", "-t", "0"); r.code != 0 {
 		t.Errorf("cleaning up containers\n%s", r)
 	}
 	if os.Geteuid() != 0 {

@@ -466,7 +466,7 @@ func TestCommitMakesAnImageWithTheChangesAndConfig(t *testing.T) {
 	// The committed image saves and loads like any other.
 	out := filepath.Join(d.home, "committed.tar")
 	d.mustRun(t, "save", "-q", "-o", out, "withhello:1")
-	d.mustRun(t, "rm", "-af")
+	d.mustRun(t, "rm", "-af", "-t", "0")
 	d.mustRun(t, "rmi", "-a")
 	d.mustRun(t, "load", "-i", out)
 	wantStdout(t, d.run(t, "run", "--rm", "withhello:1"), "committed\n")

@@ -268,7 +268,7 @@ func TestRmForceRemovesRunningContainerAndItsMonitor(t *testing.T) {
 	}
 
 	wantError(t, d.run(t, "rm", "doomed"), 2, "doomed")
-	wantStdout(t, d.run(t, "rm", "-f", "doomed"), "doomed\n")
+	wantStdout(t, d.run(t, "rm", "-f", "-t", "0", "doomed"), "doomed\n")
 	if r := d.run(t, "container", "exists", "doomed"); r.code != 1 {
 		t.Errorf("want doomed gone\n%s", r)
 	}
@@ -277,6 +277,54 @@ func TestRmForceRemovesRunningContainerAndItsMonitor(t *testing.T) {
 	if !waitUntil(5*time.Second, func() bool { return processGone(pid) }) {
 		t.Errorf("want the container's process %d gone", pid)
 	}
+}
+
+// rm -f stops a running container as stop does, as in podman: the stop signal first, so it
+// can shut down cleanly, then KILL after -t seconds, else after its --stop-timeout (10 by
+// default). stop without -t waits the --stop-timeout too.
+func TestRmForceAndStopWaitTheStopTimeout(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "volume", "create", "out")
+	// A TERM handler that leaves a mark in a volume: rm -f must let it run.
+	d.runDetached(t, "--name", "graceful", "-v", "out:/out", "busybox", "sh", "-c",
+		`trap "echo bye > /out/bye; exit 0" TERM; echo ready; while :; do sleep 0.1; done`)
+	d.waitForLog(t, "graceful", "ready\n")
+	wantStdout(t, d.run(t, "rm", "-f", "graceful"), "graceful\n")
+	wantStdout(t, d.run(t, "run", "--rm", "-v", "out:/out", "busybox", "cat", "/out/bye"), "bye\n")
+
+	// sleep as a container's first process ignores TERM: only KILL ends it.
+	timed := func(args ...string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		d.mustRun(t, args...)
+		return time.Since(start)
+	}
+	d.runDetached(t, "--name", "stubborn", "--stop-timeout", "1", "busybox", "sleep", "100")
+	wantStdout(t, d.run(t, "inspect", "--format", "{{.Config.StopTimeout}}", "stubborn"), "1\n")
+	if el := timed("stop", "stubborn"); el < 900*time.Millisecond || el > 8*time.Second {
+		t.Errorf("stop, --stop-timeout 1: want about a second, took %v", el)
+	}
+	d.mustRun(t, "start", "stubborn")
+	if el := timed("rm", "-f", "stubborn"); el < 900*time.Millisecond || el > 8*time.Second {
+		t.Errorf("rm -f, --stop-timeout 1: want about a second, took %v", el)
+	}
+	d.runDetached(t, "--name", "plain", "busybox", "sleep", "100")
+	wantStdout(t, d.run(t, "inspect", "--format", "{{.Config.StopTimeout}}", "plain"), "10\n")
+	if el := timed("rm", "-f", "-t", "0", "plain"); el > 5*time.Second {
+		t.Errorf("rm -f -t 0: want no wait, took %v", el)
+	}
+	d.wantNoContainers(t)
+}
+
+// rm -i (--ignore) takes a container that does not exist as removed, as podman does.
+func TestRmIgnoreSkipsContainersThatDoNotExist(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "create", "--name", "here", "busybox", "true")
+	wantStdout(t, d.run(t, "rm", "-i", "nosuch", "here"), "here\n")
+	wantError(t, d.run(t, "rm", "nosuch"), 1, "nosuch")
+	d.wantNoContainers(t)
 }
 
 // podman accepts any name of letters and digits, one character long too; "h" must not be
@@ -300,7 +348,7 @@ func TestFlagsAfterArgumentsAreReadAsPodmanReadsThem(t *testing.T) {
 	d.runDetached(t, "--name", "web", "busybox", "sleep", "1000")
 	d.mustRun(t, "stop", "web", "-t", "0")
 	d.mustRun(t, "start", "web")
-	d.mustRun(t, "rm", "web", "-f")
+	d.mustRun(t, "rm", "web", "-f", "-t", "0")
 	d.wantNoContainers(t)
 	out := filepath.Join(d.home, "bb.tar")
 	d.mustRun(t, "save", "busybox", "-o", out)

@@ -61,7 +61,7 @@ func TestDetachedContainersMonitorsRunTheKeptMonitor(t *testing.T) {
 	if got := monitorProgram(t, d, id); got != kept {
 		t.Errorf("the monitor of start runs %s, want %s", got, kept)
 	}
-	d.mustRun(t, "rm", "-f", "kept")
+	d.mustRun(t, "rm", "-f", "-t", "0", "kept")
 
 	// A user network's holder, which the monitor of the network's first container starts,
 	// runs den, which den-monitor leaves that role to.
@@ -78,7 +78,7 @@ func TestDetachedContainersMonitorsRunTheKeptMonitor(t *testing.T) {
 	if exe, err := os.Readlink("/proc/" + holders[0] + "/exe"); err != nil || exe != den {
 		t.Errorf("the holder runs %s (%v), want den, %s", exe, err, den)
 	}
-	d.mustRun(t, "rm", "-f", "member")
+	d.mustRun(t, "rm", "-f", "-t", "0", "member")
 
 	// A den-monitor of another build kept there is removed when this build writes its own.
 	other := filepath.Join(d.home, ".cache", "den", "monitor", "0123456789abcdef")
@@ -124,7 +124,7 @@ func TestOnlyTheUsersOwnKeptMonitorIsRun(t *testing.T) {
 	if b, _ := os.ReadFile(kept); bytes.Equal(b, planted(st.Size()-1)) || len(b) != int(st.Size()) {
 		t.Error("the planted program was not replaced by den-monitor")
 	}
-	d.mustRun(t, "rm", "-f", id)
+	d.mustRun(t, "rm", "-f", "-t", "0", id)
 
 	// The control: the user's own file of the right size is what den runs.
 	// It only leaves its marker, so the container is never started.
@@ -135,7 +135,7 @@ func TestOnlyTheUsersOwnKeptMonitorIsRun(t *testing.T) {
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("the user's own kept den-monitor was not run: %v", err)
 	}
-	d.mustRun(t, "rm", "-af")
+	d.mustRun(t, "rm", "-af", "-t", "0")
 }
 
 // Without a cache directory to keep it in, the monitor is den itself, and works as well.

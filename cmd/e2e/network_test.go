@@ -151,7 +151,7 @@ func TestNetPublishedPortServesHTTPAndServerSeesClientAddress(t *testing.T) {
 	if len(slirps) != 1 {
 		t.Errorf("want one slirp4netns for the running container %s, found %q", pid, slirps)
 	}
-	d.mustRun(t, "rm", "-f", "web")
+	d.mustRun(t, "rm", "-f", "-t", "0", "web")
 	if left := slirpGone(t, slirps); len(left) > 0 {
 		t.Errorf("want no slirp4netns left after rm: %q", left)
 	}
@@ -473,7 +473,7 @@ func TestNetContainerModeSharesTheOtherContainersNetworkAcrossInvocations(t *tes
 	if !strings.Contains(r.stdout, "from-x") || !strings.Contains(r.stdout, "10.0.2.100/24") {
 		t.Errorf("want x's loopback server and x's tap0 from the joining container\n%s", r)
 	}
-	d.mustRun(t, "rm", "-f", "x")
+	d.mustRun(t, "rm", "-f", "-t", "0", "x")
 	wantError(t, d.run(t, "run", "--rm", "--network", "container:x", "busybox", "true"), 125, "container:x")
 }
 

@@ -291,7 +291,7 @@ func TestRunRmContainerIsVolatileInStorage(t *testing.T) {
 	if !slices.Contains(durable, kept) || slices.Contains(volatile, kept) {
 		t.Errorf("want the other container %s in containers.json only; volatile %q, durable %q", kept[:12], volatile, durable)
 	}
-	d.mustRun(t, "rm", "-f", rm, kept)
+	d.mustRun(t, "rm", "-f", "-t", "0", rm, kept)
 	if ids := append(storageContainers(t, d, "volatile-containers.json"), storageContainers(t, d, "containers.json")...); len(ids) != 0 {
 		t.Errorf("want both containers gone from storage after rm -f, found %q", ids)
 	}
@@ -304,6 +304,6 @@ func TestRmForceOfARunningRmContainerSucceeds(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
 	d.runDetached(t, "--rm", "--name", "gone", "busybox", "sleep", "1000")
-	wantStdout(t, d.run(t, "rm", "-f", "gone"), "gone\n")
+	wantStdout(t, d.run(t, "rm", "-f", "-t", "0", "gone"), "gone\n")
 	d.wantNoContainers(t)
 }

@@ -82,7 +82,7 @@ func TestNetUserNetworkContainersReachEachOtherByNameAliasAndIP(t *testing.T) {
 	}
 	wantError(t, d.run(t, "network", "rm", "front"), 125, "front", "in use", "srv")
 	wantError(t, d.run(t, "run", "--rm", "--network", "front", "--ip", "10.89.40.50", "busybox", "true"), 125, "10.89.40.50", "in use")
-	d.mustRun(t, "rm", "-f", "srv")
+	d.mustRun(t, "rm", "-f", "-t", "0", "srv")
 	waitNoNetProcs(t, d)
 	if _, err := os.Stat(filepath.Join(d.runDir, "den", "networks", "front", "sock")); err == nil {
 		t.Errorf("want the network's socket gone with its last container")
@@ -134,7 +134,7 @@ func TestNetInternalNetworkHasNoEgressAndNetworksAreIsolated(t *testing.T) {
 		t.Errorf("want exit 1 for a network that does not exist\n%s", r)
 	}
 	// rm -f takes the containers with it; prune removes the unused one.
-	wantStdout(t, d.run(t, "network", "rm", "-f", "a"), "a\n")
+	wantStdout(t, d.run(t, "network", "rm", "-f", "-t", "0", "a"), "a\n")
 	wantStdout(t, d.run(t, "network", "prune", "-f"), "b\n")
 	wantNothingLeft(t, d)
 }
@@ -255,7 +255,7 @@ func TestNetConnectAndDisconnectWorkOnRunningAndStoppedContainers(t *testing.T) 
 	if evs != want {
 		t.Errorf("network events: got\n%swant\n%s", evs, want)
 	}
-	d.mustRun(t, "rm", "-f", "srv", "plain")
+	d.mustRun(t, "rm", "-f", "-t", "0", "srv", "plain")
 	wantStdout(t, d.run(t, "network", "prune", "-f"), "one\ntwo\n")
 	if got := d.mustRun(t, "events", "--stream=false", "--filter", "event=remove", "--filter", "type=network", "--format", "{{.Name}}").stdout; got != "one\ntwo\n" {
 		t.Errorf("want remove events of the pruned networks, got %q", got)

@@ -208,7 +208,7 @@ func TestVolumesInUseAreNeitherRemovedNorPruned(t *testing.T) {
 		t.Errorf("prune: want the volume in use kept, got %v", got)
 	}
 	wantError(t, d.run(t, "volume", "rm", "nosuch"), 1, "nosuch")
-	wantStdout(t, d.run(t, "volume", "rm", "-f", "used"), "used\n")
+	wantStdout(t, d.run(t, "volume", "rm", "-f", "-t", "0", "used"), "used\n")
 	d.wantNoContainers(t)
 }
 

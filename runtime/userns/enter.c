@@ -432,7 +432,7 @@ static int two_pipes(int a[2], int b[2]) {
 // (cmd's runCmd; a Go test checks that the lists match it).
 const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", "w", "user", "u", "entrypoint",
 				     "hostname", "label", "l", "health-cmd", "health-interval", "health-retries",
-				     "health-timeout", "health-start-period", "restart", "stop-signal", "network",
+				     "health-timeout", "health-start-period", "restart", "stop-signal", "stop-timeout", "network",
 				     "net", "network-alias", "ip", "publish", "p", "dns", "dns-search", "dns-option",
 				     "add-host", "volume", "v", "mount", "tmpfs", "volumes-from", NULL};
 const char *den_run_bool_flags[] = {"interactive", "i", "tty", "t", "rm", "publish-all", "P", "detach", "d", "help", "h", NULL};
