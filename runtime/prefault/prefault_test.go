@@ -3,6 +3,7 @@ package prefault
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,6 +37,16 @@ func TestHelperTouch(t *testing.T) {
 		t.Skip("run by the tests below")
 	}
 	os.Stdout.WriteString("faults=" + strconv.FormatInt(touchFresh(), 10) + "\n")
+	// Mappings still advised to take huge pages ("hg" among smaps' VmFlags).
+	if smaps, err := os.ReadFile("/proc/self/smaps"); err == nil {
+		n := 0
+		for _, l := range strings.Split(string(smaps), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmFlags:"); ok && slices.Contains(strings.Fields(v), "hg") {
+				n++
+			}
+		}
+		os.Stdout.WriteString("hgvmas=" + strconv.Itoa(n) + "\n")
+	}
 	rollup, err := os.ReadFile("/proc/self/smaps_rollup")
 	if err != nil {
 		return
@@ -103,6 +114,11 @@ func TestFreshHeapIsPopulatedWithHugePagesWhereTheKernelHasThem(t *testing.T) {
 	}
 	if mode == "madvise" && off != 0 {
 		t.Errorf("policy madvise: without den's advice want no huge pages, got %d kB: the test cannot tell", off)
+	}
+	// The advice is taken back once populated, so that khugepaged does not fill again what
+	// the runtime returns to the kernel.
+	if n := helperValue(t, "hgvmas"); n != 0 {
+		t.Errorf("want no mapping left advised to take huge pages, got %d", n)
 	}
 }
 
