@@ -36,7 +36,10 @@
 #   $T/podman/home              podman's HOME, with ~/.config/containers/containers.conf
 #                               (cgroupfs, file events, runc) and storage.conf (overlay,
 #                               graphroot and runroot under $T/podman, no mount_program)
-#   $T/podman/run               podman's XDG_RUNTIME_DIR, 0700 and owned by the user
+#   $RT/den, $RT/podman         each engine's XDG_RUNTIME_DIR, 0700 and owned by the user,
+#   $RT/podman-runroot          and podman's runroot. RT is a temp dir on /dev/shm, a tmpfs,
+#                               as a user's /run/user/UID is (BENCH_RUNTIME_TMPFS=0, or no
+#                               tmpfs /dev/shm: RT is $T/rt, on $T's file system)
 #   $T/cp/tree, $T/ENGINE/out   the cp rows' tree, and where each engine copies it out
 # Both engines load testdata/images/busybox-docker.tar. Timing is done by scripts/bench/timer,
 # a small Go program, so no bash loop adds fork noise to the figures.
@@ -98,7 +101,7 @@ die() {
 # Inner stage: runs as the benchmarking user, with a clean environment, inside $BENCH_DIR.
 
 inner() {
-	local T=$BENCH_DIR image=$BENCH_DIR/busybox-docker.tar
+	local T=$BENCH_DIR image=$BENCH_DIR/busybox-docker.tar RT=$BENCH_RT
 	# Globals, not locals: the helpers and the exit trap use them.
 	N=${BENCH_N:-15} NS=${BENCH_N_SLOW:-10} NP=${BENCH_N_PAR:-3} PAR=${BENCH_PAR:-50}
 	PS_N=${BENCH_PS_N:-1000} NCP=${BENCH_N_CP:-5} CP_MB=${BENCH_CP_MB:-200}
@@ -108,9 +111,9 @@ inner() {
 	cd "$T"
 
 	den_env=(HOME="$T/den/home" XDG_DATA_HOME="$T/den/data" XDG_CONFIG_HOME="$T/den/config"
-		XDG_RUNTIME_DIR="$T/den/run")
+		XDG_RUNTIME_DIR="$RT/den")
 	pod_env=(HOME="$T/podman/home" XDG_CONFIG_HOME="$T/podman/home/.config"
-		XDG_DATA_HOME="$T/podman/home/.local/share" XDG_RUNTIME_DIR="$T/podman/run")
+		XDG_DATA_HOME="$T/podman/home/.local/share" XDG_RUNTIME_DIR="$RT/podman")
 	engines=(den)
 	if [ -n "$podman" ]; then
 		engines+=(podman)
@@ -124,6 +127,7 @@ inner() {
 	echo "user: $(id -un) ($(id -u)), N=$N timed runs after 2 warm-ups ($NS for run -d, stop, rm and ps;" \
 		"$NP batches of $PAR, no warm-up, for the parallel run), ps -a with $PS_N containers," \
 		"$(nproc) cpus, each run after ${QUIESCE/#0/no wait} of 90% idle CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "runtime directories (XDG_RUNTIME_DIR, podman's runroot): $RT, on $(stat -f -c %T "$RT")"
 	local v
 	v=$(env "${den_env[@]}" "$den" version 2>/dev/null | awk '$1 == "Version:" { print $2 }' || true)
 	echo "den: ${v:-version unknown}"
@@ -894,14 +898,14 @@ ratio() {
 # ---------------------------------------------------------------------------------------
 # Outer stage: prepares the host and the temp dir, runs the inner stage as the user, cleans up.
 
-T=""
+T="" RT=""
 run_user=""
 
 cleanup() {
 	local pidfile pid
 	[ -n "$T" ] && [ -d "$T" ] || return 0
 	# Rootless podman keeps a pause process holding its user namespace; end it by its pid.
-	pidfile=$T/podman/run/libpod/tmp/pause.pid
+	pidfile=$RT/podman/libpod/tmp/pause.pid
 	if [ -r "$pidfile" ]; then
 		pid=$(cat "$pidfile")
 		if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = catatonit ]; then
@@ -910,14 +914,18 @@ cleanup() {
 	fi
 	# Storage holds files owned by the user's subordinate ids: root removes them as they are,
 	# a normal user from inside a user namespace mapping those ids.
-	if [ "$(id -u)" -eq 0 ]; then
-		rm -rf "$T" 2>/dev/null || { sleep 1 && rm -rf "$T"; } || true
-	else
-		unshare --map-auto --map-root-user rm -rf "$T" 2>/dev/null || rm -rf "$T" 2>/dev/null || true
-	fi
-	if [ -e "$T" ]; then
-		echo "bench.sh: could not remove all of $T" >&2
-	fi
+	local d
+	for d in "$T" "$RT"; do
+		[ -n "$d" ] && [ -d "$d" ] || continue
+		if [ "$(id -u)" -eq 0 ]; then
+			rm -rf "$d" 2>/dev/null || { sleep 1 && rm -rf "$d"; } || true
+		else
+			unshare --map-auto --map-root-user rm -rf "$d" 2>/dev/null || rm -rf "$d" 2>/dev/null || true
+		fi
+		if [ -e "$d" ]; then
+			echo "bench.sh: could not remove all of $d" >&2
+		fi
+	done
 }
 
 # find_runtime prints the OCI runtime podman should use here: runc (crun 1.8 refuses hybrid
@@ -942,8 +950,8 @@ find_runtime() {
 
 setup_dirs() {
 	local runtime=$1
-	mkdir -p "$T/bin" "$T/cp" "$T/den/home" "$T/den/data" "$T/den/config" "$T/den/run" \
-		"$T/podman/home/.config/containers" "$T/podman/run" "$T/registry"
+	mkdir -p "$T/bin" "$T/cp" "$T/den/home" "$T/den/data" "$T/den/config" \
+		"$T/podman/home/.config/containers" "$T/registry" "$RT/den" "$RT/podman" "$RT/podman-runroot"
 	cp "$root/bin/den" "$T/bin/den"
 	cp "$root/testdata/images/busybox-docker.tar" "$T/busybox-docker.tar"
 	if [ -r "$root/testdata/images/debian-oci.tar" ]; then
@@ -961,14 +969,14 @@ setup_dirs() {
 		[storage]
 		driver = "overlay"
 		graphroot = "$T/podman/graph"
-		runroot = "$T/podman/runroot"
+		runroot = "$RT/podman-runroot"
 	EOF
-	chmod 0755 "$T" "$T/bin"
+	chmod 0755 "$T" "$T/bin" "$RT"
 	chmod 0644 "$T/busybox-docker.tar"
 	if [ "$(id -u)" -eq 0 ]; then
-		chown -R "$run_user:" "$T/cp" "$T/den" "$T/podman" "$T/registry"
+		chown -R "$run_user:" "$T/cp" "$T/den" "$T/podman" "$T/registry" "$RT/den" "$RT/podman" "$RT/podman-runroot"
 	fi
-	chmod 0700 "$T/den/run" "$T/podman/run"
+	chmod 0700 "$RT/den" "$RT/podman"
 }
 
 build_timer() {
@@ -1013,13 +1021,19 @@ main() {
 
 	T=$(mktemp -d "${TMPDIR:-/tmp}/den-bench.XXXXXX")
 	trap cleanup EXIT
+	# The runtime directories on a tmpfs, as a user's XDG_RUNTIME_DIR is (/run/user/UID).
+	if [ "${BENCH_RUNTIME_TMPFS:-1}" != 0 ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+		RT=$(mktemp -d /dev/shm/den-bench-run.XXXXXX)
+	else
+		RT=$T/rt
+	fi
 	trap 'exit 130' INT TERM
 	setup_dirs "$runtime"
 	build_timer
 
 	local envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
 		HOME="$T" USER="$run_user" LOGNAME="$run_user"
-		BENCH_DIR="$T" BENCH_N="${BENCH_N:-15}" BENCH_N_SLOW="${BENCH_N_SLOW:-10}"
+		BENCH_DIR="$T" BENCH_RT="$RT" BENCH_N="${BENCH_N:-15}" BENCH_N_SLOW="${BENCH_N_SLOW:-10}"
 		BENCH_N_PAR="${BENCH_N_PAR:-3}" BENCH_PAR="${BENCH_PAR:-50}" BENCH_PS_N="${BENCH_PS_N:-1000}"
 		BENCH_INTERLEAVE="${BENCH_INTERLEAVE:-1}" BENCH_QUIESCE="${BENCH_QUIESCE:-50ms}" BENCH_ROWS="${BENCH_ROWS:-}"
 		BENCH_N_CP="${BENCH_N_CP:-5}" BENCH_CP_MB="${BENCH_CP_MB:-200}" BENCH_N_IMAGE="${BENCH_N_IMAGE:-5}"
