@@ -531,7 +531,8 @@ func rmCmd() *cli.Command {
 		ArgsUsage: "CONTAINER...",
 		Description: `Removes containers and their storage. A running container needs --force, which
 stops it as den stop does: the stop signal, then KILL after --time seconds (default: the
-container's --stop-timeout, 10).
+container's --stop-timeout, 10). With --force or --ignore, a container that does not exist is
+not an error.
 Exit codes: 1 when a container does not exist, 2 when one is running, 125 otherwise.
 
 Examples:
@@ -568,8 +569,9 @@ Examples:
 			for i, ref := range refs {
 				_, err := e.rt.RemoveWithVolumes(context.Background(), ref, c.Bool("force"), c.Bool("volumes"), stopTimeout)
 				// A listed container gone since (a --rm one its monitor removed, another
-				// rm's) is as asked, and so is a named one with --ignore.
-				if (i >= named || c.Bool("ignore")) && errors.Is(err, runtime.ErrNotFound) {
+				// rm's) is as asked, and so is a named one with --ignore or --force, as in
+				// podman.
+				if (i >= named || c.Bool("ignore") || c.Bool("force")) && errors.Is(err, runtime.ErrNotFound) {
 					continue
 				}
 				if err != nil {

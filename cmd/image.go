@@ -260,8 +260,9 @@ func rmiCmd() *cli.Command {
 		Name:      "rmi",
 		Usage:     "remove images",
 		ArgsUsage: "IMAGE...",
-		Description: `Removes images, or untags one name of an image with several. Exit codes: 1
-when an image is not known, 2 when a container uses it, 125 otherwise.
+		Description: `Removes images, or untags one name of an image with several. With --force or
+--ignore, an image that is not known is not an error. Exit codes: 1 when an image is not known,
+2 when a container uses it, 125 otherwise.
 
 Examples:
    den rmi busybox
@@ -269,6 +270,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "also remove containers using the image"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all images"},
+			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "an image that is not known is not an error"},
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -314,6 +316,7 @@ Examples:
 				untagged, deleted, err := im.Remove(ref, e.rt.ImageInUse)
 				if err != nil {
 					switch {
+					case errors.Is(err, image.ErrNotFound) && (c.Bool("force") || c.Bool("ignore")):
 					case errors.Is(err, image.ErrNotFound):
 						fail(1, err)
 					case errors.Is(err, image.ErrInUse):

@@ -91,7 +91,13 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 	in := inspectContainer{
 		ID: c.ID, Created: c.Created, Image: c.ImageID, ImageName: c.ImageName, Name: c.Name,
 		RestartCount: c.State.RestartCount, Driver: "overlay", LogPath: rt.LogPath(c.ID),
-		Mounts: []any{}, NetworkSettings: map[string]any{"Networks": map[string]any{}},
+		Mounts: []any{},
+		// podman's fields, empty where there is no network (a template reads "", not
+		// "<no value>").
+		NetworkSettings: map[string]any{
+			"Networks": map[string]any{}, "IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "MacAddress": "",
+			"EndpointID": "", "Bridge": "", "SandboxID": "", "SandboxKey": "",
+		},
 	}
 	if len(c.Config.Args) > 0 {
 		in.Path, in.Args = c.Config.Args[0], c.Config.Args[1:]
@@ -100,6 +106,11 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 		Status: c.State.Status, Running: c.State.Status == runtime.StatusRunning, Pid: c.State.Pid,
 		ExitCode: c.State.ExitCode, Error: c.State.Error, StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt,
 		Health: c.State.Health,
+	}
+	if in.State.Health == nil {
+		// podman 4 shows an empty Health for a container without a healthcheck, so that
+		// {{.State.Health.Status}} reads "" (a wait-for-healthy loop's first answer).
+		in.State.Health = &runtime.HealthState{}
 	}
 	in.Config = inspectConfig{
 		Hostname: c.Config.Hostname, User: c.Config.User, Env: c.Config.Env, Cmd: c.Config.Cmd,

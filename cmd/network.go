@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/den-project/den/netstack/network"
+	"github.com/den-project/den/runtime"
 	"github.com/urfave/cli/v2"
 )
 
@@ -185,7 +186,8 @@ func networkRmCmd() *cli.Command {
 		Usage:     "remove networks",
 		ArgsUsage: "NETWORK...",
 		Description: `Removes networks. A network that containers use is refused unless --force,
-which removes those containers first.
+which removes those containers first; with --force, a network that does not exist is not an
+error. Exit codes: 1 when a network does not exist, 2 when containers use it, 125 otherwise.
 
 Examples:
    den network rm web
@@ -205,11 +207,21 @@ Examples:
 			var first error
 			for _, ref := range c.Args().Slice() {
 				n, err := e.rt.RemoveNetwork(c.Context, ref, c.Bool("force"), stopTimeoutFlag(c))
+				if errors.Is(err, network.ErrNotFound) && c.Bool("force") {
+					continue // as in podman
+				}
 				if err != nil {
 					if first != nil {
-						fmt.Fprintln(c.App.ErrWriter, "Error:", first)
+						fmt.Fprintln(c.App.ErrWriter, "Error:", oneLine(first.Error()))
 					}
-					first = withCode(125, err)
+					code := 125
+					switch {
+					case errors.Is(err, network.ErrNotFound):
+						code = 1
+					case errors.Is(err, runtime.ErrNetworkInUse):
+						code = 2
+					}
+					first = withCode(code, err)
 					continue
 				}
 				fmt.Fprintln(c.App.Writer, n.Name)

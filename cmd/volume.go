@@ -305,6 +305,9 @@ Examples:
 					fmt.Fprintln(c.App.Writer, n)
 					continue
 				}
+				if errors.Is(err, volume.ErrNotFound) && c.Bool("force") {
+					continue // as in podman
+				}
 				code := 125
 				switch {
 				case errors.Is(err, volume.ErrNotFound):

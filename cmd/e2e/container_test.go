@@ -85,7 +85,23 @@ func TestRmAllSucceedsWhileRmContainersRemoveThemselves(t *testing.T) {
 		d.mustRun(t, "rm", "-af", "-t", "0")
 	}
 	d.wantNoContainers(t)
-	wantError(t, d.run(t, "rm", "-f", "nosuchcontainer"), 1, "nosuchcontainer")
+}
+
+// As in podman, --force takes what does not exist as removed (the cleanup step of a CI job),
+// silently; without it the exit code is 1.
+func TestForcedRemovalOfWhatDoesNotExistSucceeds(t *testing.T) {
+	d := newDen(t)
+	for _, args := range [][]string{
+		{"rm", "-f", "nosuch"}, {"rm", "-i", "nosuch"}, {"rmi", "-f", "nosuch"}, {"rmi", "-i", "nosuch"},
+		{"volume", "rm", "-f", "nosuch"}, {"network", "rm", "-f", "nosuch"},
+	} {
+		if r := d.run(t, args...); r.code != 0 || r.stdout != "" || r.stderr != "" {
+			t.Errorf("den %s: want exit 0 and no output\n%s", strings.Join(args, " "), r)
+		}
+	}
+	for _, args := range [][]string{{"rm", "nosuch"}, {"rmi", "nosuch"}, {"volume", "rm", "nosuch"}, {"network", "rm", "nosuch"}} {
+		wantError(t, d.run(t, args...), 1, "nosuch")
+	}
 }
 
 func TestPsPrintsRequestedFormats(t *testing.T) {
