@@ -129,12 +129,23 @@ func hideHelpCommand(c *cli.Command) {
 func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
 
 func usageError(c *cli.Context, err error, _ bool) error {
-	// Before a command (den --bogus) the context's command is the app itself.
-	help := "den --help"
-	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
-		help = "den " + c.Command.FullName() + " --help"
+	// The command's whole name ("volume ls"); before a command (den --bogus) there is none.
+	var names []string
+	for _, l := range c.Lineage() {
+		if l.Command != nil && l.Command.Name != "" && l.Command.Name != c.App.Name {
+			names = append([]string{l.Command.Name}, names...)
+		}
 	}
-	return withCode(125, fmt.Errorf("%v: see `%s`", err, help))
+	help := strings.Join(append(append([]string{"den"}, names...), "--help"), " ")
+	msg := err.Error()
+	// Go's flag package says "flag provided but not defined: -pull"; podman, "unknown flag: --pull".
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		if len(name) > 1 {
+			name = "-" + name
+		}
+		msg = "unknown flag: -" + name
+	}
+	return withCode(125, fmt.Errorf("%s: see `%s`", msg, help))
 }
 
 func commands() []*cli.Command {

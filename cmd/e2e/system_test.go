@@ -36,16 +36,23 @@ func TestVersionPrintsVersionGoAndPlatform(t *testing.T) {
 	}
 }
 
-// An unknown flag before any command points at den's own help, exit 125.
+// An unknown flag is named as podman names it, with the help of the command it was given to
+// (den's own before any command), exit 125.
 func TestUnknownGlobalFlagPointsAtDensHelp(t *testing.T) {
 	d := newDen(t)
-	r := d.run(t, "--bogus", "ps")
-	if want := "Error: flag provided but not defined: -bogus: see `den --help`\n"; r.code != 125 || r.stderr != want {
-		t.Errorf("want exit 125 and %q\n%s", want, r)
-	}
-	r = d.run(t, "ps", "--bogus")
-	if want := "Error: flag provided but not defined: -bogus: see `den ps --help`\n"; r.code != 125 || r.stderr != want {
-		t.Errorf("want exit 125 and %q\n%s", want, r)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus", "ps"}, "Error: unknown flag: --bogus: see `den --help`\n"},
+		{[]string{"ps", "--bogus"}, "Error: unknown flag: --bogus: see `den ps --help`\n"},
+		{[]string{"ps", "-Z"}, "Error: unknown flag: -Z: see `den ps --help`\n"},
+		{[]string{"volume", "ls", "--bogus"}, "Error: unknown flag: --bogus: see `den volume ls --help`\n"},
+		{[]string{"network", "rm", "--bogus", "x"}, "Error: unknown flag: --bogus: see `den network rm --help`\n"},
+	} {
+		if r := d.run(t, tc.args...); r.code != 125 || r.stderr != tc.want {
+			t.Errorf("want exit 125 and %q\n%s", tc.want, r)
+		}
 	}
 }
 
