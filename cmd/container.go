@@ -428,6 +428,7 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only ids"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate ids and commands"},
 			&cli.StringFlag{Name: "format", Usage: "Go template, \"table TEMPLATE\" or \"json\""},
+			noHeadingFlag(),
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -509,7 +510,7 @@ Examples:
 					StartedAt: unixOrZero(ctr.State.StartedAt), ExitedAt: unixOrZero(ctr.State.FinishedAt),
 				})
 			}
-			return printList(c.App.Writer, format, []column{
+			return printList(listWriter(c, format), format, []column{
 				{"CONTAINER ID", "ID"}, {"IMAGE", "Image"}, {"COMMAND", "Command"}, {"CREATED", "CreatedHuman"},
 				{"STATUS", "Status"}, {"PORTS", "Ports"}, {"NAMES", "Names"},
 			}, rows, js)

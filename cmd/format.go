@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	units "github.com/docker/go-units"
+	"github.com/urfave/cli/v2"
 )
 
 // column is one column of a listing: its header and the template field it shows.
@@ -214,3 +215,38 @@ func humanSize(n int64) string {
 
 // humanDuration is podman's "5 seconds", "About a minute".
 func humanDuration(d time.Duration) string { return units.HumanDuration(d) }
+
+// noHeadingFlag is --noheading of the listings.
+func noHeadingFlag(aliases ...string) cli.Flag {
+	return &cli.BoolFlag{Name: "noheading", Aliases: aliases, Usage: "leave out the table's header line"}
+}
+
+// listWriter is where a listing in format goes: with --noheading, a writer that drops a
+// table's first line, its header. A plain template or JSON has no header.
+func listWriter(c *cli.Context, format string) io.Writer {
+	if !c.Bool("noheading") || !(format == "" || strings.HasPrefix(format, "table")) {
+		return c.App.Writer
+	}
+	return &headless{w: c.App.Writer}
+}
+
+// headless passes on what is written to it after the first newline.
+type headless struct {
+	w    io.Writer
+	past bool
+}
+
+func (h *headless) Write(p []byte) (int, error) {
+	if !h.past {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		h.past = true
+		if _, err := h.w.Write(p[i+1:]); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return h.w.Write(p)
+}

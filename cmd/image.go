@@ -109,6 +109,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "dangling=, reference=, label=, before= or since="},
 			&cli.StringFlag{Name: "sort", Value: "created", Usage: "created, id, repository, size or tag"},
 			&cli.StringFlag{Name: "format", Usage: "Go template, \"table TEMPLATE\" or \"json\""},
+			noHeadingFlag("n"),
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -184,7 +185,7 @@ Examples:
 			if c.Bool("digests") {
 				cols = slices.Insert(cols, 2, column{"DIGEST", "Digest"})
 			}
-			return printList(c.App.Writer, format, cols, rows, js)
+			return printList(listWriter(c, format), format, cols, rows, js)
 		},
 	}
 }

@@ -100,6 +100,7 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only names"},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "name=REGEXP, id=PREFIX, label=KEY[=VALUE], driver="},
 			&cli.StringFlag{Name: "format", Usage: "Go template, \"table TEMPLATE\" or \"json\""},
+			noHeadingFlag(),
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -133,7 +134,7 @@ Examples:
 				}
 				return nil
 			}
-			return printList(c.App.Writer, c.String("format"), []column{{"NETWORK ID", "ID"}, {"NAME", "Name"}, {"DRIVER", "Driver"}}, rows, js)
+			return printList(listWriter(c, c.String("format")), c.String("format"), []column{{"NETWORK ID", "ID"}, {"NAME", "Name"}, {"DRIVER", "Driver"}}, rows, js)
 		},
 	}
 }

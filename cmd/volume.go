@@ -156,6 +156,7 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only names"},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "name=, label=KEY[=VALUE], driver=, dangling=true|false"},
 			&cli.StringFlag{Name: "format", Usage: "Go template, \"table TEMPLATE\" or \"json\""},
+			noHeadingFlag(),
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -197,7 +198,7 @@ Examples:
 			if js == nil {
 				js = []volumeJSON{}
 			}
-			return printList(c.App.Writer, c.String("format"), []column{{"DRIVER", "Driver"}, {"VOLUME NAME", "Name"}}, rows, js)
+			return printList(listWriter(c, c.String("format")), c.String("format"), []column{{"DRIVER", "Driver"}, {"VOLUME NAME", "Name"}}, rows, js)
 		},
 	}
 }

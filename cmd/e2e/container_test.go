@@ -104,6 +104,35 @@ func TestForcedRemovalOfWhatDoesNotExistSucceeds(t *testing.T) {
 	}
 }
 
+// --noheading (images: -n) leaves out a table's header line, as in podman, and nothing of a
+// plain template.
+func TestListingsWithoutHeading(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "create", "--name", "c1", "busybox", "true")
+	d.mustRun(t, "volume", "create", "v1")
+	d.mustRun(t, "network", "create", "n1")
+	for _, tc := range []struct {
+		args []string
+		want string // the only line, or its start
+	}{
+		{[]string{"ps", "-a", "--noheading"}, "c1"},
+		{[]string{"ps", "-a", "--noheading", "--format", "table {{.Names}}"}, "c1"},
+		{[]string{"ps", "-a", "--noheading", "--format", "{{.Names}}"}, "c1"},
+		{[]string{"images", "-n"}, "docker.io/library/busybox"},
+		{[]string{"images", "--noheading", "--format", "table {{.Repository}}"}, "docker.io/library/busybox"},
+		{[]string{"volume", "ls", "--noheading"}, "local"},
+		{[]string{"network", "ls", "--noheading", "--format", "table {{.Name}}"}, "n1"},
+	} {
+		r := d.mustRun(t, tc.args...)
+		ls := lines(r.stdout)
+		if len(ls) != 1 || !strings.Contains(ls[0], tc.want) {
+			t.Errorf("den %s: want one line with %q\n%s", strings.Join(tc.args, " "), tc.want, r)
+		}
+	}
+	d.mustRun(t, "network", "rm", "n1")
+}
+
 func TestPsPrintsRequestedFormats(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
