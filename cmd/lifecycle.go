@@ -17,7 +17,12 @@ import (
 // podman does, and returns podman's exit code for the first failure: 125, or the code an
 // *runtime.ExitError carries. Later failures are printed too.
 func forEachContainer(c *cli.Context, fn func(ref string) error) error {
-	return eachContainer(c, c.Args().Slice(), func(ref string) error {
+	return forEachOf(c, c.Args().Slice(), fn)
+}
+
+// forEachOf is forEachContainer over refs.
+func forEachOf(c *cli.Context, refs []string, fn func(ref string) error) error {
+	return eachContainer(c, refs, func(ref string) error {
 		if err := fn(ref); err != nil {
 			return err
 		}
@@ -53,6 +58,42 @@ func needContainers(c *cli.Context, usage string) error {
 	return nil
 }
 
+// allFlag is --all of stop, kill and restart: the containers running, or all of them.
+func allFlag(which string) cli.Flag {
+	return &cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "act on all " + which + " containers"}
+}
+
+// needTargets checks, before any namespace work, that the command has containers to act on:
+// its arguments, or --all and none.
+func needTargets(c *cli.Context, usage string) error {
+	if c.Bool("all") {
+		if c.NArg() > 0 {
+			return withCode(125, fmt.Errorf("--all and containers %s: give one or the other", strings.Join(c.Args().Slice(), " ")))
+		}
+		return nil
+	}
+	return needContainers(c, usage)
+}
+
+// targets are the containers a command acts on: its arguments, or with --all the ids of the
+// running containers (of every one when running is false).
+func targets(c *cli.Context, rt *runtime.Runtime, running bool) ([]string, error) {
+	if !c.Bool("all") {
+		return c.Args().Slice(), nil
+	}
+	cs, err := rt.List()
+	if err != nil {
+		return nil, withCode(125, err)
+	}
+	var ids []string
+	for _, ctr := range cs {
+		if !running || ctr.State.Status == runtime.StatusRunning {
+			ids = append(ids, ctr.ID)
+		}
+	}
+	return ids, nil
+}
+
 func stopCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "stop",
@@ -68,19 +109,32 @@ Examples:
    den stop -t 0 web db`,
 		Flags: []cli.Flag{
 			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout, 10)"},
+			allFlag("running"),
+			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "a container that does not exist is not an error"},
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			if err := needContainers(c, "stop [-t N] CONTAINER..."); err != nil {
+			if err := needTargets(c, "stop [-t N] CONTAINER... or den stop -a"); err != nil {
 				return err
 			}
 			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
+			refs, err := targets(c, e.rt, true)
+			if err != nil {
+				return err
+			}
 			timeout := stopTimeoutFlag(c)
-			return forEachContainer(c, func(ref string) error {
+			return eachContainer(c, refs, func(ref string) error {
 				_, err := e.rt.Stop(context.Background(), ref, timeout)
+				// A container gone since -a listed it is stopped, as asked.
+				if errors.Is(err, runtime.ErrNotFound) && (c.Bool("ignore") || c.Bool("all")) {
+					return nil
+				}
+				if err == nil {
+					fmt.Fprintln(c.App.Writer, ref)
+				}
 				return err
 			})
 		},
@@ -99,10 +153,11 @@ Examples:
    den kill -s HUP web`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"},
+			allFlag("running"),
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			if err := needContainers(c, "kill [-s SIGNAL] CONTAINER..."); err != nil {
+			if err := needTargets(c, "kill [-s SIGNAL] CONTAINER... or den kill -a"); err != nil {
 				return err
 			}
 			sig, err := runtime.ParseSignal(c.String("signal"))
@@ -113,7 +168,11 @@ Examples:
 			if err != nil {
 				return err
 			}
-			return forEachContainer(c, func(ref string) error {
+			refs, err := targets(c, e.rt, true)
+			if err != nil {
+				return err
+			}
+			return forEachOf(c, refs, func(ref string) error {
 				_, err := e.rt.Kill(ref, sig)
 				return err
 			})
@@ -186,10 +245,12 @@ func restartCmd() *cli.Command {
    den restart -t 1 web`,
 		Flags: []cli.Flag{
 			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout, 10)"},
+			allFlag("(running or not)"),
+			&cli.BoolFlag{Name: "running", Usage: "with --all, only the running containers"},
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			if err := needContainers(c, "restart [-t N] CONTAINER..."); err != nil {
+			if err := needTargets(c, "restart [-t N] CONTAINER... or den restart -a"); err != nil {
 				return err
 			}
 			e, err := newEnv(c)
@@ -197,8 +258,12 @@ func restartCmd() *cli.Command {
 				return err
 			}
 			defer e.rt.Close()
+			refs, err := targets(c, e.rt, c.Bool("running"))
+			if err != nil {
+				return err
+			}
 			timeout := stopTimeoutFlag(c)
-			return forEachContainer(c, func(ref string) error {
+			return forEachOf(c, refs, func(ref string) error {
 				ctr, err := e.rt.Stop(context.Background(), ref, timeout)
 				if err != nil {
 					return err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -315,6 +316,36 @@ func TestRmForceAndStopWaitTheStopTimeout(t *testing.T) {
 		t.Errorf("rm -f -t 0: want no wait, took %v", el)
 	}
 	d.wantNoContainers(t)
+}
+
+// stop, kill and restart take -a (--all), as podman's do: the running containers, and for
+// restart every one (--running: the running ones); stop -i takes a missing container as stopped.
+func TestLifecycleCommandsActOnAllContainers(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	a := d.runDetached(t, "--name", "a", "--network", "none", "busybox", "sleep", "1000")
+	b := d.runDetached(t, "--name", "b", "--network", "none", "busybox", "sleep", "1000")
+	d.mustRun(t, "create", "--name", "c", "--network", "none", "busybox", "sleep", "1000")
+	r := d.mustRun(t, "stop", "-a", "-t", "0")
+	if got := lines(r.stdout); len(got) != 2 || !slices.Contains(got, a) || !slices.Contains(got, b) {
+		t.Errorf("stop -a: want the ids of a and b\n%s", r)
+	}
+	if got := d.psNames(t); got != "" {
+		t.Errorf("stop -a: want nothing running, got %q", got)
+	}
+	wantStdout(t, d.run(t, "kill", "-a"), "")
+	if r := d.mustRun(t, "restart", "-a", "-t", "0"); len(lines(r.stdout)) != 3 {
+		t.Errorf("restart -a: want all three restarted\n%s", r)
+	}
+	if got := d.psNames(t); got != "c b a" {
+		t.Errorf("restart -a: want a, b and c running, got %q", got)
+	}
+	if r := d.mustRun(t, "kill", "-a"); len(lines(r.stdout)) != 3 {
+		t.Errorf("kill -a: want three killed\n%s", r)
+	}
+	wantStdout(t, d.run(t, "stop", "-i", "nosuch"), "")
+	wantError(t, d.run(t, "stop", "-a", "a"), 125, "--all")
+	d.mustRun(t, "rm", "-af", "-t", "0")
 }
 
 // rm -i (--ignore) takes a container that does not exist as removed, as podman does.
