@@ -18,8 +18,11 @@ import (
 
 // createFlags are shared by run and create.
 func createFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "name", Usage: "assign a name to the container"},
+		&cli.StringFlag{Name: "pull", Value: runtime.PullMissing, Usage: "pull the image: missing (when it is not in storage), always, newer or never"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress of the image's pull"},
+		credsFlag,
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
 		&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits"},
@@ -51,7 +54,30 @@ func createFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "mount", Usage: "mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy][,tmpfs-size=N]"},
 		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs: /PATH[:size=64m,mode=1777,...]"},
 		&cli.StringSliceFlag{Name: "volumes-from", Usage: "mount the volumes of another container: CTR[:ro|rw]"},
+	}, registryFlags()...)
+}
+
+// pullPolicy is run's and create's --pull, read before any namespace work.
+func pullPolicy(c *cli.Context) (string, error) {
+	p, err := runtime.ParsePullPolicy(c.String("pull"))
+	if err != nil {
+		return "", withCode(125, err)
 	}
+	return p, nil
+}
+
+// pullArgs are the flags of run and create that den pull takes, for the pull they may do.
+func pullArgs(c *cli.Context) []string {
+	var args []string
+	for _, name := range []string{"tls-verify", "cert-dir", "authfile", "creds"} {
+		if c.IsSet(name) {
+			args = append(args, fmt.Sprintf("--%s=%v", name, c.Value(name)))
+		}
+	}
+	if c.Bool("quiet") {
+		args = append(args, "--quiet")
+	}
+	return args
 }
 
 // mountOptions turns -v, --mount and --tmpfs into mounts, in podman's order.
@@ -190,7 +216,8 @@ func runCmd() *cli.Command {
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
 		Description: `Creates a container from IMAGE and runs it in the foreground, returning the
 command's exit code (125 for den's own errors, 126 when the command cannot be invoked,
-127 when it is not found).
+127 when it is not found). An image not in storage is pulled first (--pull missing, the
+default), its progress on stderr.
 
 Examples:
    den run --rm busybox echo hello
@@ -202,6 +229,10 @@ Examples:
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
 			o, err := createOptions(c)
+			if err != nil {
+				return err
+			}
+			policy, err := pullPolicy(c)
 			if err != nil {
 				return err
 			}
@@ -218,6 +249,12 @@ Examples:
 					return err
 				}
 				o.ID = mon.ID
+			}
+			if err := e.rt.PullForRun(ctx, o.Image, policy, pullArgs(c), os.Stderr); err != nil {
+				if mon != nil {
+					mon.Abandon()
+				}
+				return withCode(125, err)
 			}
 			ctr, err := e.rt.Create(ctx, o)
 			if err != nil {
@@ -255,13 +292,20 @@ func createCmd() *cli.Command {
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
 		Description: `Creates a container and prints its id. Start it with "den start -a".
 
+An image not in storage is pulled first (--pull missing, the default), as den pull would.
+
 Examples:
    den create --name web busybox httpd -f
-   den create -it busybox sh`,
+   den create -it busybox sh
+   den create --pull always --tls-verify=false localhost:5000/app`,
 		Flags:                  createFlags(),
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
 			o, err := createOptions(c)
+			if err != nil {
+				return err
+			}
+			policy, err := pullPolicy(c)
 			if err != nil {
 				return err
 			}
@@ -270,6 +314,9 @@ Examples:
 				return err
 			}
 			defer e.rt.Close()
+			if err := e.rt.PullForRun(context.Background(), o.Image, policy, pullArgs(c), os.Stderr); err != nil {
+				return withCode(125, err)
+			}
 			ctr, err := e.rt.Create(context.Background(), o)
 			if err != nil {
 				return err

@@ -170,3 +170,43 @@ func TestPullAndPushThroughFileTransports(t *testing.T) {
 	wantError(t, d.run(t, "pull", "containers-storage:busybox"), 125, "not supported")
 	wantError(t, d.run(t, "pull", "oci-archive:"+h+"/nosuch.tar"), 125, "nosuch.tar")
 }
+
+// run and create pull an image that is not in storage, as podman's do (--pull missing), with
+// the pull's progress on stderr and nothing of it on stdout; --pull never, always and a
+// failing pull behave as podman's.
+func TestRunAndCreatePullWhatIsMissing(t *testing.T) {
+	reg := startRegistry(t, registryOpts{})
+	img := seedBusybox(t, reg, "--tls-verify=false")
+	d := newDen(t)
+
+	wantError(t, d.run(t, "run", "--rm", "--pull", "sometimes", img.ref, "true"), 125, "sometimes")
+	wantError(t, d.run(t, "run", "--rm", "--pull", "never", "--tls-verify=false", img.ref, "true"), 125, img.ref, "den pull")
+	wantNothingStored(t, d)
+
+	r := d.run(t, "run", "--rm", "--tls-verify=false", img.ref, "echo", "pulled")
+	if r.code != 0 || r.stdout != "pulled\n" || !strings.Contains(r.stderr, "Trying to pull "+img.ref) {
+		t.Errorf("run of an image not in storage: want it pulled (progress on stderr) and run\n%s", r)
+	}
+	wantStdout(t, d.run(t, "images", "-q", "--no-trunc"), "sha256:"+img.id+"\n")
+	// In storage now: nothing is pulled.
+	r = d.run(t, "create", "--tls-verify=false", "--name", "c1", img.ref, "true")
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("create of an image in storage: want no pull\n%s", r)
+	}
+	// --pull always pulls again; -q keeps its progress away.
+	r = d.run(t, "run", "-d", "-q", "--pull", "always", "--tls-verify=false", "--network", "none", img.ref, "sleep", "1000")
+	if id := strings.TrimSpace(r.stdout); r.code != 0 || !hex64.MatchString(id) || r.stderr != "" {
+		t.Errorf("run -d -q --pull always: want only the container id\n%s", r)
+	}
+	d.mustRun(t, "rm", "-af", "-t", "0")
+
+	// A pull that fails is one line, the pull's own, and stores nothing.
+	r = d.run(t, "run", "--rm", "--tls-verify=false", img.repo+":nosuchtag", "true")
+	if errs := strings.Count(r.stderr, "Error:"); r.code != 125 || errs != 1 || !strings.Contains(r.stderr, "manifest unknown") {
+		t.Errorf("run of a tag the registry lacks: want 125 and one error line\n%s", r)
+	}
+	wantError(t, d.run(t, "create", "-q", "--tls-verify=false", img.repo+":nosuchtag"), 125, "manifest unknown")
+	if got := d.mustRun(t, "images", "-q").stdout; len(lines(got)) != 1 {
+		t.Errorf("want only the image pulled before, got %q", got)
+	}
+}
