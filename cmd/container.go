@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/den-project/den/netstack/etc"
 	"github.com/den-project/den/netstack/port"
 	"github.com/den-project/den/runtime"
+	"github.com/den-project/den/runtime/security"
+	units "github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 )
 
@@ -54,7 +57,47 @@ func createFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "mount", Usage: "mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy][,tmpfs-size=N]"},
 		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs: /PATH[:size=64m,mode=1777,...]"},
 		&cli.StringSliceFlag{Name: "volumes-from", Usage: "mount the volumes of another container: CTR[:ro|rw]"},
+		&cli.StringSliceFlag{Name: "cap-add", Usage: "add a capability to the default set (NET_ADMIN, or ALL)"},
+		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a capability from the default set (CHOWN, or ALL)"},
+		&cli.BoolFlag{Name: "privileged", Usage: "every capability, no seccomp filter, no hidden kernel files (still inside den's user namespace)"},
+		&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges, seccomp=unconfined (label= and apparmor= are accepted and mean nothing)"},
+		&cli.BoolFlag{Name: "read-only", Usage: "read-only root file system, with tmpfs on /tmp, /var/tmp and /run"},
+		&cli.StringFlag{Name: "shm-size", Usage: "size of /dev/shm (e.g. 256m; default 64m)"},
+		&cli.StringSliceFlag{Name: "ulimit", Usage: "resource limit NAME=SOFT[:HARD] (e.g. nofile=1024:2048)"},
 	}, registryFlags()...)
+}
+
+// securityOptions reads --cap-add, --cap-drop, --privileged, --security-opt, --read-only,
+// --shm-size and --ulimit, checked before any namespace work; nil when none is given.
+func securityOptions(c *cli.Context) (*runtime.SecurityConfig, error) {
+	s := &runtime.SecurityConfig{
+		CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"), Privileged: c.Bool("privileged"),
+		SecurityOpt: c.StringSlice("security-opt"), ReadOnly: c.Bool("read-only"),
+	}
+	if _, err := security.ContainerCapabilities(s.CapAdd, s.CapDrop, s.Privileged); err != nil {
+		return nil, err
+	}
+	opt, err := security.ParseSecurityOpts(s.SecurityOpt)
+	if err != nil {
+		return nil, err
+	}
+	s.NoNewPrivileges, s.SeccompUnconfined = opt.NoNewPrivileges, opt.SeccompUnconfined
+	if v := c.String("shm-size"); v != "" {
+		if s.ShmSize, err = units.RAMInBytes(v); err != nil || s.ShmSize <= 0 {
+			return nil, fmt.Errorf("--shm-size %q: give a size such as 64m or 1g", v)
+		}
+	}
+	for _, u := range c.StringSlice("ulimit") {
+		l, err := security.ParseUlimit(u)
+		if err != nil {
+			return nil, err
+		}
+		s.Ulimits = append(s.Ulimits, l)
+	}
+	if reflect.ValueOf(*s).IsZero() {
+		return nil, nil
+	}
+	return s, nil
 }
 
 // pullPolicy is run's and create's --pull, read before any namespace work.
@@ -156,6 +199,9 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 	}
 	o.PublishAll = c.Bool("publish-all")
 	if o.Restart, o.RestartMaxRetries, err = runtime.ParseRestartPolicy(c.String("restart")); err != nil {
+		return o, withCode(125, err)
+	}
+	if o.Security, err = securityOptions(c); err != nil {
 		return o, withCode(125, err)
 	}
 	if c.IsSet("stop-timeout") {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/den-project/den/netstack"
 	"github.com/den-project/den/runtime"
+	"github.com/den-project/den/runtime/security"
 	"github.com/den-project/den/store/image"
 	"github.com/urfave/cli/v2"
 )
@@ -50,13 +51,27 @@ type inspectHostConfig struct {
 		Name              string `json:"Name"`
 		MaximumRetryCount int    `json:"MaximumRetryCount"`
 	} `json:"RestartPolicy"`
-	AutoRemove   bool                            `json:"AutoRemove"`
-	NetworkMode  string                          `json:"NetworkMode"`
-	PortBindings map[string][]inspectPortBinding `json:"PortBindings"`
-	Dns          []string                        `json:"Dns"`
-	DnsSearch    []string                        `json:"DnsSearch"`
-	DnsOptions   []string                        `json:"DnsOptions"`
-	ExtraHosts   []string                        `json:"ExtraHosts"`
+	AutoRemove     bool                            `json:"AutoRemove"`
+	NetworkMode    string                          `json:"NetworkMode"`
+	PortBindings   map[string][]inspectPortBinding `json:"PortBindings"`
+	Dns            []string                        `json:"Dns"`
+	DnsSearch      []string                        `json:"DnsSearch"`
+	DnsOptions     []string                        `json:"DnsOptions"`
+	ExtraHosts     []string                        `json:"ExtraHosts"`
+	CapAdd         []string                        `json:"CapAdd"`
+	CapDrop        []string                        `json:"CapDrop"`
+	Privileged     bool                            `json:"Privileged"`
+	ReadonlyRootfs bool                            `json:"ReadonlyRootfs"`
+	SecurityOpt    []string                        `json:"SecurityOpt"`
+	ShmSize        int64                           `json:"ShmSize"`
+	Ulimits        []inspectLimit                  `json:"Ulimits"`
+}
+
+// inspectLimit is podman's shape of a --ulimit.
+type inspectLimit struct {
+	Name string `json:"Name"`
+	Soft uint64 `json:"Soft"`
+	Hard uint64 `json:"Hard"`
 }
 
 // inspectPortBinding is podman's host side of a published port.
@@ -131,6 +146,27 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 	in.HostConfig.NetworkMode = n.String()
 	in.HostConfig.Dns, in.HostConfig.DnsSearch, in.HostConfig.DnsOptions = orEmpty(n.DNS), orEmpty(n.DNSSearch), orEmpty(n.DNSOptions)
 	in.HostConfig.ExtraHosts = orEmpty(n.AddHosts)
+	sec := c.Config.Security
+	if sec == nil {
+		sec = &runtime.SecurityConfig{}
+	}
+	for _, a := range sec.CapAdd {
+		in.HostConfig.CapAdd = append(in.HostConfig.CapAdd, security.NormalizeCapability(a))
+	}
+	for _, d := range sec.CapDrop {
+		in.HostConfig.CapDrop = append(in.HostConfig.CapDrop, security.NormalizeCapability(d))
+	}
+	in.HostConfig.CapAdd, in.HostConfig.CapDrop = orEmpty(in.HostConfig.CapAdd), orEmpty(in.HostConfig.CapDrop)
+	in.HostConfig.Privileged, in.HostConfig.ReadonlyRootfs = sec.Privileged, sec.ReadOnly
+	in.HostConfig.SecurityOpt = orEmpty(sec.SecurityOpt)
+	in.HostConfig.ShmSize = sec.ShmSize
+	if in.HostConfig.ShmSize == 0 {
+		in.HostConfig.ShmSize = 64 << 20
+	}
+	in.HostConfig.Ulimits = []inspectLimit{}
+	for _, u := range sec.Ulimits {
+		in.HostConfig.Ulimits = append(in.HostConfig.Ulimits, inspectLimit{Name: u.Type, Soft: u.Soft, Hard: u.Hard})
+	}
 	ports := map[string][]inspectPortBinding{}
 	for _, m := range n.Ports {
 		k := fmt.Sprintf("%d/%s", m.ContainerPort, m.Protocol)

@@ -20,10 +20,12 @@ import (
 	"github.com/den-project/den/netstack"
 	"github.com/den-project/den/runtime/initexec"
 	"github.com/den-project/den/runtime/seccompcache"
+	"github.com/den-project/den/runtime/security"
 	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/record"
 	"github.com/moby/sys/user"
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/opencontainers/runc/libcontainer/utils"
 	"github.com/sirupsen/logrus"
@@ -320,7 +322,8 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 		UID: uint32(eu.Uid), GID: uint32(eu.Gid), Groups: groups,
 		Terminal: c.Config.Tty, Binds: binds,
 		HostNetwork: n.Mode == netstack.ModeHost, NetNSPath: netnsPath, NetNSOwn: netnsOwn,
-		Seccomp: r.Config == nil || r.Config.Engine.Seccomp == nil || *r.Config.Engine.Seccomp,
+		Seccomp:  r.Config == nil || r.Config.Engine.Seccomp == nil || *r.Config.Engine.Seccomp,
+		Security: c.Config.Security,
 	}
 	in.Rootless = r.Paths.Rootless
 	if r.Paths.Rootless && os.Getenv("DEN_NESTED_USERNS") != "" {
@@ -338,6 +341,15 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 	}
 	// A container must not outlive the den process that holds it: nobody else could reap it.
 	lcfg.ParentDeathSignal = int(unix.SIGKILL)
+	// specconv leaves the process's limits to the runtime: the container's config carries
+	// them, for its init and its execs alike.
+	for _, l := range spec.Process.Rlimits {
+		n, ok := security.RlimitNumber(l.Type)
+		if !ok {
+			return nil, nil, nil, nil, fmt.Errorf("resource limit %s: not one den knows", l.Type)
+		}
+		lcfg.Rlimits = append(lcfg.Rlimits, configs.Rlimit{Type: n, Hard: l.Hard, Soft: l.Soft})
+	}
 	if err := os.MkdirAll(r.stateRoot(), 0o700); err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("creating runtime state directory: %w", err)
 	}

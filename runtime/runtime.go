@@ -89,6 +89,8 @@ type CreateOptions struct {
 	StopSignal  string
 	// StopTimeout is --stop-timeout in seconds, nil for the default (DefaultStopTimeout).
 	StopTimeout *uint
+	// Security is nil for den's defaults.
+	Security *SecurityConfig
 	// Restart is a policy name ("no", "on-failure", "always", "unless-stopped").
 	Restart           string
 	RestartMaxRetries int
@@ -182,8 +184,8 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		Entrypoint:  icfg.Config.Entrypoint,
 		Cmd:         icfg.Config.Cmd,
 		StopSignal:  firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
-		StopTimeout: o.StopTimeout,
-		Restart:     o.Restart, RestartMaxRetries: o.RestartMaxRetries,
+		StopTimeout: o.StopTimeout, Security: o.Security,
+		Restart: o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 		Health: o.Health, Network: network,
 	}
 	if !filepath.IsAbs(c.Config.WorkingDir) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/den-project/den/runtime/security"
@@ -167,6 +169,8 @@ type specInput struct {
 	// this container ahead of it, which NetNSOwn says).
 	NetNSPath string
 	NetNSOwn  bool
+	// Security is nil for den's defaults.
+	Security *SecurityConfig
 }
 
 // buildSpec makes the OCI runtime spec of a container with den's defaults.
@@ -176,12 +180,11 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		Root:     &specs.Root{Path: in.Rootfs},
 		Hostname: in.Hostname,
 		Process: &specs.Process{
-			Terminal:     in.Terminal,
-			Args:         in.Args,
-			Env:          in.Env,
-			Cwd:          in.Cwd,
-			User:         specs.User{UID: in.UID, GID: in.GID, AdditionalGids: in.Groups},
-			Capabilities: security.Capabilities(security.DefaultCapabilities),
+			Terminal: in.Terminal,
+			Args:     in.Args,
+			Env:      in.Env,
+			Cwd:      in.Cwd,
+			User:     specs.User{UID: in.UID, GID: in.GID, AdditionalGids: in.Groups},
 		},
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
@@ -199,6 +202,41 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 			MaskedPaths:   append([]string(nil), security.MaskedPaths...),
 			ReadonlyPaths: append([]string(nil), security.ReadonlyPaths...),
 		},
+	}
+	sec := in.Security
+	if sec == nil {
+		sec = &SecurityConfig{}
+	}
+	caps, err := security.ContainerCapabilities(sec.CapAdd, sec.CapDrop, sec.Privileged)
+	if err != nil {
+		return nil, err
+	}
+	s.Process.Capabilities = security.Capabilities(caps)
+	s.Process.NoNewPrivileges = sec.NoNewPrivileges
+	s.Process.Rlimits = sec.Ulimits
+	if sec.Privileged {
+		// As podman's: the kernel's files are not hidden (the user namespace still bounds
+		// what the container can do with them).
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	}
+	if sec.ShmSize > 0 {
+		for i, m := range s.Mounts {
+			if m.Destination == "/dev/shm" {
+				s.Mounts[i].Options = append(slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return strings.HasPrefix(o, "size=") }),
+					"size="+strconv.FormatInt(sec.ShmSize, 10))
+			}
+		}
+	}
+	if sec.ReadOnly {
+		// podman's --read-only-tmpfs, on by default: scratch space where programs expect it.
+		s.Root.Readonly = true
+		for _, d := range []string{"/tmp", "/var/tmp", "/run"} {
+			mode := "mode=1777"
+			if d == "/run" {
+				mode = "mode=755"
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: d, Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "nosuid", "nodev", mode}})
+		}
 	}
 	s.Mounts = append(s.Mounts, in.Binds...)
 	if in.HostNetwork || in.NetNSPath != "" {
@@ -231,7 +269,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: in.IDMapSize}}
 		s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
 	}
-	if in.Seccomp {
+	if in.Seccomp && !sec.Privileged && !sec.SeccompUnconfined {
 		p, err := security.Seccomp(s)
 		if err != nil {
 			return nil, err

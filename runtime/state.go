@@ -16,6 +16,7 @@ import (
 
 	"github.com/den-project/den/netstack"
 	"github.com/den-project/den/store/record"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -74,6 +75,25 @@ type ContainerConfig struct {
 	Mounts []Mount `json:"mounts,omitempty"`
 	// Network is nil in records made before den had networking: a loopback interface only.
 	Network *netstack.Config `json:"network,omitempty"`
+	// Security is nil when the container has den's defaults.
+	Security *SecurityConfig `json:"security,omitempty"`
+}
+
+// SecurityConfig is what --cap-add, --cap-drop, --privileged, --security-opt, --read-only,
+// --shm-size and --ulimit asked for.
+type SecurityConfig struct {
+	CapAdd            []string `json:"capAdd,omitempty"`
+	CapDrop           []string `json:"capDrop,omitempty"`
+	Privileged        bool     `json:"privileged,omitempty"`
+	NoNewPrivileges   bool     `json:"noNewPrivileges,omitempty"`
+	SeccompUnconfined bool     `json:"seccompUnconfined,omitempty"`
+	// SecurityOpt are the --security-opt values as given, for inspect.
+	SecurityOpt []string `json:"securityOpt,omitempty"`
+	// ReadOnly makes the root file system read-only, with tmpfs on /tmp, /var/tmp and /run.
+	ReadOnly bool `json:"readOnly,omitempty"`
+	// ShmSize is /dev/shm's size in bytes, 0 for 64 MB.
+	ShmSize int64               `json:"shmSize,omitempty"`
+	Ulimits []specs.POSIXRlimit `json:"ulimits,omitempty"`
 }
 
 // State is the mutable part of a record.

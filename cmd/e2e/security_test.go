@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -69,6 +71,60 @@ func TestContainerCannotReachTheKernelBehindItsDefaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// podman's isolation flags change the defaults as podman's do, each seen from inside the
+// container: --cap-add, --cap-drop, --privileged, --security-opt, --read-only, --shm-size and
+// --ulimit; inspect shows them; bad values are one line, 125, and create nothing.
+func TestSecurityFlagsChangeTheDefaultsAsPodmansDo(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	every := fmt.Sprintf("%016x", uint64(1)<<(last+1)-1)
+	for _, c := range []struct {
+		name         string
+		args         []string
+		script, want string
+	}{
+		{"cap-add", []string{"--cap-add", "net_admin"}, "grep CapEff /proc/self/status", "CapEff:\t00000000800415fb"},
+		{"cap-drop", []string{"--cap-drop", "CAP_CHOWN"}, "chown 1 /tmp 2>/dev/null && echo chowned || echo refused", "refused"},
+		{"cap-drop ALL keeps what is added", []string{"--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE"}, "grep CapEff /proc/self/status", "CapEff:\t0000000000000400"},
+		{"privileged", []string{"--privileged"}, "grep -E '^(CapEff|Seccomp):' /proc/self/status | tr '\\n' ' '", "CapEff:\t" + every + " Seccomp:\t0 "},
+		{"no-new-privileges", []string{"--security-opt", "no-new-privileges"}, "grep NoNewPrivs /proc/self/status", "NoNewPrivs:\t1"},
+		{"seccomp=unconfined", []string{"--security-opt", "seccomp=unconfined"}, "grep Seccomp: /proc/self/status", "Seccomp:\t0"},
+		{"read-only", []string{"--read-only"}, "touch /x 2>/dev/null && echo wrote || echo refused; touch /tmp/x /var/tmp/x /run/x && echo scratch", "refused\nscratch"},
+		{"shm-size", []string{"--shm-size", "2m"}, "df -k /dev/shm | tail -n 1 | awk '{print $2}'", "2048"},
+		{"ulimit", []string{"--ulimit", "nofile=100:200"}, "ulimit -n; ulimit -Hn", "100\n200"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(append([]string{"run", "--rm", "--network", "none"}, c.args...), "busybox", "sh", "-c", c.script)
+			r := d.run(t, args...)
+			if r.code != 0 || strings.TrimRight(r.stdout, "\n") != c.want {
+				t.Fatalf("got %s, want stdout %q", r, c.want)
+			}
+		})
+	}
+	d.mustRun(t, "create", "--name", "c", "--cap-add", "net_admin", "--cap-drop", "chown", "--read-only",
+		"--security-opt", "no-new-privileges", "--shm-size", "1m", "--ulimit", "nproc=50", "busybox")
+	wantStdout(t, d.run(t, "inspect", "-f", "{{.HostConfig.CapAdd}} {{.HostConfig.CapDrop}} {{.HostConfig.ReadonlyRootfs}} "+
+		"{{.HostConfig.SecurityOpt}} {{.HostConfig.ShmSize}} {{range .HostConfig.Ulimits}}{{.Name}}={{.Soft}}:{{.Hard}}{{end}}", "c"),
+		"[CAP_NET_ADMIN] [CAP_CHOWN] true [no-new-privileges] 1048576 RLIMIT_NPROC=50:50\n")
+	d.mustRun(t, "rm", "c")
+	for _, bad := range [][]string{
+		{"--cap-add", "NOPE"}, {"--cap-add", "NET_ADMIN", "--cap-drop", "net_admin"}, {"--cap-add", "ALL", "--cap-drop", "ALL"},
+		{"--ulimit", "nofile=abc"}, {"--ulimit", "bogus=1"}, {"--ulimit", "nofile=10:5"},
+		{"--security-opt", "seccomp=/profile.json"}, {"--shm-size", "lots"},
+	} {
+		wantError(t, d.run(t, append(append([]string{"create"}, bad...), "busybox")...), 125, bad[1])
+	}
+	d.wantNoContainers(t)
 }
 
 // A container's seccomp filter is compiled once per profile and loaded from den's cache after

@@ -4,11 +4,18 @@
 package security
 
 import (
+	"errors"
 	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/moby/profiles/seccomp"
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultCapabilities is podman's default set for containers.
@@ -87,4 +94,149 @@ func Seccomp(spec *specs.Spec) (*specs.LinuxSeccomp, error) {
 	}
 	p.Architectures = keep
 	return p, nil
+}
+
+// ContainerCapabilities is a container's capability set, as podman makes it: its default set
+// (every capability the kernel has, with privileged) with add and drop applied. "ALL" in add
+// stands for every capability; in drop, for all but those added. A name the kernel does not
+// know, or one both added and dropped, is an error naming it.
+func ContainerCapabilities(add, drop []string, privileged bool) ([]string, error) {
+	all, err := capability.ListSupported()
+	if err != nil {
+		return nil, fmt.Errorf("listing the kernel's capabilities: %w", err)
+	}
+	known := map[string]bool{}
+	var every []string
+	for _, c := range all {
+		n := "CAP_" + strings.ToUpper(c.String())
+		known[n] = true
+		every = append(every, n)
+	}
+	check := func(flag string, names []string) (map[string]bool, bool, error) {
+		set, hasAll := map[string]bool{}, false
+		for _, n := range names {
+			if strings.EqualFold(strings.TrimSpace(n), "all") {
+				hasAll = true
+				continue
+			}
+			c := NormalizeCapability(n)
+			if !known[c] {
+				return nil, false, fmt.Errorf("%s %q: not a capability of this kernel (see capabilities(7), e.g. NET_ADMIN)", flag, n)
+			}
+			set[c] = true
+		}
+		return set, hasAll, nil
+	}
+	adds, addAll, err := check("--cap-add", add)
+	if err != nil {
+		return nil, err
+	}
+	drops, dropAll, err := check("--cap-drop", drop)
+	if err != nil {
+		return nil, err
+	}
+	if addAll && dropAll {
+		return nil, errors.New("--cap-add ALL and --cap-drop ALL: give one of them")
+	}
+	for c := range adds {
+		if drops[c] {
+			return nil, fmt.Errorf("%s is given to both --cap-add and --cap-drop: give it to one", c)
+		}
+	}
+	base := DefaultCapabilities
+	if privileged || addAll {
+		base = every
+	}
+	if dropAll {
+		// --cap-drop ALL --cap-add NET_BIND_SERVICE: the ones added, alone.
+		base = nil
+	}
+	var out []string
+	for _, c := range every {
+		if (slices.Contains(base, c) || adds[c]) && !drops[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// rlimits are the resources --ulimit names, as setrlimit(2) does without RLIMIT_.
+var rlimits = map[string]int{
+	"as": unix.RLIMIT_AS, "core": unix.RLIMIT_CORE, "cpu": unix.RLIMIT_CPU, "data": unix.RLIMIT_DATA,
+	"fsize": unix.RLIMIT_FSIZE, "locks": unix.RLIMIT_LOCKS, "memlock": unix.RLIMIT_MEMLOCK,
+	"msgqueue": unix.RLIMIT_MSGQUEUE, "nice": unix.RLIMIT_NICE, "nofile": unix.RLIMIT_NOFILE,
+	"nproc": unix.RLIMIT_NPROC, "rss": unix.RLIMIT_RSS, "rtprio": unix.RLIMIT_RTPRIO, "rttime": unix.RLIMIT_RTTIME,
+	"sigpending": unix.RLIMIT_SIGPENDING, "stack": unix.RLIMIT_STACK,
+}
+
+// RlimitNumber is the resource number of an OCI rlimit type (RLIMIT_NOFILE).
+func RlimitNumber(typ string) (int, bool) {
+	n, ok := rlimits[strings.ToLower(strings.TrimPrefix(typ, "RLIMIT_"))]
+	return n, ok
+}
+
+// ParseUlimit reads --ulimit NAME=SOFT[:HARD] as podman does: NAME a resource of setrlimit(2)
+// without RLIMIT_ (nofile, nproc, core...), the limits numbers, -1 or "unlimited" for none;
+// HARD is SOFT when not given and may not be below it.
+func ParseUlimit(s string) (specs.POSIXRlimit, error) {
+	name, vals, ok := strings.Cut(s, "=")
+	name = strings.ToLower(strings.TrimSpace(name))
+	if _, known := rlimits[name]; !ok || !known {
+		return specs.POSIXRlimit{}, fmt.Errorf("--ulimit %q: use NAME=SOFT[:HARD] with NAME one of %s", s, strings.Join(slices.Sorted(maps.Keys(rlimits)), ", "))
+	}
+	limit := func(v string) (uint64, error) {
+		switch v = strings.TrimSpace(v); v {
+		case "-1", "unlimited":
+			return math.MaxUint64, nil
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("--ulimit %q: %q is not a number, -1 or unlimited", s, v)
+		}
+		return n, nil
+	}
+	softS, hardS, hasHard := strings.Cut(vals, ":")
+	soft, err := limit(softS)
+	if err != nil {
+		return specs.POSIXRlimit{}, err
+	}
+	hard := soft
+	if hasHard {
+		if hard, err = limit(hardS); err != nil {
+			return specs.POSIXRlimit{}, err
+		}
+	}
+	if soft > hard {
+		return specs.POSIXRlimit{}, fmt.Errorf("--ulimit %q: the soft limit is above the hard one", s)
+	}
+	return specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(name), Soft: soft, Hard: hard}, nil
+}
+
+// SecurityOpt is what --security-opt values ask for.
+type SecurityOpt struct {
+	NoNewPrivileges   bool
+	SeccompUnconfined bool
+}
+
+// ParseSecurityOpts reads --security-opt values as podman does: no-new-privileges[=true|false]
+// and seccomp=unconfined; label= and apparmor= values are accepted and mean nothing, as on a
+// host without SELinux or AppArmor, which den does not drive.
+func ParseSecurityOpts(opts []string) (SecurityOpt, error) {
+	var o SecurityOpt
+	for _, opt := range opts {
+		k, v, hasV := strings.Cut(opt, "=")
+		if !hasV {
+			k, v, hasV = strings.Cut(opt, ":") // docker's old spelling
+		}
+		switch {
+		case k == "no-new-privileges" && (!hasV || v == "true" || v == "false"):
+			o.NoNewPrivileges = !hasV || v == "true"
+		case k == "seccomp" && v == "unconfined":
+			o.SeccompUnconfined = true
+		case (k == "label" || k == "apparmor") && hasV && v != "":
+		default:
+			return o, fmt.Errorf("--security-opt %q: use no-new-privileges, seccomp=unconfined, label=... or apparmor=...", opt)
+		}
+	}
+	return o, nil
 }
