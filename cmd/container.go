@@ -484,7 +484,9 @@ type psJSON struct {
 }
 
 func statusText(c *runtime.Container) string {
-	switch c.State.Status {
+	switch c.ShownStatus() {
+	case runtime.StatusPaused:
+		return "Paused"
 	case runtime.StatusRunning:
 		if c.State.Health != nil {
 			return "Up " + humanDuration(time.Since(c.State.StartedAt)) + " (" + c.State.Health.Status + ")"
@@ -581,7 +583,7 @@ Examples:
 						Exited: ctr.State.Status == runtime.StatusExited, ExitedAt: unixOrZero(ctr.State.FinishedAt),
 						ExitCode: ctr.State.ExitCode, ID: ctr.ID, Image: ctr.ImageName, ImageID: ctr.ImageID,
 						Labels: ctr.Labels, Names: []string{ctr.Name}, Pid: ctr.State.Pid,
-						StartedAt: unixOrZero(ctr.State.StartedAt), State: ctr.State.Status, Status: statusText(ctr),
+						StartedAt: unixOrZero(ctr.State.StartedAt), State: ctr.ShownStatus(), Status: statusText(ctr),
 						Created: ctr.Created.Unix(),
 					})
 					continue
@@ -595,7 +597,7 @@ Examples:
 				}
 				rows = append(rows, psRow{
 					ID: id, Image: ctr.ImageName, ImageID: ctr.ImageID, Command: cmdline, Names: ctr.Name,
-					Status: statusText(ctr), State: ctr.State.Status, Ports: portsText(ctr),
+					Status: statusText(ctr), State: ctr.ShownStatus(), Ports: portsText(ctr),
 					CreatedHuman: humanAgo(ctr.Created), RunningFor: humanDuration(time.Since(ctr.Created)),
 					CreatedAt: ctr.Created.Format("2006-01-02 15:04:05.999999999 -0700 MST"), Created: ctr.Created.Unix(),
 					Pid: ctr.State.Pid, ExitCode: ctr.State.ExitCode, Exited: ctr.State.Status == runtime.StatusExited,

@@ -118,7 +118,7 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 		in.Path, in.Args = c.Config.Args[0], c.Config.Args[1:]
 	}
 	in.State = inspectState{
-		Status: c.State.Status, Running: c.State.Status == runtime.StatusRunning, Pid: c.State.Pid,
+		Status: c.ShownStatus(), Running: c.ShownStatus() == runtime.StatusRunning, Paused: c.ShownStatus() == runtime.StatusPaused, Pid: c.State.Pid,
 		ExitCode: c.State.ExitCode, Error: c.State.Error, StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt,
 		Health: c.State.Health,
 	}

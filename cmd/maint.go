@@ -226,29 +226,56 @@ func confirm(c *cli.Context, warning string) bool {
 }
 
 func pauseCmd() *cli.Command {
-	return freezeCmd("pause", "pausing", "pause the processes of containers")
+	return freezeCmd("pause", "pause the processes of running containers", true)
 }
-func unpauseCmd() *cli.Command { return freezeCmd("unpause", "unpausing", "resume paused containers") }
+func unpauseCmd() *cli.Command { return freezeCmd("unpause", "resume paused containers", false) }
 
-// freezeCmd is pause or unpause. Both need a cgroup freezer, which den cannot use yet: they
-// say so, and why on this host, in one line.
-func freezeCmd(name, verb, usage string) *cli.Command {
+// freezeCmd is pause or unpause.
+func freezeCmd(name, usage string, pause bool) *cli.Command {
 	return &cli.Command{
 		Name:      name,
 		Usage:     usage,
 		ArgsUsage: "CONTAINER...",
-		Description: `Not available yet: freezing a container needs a cgroup freezer. Rootless den has
-none on a cgroup v1 host and gives containers no cgroup of their own on cgroup v2.
-Use den stop and den start instead.`,
+		Description: `Freezes (pause) or thaws (unpause) a running container's processes with the
+cgroup freezer. A paused container takes no exec and runs no healthcheck; stop thaws it first.
+Only den as root gives containers a cgroup of their own: rootless den says so in one line;
+use den stop and den start there.
+
+Examples:
+   den pause web
+   den unpause -a`,
+		Flags:                  []cli.Flag{allFlag(map[bool]string{true: "running", false: "paused"}[pause])},
+		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			if err := needContainers(c, name+" CONTAINER..."); err != nil {
+			if err := needTargets(c, name+" CONTAINER... or den "+name+" -a"); err != nil {
 				return err
 			}
 			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
-			return withCode(125, runtime.PauseUnsupported(verb, e.rt.Paths.Rootless))
+			refs, err := targets(c, e.rt, true)
+			if err != nil {
+				return err
+			}
+			return eachContainer(c, refs, func(ref string) error {
+				if c.Bool("all") {
+					// -a: the running containers not paused yet, or the paused ones.
+					if ctr, err := e.rt.Lookup(ref); err == nil && ctr.State.Paused == pause {
+						return nil
+					}
+				}
+				var err error
+				if pause {
+					_, err = e.rt.Pause(ref)
+				} else {
+					_, err = e.rt.Unpause(ref)
+				}
+				if err == nil {
+					fmt.Fprintln(c.App.Writer, ref)
+				}
+				return err
+			})
 		},
 	}
 }

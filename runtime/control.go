@@ -185,6 +185,10 @@ func (cs *controlServer) handle(conn net.Conn) {
 		closeFiles(fds)
 		replyErr(conn, cs.s.net.Disconnect(req.Network))
 		conn.Close()
+	case "pause", "unpause":
+		closeFiles(fds)
+		replyErr(conn, cs.s.freeze(req.Op == "pause"))
+		conn.Close()
 	case "signal":
 		// A process that has just exited (a restart in progress, a command that ended on its
 		// own) needs no signal: the answer to "wait" says how it ended.

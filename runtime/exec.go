@@ -56,6 +56,11 @@ func (s *session) serveExec(conn *net.UnixConn, o *ExecOptions, fds []*os.File) 
 		fail(125, errors.New("exec needs a command"))
 		return
 	}
+	if s.paused.Load() {
+		// Its process would join the frozen cgroup and hang.
+		fail(125, fmt.Errorf("container %s is paused: unpause it first (den unpause %s)", s.c.Name, s.c.Name))
+		return
+	}
 	p, err := s.execProcess(o)
 	if err != nil {
 		fail(125, err)

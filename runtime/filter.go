@@ -45,13 +45,11 @@ func containerFilterFunc(key, val string) (func(*Container) bool, error) {
 	switch key {
 	case "status":
 		switch val {
-		case StatusCreated, StatusRunning, StatusExited:
-		case "paused":
-			// Valid for podman's scripts; den never pauses, so it matches nothing.
+		case StatusCreated, StatusRunning, StatusExited, StatusPaused:
 		default:
 			return nil, fmt.Errorf("status %q: use created, running, paused or exited", val)
 		}
-		return func(c *Container) bool { return c.State.Status == val }, nil
+		return func(c *Container) bool { return c.ShownStatus() == val }, nil
 	case "name":
 		re, err := regexp.Compile(val)
 		if err != nil {

@@ -68,6 +68,9 @@ func (s *session) runHealth(ctx context.Context) (int, error) {
 	if hc == nil {
 		return 125, errors.New("the container has no healthcheck")
 	}
+	if s.paused.Load() {
+		return 125, fmt.Errorf("container %s is paused: its healthcheck runs again once it is unpaused", s.c.Name)
+	}
 	p, err := s.execProcess(&ExecOptions{Args: hc.Test})
 	if err != nil {
 		return 125, err

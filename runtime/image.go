@@ -48,8 +48,11 @@ func (r *Runtime) Commit(ctx context.Context, o CommitOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if o.Pause && c.State.Status == StatusRunning {
-		return "", PauseUnsupported("pausing", r.Paths.Rootless)
+	if o.Pause && c.State.Status == StatusRunning && !c.State.Paused {
+		if _, err := r.Pause(c.ID); err != nil {
+			return "", err
+		}
+		defer func() { _, _ = r.Unpause(c.ID) }()
 	}
 	im, err := r.Images()
 	if err != nil {

@@ -105,6 +105,7 @@ func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) (
 	if c.State.Status != StatusRunning {
 		return c, nil
 	}
+	r.thawForStop(c)
 	sig := unix.SIGTERM
 	if s, err := ParseSignal(c.Config.StopSignal); err == nil && c.Config.StopSignal != "" {
 		sig = s

@@ -106,6 +106,8 @@ type session struct {
 	net *netstack.Attachment
 	// busy counts the execs and healthchecks in progress (see working in control.go).
 	busy atomic.Int32
+	// paused is set while the container's processes are frozen (den pause).
+	paused atomic.Bool
 }
 
 // begin starts a created or exited container. Under the container's lock it checks the state,
@@ -210,7 +212,7 @@ func (s *session) end(code int) error {
 	if cur, err := r.recs.load(c.ID); err == nil {
 		c = cur
 	}
-	c.State.Status = StatusExited
+	c.State.Status, c.State.Paused = StatusExited, false
 	c.State.ExitCode = code
 	c.State.Pid, c.State.PidStart = 0, 0
 	c.State.Holder, c.State.HolderStart = 0, 0

@@ -283,7 +283,7 @@ func reconcile(c *Container) bool {
 	if c.State.BootID == bootID() && holderAlive(&c.State) {
 		return false
 	}
-	c.State.Status = StatusExited
+	c.State.Status, c.State.Paused = StatusExited, false
 	c.State.ExitCode = -1
 	c.State.Pid = 0
 	if c.State.BootID != bootID() {

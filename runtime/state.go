@@ -25,6 +25,9 @@ const (
 	StatusCreated = "created"
 	StatusRunning = "running"
 	StatusExited  = "exited"
+	// StatusPaused is shown for a running container that is paused (State.Paused); the
+	// record keeps "running".
+	StatusPaused = "paused"
 )
 
 var (
@@ -99,7 +102,9 @@ type SecurityConfig struct {
 // State is the mutable part of a record.
 type State struct {
 	Status string `json:"status"`
-	Pid    int    `json:"pid,omitempty"`
+	// Paused is set while a running container's processes are frozen (den pause).
+	Paused bool `json:"paused,omitempty"`
+	Pid    int  `json:"pid,omitempty"`
 	// PidStart is the start time of Pid in clock ticks, so a recycled pid is never signalled.
 	PidStart uint64 `json:"pidStart,omitempty"`
 	// StoppedByUser is set by stop and kill, so the restart policy does not bring it back.

@@ -280,6 +280,7 @@ func TestSystemResetLeavesNothingBehind(t *testing.T) {
 	wantStdout(t, d.run(t, "run", "--rm", "busybox", "echo", "again"), "again\n")
 }
 
+// Rootless den gives containers no cgroup of its own: pause says so in one line.
 func TestPauseAndUnpauseSayWhyTheyCannotInOneLine(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
@@ -288,4 +289,45 @@ func TestPauseAndUnpauseSayWhyTheyCannotInOneLine(t *testing.T) {
 	wantError(t, d.run(t, "unpause", "c1"), 125, "unpausing containers needs a cgroup freezer")
 	wantError(t, d.run(t, "container", "pause", "c1"), 125, "cgroup freezer")
 	wantError(t, d.run(t, "pause"), 125, "no container given")
+}
+
+// As root, pause freezes a container's processes with the cgroup freezer and unpause thaws
+// them, as podman's do: the status shows paused, the log stops growing, exec is refused,
+// stop thaws before it stops, and the events say pause and unpause.
+func TestPauseFreezesAndUnpauseThawsAsRoot(t *testing.T) {
+	d := newRootDen(t)
+	b, _ := os.ReadFile("/proc/self/cgroup")
+	if !strings.Contains(string(b), "freezer") && !strings.HasPrefix(string(b), "0::") {
+		t.Skip("no cgroup freezer on this host")
+	}
+	d.load(t, "busybox-oci.tar")
+	d.runDetached(t, "--name", "p", "--network", "none", "busybox", "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done")
+	d.waitForLog(t, "p", "3\n")
+	logLines := func() int { return len(lines(d.mustRun(t, "logs", "p").stdout)) }
+
+	wantStdout(t, d.run(t, "pause", "p"), "p\n")
+	wantStdout(t, d.run(t, "inspect", "-f", "{{.State.Status}} {{.State.Paused}} {{.State.Running}}", "p"), "paused true false\n")
+	wantStdout(t, d.run(t, "ps", "--format", "{{.Names}} {{.Status}}", "--filter", "status=paused"), "p Paused\n")
+	n := logLines()
+	time.Sleep(500 * time.Millisecond)
+	if m := logLines(); m != n {
+		t.Errorf("paused: want the log still, it grew from %d to %d lines", n, m)
+	}
+	wantError(t, d.run(t, "exec", "p", "true"), 125, "paused")
+	wantError(t, d.run(t, "pause", "p"), 125, "paused already")
+
+	wantStdout(t, d.run(t, "unpause", "p"), "p\n")
+	if !waitUntil(5*time.Second, func() bool { return logLines() > n+2 }) {
+		t.Errorf("unpaused: want the log growing again past %d lines", n)
+	}
+	wantError(t, d.run(t, "unpause", "p"), 125, "not paused")
+
+	d.mustRun(t, "pause", "-a")
+	d.mustRun(t, "stop", "-t", "1", "p")
+	wantStdout(t, d.run(t, "inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "p"), "exited false\n")
+	ev := d.mustRun(t, "events", "--stream=false", "--filter", "event=pause", "--filter", "event=unpause", "--format", "{{.Status}}").stdout
+	if got := strings.Join(lines(ev), " "); got != "pause unpause pause unpause" {
+		t.Errorf("want the events pause, unpause, pause and the stop's unpause, got %q", got)
+	}
+	d.mustRun(t, "rm", "p")
 }
