@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/den-project/den/netstack/network"
 	"github.com/den-project/den/runtime"
 	units "github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
@@ -78,16 +79,18 @@ Examples:
 func systemPruneCmd() *cli.Command {
 	return &cli.Command{
 		Name:  "prune",
-		Usage: "remove stopped containers and unused images",
-		Description: `Removes every container that is not running and the dangling images (those
-without a name); with --all, every image no container uses. Asks first unless --force.
+		Usage: "remove stopped containers, unused networks and unused images",
+		Description: `Removes, as podman's does, every container that is not running, the networks no
+container is on and the dangling images (those without a name); with --all, every image no
+container uses; with --volumes, the volumes no container uses too. Asks first unless --force.
 
 Examples:
    den system prune
-   den system prune -af`,
+   den system prune -af --volumes`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image no container uses, not only dangling ones"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
+			&cli.BoolFlag{Name: "volumes", Usage: "remove the volumes no container uses too"},
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -95,7 +98,11 @@ Examples:
 			if c.Bool("all") {
 				images = "all images without at least one container associated with them"
 			}
-			if !c.Bool("force") && !confirm(c, "WARNING! This command removes:\n\t- all stopped containers\n\t- "+images+"\n\n") {
+			what := "\t- all stopped containers\n\t- all networks not used by at least one container\n"
+			if c.Bool("volumes") {
+				what += "\t- all volumes not used by at least one container\n"
+			}
+			if !c.Bool("force") && !confirm(c, "WARNING! This command removes:\n"+what+"\t- "+images+"\n\n") {
 				return nil
 			}
 			e, err := newEnv(c)
@@ -108,6 +115,14 @@ Examples:
 			if crep != nil {
 				printPruned(c.App.Writer, "Deleted Containers", crep.Containers)
 			}
+			nets, nerr := e.rt.PruneNetworks(network.Filter{})
+			printPruned(c.App.Writer, "Deleted Networks", nets)
+			var vols []string
+			var verr error
+			if c.Bool("volumes") {
+				vols, verr = e.rt.PruneVolumes(ctx, nil)
+				printPruned(c.App.Writer, "Deleted Volumes", vols)
+			}
 			irep, ierr := e.rt.PruneImages(c.Bool("all"))
 			if irep != nil {
 				printPruned(c.App.Writer, "Deleted Images", irep.Images)
@@ -119,7 +134,7 @@ Examples:
 				}
 			}
 			fmt.Fprintf(c.App.Writer, "Total reclaimed space: %s\n", units.HumanSize(float64(total)))
-			if err := errors.Join(cerr, ierr); err != nil {
+			if err := errors.Join(cerr, nerr, verr, ierr); err != nil {
 				return withCode(125, err)
 			}
 			return nil

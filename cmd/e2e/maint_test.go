@@ -235,6 +235,29 @@ func TestSystemPruneRemovesStoppedContainersAndKeepsRunningOnes(t *testing.T) {
 	d.wantNoContainers(t)
 }
 
+// As podman's, system prune also removes the networks no container is on, and with --volumes
+// the unused volumes; what a running container uses stays.
+func TestSystemPruneRemovesUnusedNetworksAndWithVolumesVolumes(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	for _, args := range [][]string{
+		{"network", "create", "idle"}, {"network", "create", "busy"}, {"volume", "create", "spare"}, {"volume", "create", "held"},
+		{"run", "-d", "--name", "c", "--network", "busy", "-v", "held:/h", "busybox", "sleep", "1000"},
+	} {
+		d.mustRun(t, args...)
+	}
+	r := d.mustRun(t, "system", "prune", "-f")
+	if !strings.Contains(r.stdout, "Deleted Networks\nidle\n") || strings.Contains(r.stdout, "Volumes") || strings.Contains(r.stdout, "busy") {
+		t.Errorf("want the idle network pruned, the busy one and the volumes kept\n%s", r)
+	}
+	r = d.mustRun(t, "system", "prune", "-f", "--volumes")
+	if !strings.Contains(r.stdout, "Deleted Volumes\nspare\n") || strings.Contains(r.stdout, "held") || strings.Contains(r.stdout, "busy") {
+		t.Errorf("want spare pruned, held and busy kept for c\n%s", r)
+	}
+	wantStdout(t, d.run(t, "volume", "ls", "-q"), "held\n")
+	d.mustRun(t, "rm", "-f", "-t", "0", "c")
+}
+
 func TestSystemResetLeavesNothingBehind(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
