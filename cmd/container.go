@@ -389,10 +389,11 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach stdout and stderr"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin"},
+			latestFlag,
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 {
+			if !named(c) {
 				return withCode(125, errors.New("no container given: den start [-a] CONTAINER..."))
 			}
 			if c.Bool("attach") && c.NArg() != 1 {
@@ -403,8 +404,12 @@ Examples:
 				return err
 			}
 			defer e.rt.Close()
+			refs, err := containerRefs(c, e.rt)
+			if err != nil {
+				return err
+			}
 			if !c.Bool("attach") {
-				return forEachContainer(c, func(ref string) error {
+				return forEachOf(c, refs, func(ref string) error {
 					ctr, err := e.rt.Lookup(ref)
 					if err != nil {
 						return err
@@ -412,7 +417,7 @@ Examples:
 					return e.rt.StartDetached(ctr)
 				})
 			}
-			ctr, err := e.rt.Lookup(c.Args().First())
+			ctr, err := e.rt.Lookup(refs[0])
 			if err != nil {
 				return withCode(125, err)
 			}
@@ -641,6 +646,7 @@ Examples:
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all containers"},
 			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "a container that does not exist is not an error"},
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the container's anonymous volumes too"},
+			latestFlag,
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {

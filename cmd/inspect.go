@@ -217,9 +217,10 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "Go template or \"json\""},
 			&cli.StringFlag{Name: "type", Aliases: []string{"t"}, Value: kind, Usage: "container, image or all"},
+			latestFlag,
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
+			if !named(c) {
 				return withCode(125, errors.New("no container or image given: den inspect NAME..."))
 			}
 			kind := c.String("type")
@@ -230,9 +231,13 @@ Examples:
 			if err != nil {
 				return err
 			}
+			refs, err := containerRefs(c, e.rt)
+			if err != nil {
+				return err
+			}
 			var out []any
 			var first error
-			for _, ref := range c.Args().Slice() {
+			for _, ref := range refs {
 				if kind != "image" {
 					ctr, err := e.rt.Lookup(ref)
 					if err == nil {

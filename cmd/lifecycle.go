@@ -52,10 +52,35 @@ func eachContainer(c *cli.Context, refs []string, fn func(ref string) error) err
 }
 
 func needContainers(c *cli.Context, usage string) error {
-	if c.NArg() == 0 {
+	if !named(c) {
 		return withCode(125, fmt.Errorf("no container given: den %s", usage))
 	}
 	return nil
+}
+
+// latestFlag is podman's --latest (-l): act on the container created last.
+var latestFlag = &cli.BoolFlag{Name: "latest", Aliases: []string{"l"}, Usage: "act on the container created last"}
+
+// named reports whether the command was given containers: arguments, or --latest.
+func named(c *cli.Context) bool { return c.NArg() > 0 || c.Bool("latest") }
+
+// containerRefs are the containers the command names: its arguments, or with --latest the
+// one created last.
+func containerRefs(c *cli.Context, rt *runtime.Runtime) ([]string, error) {
+	if !c.Bool("latest") {
+		return c.Args().Slice(), nil
+	}
+	if c.NArg() > 0 {
+		return nil, withCode(125, fmt.Errorf("--latest and containers %s: give one or the other", strings.Join(c.Args().Slice(), " ")))
+	}
+	cs, err := rt.List()
+	if err != nil {
+		return nil, withCode(125, err)
+	}
+	if len(cs) == 0 {
+		return nil, withCode(125, errors.New("--latest: there is no container"))
+	}
+	return []string{cs[0].ID}, nil
 }
 
 // allFlag is --all of stop, kill and restart: the containers running, or all of them.
@@ -79,7 +104,7 @@ func needTargets(c *cli.Context, usage string) error {
 // running containers (of every one when running is false).
 func targets(c *cli.Context, rt *runtime.Runtime, running bool) ([]string, error) {
 	if !c.Bool("all") {
-		return c.Args().Slice(), nil
+		return containerRefs(c, rt)
 	}
 	cs, err := rt.List()
 	if err != nil {
@@ -111,6 +136,7 @@ Examples:
 			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout, 10)"},
 			allFlag("running"),
 			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "a container that does not exist is not an error"},
+			latestFlag,
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -154,6 +180,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"},
 			allFlag("running"),
+			latestFlag,
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -193,6 +220,7 @@ Examples:
    code=$(den wait job)`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "condition", Value: "stopped", Usage: "state to wait for: stopped, exited or running"},
+			latestFlag,
 		},
 		Action: func(c *cli.Context) error {
 			if err := needContainers(c, "wait CONTAINER..."); err != nil {
@@ -207,7 +235,11 @@ Examples:
 				return err
 			}
 			var first error
-			for _, ref := range c.Args().Slice() {
+			refs, err := containerRefs(c, e.rt)
+			if err != nil {
+				return err
+			}
+			for _, ref := range refs {
 				var code int
 				var err error
 				if cond == "running" {
@@ -247,6 +279,7 @@ func restartCmd() *cli.Command {
 			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout, 10)"},
 			allFlag("(running or not)"),
 			&cli.BoolFlag{Name: "running", Usage: "with --all, only the running containers"},
+			latestFlag,
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -294,11 +327,12 @@ Examples:
 			&cli.StringFlag{Name: "since", Usage: "only entries after this time (RFC3339, or a duration such as 5m)"},
 			&cli.StringFlag{Name: "until", Usage: "only entries before this time"},
 			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "prefix each line with its time"},
+			latestFlag,
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return withCode(125, errors.New("den logs takes exactly one container"))
+			if c.NArg() != 1 && !(c.NArg() == 0 && c.Bool("latest")) {
+				return withCode(125, errors.New("den logs takes exactly one container (or --latest)"))
 			}
 			o := runtime.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps")}
 			n, err := strconv.Atoi(c.String("tail"))
@@ -324,7 +358,11 @@ Examples:
 			if err != nil {
 				return err
 			}
-			err = e.rt.Logs(context.Background(), c.Args().First(), o, c.App.Writer, c.App.ErrWriter)
+			refs, err := containerRefs(c, e.rt)
+			if err != nil {
+				return err
+			}
+			err = e.rt.Logs(context.Background(), refs[0], o, c.App.Writer, c.App.ErrWriter)
 			if errors.Is(err, runtime.ErrNotFound) {
 				return withCode(125, err)
 			}
@@ -390,15 +428,21 @@ ELAPSED TTY TIME COMMAND, pids as the container sees them.
 
 Examples:
    den top web`,
+		Flags:                  []cli.Flag{latestFlag},
+		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 {
-				return withCode(125, errors.New("den top needs a container"))
+			if !named(c) {
+				return withCode(125, errors.New("den top needs a container (or --latest)"))
 			}
 			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
-			rows, err := e.rt.Top(c.Args().First())
+			refs, err := containerRefs(c, e.rt)
+			if err != nil {
+				return err
+			}
+			rows, err := e.rt.Top(refs[0])
 			if err != nil {
 				return withCode(125, err)
 			}

@@ -89,7 +89,10 @@ Examples:
 
 // containerArgs is the command's container arguments, and with --all every container.
 func containerArgs(c *cli.Context, e *env) ([]string, error) {
-	refs := c.Args().Slice()
+	refs, err := containerRefs(c, e.rt)
+	if err != nil {
+		return nil, err
+	}
 	if c.Bool("all") {
 		cs, err := e.rt.List()
 		if err != nil {

@@ -348,6 +348,29 @@ func TestLifecycleCommandsActOnAllContainers(t *testing.T) {
 	d.mustRun(t, "rm", "-af", "-t", "0")
 }
 
+// --latest (-l) acts on the container created last, as podman's does, in the commands that
+// take containers.
+func TestLatestActsOnTheContainerCreatedLast(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "create", "--name", "a", "--network", "none", "busybox", "true")
+	d.mustRun(t, "create", "--name", "b", "--network", "none", "busybox", "sh", "-c", "echo from-b; sleep 1000")
+	wantStdout(t, d.run(t, "inspect", "-l", "-f", "{{.Name}}"), "b\n")
+	d.mustRun(t, "start", "--latest")
+	d.waitForLog(t, "b", "from-b")
+	wantStdout(t, d.run(t, "logs", "-l"), "from-b\n")
+	if r := d.mustRun(t, "top", "-l"); !strings.Contains(r.stdout, "sleep 1000") {
+		t.Errorf("top -l: want b's sleep\n%s", r)
+	}
+	d.mustRun(t, "stop", "-l", "-t", "0")
+	wantStdout(t, d.run(t, "wait", "-l"), "137\n")
+	d.mustRun(t, "rm", "-l")
+	wantStdout(t, d.run(t, "inspect", "--latest", "-f", "{{.Name}}"), "a\n")
+	wantError(t, d.run(t, "stop", "-l", "a"), 125, "--latest")
+	d.mustRun(t, "rm", "a")
+	wantError(t, d.run(t, "logs", "-l"), 125, "no container")
+}
+
 // rm -i (--ignore) takes a container that does not exist as removed, as podman does.
 func TestRmIgnoreSkipsContainersThatDoNotExist(t *testing.T) {
 	d := newDen(t)
