@@ -64,11 +64,15 @@ func createFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "read-only", Usage: "read-only root file system, with tmpfs on /tmp, /var/tmp and /run"},
 		&cli.StringFlag{Name: "shm-size", Usage: "size of /dev/shm (e.g. 256m; default 64m)"},
 		&cli.StringSliceFlag{Name: "ulimit", Usage: "resource limit NAME=SOFT[:HARD] (e.g. nofile=1024:2048)"},
+		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 512m; den as root: a cgroup limit)"},
+		&cli.Float64Flag{Name: "cpus", Usage: "CPUs the container may use (e.g. 1.5; den as root: a CFS quota)"},
+		&cli.Int64Flag{Name: "pids-limit", Usage: "most processes the container may have (den as root: a cgroup limit)"},
 	}, registryFlags()...)
 }
 
 // securityOptions reads --cap-add, --cap-drop, --privileged, --security-opt, --read-only,
-// --shm-size and --ulimit, checked before any namespace work; nil when none is given.
+// --shm-size, --ulimit, --memory, --cpus and --pids-limit, checked before any namespace work;
+// nil when none is given.
 func securityOptions(c *cli.Context) (*runtime.SecurityConfig, error) {
 	s := &runtime.SecurityConfig{
 		CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"), Privileged: c.Bool("privileged"),
@@ -85,6 +89,23 @@ func securityOptions(c *cli.Context) (*runtime.SecurityConfig, error) {
 	if v := c.String("shm-size"); v != "" {
 		if s.ShmSize, err = units.RAMInBytes(v); err != nil || s.ShmSize <= 0 {
 			return nil, fmt.Errorf("--shm-size %q: give a size such as 64m or 1g", v)
+		}
+	}
+	if v := c.String("memory"); v != "" {
+		if s.Memory, err = units.RAMInBytes(v); err != nil || s.Memory <= 0 {
+			return nil, fmt.Errorf("--memory %q: give a size such as 512m or 2g", v)
+		}
+	}
+	if c.IsSet("cpus") {
+		v := c.Float64("cpus")
+		if v <= 0 || v > 1024 {
+			return nil, fmt.Errorf("--cpus %v: give a positive number of CPUs such as 0.5 or 2", v)
+		}
+		s.NanoCPUs = int64(v * 1e9)
+	}
+	if c.IsSet("pids-limit") {
+		if s.PidsLimit = c.Int64("pids-limit"); s.PidsLimit <= 0 {
+			return nil, fmt.Errorf("--pids-limit %d: give a positive number", s.PidsLimit)
 		}
 	}
 	for _, u := range c.StringSlice("ulimit") {

@@ -65,6 +65,9 @@ type inspectHostConfig struct {
 	SecurityOpt    []string                        `json:"SecurityOpt"`
 	ShmSize        int64                           `json:"ShmSize"`
 	Ulimits        []inspectLimit                  `json:"Ulimits"`
+	Memory         int64                           `json:"Memory"`
+	NanoCpus       int64                           `json:"NanoCpus"`
+	PidsLimit      int64                           `json:"PidsLimit"`
 }
 
 // inspectLimit is podman's shape of a --ulimit.
@@ -163,6 +166,7 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 	if in.HostConfig.ShmSize == 0 {
 		in.HostConfig.ShmSize = 64 << 20
 	}
+	in.HostConfig.Memory, in.HostConfig.NanoCpus, in.HostConfig.PidsLimit = sec.Memory, sec.NanoCPUs, sec.PidsLimit
 	in.HostConfig.Ulimits = []inspectLimit{}
 	for _, u := range sec.Ulimits {
 		in.HostConfig.Ulimits = append(in.HostConfig.Ulimits, inspectLimit{Name: u.Type, Soft: u.Soft, Hard: u.Hard})

@@ -108,6 +108,9 @@ type CreateOptions struct {
 // Create makes a container record and its storage from an image. A failure leaves nothing
 // behind.
 func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, error) {
+	if s := o.Security; s != nil && r.Paths.Rootless && (s.Memory > 0 || s.NanoCPUs > 0 || s.PidsLimit > 0) {
+		return nil, errors.New("--memory, --cpus and --pids-limit need a cgroup of the container's own, which rootless den does not give it: leave them out, or run den as root")
+	}
 	if o.Name != "" {
 		if err := ValidateName(o.Name); err != nil {
 			return nil, err

@@ -263,6 +263,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		// Rootless, libcontainer skips hierarchies it cannot write only when no path is asked
 		// for; as root each container gets its own cgroup under den/.
 		s.Linux.CgroupsPath = "/den/" + in.ID
+		s.Linux.Resources = resources(sec)
 	}
 	if in.IDMapSize > 0 {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
@@ -277,4 +278,28 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		s.Linux.Seccomp = p
 	}
 	return s, nil
+}
+
+// cpuPeriod is the CFS period --cpus is expressed in, as podman's (100 ms).
+const cpuPeriod = 100000
+
+// resources are the cgroup limits of --memory, --cpus and --pids-limit; nil for none.
+func resources(sec *SecurityConfig) *specs.LinuxResources {
+	if sec.Memory == 0 && sec.NanoCPUs == 0 && sec.PidsLimit == 0 {
+		return nil
+	}
+	r := &specs.LinuxResources{}
+	if sec.Memory > 0 {
+		m := sec.Memory
+		r.Memory = &specs.LinuxMemory{Limit: &m}
+	}
+	if sec.NanoCPUs > 0 {
+		quota, period := sec.NanoCPUs*cpuPeriod/1e9, uint64(cpuPeriod)
+		r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if sec.PidsLimit > 0 {
+		n := sec.PidsLimit
+		r.Pids = &specs.LinuxPids{Limit: &n}
+	}
+	return r
 }

@@ -97,6 +97,11 @@ type SecurityConfig struct {
 	// ShmSize is /dev/shm's size in bytes, 0 for 64 MB.
 	ShmSize int64               `json:"shmSize,omitempty"`
 	Ulimits []specs.POSIXRlimit `json:"ulimits,omitempty"`
+	// Memory (bytes), NanoCPUs (CPUs in billionths) and PidsLimit are --memory, --cpus and
+	// --pids-limit: cgroup limits, which only den as root can set; 0 for none.
+	Memory    int64 `json:"memory,omitempty"`
+	NanoCPUs  int64 `json:"nanoCpus,omitempty"`
+	PidsLimit int64 `json:"pidsLimit,omitempty"`
 }
 
 // State is the mutable part of a record.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -125,6 +126,51 @@ func TestSecurityFlagsChangeTheDefaultsAsPodmansDo(t *testing.T) {
 		wantError(t, d.run(t, append(append([]string{"create"}, bad...), "busybox")...), 125, bad[1])
 	}
 	d.wantNoContainers(t)
+}
+
+// --memory, --cpus and --pids-limit are cgroup limits: rootless den, which gives containers
+// no cgroup of their own, refuses them in one line and creates nothing; den as root sets them
+// on the container's cgroup, and inspect shows them.
+func TestResourceLimitsAreCgroupLimitsAsRootAndRefusedRootless(t *testing.T) {
+	t.Run("rootless", func(t *testing.T) {
+		d := newDen(t)
+		d.load(t, "busybox-oci.tar")
+		wantError(t, d.run(t, "run", "--rm", "-m", "64m", "busybox", "true"), 125, "--memory", "rootless")
+		wantError(t, d.run(t, "create", "--cpus", "0", "busybox"), 125, "--cpus")
+		wantError(t, d.run(t, "create", "--memory", "lots", "busybox"), 125, "lots")
+		d.wantNoContainers(t)
+	})
+	t.Run("root", func(t *testing.T) {
+		d := newRootDen(t)
+		d.load(t, "busybox-oci.tar")
+		id := d.runDetached(t, "--name", "lim", "--network", "none", "-m", "64m", "--cpus", "0.5", "--pids-limit", "50", "busybox", "sleep", "1000")
+		wantStdout(t, d.run(t, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", "lim"), "67108864 500000000 50\n")
+		pid := d.pidOf(t, "lim")
+		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := func(ctl, file string) string {
+			for _, l := range strings.Split(string(cg), "\n") {
+				f := strings.SplitN(l, ":", 3)
+				if len(f) == 3 && (slices.Contains(strings.Split(f[1], ","), ctl) || f[1] == "" && f[0] == "0") {
+					if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", map[bool]string{true: ctl, false: ""}[f[1] != ""], f[2], file)); err == nil {
+						return strings.TrimSpace(string(b))
+					}
+				}
+			}
+			return ""
+		}
+		if !strings.Contains(string(cg), id) {
+			t.Fatalf("want the container in a cgroup of its own, got %s", cg)
+		}
+		got := []string{read("memory", "memory.limit_in_bytes") + read("memory", "memory.max"),
+			read("cpu", "cpu.cfs_quota_us") + read("cpu", "cpu.max"), read("pids", "pids.max")}
+		if got[0] != "67108864" || (got[1] != "50000" && got[1] != "50000 100000") || got[2] != "50" {
+			t.Errorf("want memory 64m, a half CPU and 50 pids in the container's cgroup, got %q", got)
+		}
+		d.mustRun(t, "rm", "-f", "-t", "0", "lim")
+	})
 }
 
 // A container's seccomp filter is compiled once per profile and loaded from den's cache after
