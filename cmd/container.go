@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 	"github.com/den-project/den/netstack/port"
 	"github.com/den-project/den/runtime"
 	"github.com/den-project/den/runtime/security"
+	"github.com/den-project/den/runtime/userns"
 	units "github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 )
@@ -59,7 +61,7 @@ func createFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "volumes-from", Usage: "mount the volumes of another container: CTR[:ro|rw]"},
 		&cli.StringSliceFlag{Name: "cap-add", Usage: "add a capability to the default set (NET_ADMIN, or ALL)"},
 		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a capability from the default set (CHOWN, or ALL)"},
-		&cli.BoolFlag{Name: "privileged", Usage: "every capability, no seccomp filter, no hidden kernel files (still inside den's user namespace)"},
+		&cli.BoolFlag{Name: "privileged", Usage: "every capability, no seccomp filter, no hidden kernel files (rootless: bounded by den's user namespace; den as root: the host's root)"},
 		&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges, seccomp=unconfined (label= and apparmor= are accepted and mean nothing)"},
 		&cli.BoolFlag{Name: "read-only", Usage: "read-only root file system, with tmpfs on /tmp, /var/tmp and /run"},
 		&cli.StringFlag{Name: "shm-size", Usage: "size of /dev/shm (e.g. 256m; default 64m)"},
@@ -98,15 +100,20 @@ func securityOptions(c *cli.Context) (*runtime.SecurityConfig, error) {
 	}
 	if c.IsSet("cpus") {
 		v := c.Float64("cpus")
-		if v <= 0 || v > 1024 {
+		if math.IsNaN(v) || v <= 0 || v > 1024 {
 			return nil, fmt.Errorf("--cpus %v: give a positive number of CPUs such as 0.5 or 2", v)
 		}
 		s.NanoCPUs = int64(v * 1e9)
 	}
-	if c.IsSet("pids-limit") {
+	// -1 is podman's spelling of no limit.
+	if c.IsSet("pids-limit") && c.Int64("pids-limit") != -1 {
 		if s.PidsLimit = c.Int64("pids-limit"); s.PidsLimit <= 0 {
-			return nil, fmt.Errorf("--pids-limit %d: give a positive number", s.PidsLimit)
+			return nil, fmt.Errorf("--pids-limit %d: give a positive number, or -1 for no limit", s.PidsLimit)
 		}
+	}
+	if hostUID, _ := userns.HostIDs(); hostUID != 0 && (s.Memory > 0 || s.NanoCPUs > 0 || s.PidsLimit > 0) {
+		// Said before anything is pulled or made.
+		return nil, errors.New("--memory, --cpus and --pids-limit need a cgroup of the container's own, which rootless den does not give it: leave them out, or run den as root")
 	}
 	for _, u := range c.StringSlice("ulimit") {
 		l, err := security.ParseUlimit(u)
@@ -128,6 +135,18 @@ func pullPolicy(c *cli.Context) (string, error) {
 		return "", withCode(125, err)
 	}
 	return p, nil
+}
+
+// globalArgs are den's own flags given before the command that a child den must share: the
+// state directories.
+func globalArgs(c *cli.Context) []string {
+	var args []string
+	for _, name := range []string{"root", "runroot"} {
+		if v := c.String(name); v != "" {
+			args = append(args, "--"+name+"="+v)
+		}
+	}
+	return args
 }
 
 // pullArgs are the flags of run and create that den pull takes, for the pull they may do.
@@ -317,11 +336,15 @@ Examples:
 				}
 				o.ID = mon.ID
 			}
-			if err := e.rt.PullForRun(ctx, o.Image, policy, pullArgs(c), os.Stderr); err != nil {
+			id, err := e.rt.PullForRun(ctx, o.Image, policy, globalArgs(c), pullArgs(c), os.Stderr)
+			if err != nil {
 				if mon != nil {
 					mon.Abandon()
 				}
 				return withCode(125, err)
+			}
+			if id != "" {
+				o.Image = id
 			}
 			ctr, err := e.rt.Create(ctx, o)
 			if err != nil {
@@ -381,8 +404,12 @@ Examples:
 				return err
 			}
 			defer e.rt.Close()
-			if err := e.rt.PullForRun(context.Background(), o.Image, policy, pullArgs(c), os.Stderr); err != nil {
+			id, err := e.rt.PullForRun(context.Background(), o.Image, policy, globalArgs(c), pullArgs(c), os.Stderr)
+			if err != nil {
 				return withCode(125, err)
+			}
+			if id != "" {
+				o.Image = id
 			}
 			ctr, err := e.rt.Create(context.Background(), o)
 			if err != nil {
@@ -417,7 +444,7 @@ Examples:
 			if !named(c) {
 				return withCode(125, errors.New("no container given: den start [-a] CONTAINER..."))
 			}
-			if c.Bool("attach") && c.NArg() != 1 {
+			if c.Bool("attach") && c.NArg() > 1 {
 				return withCode(125, errors.New("den start -a takes exactly one container"))
 			}
 			e, err := newEnv(c)

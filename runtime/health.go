@@ -113,6 +113,10 @@ func (s *session) runHealth(ctx context.Context) (int, error) {
 		mu.Unlock()
 	}
 	probe.End, probe.ExitCode = time.Now(), code
+	if s.paused.Load() {
+		// Paused while it ran: the check timed out for that, not for the container's health.
+		return 125, fmt.Errorf("container %s was paused while its healthcheck ran", s.c.Name)
+	}
 	return code, s.recordHealth(probe)
 }
 

@@ -71,6 +71,10 @@ func (s *session) freeze(pause bool) error {
 	if err != nil {
 		return err
 	}
+	if c.State.Status != StatusRunning {
+		// It ended between the freeze and the lock: its exit is recorded already.
+		return fmt.Errorf("container %s is no longer running", c.Name)
+	}
 	c.State.Paused = pause
 	if err := s.r.recs.save(c); err != nil {
 		return err

@@ -1,12 +1,16 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os/exec"
+	goruntime "runtime"
+	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/den-project/den/store/image"
 )
@@ -34,38 +38,53 @@ func ParsePullPolicy(s string) (string, error) {
 }
 
 // PullForRun makes sure ref is in storage before run or create, by policy, as podman's run
-// does. A pull runs `den pull ARGS... REF` as a child process (den's core build carries the
-// whole den for the commands that copy images and becomes it for pull), in this process's
-// namespace, its progress and errors going to out. When the pull fails, the child has said
-// why: the error returned says nothing more and carries the child's exit code.
-func (r *Runtime) PullForRun(ctx context.Context, ref, policy string, args []string, out io.Writer) error {
+// does, and returns the id of the image it pulled ("" when it pulled none): the container is
+// made of that image, which the pull found through registries.conf, not of another stored
+// under a name ref could also mean. A pull runs `den GLOBAL... pull ARGS... REF` as a child
+// process (den's core build carries the whole den for the commands that copy images and
+// becomes it for pull), in this process's namespace, its progress and errors going to out;
+// global are den's own flags (--root, --runroot), which the child must share. When the pull
+// fails, the child has said why: the error returned says nothing more and carries the
+// child's exit code.
+func (r *Runtime) PullForRun(ctx context.Context, ref, policy string, global, args []string, out io.Writer) (string, error) {
 	if policy != PullAlways && policy != PullNewer {
 		im, err := r.Images()
 		if err != nil {
-			return err
+			return "", err
 		}
 		_, err = im.Lookup(ref)
 		if err == nil || policy == PullNever {
 			// With never, Create says what is missing and how to get it.
-			return nil
+			return "", nil
 		}
 		if !errors.Is(err, image.ErrNotFound) {
-			return err
+			return "", err
 		}
 	}
-	// In this namespace already, the child runs as den does inside it (userns.Init).
-	// Its progress and errors go to out; the id it prints on stdout is not run's to print.
-	cmd := exec.CommandContext(ctx, "/proc/self/exe", append(append([]string{"pull"}, args...), ref)...)
-	cmd.Stderr = out
+	argv := append(append(append(slices.Clone(global), "pull"), args...), ref)
+	// In this namespace already, the child runs as den does inside it (userns.Init). It
+	// dies with this process (a Ctrl-C or a kill of den run ends the pull too), from this
+	// thread, which stays this goroutine's until the pull ends.
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	cmd := exec.CommandContext(ctx, "/proc/self/exe", argv...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var id bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &id, out
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ee.ExitCode() > 0 {
 			// The child said why in one line: an error of no words carries its code.
-			return &ExitError{Code: ee.ExitCode(), Err: errSaid}
+			return "", &ExitError{Code: ee.ExitCode(), Err: errSaid}
 		}
-		return fmt.Errorf("pulling %s: %w", ref, err)
+		return "", fmt.Errorf("pulling %s: %w", ref, err)
 	}
-	return nil
+	// den pull prints the image's id, last.
+	lines := strings.Fields(id.String())
+	if len(lines) == 0 {
+		return "", nil
+	}
+	return lines[len(lines)-1], nil
 }
 
 // errSaid is an error that was already reported, by a child process.

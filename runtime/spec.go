@@ -212,6 +212,12 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		return nil, err
 	}
 	s.Process.Capabilities = security.Capabilities(caps)
+	if added := security.AddedCapabilities(sec.CapAdd, caps); in.UID != 0 && len(added) > 0 {
+		// A user other than root loses its capabilities at exec, but for ambient ones: as
+		// podman does, the added ones are made ambient for it; the rest stay bounding only.
+		c := s.Process.Capabilities
+		c.Effective, c.Permitted, c.Inheritable, c.Ambient = added, added, added, added
+	}
 	s.Process.NoNewPrivileges = sec.NoNewPrivileges
 	s.Process.Rlimits = sec.Ulimits
 	if sec.Privileged {

@@ -367,7 +367,9 @@ func TestLatestActsOnTheContainerCreatedLast(t *testing.T) {
 	d.mustRun(t, "rm", "-l")
 	wantStdout(t, d.run(t, "inspect", "--latest", "-f", "{{.Name}}"), "a\n")
 	wantError(t, d.run(t, "stop", "-l", "a"), 125, "--latest")
-	d.mustRun(t, "rm", "a")
+	d.mustRun(t, "create", "--name", "c", "--network", "none", "busybox", "echo", "from-c")
+	wantStdout(t, d.run(t, "start", "-a", "-l"), "from-c\n")
+	d.mustRun(t, "rm", "a", "c")
 	wantError(t, d.run(t, "logs", "-l"), 125, "no container")
 }
 

@@ -210,3 +210,16 @@ func TestRunAndCreatePullWhatIsMissing(t *testing.T) {
 		t.Errorf("want only the image pulled before, got %q", got)
 	}
 }
+
+// As root, with --root and --runroot, run pulls into the state it was given, as den pull
+// would: the pull den runs shares its global flags.
+func TestRunPullsIntoTheStateItWasGivenAsRoot(t *testing.T) {
+	reg := startRegistry(t, registryOpts{})
+	img := seedBusybox(t, reg, "--tls-verify=false")
+	d := newRootDen(t)
+	r := d.run(t, "run", "--rm", "-q", "--tls-verify=false", "--network", "none", img.ref, "echo", "pulled")
+	if r.code != 0 || r.stdout != "pulled\n" {
+		t.Fatalf("run as root of an image not in storage: want it pulled and run\n%s", r)
+	}
+	wantStdout(t, d.run(t, "images", "-q", "--no-trunc"), "sha256:"+img.id+"\n")
+}

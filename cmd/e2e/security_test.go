@@ -95,6 +95,8 @@ func TestSecurityFlagsChangeTheDefaultsAsPodmansDo(t *testing.T) {
 		script, want string
 	}{
 		{"cap-add", []string{"--cap-add", "net_admin"}, "grep CapEff /proc/self/status", "CapEff:\t00000000800415fb"},
+		{"cap-add for a user other than root", []string{"--user", "1000", "--cap-add", "NET_BIND_SERVICE"}, "grep CapEff /proc/self/status", "CapEff:\t0000000000000400"},
+		{"no capability for a user other than root", []string{"--user", "1000"}, "grep CapEff /proc/self/status", "CapEff:\t0000000000000000"},
 		{"cap-drop", []string{"--cap-drop", "CAP_CHOWN"}, "chown 1 /tmp 2>/dev/null && echo chowned || echo refused", "refused"},
 		{"cap-drop ALL keeps what is added", []string{"--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE"}, "grep CapEff /proc/self/status", "CapEff:\t0000000000000400"},
 		{"privileged", []string{"--privileged"}, "grep -E '^(CapEff|Seccomp):' /proc/self/status | tr '\\n' ' '", "CapEff:\t" + every + " Seccomp:\t0 "},

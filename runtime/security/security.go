@@ -160,6 +160,21 @@ func ContainerCapabilities(add, drop []string, privileged bool) ([]string, error
 	return out, nil
 }
 
+// AddedCapabilities are the capabilities of add ("ALL": every one) that caps, a container's
+// set, holds.
+func AddedCapabilities(add, caps []string) []string {
+	var out []string
+	for _, c := range caps {
+		for _, a := range add {
+			if strings.EqualFold(strings.TrimSpace(a), "all") || NormalizeCapability(a) == c {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // rlimits are the resources --ulimit names, as setrlimit(2) does without RLIMIT_.
 var rlimits = map[string]int{
 	"as": unix.RLIMIT_AS, "core": unix.RLIMIT_CORE, "cpu": unix.RLIMIT_CPU, "data": unix.RLIMIT_DATA,
