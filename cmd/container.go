@@ -17,6 +17,7 @@ import (
 	"github.com/den-project/den/runtime"
 	"github.com/den-project/den/runtime/security"
 	"github.com/den-project/den/runtime/userns"
+	"github.com/den-project/den/store/image"
 	units "github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 )
@@ -135,6 +136,36 @@ func pullPolicy(c *cli.Context) (string, error) {
 		return "", withCode(125, err)
 	}
 	return p, nil
+}
+
+// createPulling creates the container of o, pulling its image by policy: first with always
+// and newer, and with missing (the default) only when Create finds the image not in storage,
+// so that a stored image costs no lookup more. o.Image becomes the id of what was pulled.
+func createPulling(c *cli.Context, e *env, o *runtime.CreateOptions, policy string) (*runtime.Container, error) {
+	ctx := context.Background()
+	pull := func() error {
+		id, err := e.rt.PullForRun(ctx, o.Image, globalArgs(c), pullArgs(c), os.Stderr)
+		if err != nil {
+			return withCode(125, err)
+		}
+		if id != "" {
+			o.Image = id
+		}
+		return nil
+	}
+	if policy == runtime.PullAlways || policy == runtime.PullNewer {
+		if err := pull(); err != nil {
+			return nil, err
+		}
+	}
+	ctr, err := e.rt.Create(ctx, *o)
+	if err != nil && policy == runtime.PullMissing && errors.Is(err, image.ErrNotFound) {
+		if err := pull(); err != nil {
+			return nil, err
+		}
+		ctr, err = e.rt.Create(ctx, *o)
+	}
+	return ctr, err
 }
 
 // globalArgs are den's own flags given before the command that a child den must share: the
@@ -336,17 +367,7 @@ Examples:
 				}
 				o.ID = mon.ID
 			}
-			id, err := e.rt.PullForRun(ctx, o.Image, policy, globalArgs(c), pullArgs(c), os.Stderr)
-			if err != nil {
-				if mon != nil {
-					mon.Abandon()
-				}
-				return withCode(125, err)
-			}
-			if id != "" {
-				o.Image = id
-			}
-			ctr, err := e.rt.Create(ctx, o)
+			ctr, err := createPulling(c, e, &o, policy)
 			if err != nil {
 				if mon != nil {
 					mon.Abandon()
@@ -404,14 +425,7 @@ Examples:
 				return err
 			}
 			defer e.rt.Close()
-			id, err := e.rt.PullForRun(context.Background(), o.Image, policy, globalArgs(c), pullArgs(c), os.Stderr)
-			if err != nil {
-				return withCode(125, err)
-			}
-			if id != "" {
-				o.Image = id
-			}
-			ctr, err := e.rt.Create(context.Background(), o)
+			ctr, err := createPulling(c, e, &o, policy)
 			if err != nil {
 				return err
 			}

@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-
-	"github.com/den-project/den/store/image"
 )
 
 // The pull policies of run and create (--pull), as podman names them.
@@ -37,30 +35,16 @@ func ParsePullPolicy(s string) (string, error) {
 	return "", fmt.Errorf("--pull %q: use missing, always, newer or never", s)
 }
 
-// PullForRun makes sure ref is in storage before run or create, by policy, as podman's run
-// does, and returns the id of the image it pulled ("" when it pulled none): the container is
-// made of that image, which the pull found through registries.conf, not of another stored
-// under a name ref could also mean. A pull runs `den GLOBAL... pull ARGS... REF` as a child
-// process (den's core build carries the whole den for the commands that copy images and
-// becomes it for pull), in this process's namespace, its progress and errors going to out;
-// global are den's own flags (--root, --runroot), which the child must share. When the pull
-// fails, the child has said why: the error returned says nothing more and carries the
-// child's exit code.
-func (r *Runtime) PullForRun(ctx context.Context, ref, policy string, global, args []string, out io.Writer) (string, error) {
-	if policy != PullAlways && policy != PullNewer {
-		im, err := r.Images()
-		if err != nil {
-			return "", err
-		}
-		_, err = im.Lookup(ref)
-		if err == nil || policy == PullNever {
-			// With never, Create says what is missing and how to get it.
-			return "", nil
-		}
-		if !errors.Is(err, image.ErrNotFound) {
-			return "", err
-		}
-	}
+// PullForRun pulls ref for run or create, as podman's run does when the image is not in
+// storage (--pull missing, after Create said so) or always (--pull always, newer), and
+// returns the id of the image it pulled: the container is made of that image, which the pull
+// found through registries.conf, not of another stored under a name ref could also mean. It
+// runs `den GLOBAL... pull ARGS... REF` as a child process (den's core build carries the
+// whole den for the commands that copy images and becomes it for pull), in this process's
+// namespace, its progress and errors going to out; global are den's own flags (--root,
+// --runroot), which the child must share. When the pull fails, the child has said why: the
+// error returned says nothing more and carries the child's exit code.
+func (r *Runtime) PullForRun(ctx context.Context, ref string, global, args []string, out io.Writer) (string, error) {
 	argv := append(append(append(slices.Clone(global), "pull"), args...), ref)
 	// In this namespace already, the child runs as den does inside it (userns.Init). It
 	// dies with this process (a Ctrl-C or a kill of den run ends the pull too), from this

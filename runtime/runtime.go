@@ -133,7 +133,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	img, err := im.Lookup(o.Image)
 	if err != nil {
 		if errors.Is(err, image.ErrNotFound) {
-			return nil, fmt.Errorf("%s: image not known: pull it with `den pull %s` or load it with `den load -i FILE`", o.Image, o.Image)
+			return nil, fmt.Errorf("%s: %w: pull it with `den pull %s` or load it with `den load -i FILE`", o.Image, image.ErrNotFound, o.Image)
 		}
 		return nil, err
 	}
