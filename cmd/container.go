@@ -728,10 +728,16 @@ Examples:
 			if c.IsSet("time") {
 				stopTimeout = time.Duration(c.Uint("time")) * time.Second
 			}
+			// With --force, running containers stop at once, not one stop timeout after another
+			// (podman's rm stops them in parallel too); the results are told in order.
+			errs := inParallel(refs, func(ref string) error {
+				_, err := e.rt.RemoveWithVolumes(context.Background(), ref, c.Bool("force"), c.Bool("volumes"), stopTimeout)
+				return err
+			})
 			var firstErr error
 			named := c.Args().Len() // the refs after these are those -a listed
 			for i, ref := range refs {
-				_, err := e.rt.RemoveWithVolumes(context.Background(), ref, c.Bool("force"), c.Bool("volumes"), stopTimeout)
+				err := errs[i]
 				// A listed container gone since (a --rm one its monitor removed, another
 				// rm's) is as asked, and so is a named one with --ignore or --force, as in
 				// podman.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -29,6 +30,32 @@ func forEachOf(c *cli.Context, refs []string, fn func(ref string) error) error {
 		fmt.Fprintln(c.App.Writer, ref)
 		return nil
 	})
+}
+
+// maxParallel bounds the containers a command works on at once.
+const maxParallel = 16
+
+// inParallel runs fn for every ref, up to maxParallel at once, and returns their errors in
+// the order of refs. For commands whose work is mostly waiting (a stop timeout).
+func inParallel(refs []string, fn func(ref string) error) []error {
+	errs := make([]error, len(refs))
+	if len(refs) == 1 {
+		errs[0] = fn(refs[0])
+		return errs
+	}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxParallel)
+	for i, ref := range refs {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(ref)
+			<-slots
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // eachContainer runs fn for every ref, as forEachContainer does, leaving the output to fn.
@@ -152,8 +179,15 @@ Examples:
 				return err
 			}
 			timeout := stopTimeoutFlag(c)
-			return eachContainer(c, refs, func(ref string) error {
+			// Stopped at once, told in order (see inParallel).
+			errs := inParallel(refs, func(ref string) error {
 				_, err := e.rt.Stop(context.Background(), ref, timeout)
+				return err
+			})
+			i := 0
+			return eachContainer(c, refs, func(ref string) error {
+				err := errs[i]
+				i++
 				// A container gone since -a listed it is stopped, as asked.
 				if errors.Is(err, runtime.ErrNotFound) && (c.Bool("ignore") || c.Bool("all")) {
 					return nil

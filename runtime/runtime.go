@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/den-project/den/config"
@@ -28,7 +29,9 @@ type Runtime struct {
 	Paths  *config.Paths
 	Config *config.Config
 	recs   records
-	st     *store.Store
+	// stMu guards st: commands remove or stop several containers at once (cmd's inParallel).
+	stMu sync.Mutex
+	st   *store.Store
 	// Report receives progress lines of image operations; nil discards them.
 	Report interface{ Write([]byte) (int, error) }
 }
@@ -40,6 +43,8 @@ func New(p *config.Paths, c *config.Config) *Runtime {
 
 // Store opens containers/storage on first use.
 func (r *Runtime) Store() (*store.Store, error) {
+	r.stMu.Lock()
+	defer r.stMu.Unlock()
 	if r.st != nil {
 		return r.st, nil
 	}
@@ -65,6 +70,8 @@ func (r *Runtime) Images() (*image.Manager, error) {
 
 // Close releases the store.
 func (r *Runtime) Close() {
+	r.stMu.Lock()
+	defer r.stMu.Unlock()
 	r.st.Close()
 	r.st = nil
 }

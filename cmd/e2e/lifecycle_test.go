@@ -373,6 +373,33 @@ func TestLatestActsOnTheContainerCreatedLast(t *testing.T) {
 	wantError(t, d.run(t, "logs", "-l"), 125, "no container")
 }
 
+// stop and rm -f of several containers wait their stop timeouts together, not one after
+// another, as podman's do, and still print the containers in the order given.
+func TestStopAndRmForceOfSeveralWaitTogether(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	start := func() {
+		for _, n := range []string{"a", "b", "c"} {
+			d.runDetached(t, "--name", n, "--network", "none", "--stop-timeout", "2", "busybox", "sleep", "1000")
+		}
+	}
+	timed := func(args ...string) {
+		t.Helper()
+		t0 := time.Now()
+		wantStdout(t, d.run(t, args...), "a\nb\nc\n")
+		// sleep ignores TERM: each takes its 2 s; one after another would be 6 s.
+		if el := time.Since(t0); el < 1900*time.Millisecond || el > 5*time.Second {
+			t.Errorf("den %s: want about 2 s for the three, took %v", strings.Join(args, " "), el)
+		}
+	}
+	start()
+	timed("stop", "a", "b", "c")
+	d.mustRun(t, "rm", "a", "b", "c")
+	start()
+	timed("rm", "-f", "a", "b", "c")
+	d.wantNoContainers(t)
+}
+
 // rm -i (--ignore) takes a container that does not exist as removed, as podman does.
 func TestRmIgnoreSkipsContainersThatDoNotExist(t *testing.T) {
 	d := newDen(t)
