@@ -729,7 +729,7 @@ report() {
 		d=${R[$key,den]}
 		p=${R[$key,podman]:-none}
 		printf '%-22s den %s MB/s, podman %s MB/s\n' "${labels[$key]}:" "$(throughput "$d")" "$(throughput "$p")"
-		ratio=$(ratio "$d" "$p")
+		ratio=$(ratio "$d" "$p" 3)
 		label="den <= $target_cp_ratio x podman for ${labels[$key]} (throughput at least podman's):"
 		if [ "$ratio" = - ] || [ -z "$ratio" ]; then
 			echo "target: $label cannot tell (no ratio)"
@@ -762,7 +762,7 @@ report() {
 		wants "$key" || continue
 		d=${R[$key,den]}
 		p=${R[$key,podman]:-none}
-		ratio=$(ratio "$d" "$p")
+		ratio=$(ratio "$d" "$p" 3)
 		label="den <= $target_ratio x podman for ${labels[$key]}:"
 		if [ "$ratio" = - ] || [ -z "$ratio" ]; then
 			echo "target: $label cannot tell (no ratio)"
@@ -775,7 +775,7 @@ report() {
 	# Images: the same libraries on both sides, so den at least as fast as podman.
 	for key in pull save load; do
 		wants "$key" || continue
-		ratio=$(ratio "${R[$key,den]:-none}" "${R[$key,podman]:-none}")
+		ratio=$(ratio "${R[$key,den]:-none}" "${R[$key,podman]:-none}" 3)
 		label="den <= 1.00 x podman for ${labels[$key]}:"
 		if [ "$ratio" = - ] || [ -z "$ratio" ]; then
 			echo "target: $label cannot tell (no ratio)"
@@ -886,10 +886,11 @@ tratio() {
 	fi
 }
 
-# ratio DEN PODMAN: the ratio of two "ok MEDIAN MIN MAX" timings, or "-".
+# ratio DEN PODMAN [DIGITS]: the ratio of two "ok MEDIAN MIN MAX" timings, with DIGITS
+# decimals (2; the targets are judged on 3, so that 0.204 is not read as 0.20), or "-".
 ratio() {
 	if [ "${1%% *}" = ok ] && [ "${2%% *}" = ok ]; then
-		awk -v a="${1#ok }" -v b="${2#ok }" 'BEGIN { split(a, x, " "); split(b, y, " "); if (y[1] > 0) printf "%.2f\n", x[1] / y[1]; else print "-" }'
+		awk -v a="${1#ok }" -v b="${2#ok }" -v n="${3:-2}" 'BEGIN { split(a, x, " "); split(b, y, " "); if (y[1] > 0) printf "%.*f\n", n, x[1] / y[1]; else print "-" }'
 	else
 		echo "-"
 	fi
