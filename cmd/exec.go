@@ -27,6 +27,7 @@ Examples:
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background"},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable"},
+			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file (-e wins over it)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "USER[:GROUP] to run as"},
 			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory"},
 			&cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "keys that detach from a terminal session"},
@@ -61,8 +62,17 @@ func execOptions(c *cli.Context) (runtime.ExecOptions, error) {
 		WorkingDir: c.String("workdir"), Tty: c.Bool("tty"), Interactive: c.Bool("interactive"),
 		Detach: c.Bool("detach"), DetachKeys: keys,
 	}
-	// -e NAME copies NAME from den's environment, as with run.
-	if o.Env, err = runtime.Env(nil, nil, o.Env, lookupEnv); err != nil {
+	// --env-file's variables come first, -e's over them; -e NAME copies NAME from den's
+	// environment, as with run. The files are read here, by the user, not by the monitor.
+	var files [][]string
+	for _, f := range c.StringSlice("env-file") {
+		kv, err := runtime.ParseEnvFile(f)
+		if err != nil {
+			return runtime.ExecOptions{}, withCode(125, fmt.Errorf("--env-file %s: %w", f, err))
+		}
+		files = append(files, kv)
+	}
+	if o.Env, err = runtime.Env(nil, files, o.Env, lookupEnv); err != nil {
 		return runtime.ExecOptions{}, withCode(125, err)
 	}
 	return o, nil

@@ -13,6 +13,10 @@ func TestExecRunsInAContainerStartedByAnotherInvocation(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
 	d.runDetached(t, "--name", "ex", "-e", "FROM_RUN=yes", "busybox", "sleep", "1000")
+	vars := filepath.Join(d.home, "vars")
+	if err := os.WriteFile(vars, []byte("# from a file\nB=file\nA=file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	cases := []struct {
 		name string
@@ -27,6 +31,7 @@ func TestExecRunsInAContainerStartedByAnotherInvocation(t *testing.T) {
 		{"does not pass stdin without -i", []string{"exec", "ex", "cat"}, "piped\n", "", 0},
 		{"honours -u -w -e", []string{"exec", "-u", "1000:2000", "-w", "/tmp", "-e", "A=1", "ex", "sh", "-c", "id -u; id -g; pwd; echo $A"}, "", "1000\n2000\n/tmp\n1\n", 0},
 		{"runs as the image's user name", []string{"exec", "-u", "user", "ex", "id", "-un"}, "", "user\n", 0},
+		{"reads --env-file, -e over it", []string{"exec", "--env-file", vars, "-e", "A=flag", "ex", "sh", "-c", "echo $A $B"}, "", "flag file\n", 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
