@@ -28,6 +28,10 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "name", Usage: "assign a name to the container"},
 		&cli.StringFlag{Name: "pull", Value: runtime.PullMissing, Usage: "pull the image: missing (when it is not in storage), always, newer or never"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress of the image's pull"},
+		&cli.StringFlag{Name: "platform", Usage: "pull `OS/ARCH[/VARIANT]` of a multi-architecture image"},
+		&cli.StringFlag{Name: "arch", Usage: "pull this architecture of a multi-architecture image"},
+		&cli.StringFlag{Name: "os", Usage: "pull this operating system of a multi-architecture image"},
+		&cli.StringFlag{Name: "variant", Usage: "pull this architecture variant (e.g. v8) of a multi-architecture image"},
 		credsFlag,
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
@@ -183,7 +187,7 @@ func globalArgs(c *cli.Context) []string {
 // pullArgs are the flags of run and create that den pull takes, for the pull they may do.
 func pullArgs(c *cli.Context) []string {
 	var args []string
-	for _, name := range []string{"tls-verify", "cert-dir", "authfile", "creds"} {
+	for _, name := range []string{"tls-verify", "cert-dir", "authfile", "creds", "platform", "arch", "os", "variant"} {
 		if c.IsSet(name) {
 			args = append(args, fmt.Sprintf("--%s=%v", name, c.Value(name)))
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -199,6 +200,11 @@ func TestRunAndCreatePullWhatIsMissing(t *testing.T) {
 		t.Errorf("run -d -q --pull always: want only the container id\n%s", r)
 	}
 	d.mustRun(t, "rm", "-af", "-t", "0")
+	// The pull's platform flags go to the pull: the right one pulls, a malformed one is its
+	// error.
+	wantStdout(t, d.run(t, "run", "--rm", "-q", "--pull", "always", "--platform", goruntime.GOOS+"/"+goruntime.GOARCH,
+		"--tls-verify=false", "--network", "none", img.ref, "echo", "platform"), "platform\n")
+	wantError(t, d.run(t, "create", "-q", "--pull", "always", "--platform", "nonsense", "--tls-verify=false", img.ref), 125, "nonsense")
 
 	// A pull that fails is one line, the pull's own, and stores nothing.
 	r = d.run(t, "run", "--rm", "--tls-verify=false", img.repo+":nosuchtag", "true")
