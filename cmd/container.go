@@ -71,6 +71,7 @@ func createFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "read-only", Usage: "read-only root file system, with tmpfs on /tmp, /var/tmp and /run"},
 		&cli.StringFlag{Name: "shm-size", Usage: "size of /dev/shm (e.g. 256m; default 64m)"},
 		&cli.StringSliceFlag{Name: "ulimit", Usage: "resource limit NAME=SOFT[:HARD] (e.g. nofile=1024:2048)"},
+		&cli.StringSliceFlag{Name: "group-add", Usage: "add a supplementary group: a gid or a name from the image's /etc/group"},
 		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 512m; den as root: a cgroup limit)"},
 		&cli.Float64Flag{Name: "cpus", Usage: "CPUs the container may use (e.g. 1.5; den as root: a CFS quota)"},
 		&cli.Int64Flag{Name: "pids-limit", Usage: "most processes the container may have (den as root: a cgroup limit)"},
@@ -279,6 +280,16 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 	if o.Security, err = securityOptions(c); err != nil {
 		return o, withCode(125, err)
 	}
+	for _, g := range c.StringSlice("group-add") {
+		if g == "keep-groups" {
+			// crun's annotation keeps the caller's own groups; runc, den's runtime, has none.
+			return o, withCode(125, errors.New("--group-add keep-groups: den cannot keep your own groups in a container; give gids or group names"))
+		}
+		if strings.TrimSpace(g) == "" {
+			return o, withCode(125, errors.New("--group-add \"\": give a gid or a group name"))
+		}
+	}
+	o.GroupAdd = c.StringSlice("group-add")
 	if c.IsSet("stop-timeout") {
 		t := c.Uint("stop-timeout")
 		o.StopTimeout = &t

@@ -68,6 +68,7 @@ type inspectHostConfig struct {
 	Memory         int64                           `json:"Memory"`
 	NanoCpus       int64                           `json:"NanoCpus"`
 	PidsLimit      int64                           `json:"PidsLimit"`
+	GroupAdd       []string                        `json:"GroupAdd"`
 }
 
 // inspectLimit is podman's shape of a --ulimit.
@@ -167,6 +168,7 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 		in.HostConfig.ShmSize = 64 << 20
 	}
 	in.HostConfig.Memory, in.HostConfig.NanoCpus, in.HostConfig.PidsLimit = sec.Memory, sec.NanoCPUs, sec.PidsLimit
+	in.HostConfig.GroupAdd = orEmpty(c.Config.GroupAdd)
 	in.HostConfig.Ulimits = []inspectLimit{}
 	for _, u := range sec.Ulimits {
 		in.HostConfig.Ulimits = append(in.HostConfig.Ulimits, inspectLimit{Name: u.Type, Soft: u.Soft, Hard: u.Hard})

@@ -130,7 +130,7 @@ func (s *session) serveExec(conn *net.UnixConn, o *ExecOptions, fds []*os.File) 
 // execProcess prepares a process to run in the session's container, with the container's
 // environment, user and working directory unless o overrides them.
 func (s *session) execProcess(o *ExecOptions) (*libcontainer.Process, error) {
-	eu, err := resolveUser(s.rootfs, firstNonEmpty(o.User, s.c.Config.User))
+	eu, err := resolveUser(s.rootfs, firstNonEmpty(o.User, s.c.Config.User), s.c.Config.GroupAdd)
 	if err != nil {
 		return nil, err
 	}

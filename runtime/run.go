@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -272,7 +273,7 @@ func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (i
 // console master. The container's network is attached between libcontainer's create and
 // start, when its namespace exists and its command has not run yet.
 func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*libcontainer.Container, *libcontainer.Process, console.Console, *netstack.Attachment, error) {
-	eu, err := resolveUser(rootfs, c.Config.User)
+	eu, err := resolveUser(rootfs, c.Config.User, c.Config.GroupAdd)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -558,7 +559,7 @@ func clearStaleState(root, id string) {
 
 // resolveUser reads the rootfs's /etc/passwd and /etc/group, never following a symlink out
 // of the rootfs.
-func resolveUser(rootfs, spec string) (*user.ExecUser, error) {
+func resolveUser(rootfs, spec string, groupAdd []string) (*user.ExecUser, error) {
 	defaults := &user.ExecUser{Uid: 0, Gid: 0, Home: "/"}
 	open := func(p string) io.ReadCloser {
 		full, err := securejoin.SecureJoin(rootfs, p)
@@ -584,6 +585,23 @@ func resolveUser(rootfs, spec string) (*user.ExecUser, error) {
 	eu, err := user.GetExecUser(spec, defaults, pr, gr)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: fmt.Errorf("user %q: %w: use a uid or a name from the image's /etc/passwd", spec, err)}
+	}
+	if len(groupAdd) > 0 {
+		// --group-add: gids, or names from the image's /etc/group.
+		var gr io.Reader
+		if g := open("/etc/group"); g != nil {
+			defer g.Close()
+			gr = g
+		}
+		gids, err := user.GetAdditionalGroups(groupAdd, gr)
+		if err != nil {
+			return nil, &ExitError{Code: 125, Err: fmt.Errorf("--group-add %s: %w: use a gid or a name from the image's /etc/group", strings.Join(groupAdd, ","), err)}
+		}
+		for _, g := range gids {
+			if !slices.Contains(eu.Sgids, g) {
+				eu.Sgids = append(eu.Sgids, g)
+			}
+		}
 	}
 	return eu, nil
 }

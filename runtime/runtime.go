@@ -98,6 +98,8 @@ type CreateOptions struct {
 	StopTimeout *uint
 	// Security is nil for den's defaults.
 	Security *SecurityConfig
+	// GroupAdd are supplementary groups of the container's processes (--group-add).
+	GroupAdd []string
 	// Restart is a policy name ("no", "on-failure", "always", "unless-stopped").
 	Restart           string
 	RestartMaxRetries int
@@ -194,7 +196,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		Entrypoint:  icfg.Config.Entrypoint,
 		Cmd:         icfg.Config.Cmd,
 		StopSignal:  firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
-		StopTimeout: o.StopTimeout, Security: o.Security,
+		StopTimeout: o.StopTimeout, Security: o.Security, GroupAdd: o.GroupAdd,
 		Restart: o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 		Health: o.Health, Network: network,
 	}

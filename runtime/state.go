@@ -80,6 +80,8 @@ type ContainerConfig struct {
 	Network *netstack.Config `json:"network,omitempty"`
 	// Security is nil when the container has den's defaults.
 	Security *SecurityConfig `json:"security,omitempty"`
+	// GroupAdd are --group-add's groups, gids or names of the image's /etc/group.
+	GroupAdd []string `json:"groupAdd,omitempty"`
 }
 
 // SecurityConfig is what --cap-add, --cap-drop, --privileged, --security-opt, --read-only,

@@ -105,6 +105,7 @@ func TestSecurityFlagsChangeTheDefaultsAsPodmansDo(t *testing.T) {
 		{"read-only", []string{"--read-only"}, "touch /x 2>/dev/null && echo wrote || echo refused; touch /tmp/x /var/tmp/x /run/x && echo scratch", "refused\nscratch"},
 		{"shm-size", []string{"--shm-size", "2m"}, "df -k /dev/shm | tail -n 1 | awk '{print $2}'", "2048"},
 		{"ulimit", []string{"--ulimit", "nofile=100:200"}, "ulimit -n; ulimit -Hn", "100\n200"},
+		{"group-add", []string{"--group-add", "daemon", "--group-add", "4321"}, "id -G", "0 1 4321"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := append(append([]string{"run", "--rm", "--network", "none"}, c.args...), "busybox", "sh", "-c", c.script)
@@ -120,10 +121,16 @@ func TestSecurityFlagsChangeTheDefaultsAsPodmansDo(t *testing.T) {
 		"{{.HostConfig.SecurityOpt}} {{.HostConfig.ShmSize}} {{range .HostConfig.Ulimits}}{{.Name}}={{.Soft}}:{{.Hard}}{{end}}", "c"),
 		"[CAP_NET_ADMIN] [CAP_CHOWN] true [no-new-privileges] 1048576 RLIMIT_NPROC=50:50\n")
 	d.mustRun(t, "rm", "c")
+	// --group-add holds for execs too; a group the image does not have is a one-line 125.
+	d.runDetached(t, "--name", "ga", "--network", "none", "--group-add", "extra", "busybox", "sleep", "1000")
+	wantStdout(t, d.run(t, "exec", "ga", "id", "-G"), "0 2000\n")
+	wantStdout(t, d.run(t, "inspect", "-f", "{{.HostConfig.GroupAdd}}", "ga"), "[extra]\n")
+	d.mustRun(t, "rm", "-f", "-t", "0", "ga")
+	wantError(t, d.run(t, "run", "--rm", "--network", "none", "--group-add", "nosuchgroup", "busybox", "true"), 125, "nosuchgroup")
 	for _, bad := range [][]string{
 		{"--cap-add", "NOPE"}, {"--cap-add", "NET_ADMIN", "--cap-drop", "net_admin"}, {"--cap-add", "ALL", "--cap-drop", "ALL"},
 		{"--ulimit", "nofile=abc"}, {"--ulimit", "bogus=1"}, {"--ulimit", "nofile=10:5"},
-		{"--security-opt", "seccomp=/profile.json"}, {"--shm-size", "lots"},
+		{"--security-opt", "seccomp=/profile.json"}, {"--shm-size", "lots"}, {"--group-add", "keep-groups"},
 	} {
 		wantError(t, d.run(t, append(append([]string{"create"}, bad...), "busybox")...), 125, bad[1])
 	}

@@ -436,7 +436,8 @@ const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", 
 				     "net", "network-alias", "ip", "publish", "p", "dns", "dns-search", "dns-option",
 				     "add-host", "volume", "v", "mount", "tmpfs", "volumes-from", "pull", "creds",
 				     "cert-dir", "authfile", "cap-add", "cap-drop", "security-opt", "shm-size", "ulimit",
-				     "memory", "m", "cpus", "pids-limit", "platform", "arch", "os", "variant", NULL};
+				     "memory", "m", "cpus", "pids-limit", "platform", "arch", "os", "variant", "group-add",
+				     NULL};
 const char *den_run_bool_flags[] = {"interactive", "i", "tty", "t", "rm", "publish-all", "P", "detach", "d",
 				    "quiet", "q", "tls-verify", "privileged", "read-only", "help", "h", NULL};
 
