@@ -72,6 +72,7 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "shm-size", Usage: "size of /dev/shm (e.g. 256m; default 64m)"},
 		&cli.StringSliceFlag{Name: "ulimit", Usage: "resource limit NAME=SOFT[:HARD] (e.g. nofile=1024:2048)"},
 		&cli.StringSliceFlag{Name: "group-add", Usage: "add a supplementary group: a gid or a name from the image's /etc/group"},
+		&cli.StringSliceFlag{Name: "device", Usage: "give the container a host device: HOST[:CONTAINER][:PERMS] (rootless: bound from the host)"},
 		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 512m; den as root: a cgroup limit)"},
 		&cli.Float64Flag{Name: "cpus", Usage: "CPUs the container may use (e.g. 1.5; den as root: a CFS quota)"},
 		&cli.Int64Flag{Name: "pids-limit", Usage: "most processes the container may have (den as root: a cgroup limit)"},
@@ -290,6 +291,12 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		}
 	}
 	o.GroupAdd = c.StringSlice("group-add")
+	for _, dv := range c.StringSlice("device") {
+		if _, err := security.ParseDevice(dv); err != nil {
+			return o, withCode(125, err)
+		}
+	}
+	o.Devices = c.StringSlice("device")
 	if c.IsSet("stop-timeout") {
 		t := c.Uint("stop-timeout")
 		o.StopTimeout = &t

@@ -328,6 +328,13 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 		Seccomp:  r.Config == nil || r.Config.Engine.Seccomp == nil || *r.Config.Engine.Seccomp,
 		Security: c.Config.Security,
 	}
+	for _, dv := range c.Config.Devices {
+		d, err := security.ParseDevice(dv)
+		if err != nil {
+			return nil, nil, nil, nil, &ExitError{Code: 125, Err: err}
+		}
+		in.Devices = append(in.Devices, d)
+	}
 	in.Rootless = r.Paths.Rootless
 	if r.Paths.Rootless && os.Getenv("DEN_NESTED_USERNS") != "" {
 		in.IDMapSize = ownMapSize()

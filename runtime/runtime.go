@@ -100,6 +100,8 @@ type CreateOptions struct {
 	Security *SecurityConfig
 	// GroupAdd are supplementary groups of the container's processes (--group-add).
 	GroupAdd []string
+	// Devices are host devices given to the container (--device HOST[:CONTAINER][:PERMS]).
+	Devices []string
 	// Restart is a policy name ("no", "on-failure", "always", "unless-stopped").
 	Restart           string
 	RestartMaxRetries int
@@ -196,7 +198,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		Entrypoint:  icfg.Config.Entrypoint,
 		Cmd:         icfg.Config.Cmd,
 		StopSignal:  firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
-		StopTimeout: o.StopTimeout, Security: o.Security, GroupAdd: o.GroupAdd,
+		StopTimeout: o.StopTimeout, Security: o.Security, GroupAdd: o.GroupAdd, Devices: o.Devices,
 		Restart: o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 		Health: o.Health, Network: network,
 	}

@@ -171,6 +171,8 @@ type specInput struct {
 	NetNSOwn  bool
 	// Security is nil for den's defaults.
 	Security *SecurityConfig
+	// Devices are host devices for the container (--device).
+	Devices []security.Device
 }
 
 // buildSpec makes the OCI runtime spec of a container with den's defaults.
@@ -245,6 +247,20 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		}
 	}
 	s.Mounts = append(s.Mounts, in.Binds...)
+	for _, d := range in.Devices {
+		if in.Rootless {
+			// No device nodes can be made in a user namespace: the host's is bound in.
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: d.Container, Type: "bind", Source: d.Host, Options: []string{"bind", "nosuid", "noexec"}})
+			continue
+		}
+		mode, zero := d.Mode, uint32(0)
+		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: d.Container, Type: d.Type, Major: d.Major, Minor: d.Minor, FileMode: &mode, UID: &zero, GID: &zero})
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		major, minor := d.Major, d.Minor
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: &major, Minor: &minor, Access: d.Perms})
+	}
 	if in.HostNetwork || in.NetNSPath != "" {
 		var ns []specs.LinuxNamespace
 		for _, n := range s.Linux.Namespaces {
@@ -269,7 +285,12 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		// Rootless, libcontainer skips hierarchies it cannot write only when no path is asked
 		// for; as root each container gets its own cgroup under den/.
 		s.Linux.CgroupsPath = "/den/" + in.ID
-		s.Linux.Resources = resources(sec)
+		if r := resources(sec); r != nil {
+			if s.Linux.Resources != nil {
+				r.Devices = s.Linux.Resources.Devices // --device's, above
+			}
+			s.Linux.Resources = r
+		}
 	}
 	if in.IDMapSize > 0 {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})

@@ -82,6 +82,8 @@ type ContainerConfig struct {
 	Security *SecurityConfig `json:"security,omitempty"`
 	// GroupAdd are --group-add's groups, gids or names of the image's /etc/group.
 	GroupAdd []string `json:"groupAdd,omitempty"`
+	// Devices are --device's HOST[:CONTAINER][:PERMS], read again at each start.
+	Devices []string `json:"devices,omitempty"`
 }
 
 // SecurityConfig is what --cap-add, --cap-drop, --privileged, --security-opt, --read-only,

@@ -106,6 +106,7 @@ func TestSecurityFlagsChangeTheDefaultsAsPodmansDo(t *testing.T) {
 		{"shm-size", []string{"--shm-size", "2m"}, "df -k /dev/shm | tail -n 1 | awk '{print $2}'", "2048"},
 		{"ulimit", []string{"--ulimit", "nofile=100:200"}, "ulimit -n; ulimit -Hn", "100\n200"},
 		{"group-add", []string{"--group-add", "daemon", "--group-add", "4321"}, "id -G", "0 1 4321"},
+		{"device", []string{"--device", "/dev/null:/dev/mynull", "--device", "/dev/zero"}, "test -c /dev/mynull && echo x > /dev/mynull && head -c 3 /dev/zero | wc -c", "3"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := append(append([]string{"run", "--rm", "--network", "none"}, c.args...), "busybox", "sh", "-c", c.script)
@@ -131,6 +132,7 @@ func TestSecurityFlagsChangeTheDefaultsAsPodmansDo(t *testing.T) {
 		{"--cap-add", "NOPE"}, {"--cap-add", "NET_ADMIN", "--cap-drop", "net_admin"}, {"--cap-add", "ALL", "--cap-drop", "ALL"},
 		{"--ulimit", "nofile=abc"}, {"--ulimit", "bogus=1"}, {"--ulimit", "nofile=10:5"},
 		{"--security-opt", "seccomp=/profile.json"}, {"--shm-size", "lots"}, {"--group-add", "keep-groups"},
+		{"--device", "/etc/passwd"}, {"--device", "/nosuch"}, {"--device", "/dev/null:/dev/x:q"}, {"--device", "dev/null"},
 	} {
 		wantError(t, d.run(t, append(append([]string{"create"}, bad...), "busybox")...), 125, bad[1])
 	}
@@ -140,6 +142,20 @@ func TestSecurityFlagsChangeTheDefaultsAsPodmansDo(t *testing.T) {
 // --memory, --cpus and --pids-limit are cgroup limits: rootless den, which gives containers
 // no cgroup of their own, refuses them in one line and creates nothing; den as root sets them
 // on the container's cgroup, and inspect shows them.
+// As root, --device makes the device node in the container and lets its cgroup reach it.
+func TestDeviceAsRoot(t *testing.T) {
+	d := newRootDen(t)
+	d.load(t, "busybox-oci.tar")
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		t.Skip("no /dev/loop-control, a device outside the container's default set")
+	}
+	// Outside the default device set: the cgroup lets it be opened with r, not with m only.
+	for perms, want := range map[string]string{"rw": "opened", "m": "refused"} {
+		wantStdout(t, d.run(t, "run", "--rm", "--network", "none", "--device", "/dev/loop-control:/dev/lc:"+perms, "busybox", "sh", "-c",
+			"test -c /dev/lc && (exec 3</dev/lc) 2>/dev/null && echo opened || echo refused"), want+"\n")
+	}
+}
+
 func TestResourceLimitsAreCgroupLimitsAsRootAndRefusedRootless(t *testing.T) {
 	t.Run("rootless", func(t *testing.T) {
 		d := newDen(t)

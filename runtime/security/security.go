@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -254,4 +256,65 @@ func ParseSecurityOpts(opts []string) (SecurityOpt, error) {
 		}
 	}
 	return o, nil
+}
+
+// Device is a host device given to a container (--device).
+type Device struct {
+	Host, Container string
+	// Perms are the cgroup access of den as root: r, w and m, as podman takes them.
+	Perms        string
+	Type         string // "c" or "b"
+	Major, Minor int64
+	Mode         os.FileMode
+}
+
+// ParseDevice reads --device HOST[:CONTAINER][:PERMS] as podman does and checks that HOST is
+// a character or block device of this machine.
+func ParseDevice(s string) (Device, error) {
+	parts := strings.Split(s, ":")
+	d := Device{Perms: "rwm"}
+	switch len(parts) {
+	case 1:
+		d.Host, d.Container = parts[0], parts[0]
+	case 2:
+		d.Host, d.Container = parts[0], parts[1]
+		if isPerms(parts[1]) {
+			d.Container, d.Perms = parts[0], parts[1]
+		}
+	case 3:
+		d.Host, d.Container, d.Perms = parts[0], parts[1], parts[2]
+	default:
+		return d, fmt.Errorf("--device %q: use HOST[:CONTAINER][:PERMS]", s)
+	}
+	if !filepath.IsAbs(d.Host) || !filepath.IsAbs(d.Container) || !isPerms(d.Perms) {
+		return d, fmt.Errorf("--device %q: use absolute paths, HOST[:CONTAINER][:PERMS] with PERMS of r, w and m", s)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(d.Host, &st); err != nil {
+		return d, fmt.Errorf("--device %q: %w", s, err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+		d.Type = "c"
+	case unix.S_IFBLK:
+		d.Type = "b"
+	default:
+		return d, fmt.Errorf("--device %q: %s is not a device", s, d.Host)
+	}
+	d.Major, d.Minor = int64(unix.Major(uint64(st.Rdev))), int64(unix.Minor(uint64(st.Rdev)))
+	d.Mode = os.FileMode(st.Mode & 0o777)
+	return d, nil
+}
+
+// isPerms reports whether s is cgroup device access: some of r, w and m, once each.
+func isPerms(s string) bool {
+	if s == "" || len(s) > 3 {
+		return false
+	}
+	for i, c := range s {
+		if !strings.ContainsRune("rwm", c) || strings.ContainsRune(s[i+1:], c) {
+			return false
+		}
+	}
+	return true
 }

@@ -156,3 +156,45 @@ func TestParseSecurityOpts(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDevice(t *testing.T) {
+	for _, c := range []struct {
+		in, host, ctr, perms string
+		bad                  bool
+	}{
+		{in: "/dev/null", host: "/dev/null", ctr: "/dev/null", perms: "rwm"},
+		{in: "/dev/null:/dev/x", host: "/dev/null", ctr: "/dev/x", perms: "rwm"},
+		{in: "/dev/null:r", host: "/dev/null", ctr: "/dev/null", perms: "r"},
+		{in: "/dev/null:/dev/x:rw", host: "/dev/null", ctr: "/dev/x", perms: "rw"},
+		{in: "/dev/null:/dev/x:rr", bad: true},
+		{in: "/dev/null:/dev/x:q", bad: true},
+		{in: "/dev/null:dev/x", bad: true},
+		{in: "/etc/passwd", bad: true},
+		{in: "/nosuch", bad: true},
+		{in: "/dev/null:/a:r:x", bad: true},
+		{in: "", bad: true},
+	} {
+		d, err := ParseDevice(c.in)
+		if c.bad {
+			if err == nil || !strings.Contains(err.Error(), "--device") {
+				t.Errorf("ParseDevice(%q) = %+v, %v; want an error naming --device", c.in, d, err)
+			}
+			continue
+		}
+		if err != nil || d.Host != c.host || d.Container != c.ctr || d.Perms != c.perms || d.Type != "c" || d.Major != 1 || d.Minor != 3 {
+			t.Errorf("ParseDevice(%q) = %+v, %v", c.in, d, err)
+		}
+	}
+}
+
+func FuzzParseDevice(f *testing.F) {
+	for _, s := range []string{"/dev/null", "/dev/null:/dev/x:rw", "a:b:c:d", ":", "/dev/null::"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDevice(s)
+		if err == nil && (!isPerms(d.Perms) || (d.Type != "c" && d.Type != "b") || !strings.HasPrefix(d.Container, "/")) {
+			t.Fatalf("ParseDevice(%q) accepted %+v", s, d)
+		}
+	})
+}

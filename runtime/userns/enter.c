@@ -437,7 +437,7 @@ const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", 
 				     "add-host", "volume", "v", "mount", "tmpfs", "volumes-from", "pull", "creds",
 				     "cert-dir", "authfile", "cap-add", "cap-drop", "security-opt", "shm-size", "ulimit",
 				     "memory", "m", "cpus", "pids-limit", "platform", "arch", "os", "variant", "group-add",
-				     NULL};
+				     "device", NULL};
 const char *den_run_bool_flags[] = {"interactive", "i", "tty", "t", "rm", "publish-all", "P", "detach", "d",
 				    "quiet", "q", "tls-verify", "privileged", "read-only", "help", "h", NULL};
 
