@@ -73,6 +73,8 @@ func createFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "ulimit", Usage: "resource limit NAME=SOFT[:HARD] (e.g. nofile=1024:2048)"},
 		&cli.StringSliceFlag{Name: "group-add", Usage: "add a supplementary group: a gid or a name from the image's /etc/group"},
 		&cli.StringSliceFlag{Name: "device", Usage: "give the container a host device: HOST[:CONTAINER][:PERMS] (rootless: bound from the host)"},
+		&cli.BoolFlag{Name: "init", Usage: "run an init (catatonit) as the first process, to pass signals on and reap zombies"},
+		&cli.StringFlag{Name: "init-path", Usage: "the init program --init binds in (default: the host's catatonit)"},
 		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 512m; den as root: a cgroup limit)"},
 		&cli.Float64Flag{Name: "cpus", Usage: "CPUs the container may use (e.g. 1.5; den as root: a CFS quota)"},
 		&cli.Int64Flag{Name: "pids-limit", Usage: "most processes the container may have (den as root: a cgroup limit)"},
@@ -297,6 +299,11 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		}
 	}
 	o.Devices = c.StringSlice("device")
+	if c.Bool("init") {
+		if o.InitPath, err = runtime.FindInit(c.String("init-path")); err != nil {
+			return o, withCode(125, err)
+		}
+	}
 	if c.IsSet("stop-timeout") {
 		t := c.Uint("stop-timeout")
 		o.StopTimeout = &t

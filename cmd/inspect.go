@@ -69,6 +69,7 @@ type inspectHostConfig struct {
 	NanoCpus       int64                           `json:"NanoCpus"`
 	PidsLimit      int64                           `json:"PidsLimit"`
 	GroupAdd       []string                        `json:"GroupAdd"`
+	Init           bool                            `json:"Init"`
 }
 
 // inspectLimit is podman's shape of a --ulimit.
@@ -169,6 +170,7 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 	}
 	in.HostConfig.Memory, in.HostConfig.NanoCpus, in.HostConfig.PidsLimit = sec.Memory, sec.NanoCPUs, sec.PidsLimit
 	in.HostConfig.GroupAdd = orEmpty(c.Config.GroupAdd)
+	in.HostConfig.Init = c.Config.InitPath != ""
 	in.HostConfig.Ulimits = []inspectLimit{}
 	for _, u := range sec.Ulimits {
 		in.HostConfig.Ulimits = append(in.HostConfig.Ulimits, inspectLimit{Name: u.Type, Soft: u.Soft, Hard: u.Hard})

@@ -29,6 +29,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/opencontainers/runc/libcontainer/utils"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -327,6 +328,12 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 		HostNetwork: n.Mode == netstack.ModeHost, NetNSPath: netnsPath, NetNSOwn: netnsOwn,
 		Seccomp:  r.Config == nil || r.Config.Engine.Seccomp == nil || *r.Config.Engine.Seccomp,
 		Security: c.Config.Security,
+	}
+	if c.Config.InitPath != "" {
+		// --init: the host's catatonit, bound in read-only, is the first process; it passes
+		// signals on and reaps what the command leaves (podman's /run/podman-init).
+		in.Args = append([]string{containerInit, "--"}, in.Args...)
+		in.Binds = append(in.Binds, specs.Mount{Destination: containerInit, Type: "bind", Source: c.Config.InitPath, Options: []string{"bind", "ro"}})
 	}
 	for _, dv := range c.Config.Devices {
 		d, err := security.ParseDevice(dv)

@@ -102,6 +102,8 @@ type CreateOptions struct {
 	GroupAdd []string
 	// Devices are host devices given to the container (--device HOST[:CONTAINER][:PERMS]).
 	Devices []string
+	// InitPath is --init's program (FindInit), "" for none.
+	InitPath string
 	// Restart is a policy name ("no", "on-failure", "always", "unless-stopped").
 	Restart           string
 	RestartMaxRetries int
@@ -199,6 +201,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		Cmd:         icfg.Config.Cmd,
 		StopSignal:  firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
 		StopTimeout: o.StopTimeout, Security: o.Security, GroupAdd: o.GroupAdd, Devices: o.Devices,
+		InitPath: o.InitPath,
 		Restart: o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 		Health: o.Health, Network: network,
 	}

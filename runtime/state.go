@@ -84,6 +84,9 @@ type ContainerConfig struct {
 	GroupAdd []string `json:"groupAdd,omitempty"`
 	// Devices are --device's HOST[:CONTAINER][:PERMS], read again at each start.
 	Devices []string `json:"devices,omitempty"`
+	// InitPath is the host's init program that --init bound in as the container's first
+	// process, "" without --init.
+	InitPath string `json:"initPath,omitempty"`
 }
 
 // SecurityConfig is what --cap-add, --cap-drop, --privileged, --security-opt, --read-only,

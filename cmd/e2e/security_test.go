@@ -142,6 +142,26 @@ func TestSecurityFlagsChangeTheDefaultsAsPodmansDo(t *testing.T) {
 // --memory, --cpus and --pids-limit are cgroup limits: rootless den, which gives containers
 // no cgroup of their own, refuses them in one line and creates nothing; den as root sets them
 // on the container's cgroup, and inspect shows them.
+// --init runs catatonit as the first process, as podman's does, with the command below it;
+// inspect says so; a missing --init-path is a one-line 125.
+func TestInitRunsCatatonitFirst(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	if _, err := os.Stat("/usr/bin/catatonit"); err != nil {
+		wantError(t, d.run(t, "run", "--rm", "--init", "busybox", "true"), 125, "catatonit")
+		t.Skip("catatonit is not installed (scripts/setup-host.sh installs it)")
+	}
+	r := d.mustRun(t, "run", "--rm", "--init", "--network", "none", "busybox", "sh", "-c", "cat /proc/1/comm; echo $$")
+	if ls := lines(r.stdout); len(ls) != 2 || ls[0] != "den-init" || ls[1] == "1" {
+		t.Errorf("want den-init (catatonit) as process 1 and the command below it\n%s", r)
+	}
+	d.mustRun(t, "create", "--name", "i", "--init", "busybox")
+	wantStdout(t, d.run(t, "inspect", "-f", "{{.HostConfig.Init}}", "i"), "true\n")
+	d.mustRun(t, "rm", "i")
+	wantError(t, d.run(t, "create", "--init", "--init-path", "/nosuch", "busybox"), 125, "/nosuch")
+	d.wantNoContainers(t)
+}
+
 // As root, --device makes the device node in the container and lets its cgroup reach it.
 func TestDeviceAsRoot(t *testing.T) {
 	d := newRootDen(t)

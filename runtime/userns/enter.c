@@ -437,9 +437,9 @@ const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", 
 				     "add-host", "volume", "v", "mount", "tmpfs", "volumes-from", "pull", "creds",
 				     "cert-dir", "authfile", "cap-add", "cap-drop", "security-opt", "shm-size", "ulimit",
 				     "memory", "m", "cpus", "pids-limit", "platform", "arch", "os", "variant", "group-add",
-				     "device", NULL};
+				     "device", "init-path", NULL};
 const char *den_run_bool_flags[] = {"interactive", "i", "tty", "t", "rm", "publish-all", "P", "detach", "d",
-				    "quiet", "q", "tls-verify", "privileged", "read-only", "help", "h", NULL};
+				    "quiet", "q", "tls-verify", "privileged", "read-only", "init", "help", "h", NULL};
 
 // den_run_detached reports whether argv is `den run -d ...` (or `den container run`), by the
 // flags before the image. 0 also means "cannot tell": the caller then does what it did
