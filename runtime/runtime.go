@@ -202,7 +202,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		StopSignal:  firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
 		StopTimeout: o.StopTimeout, Security: o.Security, GroupAdd: o.GroupAdd, Devices: o.Devices,
 		InitPath: o.InitPath,
-		Restart: o.Restart, RestartMaxRetries: o.RestartMaxRetries,
+		Restart:  o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 		Health: o.Health, Network: network,
 	}
 	if !filepath.IsAbs(c.Config.WorkingDir) {
