@@ -16,7 +16,6 @@ import (
 	"github.com/den-project/den/netstack/port"
 	"github.com/den-project/den/runtime"
 	"github.com/den-project/den/runtime/security"
-	"github.com/den-project/den/runtime/userns"
 	"github.com/den-project/den/store/image"
 	units "github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
@@ -92,11 +91,10 @@ func securityOptions(c *cli.Context) (*runtime.SecurityConfig, error) {
 	if _, err := security.ContainerCapabilities(s.CapAdd, s.CapDrop, s.Privileged); err != nil {
 		return nil, err
 	}
-	opt, err := security.ParseSecurityOpts(s.SecurityOpt)
-	if err != nil {
+	if _, err := security.ParseSecurityOpts(s.SecurityOpt); err != nil {
 		return nil, err
 	}
-	s.NoNewPrivileges, s.SeccompUnconfined = opt.NoNewPrivileges, opt.SeccompUnconfined
+	var err error
 	if v := c.String("shm-size"); v != "" {
 		if s.ShmSize, err = units.RAMInBytes(v); err != nil || s.ShmSize <= 0 {
 			return nil, fmt.Errorf("--shm-size %q: give a size such as 64m or 1g", v)
@@ -119,10 +117,6 @@ func securityOptions(c *cli.Context) (*runtime.SecurityConfig, error) {
 		if s.PidsLimit = c.Int64("pids-limit"); s.PidsLimit <= 0 {
 			return nil, fmt.Errorf("--pids-limit %d: give a positive number, or -1 for no limit", s.PidsLimit)
 		}
-	}
-	if hostUID, _ := userns.HostIDs(); hostUID != 0 && (s.Memory > 0 || s.NanoCPUs > 0 || s.PidsLimit > 0) {
-		// Said before anything is pulled or made.
-		return nil, errors.New("--memory, --cpus and --pids-limit need a cgroup of the container's own, which rootless den does not give it: leave them out, or run den as root")
 	}
 	for _, u := range c.StringSlice("ulimit") {
 		l, err := security.ParseUlimit(u)

@@ -64,13 +64,9 @@ func execOptions(c *cli.Context) (runtime.ExecOptions, error) {
 	}
 	// --env-file's variables come first, -e's over them; -e NAME copies NAME from den's
 	// environment, as with run. The files are read here, by the user, not by the monitor.
-	var files [][]string
-	for _, f := range c.StringSlice("env-file") {
-		kv, err := runtime.ParseEnvFile(f)
-		if err != nil {
-			return runtime.ExecOptions{}, withCode(125, fmt.Errorf("--env-file %s: %w", f, err))
-		}
-		files = append(files, kv)
+	files, err := runtime.ReadEnvFiles(c.StringSlice("env-file"))
+	if err != nil {
+		return runtime.ExecOptions{}, withCode(125, err)
 	}
 	if o.Env, err = runtime.Env(nil, files, o.Env, lookupEnv); err != nil {
 		return runtime.ExecOptions{}, withCode(125, err)

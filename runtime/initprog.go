@@ -19,6 +19,9 @@ var initPrograms = []string{"/usr/libexec/podman/catatonit", "/usr/bin/catatonit
 func FindInit(path string) (string, error) {
 	try := initPrograms
 	if path != "" {
+		if !filepath.IsAbs(path) {
+			return "", fmt.Errorf("--init-path %s: give an absolute path", path)
+		}
 		try = []string{path}
 	}
 	for _, p := range try {

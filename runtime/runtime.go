@@ -129,13 +129,9 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 			return nil, err
 		}
 	}
-	var files [][]string
-	for _, f := range o.EnvFiles {
-		kv, err := ParseEnvFile(f)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, kv)
+	files, err := ReadEnvFiles(o.EnvFiles)
+	if err != nil {
+		return nil, err
 	}
 	logrus.Debugf("opening storage")
 	im, err := r.Images()

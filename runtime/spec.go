@@ -111,6 +111,19 @@ func Env(image []string, files [][]string, flags []string, lookup func(string) (
 	return out, nil
 }
 
+// ReadEnvFiles reads --env-file's files in order, each as ParseEnvFile does.
+func ReadEnvFiles(paths []string) ([][]string, error) {
+	var files [][]string
+	for _, p := range paths {
+		kv, err := ParseEnvFile(p)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, kv)
+	}
+	return files, nil
+}
+
 // ParseEnvFile reads an --env-file: NAME=VALUE lines, # comments and blank lines ignored,
 // a bare NAME taken from the caller's environment.
 func ParseEnvFile(path string) ([]string, error) {
@@ -220,7 +233,11 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		c := s.Process.Capabilities
 		c.Effective, c.Permitted, c.Inheritable, c.Ambient = added, added, added, added
 	}
-	s.Process.NoNewPrivileges = sec.NoNewPrivileges
+	opt, err := security.ParseSecurityOpts(sec.SecurityOpt)
+	if err != nil {
+		return nil, err
+	}
+	s.Process.NoNewPrivileges = opt.NoNewPrivileges
 	s.Process.Rlimits = sec.Ulimits
 	if sec.Privileged {
 		// As podman's: the kernel's files are not hidden (the user namespace still bounds
@@ -297,7 +314,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: in.IDMapSize}}
 		s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
 	}
-	if in.Seccomp && !sec.Privileged && !sec.SeccompUnconfined {
+	if in.Seccomp && !sec.Privileged && !opt.SeccompUnconfined {
 		p, err := security.Seccomp(s)
 		if err != nil {
 			return nil, err

@@ -92,12 +92,11 @@ type ContainerConfig struct {
 // SecurityConfig is what --cap-add, --cap-drop, --privileged, --security-opt, --read-only,
 // --shm-size and --ulimit asked for.
 type SecurityConfig struct {
-	CapAdd            []string `json:"capAdd,omitempty"`
-	CapDrop           []string `json:"capDrop,omitempty"`
-	Privileged        bool     `json:"privileged,omitempty"`
-	NoNewPrivileges   bool     `json:"noNewPrivileges,omitempty"`
-	SeccompUnconfined bool     `json:"seccompUnconfined,omitempty"`
-	// SecurityOpt are the --security-opt values as given, for inspect.
+	CapAdd     []string `json:"capAdd,omitempty"`
+	CapDrop    []string `json:"capDrop,omitempty"`
+	Privileged bool     `json:"privileged,omitempty"`
+	// SecurityOpt are the --security-opt values as given (security.ParseSecurityOpts reads
+	// them).
 	SecurityOpt []string `json:"securityOpt,omitempty"`
 	// ReadOnly makes the root file system read-only, with tmpfs on /tmp, /var/tmp and /run.
 	ReadOnly bool `json:"readOnly,omitempty"`

@@ -343,6 +343,12 @@ func TestLifecycleCommandsActOnAllContainers(t *testing.T) {
 	if r := d.mustRun(t, "kill", "-a"); len(lines(r.stdout)) != 3 {
 		t.Errorf("kill -a: want three killed\n%s", r)
 	}
+	// --running: only what runs is restarted.
+	d.mustRun(t, "start", "a")
+	wantStdout(t, d.run(t, "restart", "-a", "--running", "-t", "0"), a+"\n")
+	if got := d.psNames(t); got != "a" {
+		t.Errorf("restart -a --running: want only a running, got %q", got)
+	}
 	wantStdout(t, d.run(t, "stop", "-i", "nosuch"), "")
 	wantError(t, d.run(t, "stop", "-a", "a"), 125, "--all")
 	d.mustRun(t, "rm", "-af", "-t", "0")

@@ -205,6 +205,9 @@ func TestRunAndCreatePullWhatIsMissing(t *testing.T) {
 	wantStdout(t, d.run(t, "run", "--rm", "-q", "--pull", "always", "--platform", goruntime.GOOS+"/"+goruntime.GOARCH,
 		"--tls-verify=false", "--network", "none", img.ref, "echo", "platform"), "platform\n")
 	wantError(t, d.run(t, "create", "-q", "--pull", "always", "--platform", "nonsense", "--tls-verify=false", img.ref), 125, "nonsense")
+	// newer asks the registry too, as always does: a pull that fails says so.
+	wantError(t, d.run(t, "create", "-q", "--pull", "newer", "--tls-verify=false", img.repo+":nosuchtag"), 125, "manifest unknown")
+	wantStdout(t, d.run(t, "run", "--rm", "-q", "--pull", "newer", "--tls-verify=false", "--network", "none", img.ref, "echo", "newer"), "newer\n")
 
 	// A pull that fails is one line, the pull's own, and stores nothing.
 	r = d.run(t, "run", "--rm", "--tls-verify=false", img.repo+":nosuchtag", "true")

@@ -159,6 +159,7 @@ func TestInitRunsCatatonitFirst(t *testing.T) {
 	wantStdout(t, d.run(t, "inspect", "-f", "{{.HostConfig.Init}}", "i"), "true\n")
 	d.mustRun(t, "rm", "i")
 	wantError(t, d.run(t, "create", "--init", "--init-path", "/nosuch", "busybox"), 125, "/nosuch")
+	wantError(t, d.run(t, "create", "--init", "--init-path", "catatonit", "busybox"), 125, "absolute")
 	d.wantNoContainers(t)
 }
 

@@ -103,6 +103,10 @@ func Seccomp(spec *specs.Spec) (*specs.LinuxSeccomp, error) {
 // stands for every capability; in drop, for all but those added. A name the kernel does not
 // know, or one both added and dropped, is an error naming it.
 func ContainerCapabilities(add, drop []string, privileged bool) ([]string, error) {
+	if len(add) == 0 && len(drop) == 0 && !privileged {
+		// The common case asks the kernel nothing (a file read per create and start).
+		return slices.Clone(DefaultCapabilities), nil
+	}
 	all, err := capability.ListSupported()
 	if err != nil {
 		return nil, fmt.Errorf("listing the kernel's capabilities: %w", err)

@@ -198,3 +198,14 @@ func FuzzParseDevice(f *testing.F) {
 		}
 	})
 }
+
+func TestDefaultCapabilitiesAreACopy(t *testing.T) {
+	caps, err := ContainerCapabilities(nil, nil, false)
+	if err != nil || !slices.Equal(caps, DefaultCapabilities) {
+		t.Fatalf("want podman's default set, got %v, %v", caps, err)
+	}
+	caps[0] = "CAP_SYS_ADMIN"
+	if DefaultCapabilities[0] == "CAP_SYS_ADMIN" {
+		t.Fatal("changing a container's set changed the defaults")
+	}
+}
