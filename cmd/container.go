@@ -407,6 +407,9 @@ Examples:
 				fmt.Fprintln(c.App.Writer, ctr.ID)
 				return nil
 			}
+			if o.Remove {
+				e.answerEarly()
+			}
 			code, err := e.rt.RunAttached(ctx, ctr, stdio())
 			if err != nil {
 				if o.Remove {
@@ -751,6 +754,7 @@ Examples:
 			if c.IsSet("time") {
 				stopTimeout = time.Duration(c.Uint("time")) * time.Second
 			}
+			e.answerEarly()
 			// With --force, running containers stop at once, not one stop timeout after another
 			// (podman's rm stops them in parallel too); the results are told in order.
 			errs := inParallel(refs, func(ref string) error {

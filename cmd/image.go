@@ -284,6 +284,10 @@ Examples:
 				return err
 			}
 			defer e.rt.Close()
+			// A container removed a moment ago may still hold its image in storage.
+			if err := e.rt.WaitRemovals(); err != nil {
+				return withCode(125, err)
+			}
 			im, err := e.rt.Images()
 			if err != nil {
 				return withCode(125, err)

@@ -102,6 +102,10 @@ func (r *Runtime) storageExists() bool {
 // With Repair it fixes each one it safely can, under the same locks the commands that make
 // such state take. It must run where storage can be opened: as root or in den's namespace.
 func (r *Runtime) Check(o CheckOptions) ([]Finding, error) {
+	// A removal half done (removals.go) is not an inconsistency: it is let finish first.
+	if err := r.WaitRemovals(); err != nil {
+		return nil, err
+	}
 	return r.check(openStorage{r}, o.Repair, time.Now())
 }
 

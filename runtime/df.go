@@ -46,6 +46,9 @@ type VolumeUsage struct {
 
 // DiskUsage measures images, containers and volumes.
 func (r *Runtime) DiskUsage() (*DiskUsage, error) {
+	if err := r.WaitRemovals(); err != nil {
+		return nil, err
+	}
 	cs, err := r.List()
 	if err != nil {
 		return nil, err

@@ -62,6 +62,10 @@ func (r *Runtime) PruneImages(all bool) (*PruneReport, error) {
 	if !r.storageExists() {
 		return &PruneReport{}, nil
 	}
+	// A container removed a moment ago may still hold its image in storage.
+	if err := r.WaitRemovals(); err != nil {
+		return nil, err
+	}
 	im, err := r.Images()
 	if err != nil {
 		return nil, err
@@ -96,6 +100,9 @@ func (r *Runtime) PruneImages(all bool) (*PruneReport, error) {
 // directory. It must run where storage files of
 // subordinate ids can be removed: as root or in den's user namespace.
 func (r *Runtime) Reset(ctx context.Context) error {
+	if err := r.WaitRemovals(); err != nil {
+		return err
+	}
 	cs, err := r.recs.list()
 	if err != nil {
 		return err

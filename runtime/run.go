@@ -232,14 +232,24 @@ func (s *session) end(code int) error {
 		return err
 	}
 	defer s.answer(code)
+	// Left for after the answer (removals.go), the storage deletion unmounts the rootfs too.
+	deferred := r.deferDeletion(c.ID)
+	if deferred {
+		s.unmount = func() {}
+	}
 	s.release()
 	r.publish(c, events.StatusDied, withExitCode(code))
 	logrus.Debugf("removing container")
-	if err := r.deleteStorage(c.ID); err != nil {
-		return err
+	if !deferred {
+		if err := r.deleteStorage(c.ID); err != nil {
+			return err
+		}
 	}
 	os.RemoveAll(r.runDir(c.ID))
 	if err := r.recs.remove(c); err != nil {
+		if deferred {
+			r.undefer(c.ID) // the container stays, exited, with its storage
+		}
 		return err
 	}
 	r.releaseAddresses(c)

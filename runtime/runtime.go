@@ -34,6 +34,8 @@ type Runtime struct {
 	st   *store.Store
 	// Report receives progress lines of image operations; nil discards them.
 	Report interface{ Write([]byte) (int, error) }
+	// pending are the storage deletions left for after the answer (removals.go).
+	pending pendingRemovals
 }
 
 // New returns a Runtime over paths. It creates nothing on disk.
@@ -369,13 +371,21 @@ func (r *Runtime) RemoveWithVolumes(ctx context.Context, ref string, force, volu
 	if c.State.Status == StatusRunning {
 		return nil, fmt.Errorf("container %s: %w", c.Name, ErrRunning)
 	}
-	if err := r.deleteStorage(c.ID); err != nil {
-		return nil, err
+	// Storage goes first, unless its deletion is left for after the answer (removals.go):
+	// then the record does, under the removals lock.
+	deferred := r.deferDeletion(c.ID)
+	if !deferred {
+		if err := r.deleteStorage(c.ID); err != nil {
+			return nil, err
+		}
 	}
 	os.RemoveAll(r.runDir(c.ID))
 	// A holder killed before it cleaned up leaves libcontainer's state behind.
 	clearStaleState(r.stateRoot(), c.ID)
 	if err := r.recs.remove(c); err != nil {
+		if deferred {
+			r.undefer(c.ID)
+		}
 		return nil, err
 	}
 	r.releaseAddresses(c)

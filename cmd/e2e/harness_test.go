@@ -332,6 +332,27 @@ func (d *den) hostUID() int {
 }
 
 // graphRoot is where containers/storage keeps images and containers.
+// dataDir is where den keeps d's persistent state: records and storage.
+func (d *den) dataDir() string { return filepath.Dir(d.graphRoot()) }
+
+// removalsSettled waits until no den process of d has a storage deletion pending: rm and run
+// --rm answer before their containers' storage is deleted, and hold den's removals lock
+// shared until it is (runtime/removals.go).
+func (d *den) removalsSettled(t *testing.T) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(d.dataDir(), "containers", "removals.lock"))
+	if os.IsNotExist(err) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (d *den) graphRoot() string {
 	if d.user == nil {
 		return filepath.Join(d.dir, "root", "storage")
@@ -422,6 +443,7 @@ func (d *den) cleanup(t *testing.T) {
 	if r := d.run(t, "rm", "-af", "-t", "0"); r.code != 0 {
 		t.Errorf("cleaning up containers\n%s", r)
 	}
+	d.removalsSettled(t)
 	if os.Geteuid() != 0 {
 		d.run(t, "rmi", "-af")
 		if err := os.RemoveAll(d.dir); err != nil {

@@ -371,6 +371,7 @@ func TestRefusedLoadsBesideGoodOnesRemoveOnlyTheirOwnLayers(t *testing.T) {
 		}
 	}
 	// Two layers per good image, the bottom one shared: 1 + 4.
+	d.removalsSettled(t)
 	b, err := os.ReadFile(filepath.Join(d.graphRoot(), "overlay-layers", "layers.json"))
 	if err != nil {
 		t.Fatal(err)

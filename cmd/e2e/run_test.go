@@ -242,6 +242,7 @@ func wantRunRmLeavesNothing(t *testing.T, d *den) {
 	d.load(t, "busybox-oci.tar")
 	wantStdout(t, d.run(t, "run", "--rm", "busybox", "true"), "")
 	d.wantNoContainers(t)
+	d.removalsSettled(t)
 	if mps := mountsUnder(t, d.dir); len(mps) > 0 {
 		t.Errorf("want nothing of den mounted on the host, found %q", mps)
 	}
@@ -292,6 +293,7 @@ func TestRunRmContainerIsVolatileInStorage(t *testing.T) {
 		t.Errorf("want the other container %s in containers.json only; volatile %q, durable %q", kept[:12], volatile, durable)
 	}
 	d.mustRun(t, "rm", "-f", "-t", "0", rm, kept)
+	d.removalsSettled(t)
 	if ids := append(storageContainers(t, d, "volatile-containers.json"), storageContainers(t, d, "containers.json")...); len(ids) != 0 {
 		t.Errorf("want both containers gone from storage after rm -f, found %q", ids)
 	}

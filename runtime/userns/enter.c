@@ -366,6 +366,48 @@ static void forward(int sig) {
 
 static void ignore_here(int sig) { (void)sig; }
 
+// forward_signals makes the waiting parent pass signals on to its child.
+static void forward_signals(pid_t child) {
+	child_pid = child;
+	struct sigaction fw = {0}, ig = {0};
+	fw.sa_handler = forward;
+	ig.sa_handler = ignore_here;
+	sigemptyset(&fw.sa_mask);
+	sigemptyset(&ig.sa_mask);
+	int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, 0};
+	for (int *s = forwarded; *s; s++)
+		sigaction(*s, &fw, NULL);
+	// The terminal sends these to the whole process group: the child has them already.
+	sigaction(SIGINT, &ig, NULL);
+	sigaction(SIGQUIT, &ig, NULL);
+	sigaction(SIGWINCH, &ig, NULL);
+}
+
+// wait_for_child is the rest of the waiting parent's life: it exits with the status the child
+// reports (den_userns_report or den_userns_answer), or with the child's own when it died
+// without one.
+__attribute__((noreturn)) static void wait_for_child(pid_t child, int status_r) {
+	// The child reports its exit status as soon as its command is done, and this process
+	// exits with it then: the kernel's teardown of the child's memory (some 5 ms for a
+	// container run) goes on after the shell has its answer. No report (the child died)
+	// means the child's own status, from waitpid.
+	unsigned char code;
+	ssize_t got;
+	while ((got = read(status_r, &code, 1)) < 0 && errno == EINTR)
+		;
+	if (got == 1)
+		_exit(code);
+	close(status_r);
+	int st;
+	while (waitpid(child, &st, 0) < 0) {
+		if (errno != EINTR)
+			_exit(125);
+	}
+	if (WIFSIGNALED(st))
+		_exit(128 + WTERMSIG(st));
+	_exit(WEXITSTATUS(st));
+}
+
 // den_userns_finish completes the fast path in the child, called from Go at the start of
 // main: it waits until the parent has written the id maps, becomes root of the namespace and
 // keeps den's mounts from propagating to the host. It returns 0 when there was nothing to do
@@ -414,6 +456,22 @@ void den_userns_report(int code) {
 		;
 	close(den_userns_status_fd);
 	den_userns_status_fd = -1;
+}
+
+// den_userns_can_answer reports whether a parent waits for this process's status; and
+// den_userns_answer gives the waiting parent the status now, while this process goes on with
+// work the shell need not wait for (runtime's storage deletions after a removal): the
+// parent exits with code, this process lets go of its standard streams and no longer dies
+// with the parent. It returns 0, having done nothing, where no parent waits (den as root, a
+// slow-path or joined namespace without a wrapper).
+int den_userns_can_answer(void) { return den_userns_status_fd >= 0; }
+
+int den_userns_answer(int code) {
+	if (den_userns_status_fd < 0)
+		return 0;
+	prctl(PR_SET_PDEATHSIG, 0);
+	den_userns_report(code);
+	return 1;
 }
 
 // two_pipes makes both pipes (close-on-exec) or neither: 0, or -1.
@@ -564,6 +622,16 @@ static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 	den_premonitor_ready = ready[0];
 }
 
+// answers_early reports whether the command may give its answer before it is done (see
+// den_userns_answer): rm, and run in the foreground, whose storage deletions come after.
+static int answers_early(int argc, char **argv) {
+	const char *noun;
+	const char *cmd = find_command(argc, argv, &noun);
+	if (cmd == NULL || noun != NULL)
+		return 0;
+	return strcmp(cmd, "rm") == 0 || (strcmp(cmd, "run") == 0 && !den_run_detached(argc, argv));
+}
+
 __attribute__((constructor)) static void den_enter_userns(int argc, char **argv) {
 	if (geteuid() == 0 || getenv("_LIBCONTAINER_INITPIPE") || getenv("_DEN_USERNS_STAGE") ||
 	    getenv("DEN_NO_FAST_USERNS") || !needs_namespace(argc, argv))
@@ -595,15 +663,38 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		// namespace of this invocation's own, as a new one would have.
 		int ok = unshare(CLONE_NEWNS) == 0 && setresgid(0, 0, 0) == 0 && setresuid(0, 0, 0) == 0 &&
 			 mount("", "/", NULL, MS_REC | MS_SLAVE, NULL) == 0;
-		if (ok)
-			register_pid(regdir, getpid());
-		flock(lock, LOCK_UN);
-		close(lock);
 		if (!ok)
 			_exit(125); // half in a namespace: nothing sane to go on with
 		den_userns_entered = 1;
 		den_userns_host_uid = (int)uid;
 		den_userns_host_gid = (int)gid;
+		// A command that may answer before it is done (den_userns_answer) goes on in a
+		// child, with this process waiting for the status, as on the path below.
+		int status[2];
+		pid_t child = -1;
+		if (answers_early(argc, argv) && pipe2(status, O_CLOEXEC) == 0) {
+			pid_t parent = getpid();
+			child = fork();
+			if (child == 0) {
+				close(status[0]);
+				close(lock);
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
+				if (getppid() != parent)
+					_exit(125);
+				den_userns_status_fd = status[1];
+				return;
+			}
+			close(status[1]);
+			if (child < 0)
+				close(status[0]);
+		}
+		register_pid(regdir, child > 0 ? child : getpid());
+		flock(lock, LOCK_UN);
+		close(lock);
+		if (child > 0) {
+			forward_signals(child);
+			wait_for_child(child, status[0]);
+		}
 		spawn_premonitor(argc, argv, -1);
 		return;
 	}
@@ -667,41 +758,11 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		wait_ok(child);
 		return;
 	}
-	child_pid = child;
-	struct sigaction fw = {0}, ig = {0};
-	fw.sa_handler = forward;
-	ig.sa_handler = ignore_here;
-	sigemptyset(&fw.sa_mask);
-	sigemptyset(&ig.sa_mask);
-	int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, 0};
-	for (int *s = forwarded; *s; s++)
-		sigaction(*s, &fw, NULL);
-	// The terminal sends these to the whole process group: the child has them already.
-	sigaction(SIGINT, &ig, NULL);
-	sigaction(SIGQUIT, &ig, NULL);
-	sigaction(SIGWINCH, &ig, NULL);
+	forward_signals(child);
 	ssize_t go = premonitor ? 2 : 1;
 	if (write(sync[1], "GG", (size_t)go) != go) {
 		kill(child, SIGKILL);
 	}
 	close(sync[1]);
-	// The child reports its exit status as soon as its command is done, and this process
-	// exits with it then: the kernel's teardown of the child's memory (some 5 ms for a
-	// container run) goes on after the shell has its answer. No report (the child died)
-	// means the child's own status, from waitpid.
-	unsigned char code;
-	ssize_t got;
-	while ((got = read(status[0], &code, 1)) < 0 && errno == EINTR)
-		;
-	if (got == 1)
-		_exit(code);
-	close(status[0]);
-	int st;
-	while (waitpid(child, &st, 0) < 0) {
-		if (errno != EINTR)
-			_exit(125);
-	}
-	if (WIFSIGNALED(st))
-		_exit(128 + WTERMSIG(st));
-	_exit(WEXITSTATUS(st));
+	wait_for_child(child, status[0]);
 }

@@ -7,6 +7,8 @@ package userns
 // extern int den_userns_host_gid;
 // extern void den_userns_register(void);
 // extern void den_userns_report(int code);
+// extern int den_userns_answer(int code);
+// extern int den_userns_can_answer(void);
 // extern int den_premonitor_pid, den_premonitor_go, den_premonitor_ready;
 // extern char den_premonitor_id[65];
 // extern int den_run_detached(int argc, char **argv);
@@ -57,6 +59,15 @@ func Exit(code int) {
 	C.den_userns_report(C.int(code))
 	os.Exit(code)
 }
+
+// Answer gives code to the parent that enter.c's fast path left waiting, so that the shell
+// has its answer while this process finishes work nobody waits for; the standard streams are
+// let go of. It reports false, having done nothing, where no parent waits: the caller's work
+// then simply comes before the exit.
+func Answer(code int) bool { return C.den_userns_answer(C.int(code)) == 1 }
+
+// CanAnswer reports whether Answer would give the code to a waiting parent.
+func CanAnswer() bool { return C.den_userns_can_answer() == 1 }
 
 // TakePremonitor hands over the monitor that enter.c started for `den run -d` (see
 // spawn_premonitor), once: its container id, the write end of its go pipe and the read end

@@ -1,0 +1,129 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/den-project/den/store/record"
+)
+
+// Storage deleted after the answer.
+//
+// Removing a container is two steps of different weight: its record and name (a file and a
+// link, about a millisecond), then its storage (containers/storage's layer and lists, some 4
+// to 6 ms here). Once the record is gone the container is gone for every den command: the
+// name is free, ps and inspect know nothing of it. A command that removes containers can
+// therefore give its answer, and the shell its prompt, before the storage is deleted, as
+// podman's cleanup processes finish after podman has returned. DeferStorageDeletion asks for
+// that; FinishRemovals does the deletions left.
+//
+// While deletions are pending, their process holds removals.lock (under the records
+// directory) shared, from before the first record goes until the last storage is deleted.
+// The commands to which a storage container without a record would matter (image removal and
+// pruning, system check, df, prune and reset) call WaitRemovals first, which takes the lock
+// exclusively for a moment: they never see the half-done removal. A process killed in between
+// leaves a storage container no record claims, which system check reports and --repair
+// deletes, as after a kill in the middle of any removal.
+
+// pendingRemovals are the storage deletions a process has deferred.
+type pendingRemovals struct {
+	mu   sync.Mutex
+	on   bool         // DeferStorageDeletion was called
+	lock *record.Lock // removals.lock, shared, while ids is not empty
+	ids  []string
+}
+
+// removalsLock is the lock that pending storage deletions hold shared.
+func (r *Runtime) removalsLock() string { return filepath.Join(r.recs.dir, "removals.lock") }
+
+// DeferStorageDeletion makes Remove and the end of a --rm container run in this process
+// leave the deletion of the container's storage to FinishRemovals, which the caller must
+// call before it exits.
+func (r *Runtime) DeferStorageDeletion() {
+	r.pending.mu.Lock()
+	r.pending.on = true
+	r.pending.mu.Unlock()
+}
+
+// deferDeletion takes note of a container whose storage FinishRemovals deletes. It reports
+// false when deletions are not deferred (or the lock cannot be had), and the caller deletes
+// at once. It is called before the container's record is removed.
+func (r *Runtime) deferDeletion(id string) bool {
+	d := &r.pending
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.on {
+		return false
+	}
+	if d.lock == nil {
+		lk, err := record.AcquireShared(r.removalsLock())
+		if err != nil {
+			return false
+		}
+		d.lock = lk
+	}
+	d.ids = append(d.ids, id)
+	return true
+}
+
+// undefer takes back deferDeletion's note when the record could not be removed after all.
+func (r *Runtime) undefer(id string) {
+	d := &r.pending
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, x := range d.ids {
+		if x == id {
+			d.ids = append(d.ids[:i], d.ids[i+1:]...)
+			return
+		}
+	}
+}
+
+// PendingRemovals reports whether storage deletions wait for FinishRemovals.
+func (r *Runtime) PendingRemovals() bool {
+	d := &r.pending
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.ids) > 0
+}
+
+// FinishRemovals deletes the storage of the containers removed with deletion deferred, and
+// lets go of the removals lock. The errors are joined; a container whose storage could not be
+// deleted is left for system check.
+func (r *Runtime) FinishRemovals() error {
+	d := &r.pending
+	d.mu.Lock()
+	ids, lk := d.ids, d.lock
+	d.ids, d.lock, d.on = nil, nil, false
+	d.mu.Unlock()
+	defer lk.Release()
+	var errs []error
+	for _, id := range ids {
+		if err := r.deleteStorage(id); err != nil {
+			errs = append(errs, fmt.Errorf("container %s: %w", id[:12], err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WaitRemovals waits until no den process has a storage deletion pending (see above); this
+// process's own are done first.
+func (r *Runtime) WaitRemovals() error {
+	if r.PendingRemovals() {
+		if err := r.FinishRemovals(); err != nil {
+			return err
+		}
+	}
+	lk, err := record.Acquire(r.removalsLock())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // no container was ever made here
+	}
+	if err != nil {
+		return err
+	}
+	lk.Release()
+	return nil
+}
