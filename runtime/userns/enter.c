@@ -32,6 +32,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -470,6 +471,17 @@ int den_userns_answer(int code) {
 	if (den_userns_status_fd < 0)
 		return 0;
 	prctl(PR_SET_PDEATHSIG, 0);
+	// What is left is background work: every thread (nice values are per thread; threads
+	// made later inherit their maker's) yields to the parent, which exits with the answer,
+	// and to whatever the user runs next.
+	DIR *tasks = opendir("/proc/self/task");
+	if (tasks != NULL) {
+		struct dirent *e;
+		while ((e = readdir(tasks)) != NULL)
+			if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+				setpriority(PRIO_PROCESS, (id_t)strtol(e->d_name, NULL, 10), 10);
+		closedir(tasks);
+	}
 	den_userns_report(code);
 	return 1;
 }
