@@ -72,12 +72,14 @@ var afterAnswer []func() error
 // answerEarly lets the command answer once the containers it removes are gone from den's
 // records, and delete their storage after that (runtime.DeferStorageDeletion): rm and run
 // --rm give the shell its prompt some 5 ms sooner. Only where a parent waits for the answer
-// (enter.c's fast path); elsewhere the deletions stay where they were.
+// (enter.c's fast path); elsewhere the deletions stay where they were. Commands that use it
+// close their runtime with env.close.
 func (e *env) answerEarly() {
 	if !userns.CanAnswer() {
 		return
 	}
 	e.rt.DeferStorageDeletion()
+	e.closeLater = true
 	afterAnswer = append(afterAnswer, func() error {
 		defer e.rt.Close()
 		return e.rt.FinishRemovals()
@@ -212,6 +214,15 @@ func rawCommands() []*cli.Command {
 // env is what a command works with: paths, config and the runtime.
 type env struct {
 	rt *runtime.Runtime
+	// closeLater is set when the runtime is closed after the answer (answerEarly).
+	closeLater bool
+}
+
+// close closes the runtime, unless that is left for after the answer.
+func (e *env) close() {
+	if !e.closeLater {
+		e.rt.Close()
+	}
 }
 
 // newEnv resolves paths and reads den.toml. It enters no namespace and opens no storage.

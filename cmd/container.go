@@ -380,7 +380,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			defer e.rt.Close()
+			defer e.close()
 			ctx := context.Background()
 			// The monitor of a detached container starts while the container is created.
 			var mon *runtime.Monitor
@@ -407,7 +407,9 @@ Examples:
 				fmt.Fprintln(c.App.Writer, ctr.ID)
 				return nil
 			}
-			if o.Remove {
+			// Not with stdin or a terminal: den would go on reading the user's keys after
+			// the answer.
+			if o.Remove && !o.Interactive && !o.Tty {
 				e.answerEarly()
 			}
 			code, err := e.rt.RunAttached(ctx, ctr, stdio())
@@ -742,7 +744,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			defer e.rt.Close()
+			defer e.close()
 			refs, err := containerArgs(c, e)
 			if err != nil {
 				return err

@@ -285,9 +285,11 @@ Examples:
 			}
 			defer e.rt.Close()
 			// A container removed a moment ago may still hold its image in storage.
-			if err := e.rt.WaitRemovals(); err != nil {
+			release, err := e.rt.HoldRemovals()
+			if err != nil {
 				return withCode(125, err)
 			}
+			defer release()
 			im, err := e.rt.Images()
 			if err != nil {
 				return withCode(125, err)

@@ -103,9 +103,11 @@ func (r *Runtime) storageExists() bool {
 // such state take. It must run where storage can be opened: as root or in den's namespace.
 func (r *Runtime) Check(o CheckOptions) ([]Finding, error) {
 	// A removal half done (removals.go) is not an inconsistency: it is let finish first.
-	if err := r.WaitRemovals(); err != nil {
+	release, err := r.HoldRemovals()
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	return r.check(openStorage{r}, o.Repair, time.Now())
 }
 

@@ -46,9 +46,11 @@ type VolumeUsage struct {
 
 // DiskUsage measures images, containers and volumes.
 func (r *Runtime) DiskUsage() (*DiskUsage, error) {
-	if err := r.WaitRemovals(); err != nil {
+	release, err := r.HoldRemovals()
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	cs, err := r.List()
 	if err != nil {
 		return nil, err

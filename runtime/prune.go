@@ -63,9 +63,11 @@ func (r *Runtime) PruneImages(all bool) (*PruneReport, error) {
 		return &PruneReport{}, nil
 	}
 	// A container removed a moment ago may still hold its image in storage.
-	if err := r.WaitRemovals(); err != nil {
+	release, err := r.HoldRemovals()
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	im, err := r.Images()
 	if err != nil {
 		return nil, err
@@ -100,9 +102,11 @@ func (r *Runtime) PruneImages(all bool) (*PruneReport, error) {
 // directory. It must run where storage files of
 // subordinate ids can be removed: as root or in den's user namespace.
 func (r *Runtime) Reset(ctx context.Context) error {
-	if err := r.WaitRemovals(); err != nil {
+	release, err := r.HoldRemovals()
+	if err != nil {
 		return err
 	}
+	defer release()
 	cs, err := r.recs.list()
 	if err != nil {
 		return err

@@ -20,13 +20,14 @@ import (
 // podman's cleanup processes finish after podman has returned. DeferStorageDeletion asks for
 // that; FinishRemovals does the deletions left.
 //
-// While deletions are pending, their process holds removals.lock (under the records
-// directory) shared, from before the first record goes until the last storage is deleted.
-// The commands to which a storage container without a record would matter (image removal and
-// pruning, system check, df, prune and reset) call WaitRemovals first, which takes the lock
-// exclusively for a moment: they never see the half-done removal. A process killed in between
-// leaves a storage container no record claims, which system check reports and --repair
-// deletes, as after a kill in the middle of any removal.
+// removals.lock (under the records directory) keeps that window out of sight. A process with
+// deletions pending holds it shared, from before the first record goes until the last storage
+// is deleted. The commands to which a storage container without a record would matter (image
+// removal and pruning, system check, df, prune and reset) hold it exclusively while they work
+// (HoldRemovals): they wait for the pending deletions, and a removal that starts meanwhile
+// finds the lock taken and deletes its storage before its record, as when nothing is
+// deferred. A process killed in between leaves a storage container no record claims, which
+// system check reports and --repair deletes, as after a kill in the middle of any removal.
 
 // pendingRemovals are the storage deletions a process has deferred.
 type pendingRemovals struct {
@@ -48,9 +49,10 @@ func (r *Runtime) DeferStorageDeletion() {
 	r.pending.mu.Unlock()
 }
 
-// deferDeletion takes note of a container whose storage FinishRemovals deletes. It reports
-// false when deletions are not deferred (or the lock cannot be had), and the caller deletes
-// at once. It is called before the container's record is removed.
+// deferDeletion takes note of a container whose storage FinishRemovals deletes. It is called
+// before the container's record is removed, and reports false when deletions are not
+// deferred, or another process holds removals.lock exclusively: the caller then deletes the
+// storage at once, before the record.
 func (r *Runtime) deferDeletion(id string) bool {
 	d := &r.pending
 	d.mu.Lock()
@@ -59,8 +61,8 @@ func (r *Runtime) deferDeletion(id string) bool {
 		return false
 	}
 	if d.lock == nil {
-		lk, err := record.AcquireShared(r.removalsLock())
-		if err != nil {
+		lk, ok, err := record.TryAcquireShared(r.removalsLock())
+		if err != nil || !ok {
 			return false
 		}
 		d.lock = lk
@@ -77,8 +79,12 @@ func (r *Runtime) undefer(id string) {
 	for i, x := range d.ids {
 		if x == id {
 			d.ids = append(d.ids[:i], d.ids[i+1:]...)
-			return
+			break
 		}
+	}
+	if len(d.ids) == 0 {
+		d.lock.Release()
+		d.lock = nil
 	}
 }
 
@@ -91,8 +97,8 @@ func (r *Runtime) PendingRemovals() bool {
 }
 
 // FinishRemovals deletes the storage of the containers removed with deletion deferred, and
-// lets go of the removals lock. The errors are joined; a container whose storage could not be
-// deleted is left for system check.
+// lets go of removals.lock; later removals delete at once. The errors are joined; a
+// container whose storage could not be deleted is left for system check.
 func (r *Runtime) FinishRemovals() error {
 	d := &r.pending
 	d.mu.Lock()
@@ -109,21 +115,21 @@ func (r *Runtime) FinishRemovals() error {
 	return errors.Join(errs...)
 }
 
-// WaitRemovals waits until no den process has a storage deletion pending (see above); this
-// process's own are done first.
-func (r *Runtime) WaitRemovals() error {
+// HoldRemovals waits until no den process has a storage deletion pending, this process's
+// own done first, and keeps new ones from being deferred until the returned release is
+// called (see above).
+func (r *Runtime) HoldRemovals() (release func(), err error) {
 	if r.PendingRemovals() {
 		if err := r.FinishRemovals(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	lk, err := record.Acquire(r.removalsLock())
 	if errors.Is(err, os.ErrNotExist) {
-		return nil // no container was ever made here
+		return func() {}, nil // no container was ever made here
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	lk.Release()
-	return nil
+	return lk.Release, nil
 }

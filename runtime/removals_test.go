@@ -19,22 +19,23 @@ func removalsRuntime(t *testing.T) *Runtime {
 	return r
 }
 
-// exclusiveFree reports whether another process could take removals.lock exclusively now.
-func exclusiveFree(t *testing.T, r *Runtime) bool {
+// lockFree reports whether another process could take removals.lock now, exclusively
+// (mode "-x") or shared ("-s").
+func lockFree(t *testing.T, r *Runtime, mode string) bool {
 	t.Helper()
-	err := exec.Command("flock", "-n", "-x", r.removalsLock(), "true").Run()
+	err := exec.Command("flock", "-n", mode, r.removalsLock(), "true").Run()
 	if _, failed := err.(*exec.ExitError); err != nil && !failed {
 		t.Fatal(err)
 	}
 	return err == nil
 }
 
-// A deletion pending in another process holds removals.lock shared: WaitRemovals returns only
-// once that process has let go.
-func TestWaitRemovalsWaitsForAnotherProcesssPendingDeletion(t *testing.T) {
-	r := removalsRuntime(t)
-	done := filepath.Join(t.TempDir(), "done")
-	holder := exec.Command("flock", "-s", r.removalsLock(), "sh", "-c", "echo held; sleep 0.2; touch "+done)
+// holdLock has another process hold removals.lock (mode "-x" or "-s") until it has slept
+// for a moment and touched the returned file.
+func holdLock(t *testing.T, r *Runtime, mode string) (done string, wait func()) {
+	t.Helper()
+	done = filepath.Join(t.TempDir(), "done")
+	holder := exec.Command("flock", mode, r.removalsLock(), "sh", "-c", "echo held; sleep 0.2; touch "+done)
 	out, err := holder.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -42,15 +43,32 @@ func TestWaitRemovalsWaitsForAnotherProcesssPendingDeletion(t *testing.T) {
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer holder.Wait()
 	if l, _ := bufio.NewReader(out).ReadString('\n'); l != "held\n" {
 		t.Fatalf("the holder said %q", l)
 	}
-	if err := r.WaitRemovals(); err != nil {
+	return done, func() { _ = holder.Wait() }
+}
+
+// A deletion pending in another process holds removals.lock shared: HoldRemovals returns
+// only once that process has let go, and keeps new deletions from being deferred until it
+// is released.
+func TestHoldRemovalsWaitsForAnotherProcesssPendingDeletion(t *testing.T) {
+	r := removalsRuntime(t)
+	done, wait := holdLock(t, r, "-s")
+	defer wait()
+	release, err := r.HoldRemovals()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(done); err != nil {
-		t.Error("WaitRemovals returned while another process held the lock")
+		t.Error("HoldRemovals returned while another process held the lock")
+	}
+	if lockFree(t, r, "-s") {
+		t.Error("a deletion could be deferred while HoldRemovals held the lock")
+	}
+	release()
+	if !lockFree(t, r, "-s") {
+		t.Error("the release kept the lock")
 	}
 }
 
@@ -60,38 +78,59 @@ func TestDeferredDeletionHoldsTheLockUntilFinished(t *testing.T) {
 	if r.deferDeletion("x") || r.PendingRemovals() {
 		t.Fatal("a deletion was deferred without DeferStorageDeletion")
 	}
-	if !exclusiveFree(t, r) {
+	if !lockFree(t, r, "-x") {
 		t.Fatal("the lock is held before anything was deferred")
 	}
 	r.DeferStorageDeletion()
 	if !r.deferDeletion("x") || !r.PendingRemovals() {
 		t.Fatal("the deletion was not deferred")
 	}
-	if exclusiveFree(t, r) {
+	if lockFree(t, r, "-x") {
 		t.Error("another process could take the lock exclusively while a deletion was pending")
 	}
 	r.undefer("x") // as when the record could not be removed
-	if r.PendingRemovals() {
-		t.Error("undefer left the deletion pending")
+	if r.PendingRemovals() || !lockFree(t, r, "-x") {
+		t.Error("undefer left the deletion pending or the lock held")
 	}
+	if !r.deferDeletion("y") {
+		t.Fatal("the second deletion was not deferred")
+	}
+	r.undefer("y")
 	if err := r.FinishRemovals(); err != nil {
 		t.Fatal(err)
 	}
-	if !exclusiveFree(t, r) {
+	if !lockFree(t, r, "-x") {
 		t.Error("FinishRemovals kept the lock")
 	}
-	if r.deferDeletion("y") {
+	if r.deferDeletion("z") {
 		t.Error("FinishRemovals left deferring on")
 	}
 }
 
+// While another process holds the lock exclusively (a system check, an rmi), a removal
+// deletes its storage at once instead of deferring it, without waiting.
+func TestNoDeferringWhileTheLockIsHeldExclusively(t *testing.T) {
+	r := removalsRuntime(t)
+	r.DeferStorageDeletion()
+	done, wait := holdLock(t, r, "-x")
+	defer wait()
+	if r.deferDeletion("x") {
+		t.Error("a deletion was deferred under another process's exclusive lock")
+	}
+	if _, err := os.Stat(done); err == nil {
+		t.Error("deferDeletion waited for the lock")
+	}
+}
+
 // Without any record there is nothing to wait for, and nothing is created.
-func TestWaitRemovalsInAnEmptyDataDir(t *testing.T) {
+func TestHoldRemovalsInAnEmptyDataDir(t *testing.T) {
 	r := New(&config.Paths{DataDir: t.TempDir(), RuntimeDir: t.TempDir()}, nil)
-	if err := r.WaitRemovals(); err != nil {
+	release, err := r.HoldRemovals()
+	if err != nil {
 		t.Fatal(err)
 	}
+	release()
 	if _, err := os.Stat(r.recs.dir); !os.IsNotExist(err) {
-		t.Errorf("WaitRemovals made %s (%v)", r.recs.dir, err)
+		t.Errorf("HoldRemovals made %s (%v)", r.recs.dir, err)
 	}
 }

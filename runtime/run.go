@@ -234,6 +234,7 @@ func (s *session) end(code int) error {
 	defer s.answer(code)
 	// Left for after the answer (removals.go), the storage deletion unmounts the rootfs too.
 	deferred := r.deferDeletion(c.ID)
+	unmount := s.unmount
 	if deferred {
 		s.unmount = func() {}
 	}
@@ -247,8 +248,9 @@ func (s *session) end(code int) error {
 	}
 	os.RemoveAll(r.runDir(c.ID))
 	if err := r.recs.remove(c); err != nil {
-		if deferred {
+		if deferred && r.recs.exists(c.ID) {
 			r.undefer(c.ID) // the container stays, exited, with its storage
+			unmount()
 		}
 		return err
 	}

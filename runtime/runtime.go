@@ -383,8 +383,8 @@ func (r *Runtime) RemoveWithVolumes(ctx context.Context, ref string, force, volu
 	// A holder killed before it cleaned up leaves libcontainer's state behind.
 	clearStaleState(r.stateRoot(), c.ID)
 	if err := r.recs.remove(c); err != nil {
-		if deferred {
-			r.undefer(c.ID)
+		if deferred && r.recs.exists(c.ID) {
+			r.undefer(c.ID) // the container stays, with its storage
 		}
 		return nil, err
 	}

@@ -331,7 +331,6 @@ func (d *den) hostUID() int {
 	return d.user.uid
 }
 
-// graphRoot is where containers/storage keeps images and containers.
 // dataDir is where den keeps d's persistent state: records and storage.
 func (d *den) dataDir() string { return filepath.Dir(d.graphRoot()) }
 
@@ -353,6 +352,7 @@ func (d *den) removalsSettled(t *testing.T) {
 	}
 }
 
+// graphRoot is where containers/storage keeps images and containers.
 func (d *den) graphRoot() string {
 	if d.user == nil {
 		return filepath.Join(d.dir, "root", "storage")

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -37,18 +38,46 @@ func holdStorageContainers(t *testing.T, d *den) func() {
 	return release
 }
 
-// within runs f and fails the test when it has not returned after d.
-func within(t *testing.T, d time.Duration, what string, f func()) {
+// start runs den in the background; the channel gets its result. Nothing in it fails the
+// test, so that the test's own goroutine decides.
+func (d *den) start(t *testing.T, args ...string) <-chan result {
 	t.Helper()
-	done := make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	cmd := d.command(ctx, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ch := make(chan result, 1)
 	go func() {
-		defer close(done)
-		f()
+		defer cancel()
+		_ = cmd.Wait()
+		ch <- result{args: args, stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
 	}()
+	return ch
+}
+
+// answerWithin waits for a result, failing the test after wait.
+func answerWithin(t *testing.T, ch <-chan result, wait time.Duration, what string) result {
+	t.Helper()
 	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatalf("%s: no answer within %v", what, d)
+	case r := <-ch:
+		return r
+	case <-time.After(wait):
+		t.Fatalf("%s: no answer within %v", what, wait)
+	}
+	return result{}
+}
+
+// stillRunning fails the test if a result comes within a second: the command waits.
+func stillRunning(t *testing.T, ch <-chan result, what string) {
+	t.Helper()
+	select {
+	case r := <-ch:
+		t.Errorf("%s ended while it should wait\n%s", what, r)
+	case <-time.After(time.Second):
 	}
 }
 
@@ -77,7 +106,7 @@ func TestRemovalAnswersBeforeStorageIsDeleted(t *testing.T) {
 				left = "other\n"
 			}
 			release := holdStorageContainers(t, d)
-			within(t, 30*time.Second, "den rm gone", func() { wantStdout(t, d.run(t, "rm", "gone"), "gone\n") })
+			wantStdout(t, answerWithin(t, d.start(t, "rm", "gone"), 30*time.Second, "den rm gone"), "gone\n")
 			wantStdout(t, d.run(t, "ps", "-a", "--format", "{{.Names}}"), left)
 			if ids := storageContainers(t, d, "containers.json"); !slices.Contains(ids, id) {
 				t.Errorf("want the storage of %s still there while its list is locked, got %q", id[:12], ids)
@@ -90,12 +119,18 @@ func TestRemovalAnswersBeforeStorageIsDeleted(t *testing.T) {
 				t.Fatalf("want up, got %q", l)
 			}
 			release = holdStorageContainers(t, d)
-			within(t, 30*time.Second, "den run --rm", func() {
-				ls, code := s.rest()
-				if code != 3 || strings.Join(ls, ",") != "down" {
-					t.Errorf("want down and exit code 3, got %q and %d; stderr:\n%s", ls, code, s.stderr.String())
+			rest := make(chan result, 1)
+			go func() {
+				var ls []string
+				for l := range s.lines {
+					ls = append(ls, l)
 				}
-			})
+				_ = s.cmd.Wait()
+				rest <- result{stdout: strings.Join(ls, ","), stderr: s.stderr.String(), code: s.cmd.ProcessState.ExitCode()}
+			}()
+			if r := answerWithin(t, rest, 30*time.Second, "den run --rm"); r.code != 3 || r.stdout != "down" {
+				t.Errorf("want down and exit code 3\n%s", r)
+			}
 			wantStdout(t, d.run(t, "ps", "-a", "--format", "{{.Names}}"), left)
 
 			release()
@@ -130,7 +165,7 @@ func TestRmiRightAfterARemovalFindsTheImageUnused(t *testing.T) {
 }
 
 // While another process has a deletion pending (removals.lock held shared), the commands to
-// which a container's storage matters wait for it; ps does not.
+// which a container's storage matters wait for it; ps does not. Den as root deletes at once.
 func TestStorageCommandsWaitForPendingDeletions(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
@@ -151,22 +186,49 @@ func TestStorageCommandsWaitForPendingDeletions(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantStdout(t, d.run(t, "ps", "-a", "-q"), "")
-		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-		cmd := d.command(ctx, args...)
-		done := make(chan error, 1)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			t.Errorf("den %s ended (%v) while a deletion was pending", strings.Join(args, " "), err)
-		case <-time.After(time.Second):
-		}
+		ch := d.start(t, args...)
+		stillRunning(t, ch, "den "+strings.Join(args, " "))
 		f.Close()
-		if err := <-done; err != nil {
-			t.Errorf("den %s: %v", strings.Join(args, " "), err)
+		if r := answerWithin(t, ch, commandTimeout, "den "+strings.Join(args, " ")); r.code != 0 {
+			t.Errorf("want exit 0 once the deletion was done\n%s", r)
 		}
-		cancel()
+	}
+}
+
+// Den as root has no waiting parent to answer: rm deletes the storage before it answers.
+func TestRootRemovalDeletesStorageBeforeTheAnswer(t *testing.T) {
+	d := newRootDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "run", "--name", "gone", "busybox", "true")
+	release := holdStorageContainers(t, d)
+	ch := d.start(t, "rm", "gone")
+	stillRunning(t, ch, "den rm as root")
+	release()
+	wantStdout(t, answerWithin(t, ch, commandTimeout, "den rm as root"), "gone\n")
+	if ids := storageContainers(t, d, "containers.json"); len(ids) != 0 {
+		t.Errorf("want the storage deleted by the time rm answered, got %q", ids)
+	}
+}
+
+// While a command to which storage matters holds removals.lock (as rmi and system check do
+// while they work), rm deletes the storage before it answers, without waiting for the lock.
+func TestRemovalBesideAHeldLockDeletesStorageFirst(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "run", "--name", "gone", "busybox", "true")
+	id := d.inspectf(t, "gone", "{{.Id}}")
+	d.mustRun(t, "run", "--rm", "busybox", "true") // makes the lock file, as den's user
+	d.removalsSettled(t)
+	f, err := os.Open(filepath.Join(d.dataDir(), "containers", "removals.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	wantStdout(t, d.run(t, "rm", "gone"), "gone\n")
+	if ids := storageContainers(t, d, "containers.json"); slices.Contains(ids, id) {
+		t.Errorf("want the storage of %s deleted by the time rm answered, got %q", id[:12], ids)
 	}
 }

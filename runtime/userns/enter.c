@@ -32,7 +32,6 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -452,6 +451,8 @@ void den_userns_report(int code) {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	for (int fd = 0; fd < 3 && null >= 0; fd++)
 		dup2(null, fd);
+	if (null > 2)
+		close(null);
 	unsigned char c = (unsigned char)code;
 	while (write(den_userns_status_fd, &c, 1) < 0 && errno == EINTR)
 		;
@@ -471,17 +472,10 @@ int den_userns_answer(int code) {
 	if (den_userns_status_fd < 0)
 		return 0;
 	prctl(PR_SET_PDEATHSIG, 0);
-	// What is left is background work: every thread (nice values are per thread; threads
-	// made later inherit their maker's) yields to the parent, which exits with the answer,
-	// and to whatever the user runs next.
-	DIR *tasks = opendir("/proc/self/task");
-	if (tasks != NULL) {
-		struct dirent *e;
-		while ((e = readdir(tasks)) != NULL)
-			if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
-				setpriority(PRIO_PROCESS, (id_t)strtol(e->d_name, NULL, 10), 10);
-		closedir(tasks);
-	}
+	// A session of its own: the terminal's Ctrl-C and hangup, and a script's kill of the
+	// command's process group, are for the command, which has answered; what is left must
+	// not be cut short by them.
+	setsid();
 	den_userns_report(code);
 	return 1;
 }

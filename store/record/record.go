@@ -30,8 +30,14 @@ func Acquire(path string) (*Lock, error) { return acquire(path, unix.LOCK_EX) }
 func AcquireShared(path string) (*Lock, error) { return acquire(path, unix.LOCK_SH) }
 
 // TryAcquire takes an exclusive lock on path if nobody holds it, and reports whether it did.
-func TryAcquire(path string) (*Lock, bool, error) {
-	l, err := acquire(path, unix.LOCK_EX|unix.LOCK_NB)
+func TryAcquire(path string) (*Lock, bool, error) { return tryAcquire(path, unix.LOCK_EX) }
+
+// TryAcquireShared takes a shared lock on path if nobody holds it exclusively, and reports
+// whether it did.
+func TryAcquireShared(path string) (*Lock, bool, error) { return tryAcquire(path, unix.LOCK_SH) }
+
+func tryAcquire(path string, how int) (*Lock, bool, error) {
+	l, err := acquire(path, how|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
 		return nil, false, nil
 	}
