@@ -15,8 +15,9 @@
 #   BENCH_INTERLEAVE=0   time den's runs, then podman's, instead of taking turns run by run
 #   BENCH_QUIESCE before each run, wait until the CPUs have been 90% idle for this long, 5 s
 #                 at most (default 50ms; 0: do not wait). podman's exec, run and stop leave
-#                 their cleanup running in a process of their own after they return: without
-#                 the wait it is timed as part of den's next run.
+#                 their cleanup running in a process of their own after they return, and den's
+#                 rm and run --rm delete storage after their answer: without the wait that
+#                 work is timed as part of the next run.
 #   BENCH_PODMAN=none    leave podman out even when it is installed (den's figures alone)
 #   BENCH_ROWS    comma-separated rows to run, e.g. BENCH_ROWS=run,runvol,cpin,cpout (default:
 #                 all); the rows are run runnet images create rund exec stop rm par ps runvol
