@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/den-project/den/store/record"
+	"github.com/sirupsen/logrus"
 )
 
 // Storage deleted after the answer.
@@ -26,8 +27,14 @@ import (
 // removal and pruning, system check, df, prune and reset) hold it exclusively while they work
 // (HoldRemovals): they wait for the pending deletions, and a removal that starts meanwhile
 // finds the lock taken and deletes its storage before its record, as when nothing is
-// deferred. A process killed in between leaves a storage container no record claims, which
-// system check reports and --repair deletes, as after a kill in the middle of any removal.
+// deferred.
+//
+// Each deferred deletion leaves a marker, removing/ID under the records directory, from
+// before the record goes until the storage is deleted. A process killed in between (a
+// script's kill, a failed deletion) leaves its marker behind, and the next HoldRemovals, with
+// no deleter alive, finishes what it names: an rmi or a prune never trips over a container
+// that is gone from den's records but not from storage. Without its marker, such a leftover
+// is what system check reports and --repair deletes.
 
 // pendingRemovals are the storage deletions a process has deferred.
 type pendingRemovals struct {
@@ -39,6 +46,9 @@ type pendingRemovals struct {
 
 // removalsLock is the lock that pending storage deletions hold shared.
 func (r *Runtime) removalsLock() string { return filepath.Join(r.recs.dir, "removals.lock") }
+
+// removalMarker marks the deferred deletion of container id's storage.
+func (r *Runtime) removalMarker(id string) string { return filepath.Join(r.recs.dir, "removing", id) }
 
 // DeferStorageDeletion makes Remove and the end of a --rm container run in this process
 // leave the deletion of the container's storage to FinishRemovals, which the caller must
@@ -67,6 +77,13 @@ func (r *Runtime) deferDeletion(id string) bool {
 		}
 		d.lock = lk
 	}
+	marker := r.removalMarker(id)
+	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
+		return false
+	}
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		return false
+	}
 	d.ids = append(d.ids, id)
 	return true
 }
@@ -79,6 +96,7 @@ func (r *Runtime) undefer(id string) {
 	for i, x := range d.ids {
 		if x == id {
 			d.ids = append(d.ids[:i], d.ids[i+1:]...)
+			os.Remove(r.removalMarker(id))
 			break
 		}
 	}
@@ -110,9 +128,34 @@ func (r *Runtime) FinishRemovals() error {
 	for _, id := range ids {
 		if err := r.deleteStorage(id); err != nil {
 			errs = append(errs, fmt.Errorf("container %s: %w", id[:12], err))
+			continue // the marker stays, for the next HoldRemovals
 		}
+		os.Remove(r.removalMarker(id))
 	}
 	return errors.Join(errs...)
+}
+
+// finishLeftovers deletes the storage that the markers of dead deleters name; the caller
+// holds removals.lock exclusively, so no deleter is alive. A marker whose container still
+// has its record (killed before the record went) is only dropped.
+func (r *Runtime) finishLeftovers() {
+	ents, err := os.ReadDir(filepath.Dir(r.removalMarker("x")))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		id := e.Name()
+		if !isContainerID(id) {
+			continue
+		}
+		if !r.recs.exists(id) {
+			if err := r.deleteStorage(id); err != nil {
+				logrus.Warnf("deleting the storage of removed container %s: %v", id[:12], err)
+				continue
+			}
+		}
+		os.Remove(r.removalMarker(id))
+	}
 }
 
 // HoldRemovals waits until no den process has a storage deletion pending, this process's
@@ -131,5 +174,6 @@ func (r *Runtime) HoldRemovals() (release func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	r.finishLeftovers()
 	return lk.Release, nil
 }

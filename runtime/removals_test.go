@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/den-project/den/config"
 )
@@ -82,15 +83,22 @@ func TestDeferredDeletionHoldsTheLockUntilFinished(t *testing.T) {
 		t.Fatal("the lock is held before anything was deferred")
 	}
 	r.DeferStorageDeletion()
-	if !r.deferDeletion("x") || !r.PendingRemovals() {
+	x := newID()
+	if !r.deferDeletion(x) || !r.PendingRemovals() {
 		t.Fatal("the deletion was not deferred")
+	}
+	if _, err := os.Stat(r.removalMarker(x)); err != nil {
+		t.Errorf("no marker for the deferred deletion: %v", err)
 	}
 	if lockFree(t, r, "-x") {
 		t.Error("another process could take the lock exclusively while a deletion was pending")
 	}
-	r.undefer("x") // as when the record could not be removed
+	r.undefer(x) // as when the record could not be removed
 	if r.PendingRemovals() || !lockFree(t, r, "-x") {
 		t.Error("undefer left the deletion pending or the lock held")
+	}
+	if _, err := os.Stat(r.removalMarker(x)); !os.IsNotExist(err) {
+		t.Errorf("undefer left the marker (%v)", err)
 	}
 	if !r.deferDeletion("y") {
 		t.Fatal("the second deletion was not deferred")
@@ -119,6 +127,30 @@ func TestNoDeferringWhileTheLockIsHeldExclusively(t *testing.T) {
 	}
 	if _, err := os.Stat(done); err == nil {
 		t.Error("deferDeletion waited for the lock")
+	}
+}
+
+// The marker of a deleter killed before it removed the record is dropped by the next
+// HoldRemovals, and the container, record and all, stays.
+func TestHoldRemovalsDropsTheMarkerOfAContainerThatKeptItsRecord(t *testing.T) {
+	r := removalsRuntime(t)
+	c := mustCreate(t, r.recs, newContainer("kept", time.Now()))
+	if err := os.MkdirAll(filepath.Dir(r.removalMarker(c.ID)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.removalMarker(c.ID), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	release, err := r.HoldRemovals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if _, err := os.Stat(r.removalMarker(c.ID)); !os.IsNotExist(err) {
+		t.Errorf("the marker is still there (%v)", err)
+	}
+	if !r.recs.exists(c.ID) {
+		t.Error("the container's record went")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -231,4 +232,42 @@ func TestRemovalBesideAHeldLockDeletesStorageFirst(t *testing.T) {
 	if ids := storageContainers(t, d, "containers.json"); slices.Contains(ids, id) {
 		t.Errorf("want the storage of %s deleted by the time rm answered, got %q", id[:12], ids)
 	}
+}
+
+// A deletion cut short after the answer (a script killing what is left of its commands)
+// leaves a marker, and the next command to which storage matters finishes it: rmi finds the
+// image unused, and system check has nothing to report.
+func TestACutShortDeletionIsFinishedByTheNextStorageCommand(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "run", "--name", "gone", "busybox", "true")
+	release := holdStorageContainers(t, d)
+	wantStdout(t, answerWithin(t, d.start(t, "rm", "gone"), 30*time.Second, "den rm gone"), "gone\n")
+	var deleters []string
+	for _, pid := range d.procsNamed(denBinary) {
+		if cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline")); strings.HasSuffix(string(cmdline), "\x00rm\x00gone\x00") {
+			deleters = append(deleters, pid)
+		}
+	}
+	if len(deleters) != 1 {
+		t.Fatalf("want one den process left deleting after the answer, found %q", deleters)
+	}
+	pid, _ := strconv.Atoi(deleters[0])
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !waitUntil(10*time.Second, func() bool { return !livingProcess(deleters[0]) }) {
+		t.Fatalf("the deleter %d did not die", pid)
+	}
+	release()
+	if ids := storageContainers(t, d, "containers.json"); len(ids) != 1 {
+		t.Fatalf("want the cut-short deletion's storage left, got %q", ids)
+	}
+	if r := d.run(t, "rmi", "busybox"); r.code != 0 {
+		t.Errorf("want busybox removed, the cut-short deletion finished first\n%s", r)
+	}
+	if ids := storageContainers(t, d, "containers.json"); len(ids) != 0 {
+		t.Errorf("want no storage container left, got %q", ids)
+	}
+	wantStdout(t, d.run(t, "system", "check"), "")
 }
