@@ -135,6 +135,25 @@ func TestEnterCReadsRunFlagsAsTheCLIDoes(t *testing.T) {
 		{[]string{"den", "container", "run", "-d", "busybox"}, true},
 		{[]string{"den", "image", "run", "-d", "busybox"}, false},
 	}
+	// rm, and run --rm in the foreground without -i or -t, may answer before they are done
+	// (cmd's answerEarly): enter.c forks a waiting parent for them in a joined namespace.
+	for args, want := range map[string]bool{
+		"den rm a b":                   true,
+		"den container rm -f a":        true,
+		"den run --rm busybox true":    true,
+		"den run --rm=false busybox":   false,
+		"den run busybox true":         false,
+		"den run --rm -d busybox":      false,
+		"den run --rm -it busybox sh":  false,
+		"den run --rm -i busybox cat":  false,
+		"den run --rm --tty busybox":   false,
+		"den image rm busybox":         false,
+		"den run --rm --bogus busybox": false,
+	} {
+		if got := userns.AnswersEarly(strings.Fields(args)); got != want {
+			t.Errorf("%q: enter.c reads an early answer %v, want %v", args, got, want)
+		}
+	}
 	for _, c := range cases {
 		if got := userns.RunDetached(c.args); got != c.want {
 			t.Errorf("%q: enter.c reads detach %v, want %v", c.args, got, c.want)

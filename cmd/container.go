@@ -107,8 +107,9 @@ func securityOptions(c *cli.Context) (*runtime.SecurityConfig, error) {
 	}
 	if c.IsSet("cpus") {
 		v := c.Float64("cpus")
-		if math.IsNaN(v) || v <= 0 || v > 1024 {
-			return nil, fmt.Errorf("--cpus %v: give a positive number of CPUs such as 0.5 or 2", v)
+		// Below 0.01 CPUs the CFS quota would be under the kernel's 1 ms minimum.
+		if math.IsNaN(v) || v < 0.01 || v > 1024 {
+			return nil, fmt.Errorf("--cpus %v: give a number of CPUs from 0.01 to 1024, such as 0.5 or 2", v)
 		}
 		s.NanoCPUs = int64(v * 1e9)
 	}
@@ -156,6 +157,10 @@ func createPulling(c *cli.Context, e *env, o *runtime.CreateOptions, policy stri
 		return nil
 	}
 	if policy == runtime.PullAlways || policy == runtime.PullNewer {
+		// What Create would refuse is refused before a pull that takes minutes.
+		if err := e.rt.CheckLimits(o.Security); err != nil {
+			return nil, err
+		}
 		if err := pull(); err != nil {
 			return nil, err
 		}

@@ -47,8 +47,11 @@ type pendingRemovals struct {
 // removalsLock is the lock that pending storage deletions hold shared.
 func (r *Runtime) removalsLock() string { return filepath.Join(r.recs.dir, "removals.lock") }
 
+// removingDir holds the markers of deferred deletions, one empty file per container id.
+func (r *Runtime) removingDir() string { return filepath.Join(r.recs.dir, "removing") }
+
 // removalMarker marks the deferred deletion of container id's storage.
-func (r *Runtime) removalMarker(id string) string { return filepath.Join(r.recs.dir, "removing", id) }
+func (r *Runtime) removalMarker(id string) string { return filepath.Join(r.removingDir(), id) }
 
 // DeferStorageDeletion makes Remove and the end of a --rm container run in this process
 // leave the deletion of the container's storage to FinishRemovals, which the caller must
@@ -77,11 +80,10 @@ func (r *Runtime) deferDeletion(id string) bool {
 		}
 		d.lock = lk
 	}
-	marker := r.removalMarker(id)
-	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
+	if err := os.MkdirAll(r.removingDir(), 0o700); err != nil {
 		return false
 	}
-	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+	if err := os.WriteFile(r.removalMarker(id), nil, 0o600); err != nil {
 		return false
 	}
 	d.ids = append(d.ids, id)
@@ -139,7 +141,7 @@ func (r *Runtime) FinishRemovals() error {
 // holds removals.lock exclusively, so no deleter is alive. A marker whose container still
 // has its record (killed before the record went) is only dropped.
 func (r *Runtime) finishLeftovers() {
-	ents, err := os.ReadDir(filepath.Dir(r.removalMarker("x")))
+	ents, err := os.ReadDir(r.removingDir())
 	if err != nil {
 		return
 	}

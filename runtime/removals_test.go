@@ -135,7 +135,7 @@ func TestNoDeferringWhileTheLockIsHeldExclusively(t *testing.T) {
 func TestHoldRemovalsDropsTheMarkerOfAContainerThatKeptItsRecord(t *testing.T) {
 	r := removalsRuntime(t)
 	c := mustCreate(t, r.recs, newContainer("kept", time.Now()))
-	if err := os.MkdirAll(filepath.Dir(r.removalMarker(c.ID)), 0o700); err != nil {
+	if err := os.MkdirAll(r.removingDir(), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(r.removalMarker(c.ID), nil, 0o600); err != nil {

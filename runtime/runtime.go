@@ -120,11 +120,20 @@ type CreateOptions struct {
 	PublishAll bool
 }
 
+// CheckLimits refuses the cgroup limits of s (--memory, --cpus, --pids-limit) where den cannot
+// set them: rootless. Create checks it; callers that pull first check it before the pull.
+func (r *Runtime) CheckLimits(s *SecurityConfig) error {
+	if s != nil && r.Paths.Rootless && (s.Memory > 0 || s.NanoCPUs > 0 || s.PidsLimit > 0) {
+		return errors.New("--memory, --cpus and --pids-limit need a cgroup of the container's own, which rootless den does not give it: leave them out, or run den as root")
+	}
+	return nil
+}
+
 // Create makes a container record and its storage from an image. A failure leaves nothing
 // behind.
 func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, error) {
-	if s := o.Security; s != nil && r.Paths.Rootless && (s.Memory > 0 || s.NanoCPUs > 0 || s.PidsLimit > 0) {
-		return nil, errors.New("--memory, --cpus and --pids-limit need a cgroup of the container's own, which rootless den does not give it: leave them out, or run den as root")
+	if err := r.CheckLimits(o.Security); err != nil {
+		return nil, err
 	}
 	if o.Name != "" {
 		if err := ValidateName(o.Name); err != nil {

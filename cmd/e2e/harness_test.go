@@ -339,17 +339,25 @@ func (d *den) dataDir() string { return filepath.Dir(d.graphRoot()) }
 // shared until it is (runtime/removals.go).
 func (d *den) removalsSettled(t *testing.T) {
 	t.Helper()
+	d.lockRemovals(t, unix.LOCK_EX)()
+}
+
+// lockRemovals takes den's removals lock (unix.LOCK_SH or unix.LOCK_EX) and returns its
+// release; nothing when no container was ever removed.
+func (d *den) lockRemovals(t *testing.T, how int) (release func()) {
+	t.Helper()
 	f, err := os.Open(filepath.Join(d.dataDir(), "containers", "removals.lock"))
 	if os.IsNotExist(err) {
-		return
+		return func() {}
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
 		t.Fatal(err)
 	}
+	return func() { f.Close() }
 }
 
 // graphRoot is where containers/storage keeps images and containers.

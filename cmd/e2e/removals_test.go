@@ -166,7 +166,7 @@ func TestRmiRightAfterARemovalFindsTheImageUnused(t *testing.T) {
 }
 
 // While another process has a deletion pending (removals.lock held shared), the commands to
-// which a container's storage matters wait for it; ps does not. Den as root deletes at once.
+// which a container's storage matters wait for it; ps does not.
 func TestStorageCommandsWaitForPendingDeletions(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
@@ -179,17 +179,11 @@ func TestStorageCommandsWaitForPendingDeletions(t *testing.T) {
 		{"system", "df"},
 		{"system", "prune", "-f"},
 	} {
-		f, err := os.Open(filepath.Join(d.dataDir(), "containers", "removals.lock"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
-			t.Fatal(err)
-		}
+		release := d.lockRemovals(t, unix.LOCK_SH)
 		wantStdout(t, d.run(t, "ps", "-a", "-q"), "")
 		ch := d.start(t, args...)
 		stillRunning(t, ch, "den "+strings.Join(args, " "))
-		f.Close()
+		release()
 		if r := answerWithin(t, ch, commandTimeout, "den "+strings.Join(args, " ")); r.code != 0 {
 			t.Errorf("want exit 0 once the deletion was done\n%s", r)
 		}
@@ -220,14 +214,7 @@ func TestRemovalBesideAHeldLockDeletesStorageFirst(t *testing.T) {
 	id := d.inspectf(t, "gone", "{{.Id}}")
 	d.mustRun(t, "run", "--rm", "busybox", "true") // makes the lock file, as den's user
 	d.removalsSettled(t)
-	f, err := os.Open(filepath.Join(d.dataDir(), "containers", "removals.lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	defer d.lockRemovals(t, unix.LOCK_EX)()
 	wantStdout(t, d.run(t, "rm", "gone"), "gone\n")
 	if ids := storageContainers(t, d, "containers.json"); slices.Contains(ids, id) {
 		t.Errorf("want the storage of %s deleted by the time rm answered, got %q", id[:12], ids)

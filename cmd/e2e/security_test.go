@@ -173,7 +173,7 @@ func TestDeviceAsRoot(t *testing.T) {
 	// Outside the default device set: the cgroup lets it be opened with r, not with m only.
 	for perms, want := range map[string]string{"rw": "opened", "m": "refused"} {
 		wantStdout(t, d.run(t, "run", "--rm", "--network", "none", "--device", "/dev/loop-control:/dev/lc:"+perms, "busybox", "sh", "-c",
-			"test -c /dev/lc && (exec 3</dev/lc) 2>/dev/null && echo opened || echo refused"), want+"\n")
+			"test -c /dev/lc || { echo missing; exit; }; (exec 3</dev/lc) 2>/dev/null && echo opened || echo refused"), want+"\n")
 	}
 }
 
@@ -183,6 +183,10 @@ func TestResourceLimitsAreCgroupLimitsAsRootAndRefusedRootless(t *testing.T) {
 		d.load(t, "busybox-oci.tar")
 		wantError(t, d.run(t, "run", "--rm", "-m", "64m", "busybox", "true"), 125, "--memory", "rootless")
 		wantError(t, d.run(t, "create", "--cpus", "0", "busybox"), 125, "--cpus")
+		// Under the kernel's smallest CFS quota.
+		wantError(t, d.run(t, "create", "--cpus", "0.001", "busybox"), 125, "--cpus", "0.01")
+		// Refused before a pull, not after it: no registry is asked for this image.
+		wantError(t, d.run(t, "create", "--pull", "always", "-m", "64m", "localhost:1/nosuch"), 125, "--memory", "rootless")
 		wantError(t, d.run(t, "create", "--memory", "lots", "busybox"), 125, "lots")
 		d.wantNoContainers(t)
 	})

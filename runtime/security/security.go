@@ -6,7 +6,6 @@ package security
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -181,19 +180,32 @@ func AddedCapabilities(add, caps []string) []string {
 	return out
 }
 
-// rlimits are the resources --ulimit names, as setrlimit(2) does without RLIMIT_.
-var rlimits = map[string]int{
-	"as": unix.RLIMIT_AS, "core": unix.RLIMIT_CORE, "cpu": unix.RLIMIT_CPU, "data": unix.RLIMIT_DATA,
-	"fsize": unix.RLIMIT_FSIZE, "locks": unix.RLIMIT_LOCKS, "memlock": unix.RLIMIT_MEMLOCK,
-	"msgqueue": unix.RLIMIT_MSGQUEUE, "nice": unix.RLIMIT_NICE, "nofile": unix.RLIMIT_NOFILE,
-	"nproc": unix.RLIMIT_NPROC, "rss": unix.RLIMIT_RSS, "rtprio": unix.RLIMIT_RTPRIO, "rttime": unix.RLIMIT_RTTIME,
-	"sigpending": unix.RLIMIT_SIGPENDING, "stack": unix.RLIMIT_STACK,
+// rlimits are the resources --ulimit names, as setrlimit(2) does without RLIMIT_, in order:
+// a table, not a map, so that no den command builds it at start-up.
+var rlimits = [...]struct {
+	name string
+	num  int
+}{
+	{"as", unix.RLIMIT_AS}, {"core", unix.RLIMIT_CORE}, {"cpu", unix.RLIMIT_CPU}, {"data", unix.RLIMIT_DATA},
+	{"fsize", unix.RLIMIT_FSIZE}, {"locks", unix.RLIMIT_LOCKS}, {"memlock", unix.RLIMIT_MEMLOCK},
+	{"msgqueue", unix.RLIMIT_MSGQUEUE}, {"nice", unix.RLIMIT_NICE}, {"nofile", unix.RLIMIT_NOFILE},
+	{"nproc", unix.RLIMIT_NPROC}, {"rss", unix.RLIMIT_RSS}, {"rtprio", unix.RLIMIT_RTPRIO},
+	{"rttime", unix.RLIMIT_RTTIME}, {"sigpending", unix.RLIMIT_SIGPENDING}, {"stack", unix.RLIMIT_STACK},
+}
+
+// rlimitNamed is the resource number of a --ulimit name.
+func rlimitNamed(name string) (int, bool) {
+	for _, l := range rlimits {
+		if l.name == name {
+			return l.num, true
+		}
+	}
+	return 0, false
 }
 
 // RlimitNumber is the resource number of an OCI rlimit type (RLIMIT_NOFILE).
 func RlimitNumber(typ string) (int, bool) {
-	n, ok := rlimits[strings.ToLower(strings.TrimPrefix(typ, "RLIMIT_"))]
-	return n, ok
+	return rlimitNamed(strings.ToLower(strings.TrimPrefix(typ, "RLIMIT_")))
 }
 
 // ParseUlimit reads --ulimit NAME=SOFT[:HARD] as podman does: NAME a resource of setrlimit(2)
@@ -202,8 +214,12 @@ func RlimitNumber(typ string) (int, bool) {
 func ParseUlimit(s string) (specs.POSIXRlimit, error) {
 	name, vals, ok := strings.Cut(s, "=")
 	name = strings.ToLower(strings.TrimSpace(name))
-	if _, known := rlimits[name]; !ok || !known {
-		return specs.POSIXRlimit{}, fmt.Errorf("--ulimit %q: use NAME=SOFT[:HARD] with NAME one of %s", s, strings.Join(slices.Sorted(maps.Keys(rlimits)), ", "))
+	if _, known := rlimitNamed(name); !ok || !known {
+		names := make([]string, len(rlimits))
+		for i, l := range rlimits {
+			names[i] = l.name
+		}
+		return specs.POSIXRlimit{}, fmt.Errorf("--ulimit %q: use NAME=SOFT[:HARD] with NAME one of %s", s, strings.Join(names, ", "))
 	}
 	limit := func(v string) (uint64, error) {
 		switch v = strings.TrimSpace(v); v {

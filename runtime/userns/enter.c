@@ -505,25 +505,37 @@ const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", 
 const char *den_run_bool_flags[] = {"interactive", "i", "tty", "t", "rm", "publish-all", "P", "detach", "d",
 				    "quiet", "q", "tls-verify", "privileged", "read-only", "init", "help", "h", NULL};
 
-// den_run_detached reports whether argv is `den run -d ...` (or `den container run`), by the
-// flags before the image. 0 also means "cannot tell": the caller then does what it did
-// before, so a wrong 0 costs time, never correctness; a wrong 1 only starts a monitor that
-// is told nothing and exits.
-int den_run_detached(int argc, char **argv) {
+// Flags of `den run` that enter.c acts on (scan_run).
+enum { RUN_DETACH = 1, RUN_RM = 2, RUN_STDIN = 4 };
+
+// bool_value reads the =VALUE of a boolean flag: 1, 0, or -1 when it is neither.
+static int bool_value(const char *eq) {
+	if (eq == NULL || strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "1") == 0)
+		return 1;
+	if (strcmp(eq + 1, "false") == 0 || strcmp(eq + 1, "0") == 0)
+		return 0;
+	return -1;
+}
+
+// scan_run reads the flags before the image of `den run ...` (or `den container run`) and
+// returns which of -d, --rm and -i/-t are set (RUN_*), or -1 when argv is not such a command
+// or the flags cannot be told: callers then do what they did before, so a wrong guess costs
+// time, never correctness.
+static int scan_run(int argc, char **argv) {
 	const char *noun;
 	const char *cmd = find_command(argc, argv, &noun);
 	if (cmd == NULL || noun != NULL || strcmp(cmd, "run") != 0)
-		return 0;
+		return -1;
 	int i = 1;
 	while (i < argc && argv[i] != cmd)
 		i++;
-	int detach = 0;
+	int set = 0;
 	for (i++; i < argc; i++) {
 		const char *a = argv[i];
 		if (a[0] != '-' || strcmp(a, "-") == 0)
-			return detach; // the image
+			return set; // the image
 		if (strcmp(a, "--") == 0)
-			return 0;
+			return -1;
 		if (a[1] == '-') {
 			const char *name = a + 2, *eq = strchr(name, '=');
 			size_t n = eq ? (size_t)(eq - name) : strlen(name);
@@ -533,14 +545,19 @@ int den_run_detached(int argc, char **argv) {
 				continue;
 			}
 			if (!listed(den_run_bool_flags, name, n))
-				return 0;
-			if (n == 6 && strncmp(name, "detach", 6) == 0) {
-				if (eq == NULL || strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "1") == 0)
-					detach = 1;
-				else if (strcmp(eq + 1, "false") == 0 || strcmp(eq + 1, "0") == 0)
-					detach = 0;
-				else
-					return 0;
+				return -1;
+			int bit = 0;
+			if (n == 6 && strncmp(name, "detach", 6) == 0)
+				bit = RUN_DETACH;
+			else if (n == 2 && strncmp(name, "rm", 2) == 0)
+				bit = RUN_RM;
+			else if ((n == 11 && strncmp(name, "interactive", 11) == 0) || (n == 3 && strncmp(name, "tty", 3) == 0))
+				bit = RUN_STDIN;
+			if (bit != 0) {
+				int v = bool_value(eq);
+				if (v < 0)
+					return -1;
+				set = v ? set | bit : set & ~bit;
 			}
 			continue;
 		}
@@ -553,12 +570,21 @@ int den_run_detached(int argc, char **argv) {
 				break;
 			}
 			if (!listed(den_run_bool_flags, c, 1))
-				return 0;
+				return -1;
 			if (*c == 'd')
-				detach = 1;
+				set |= RUN_DETACH;
+			if (*c == 'i' || *c == 't')
+				set |= RUN_STDIN;
 		}
 	}
-	return 0; // no image: the command will fail
+	return -1; // no image: the command will fail
+}
+
+// den_run_detached reports whether argv is `den run -d ...`. 0 also means "cannot tell"; a
+// wrong 1 only starts a monitor that is told nothing and exits.
+int den_run_detached(int argc, char **argv) {
+	int set = scan_run(argc, argv);
+	return set > 0 && (set & RUN_DETACH);
 }
 
 // spawn_premonitor starts the monitor of `den run -d` at once, in the namespace this process
@@ -628,14 +654,18 @@ static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 	den_premonitor_ready = ready[0];
 }
 
-// answers_early reports whether the command may give its answer before it is done (see
-// den_userns_answer): rm, and run in the foreground, whose storage deletions come after.
-static int answers_early(int argc, char **argv) {
+// den_answers_early reports whether the command may give its answer before it is done (see
+// den_userns_answer): rm, and run --rm in the foreground without -i or -t (cmd's
+// answerEarly), whose storage deletions come after.
+int den_answers_early(int argc, char **argv) {
 	const char *noun;
 	const char *cmd = find_command(argc, argv, &noun);
 	if (cmd == NULL || noun != NULL)
 		return 0;
-	return strcmp(cmd, "rm") == 0 || (strcmp(cmd, "run") == 0 && !den_run_detached(argc, argv));
+	if (strcmp(cmd, "rm") == 0)
+		return 1;
+	int set = scan_run(argc, argv);
+	return set > 0 && (set & (RUN_DETACH | RUN_RM | RUN_STDIN)) == RUN_RM;
 }
 
 __attribute__((constructor)) static void den_enter_userns(int argc, char **argv) {
@@ -678,7 +708,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		// child, with this process waiting for the status, as on the path below.
 		int status[2];
 		pid_t child = -1;
-		if (answers_early(argc, argv) && pipe2(status, O_CLOEXEC) == 0) {
+		if (den_answers_early(argc, argv) && pipe2(status, O_CLOEXEC) == 0) {
 			pid_t parent = getpid();
 			child = fork();
 			if (child == 0) {

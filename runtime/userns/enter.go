@@ -12,6 +12,7 @@ package userns
 // extern int den_premonitor_pid, den_premonitor_go, den_premonitor_ready;
 // extern char den_premonitor_id[65];
 // extern int den_run_detached(int argc, char **argv);
+// extern int den_answers_early(int argc, char **argv);
 // extern int den_transfer_command(int argc, char **argv);
 // extern const char *den_run_value_flags[];
 // extern const char *den_run_bool_flags[];
@@ -87,6 +88,13 @@ func TakePremonitor() (id string, goW, ready *os.File, ok bool) {
 // `den run`, for the tests.
 func RunDetached(args []string) bool {
 	return withArgv(args, func(argc C.int, argv **C.char) C.int { return C.den_run_detached(argc, argv) }) == 1
+}
+
+// AnswersEarly is enter.c's reading of args (a whole command line, den first) as a command
+// that may answer before it is done (Answer), for which a joined namespace forks a waiting
+// parent too; for the tests.
+func AnswersEarly(args []string) bool {
+	return withArgv(args, func(argc C.int, argv **C.char) C.int { return C.den_answers_early(argc, argv) }) == 1
 }
 
 // TransferCommand is enter.c's reading of args (a whole command line, den first) as a
