@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
 #include <linux/mount.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -210,14 +211,18 @@ __attribute__((constructor(149))) static void take_kept(void) {
 	close(fd);
 }
 
-// den_initexec is called by runtime/prefault at the Go runtime's first memory mapping, in
-// every den process: by then runc's nsenter constructor has run and returned, which it does
-// only in the init that goes on to become the container's process. There, when den-init is
-// linked in, the process becomes den-init, with the same environment and descriptors
-// (runc's pipes), which libcontainer's init in den-init picks up: the sealed kept den-init
-// when take_kept found it, else one copied into a sealed memfd. Any failure leaves den to
-// run the init itself.
+// den_initexec is called by __wrap_pthread_getattr_np below and, should that not have run, by
+// runtime/prefault at the Go runtime's first memory mapping, in every den process; it tries
+// once. By then runc's nsenter constructor has run and returned, which it does only in the
+// init that goes on to become the container's process. There, when den-init is linked in,
+// the process becomes den-init, with the same environment and descriptors (runc's pipes),
+// which libcontainer's init in den-init picks up: the sealed kept den-init when take_kept
+// found it, else one copied into a sealed memfd. Any failure leaves den to run the init
+// itself.
 void den_initexec(void) {
+	static int tried;
+	if (__atomic_load_n(&tried, __ATOMIC_RELAXED) || __atomic_exchange_n(&tried, 1, __ATOMIC_RELAXED))
+		return;
 	size_t n = den_initexec_size();
 	if (n == 0 || getenv("_LIBCONTAINER_INITPIPE") == NULL)
 		return;
@@ -228,6 +233,22 @@ void den_initexec(void) {
 		den_init_sealed = -1;
 	}
 	den_exec_blob(den_init_blob, n, "den-init", argv);
+}
+
+int __real_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr);
+
+// __wrap_pthread_getattr_np stands for the C library's pthread_getattr_np (the link wraps it,
+// see initexec.go), which cgo's start-up calls first thing in the Go runtime's start, to learn
+// the main thread's stack (reading /proc/self/maps for it): in a container's init, runc's
+// nsenter constructor has run and returned by then. The init becomes den-init here, before
+// the Go runtime of den's binary has done anything; left to den_initexec's other caller, the
+// runtime's first memory mapping, it first went through cgo's start-up and the runtime's own,
+// whose pages of den's large binary a freshly cloned process faults in one at a time: 1 to
+// 4 ms on every container start and exec here. (main itself cannot be wrapped: the Go linker
+// tests its linker's flags on a program that would then lack the wrapper.)
+int __wrap_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr) {
+	den_initexec();
+	return __real_pthread_getattr_np(thread, attr);
 }
 
 // den_transfer_size is the size of the whole den a core build carries, 0 in any other build.

@@ -19,6 +19,7 @@
 // no more write to the binary that starts it than to den's own (CVE-2019-5736).
 package initexec
 
+// #cgo LDFLAGS: -Wl,--wrap=pthread_getattr_np
 // #include <stddef.h>
 // #include <stdlib.h>
 // size_t den_initexec_size(void);

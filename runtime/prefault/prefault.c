@@ -9,8 +9,9 @@
 // mmap(MAP_FIXED|MAP_ANONYMOUS, PROT_READ|PROT_WRITE) only when it is about to use it, and
 // in a cgo binary it calls the C library's mmap for that: the link wraps mmap
 // (-Wl,--wrap=mmap, see prefault.go), so those mappings arrive here. Reservations
-// (PROT_NONE), file mappings and the runtime's other mappings are left as they are. The
-// first such call is also where a container's init hands over to den-init (runtime/initexec).
+// (PROT_NONE), file mappings and the runtime's other mappings are left as they are. A
+// container's init hands over to den-init at cgo's start-up (runtime/initexec); the first
+// such call is where it would otherwise.
 #define _GNU_SOURCE
 #include <link.h>
 #include <stdint.h>
@@ -122,7 +123,8 @@ static int populate_code(struct dl_phdr_info *info, size_t size, void *data) {
 // goes on into Go is a child, which a fork leaves without the parent's populated page tables
 // of file mappings; the Go runtime only ever starts in that child.
 static void den_prefault_start(void) {
-	// A container's init leaves den's binary for den-init here, before anything of den's is
+	// A container's init that has not left den's binary for den-init yet (runtime/initexec
+	// wraps pthread_getattr_np for that) leaves it here, before anything of den's is
 	// populated for nothing.
 	if (den_initexec != NULL)
 		den_initexec();
