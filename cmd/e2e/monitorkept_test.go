@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -195,4 +196,47 @@ func monitorIsDen(t *testing.T, d *den, o execOpts) {
 	if got := monitorProgram(t, d, id); got != want {
 		t.Errorf("the monitor of start runs %s, want den itself, %s", got, want)
 	}
+}
+
+// cpusAllowed is the Cpus_allowed_list of /proc/PATH/status: "self", "PID" or "PID/task/TID".
+func cpusAllowed(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", path, "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no Cpus_allowed_list in /proc/%s/status", path)
+	return ""
+}
+
+// run -d starts its monitor on a CPU other than den's (runtime/userns, spawn_premonitor),
+// which takes pinning the monitor there for a moment: the monitor, every thread of it and the
+// container must then be free to run on every CPU den could.
+func TestDetachedMonitorAndContainerRunOnEveryCPU(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	want := cpusAllowed(t, "self")
+	id := strings.TrimSpace(d.mustRun(t, "run", "-d", "--name", "cpus", "busybox", "sleep", "300").stdout)
+	if got := cpusAllowed(t, strconv.Itoa(d.pidOf(t, "cpus"))); got != want {
+		t.Errorf("the container may run on CPUs %s, want %s", got, want)
+	}
+	pids := d.monitorPids(t, id[:12])
+	if len(pids) != 1 {
+		t.Fatalf("want one monitor of %s, found %v", id[:12], pids)
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pids[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		if got := cpusAllowed(t, fmt.Sprintf("%d/task/%s", pids[0], task.Name())); got != want {
+			t.Errorf("monitor thread %s may run on CPUs %s, want %s", task.Name(), got, want)
+		}
+	}
+	d.mustRun(t, "rm", "-f", "-t", "0", "cpus")
 }
