@@ -94,6 +94,9 @@ func named(c *cli.Context) bool { return c.NArg() > 0 || c.Bool("latest") }
 // containerRefs are the containers the command names: its arguments, or with --latest the
 // one created last.
 func containerRefs(c *cli.Context, rt *runtime.Runtime) ([]string, error) {
+	if err := allOrLatest(c); err != nil {
+		return nil, err
+	}
 	if !c.Bool("latest") {
 		return c.Args().Slice(), nil
 	}
@@ -110,6 +113,15 @@ func containerRefs(c *cli.Context, rt *runtime.Runtime) ([]string, error) {
 	return []string{cs[0].ID}, nil
 }
 
+// allOrLatest refuses --all together with --latest, as podman does: one names every
+// container, the other one.
+func allOrLatest(c *cli.Context) error {
+	if c.Bool("all") && c.Bool("latest") {
+		return withCode(125, errors.New("--all and --latest: give one or the other"))
+	}
+	return nil
+}
+
 // allFlag is --all of stop, kill and restart: the containers running, or all of them.
 func allFlag(which string) cli.Flag {
 	return &cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "act on all " + which + " containers"}
@@ -118,6 +130,9 @@ func allFlag(which string) cli.Flag {
 // needTargets checks, before any namespace work, that the command has containers to act on:
 // its arguments, or --all and none.
 func needTargets(c *cli.Context, usage string) error {
+	if err := allOrLatest(c); err != nil {
+		return err
+	}
 	if c.Bool("all") {
 		if c.NArg() > 0 {
 			return withCode(125, fmt.Errorf("--all and containers %s: give one or the other", strings.Join(c.Args().Slice(), " ")))

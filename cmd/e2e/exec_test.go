@@ -42,6 +42,12 @@ func TestExecRunsInAContainerStartedByAnotherInvocation(t *testing.T) {
 		})
 	}
 
+	t.Run("a missing --env-file is an error before anything runs", func(t *testing.T) {
+		wantError(t, d.run(t, "exec", "--env-file", filepath.Join(d.home, "nosuch"), "ex", "sh", "-c", "echo ran > /tmp/envfile-ran"), 125, "nosuch")
+		if r := d.run(t, "exec", "ex", "test", "-e", "/tmp/envfile-ran"); r.code != 1 {
+			t.Errorf("the command ran despite the missing env file\n%s", r)
+		}
+	})
 	t.Run("a missing command exits 127", func(t *testing.T) {
 		wantError(t, d.run(t, "exec", "ex", "nosuchcmd"), 127, "nosuchcmd")
 	})

@@ -373,6 +373,24 @@ func TestLatestActsOnTheContainerCreatedLast(t *testing.T) {
 	d.mustRun(t, "rm", "-l")
 	wantStdout(t, d.run(t, "inspect", "--latest", "-f", "{{.Name}}"), "a\n")
 	wantError(t, d.run(t, "stop", "-l", "a"), 125, "--latest")
+	// kill, restart, pause and unpause take -l too; with -a it is refused, as in podman,
+	// before anything is done.
+	d.mustRun(t, "start", "a")
+	d.mustRun(t, "create", "--name", "d", "--network", "none", "busybox", "sleep", "1000")
+	d.mustRun(t, "restart", "-l", "-t", "0")
+	d.waitForState(t, "d", "{{.State.Status}}", "running", 10*time.Second)
+	// Rootless, pause has no freezer to use (maint_test.go): -l gets that far.
+	wantError(t, d.run(t, "pause", "-l"), 125, "pausing containers needs a cgroup freezer")
+	wantError(t, d.run(t, "unpause", "-l"), 125, "unpausing containers needs a cgroup freezer")
+	d.mustRun(t, "kill", "-l")
+	wantStdout(t, d.run(t, "wait", "d"), "137\n")
+	for _, cmd := range []string{"stop", "kill", "restart", "pause", "unpause", "rm"} {
+		wantError(t, d.run(t, cmd, "-a", "-l"), 125, "--all and --latest")
+	}
+	if got := d.mustRun(t, "ps", "-a", "--format", "{{.Names}}").stdout; !strings.Contains(got, "a") || !strings.Contains(got, "d") {
+		t.Errorf("after the refused -a -l commands, want a and d still there, ps -a lists %q", got)
+	}
+	d.mustRun(t, "rm", "-f", "-t", "0", "d")
 	d.mustRun(t, "create", "--name", "c", "--network", "none", "busybox", "echo", "from-c")
 	wantStdout(t, d.run(t, "start", "-a", "-l"), "from-c\n")
 	d.mustRun(t, "rm", "a", "c")
@@ -404,6 +422,23 @@ func TestStopAndRmForceOfSeveralWaitTogether(t *testing.T) {
 	start()
 	timed("rm", "-f", "a", "b", "c")
 	d.wantNoContainers(t)
+}
+
+// A stop of several in which one does not exist stops the others, prints them in order and
+// names the missing one in its one line of error, exit 125, as podman's does.
+func TestStopOfSeveralWithOneMissingStopsTheOthers(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	for _, n := range []string{"a", "b"} {
+		d.runDetached(t, "--name", n, "--network", "none", "busybox", "sleep", "1000")
+	}
+	r := d.run(t, "stop", "-t", "0", "a", "nosuch", "b")
+	wantError(t, r, 125, "nosuch")
+	if r.stdout != "a\nb\n" {
+		t.Errorf("want a and b on stdout, got %q", r.stdout)
+	}
+	wantStdout(t, d.run(t, "ps", "-a", "--format", "{{.Names}} {{.State}}", "--sort", "names"), "a exited\nb exited\n")
+	d.mustRun(t, "rm", "a", "b")
 }
 
 // rm -i (--ignore) takes a container that does not exist as removed, as podman does.

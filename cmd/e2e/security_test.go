@@ -188,7 +188,10 @@ func TestResourceLimitsAreCgroupLimitsAsRootAndRefusedRootless(t *testing.T) {
 		// Refused before a pull, not after it: no registry is asked for this image.
 		wantError(t, d.run(t, "create", "--pull", "always", "-m", "64m", "localhost:1/nosuch"), 125, "--memory", "rootless")
 		wantError(t, d.run(t, "create", "--memory", "lots", "busybox"), 125, "lots")
+		wantError(t, d.run(t, "create", "--pids-limit", "0", "busybox"), 125, "--pids-limit 0", "-1")
 		d.wantNoContainers(t)
+		// -1 is podman's "no limit": nothing for a cgroup to do, so rootless runs it.
+		wantStdout(t, d.run(t, "run", "--rm", "--network", "none", "--pids-limit", "-1", "busybox", "echo", "unlimited"), "unlimited\n")
 	})
 	t.Run("root", func(t *testing.T) {
 		d := newRootDen(t)
