@@ -394,6 +394,7 @@ Examples:
 					return err
 				}
 				o.ID = mon.ID
+				o.SyncLater = true
 			}
 			ctr, err := createPulling(c, e, &o, policy)
 			if err != nil {
@@ -403,7 +404,8 @@ Examples:
 				return err
 			}
 			if mon != nil {
-				if err := mon.Start(ctr); err != nil {
+				// The record is synced while the monitor starts the container.
+				if err := mon.Start(ctr, func() error { return e.rt.SyncRecord(ctr) }); err != nil {
 					if o.Remove {
 						_, _ = e.rt.RemoveWithVolumes(ctx, ctr.ID, true, false, 0)
 					}

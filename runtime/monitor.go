@@ -75,7 +75,7 @@ func (r *Runtime) StartDetached(c *Container) error {
 	if err != nil {
 		return err
 	}
-	return m.Start(c)
+	return m.Start(c, nil)
 }
 
 // Monitor is a container's monitor started before the container exists: its start-up, that
@@ -161,10 +161,16 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 }
 
 // Start tells the monitor its container, now created, and waits until the container runs.
-func (m *Monitor) Start(c *Container) error {
+// meanwhile, when given, runs while the monitor starts the container, whatever comes of the
+// start; its error is returned when the start's is nil.
+func (m *Monitor) Start(c *Container, meanwhile func() error) error {
 	defer m.ready.Close()
 	_, err := m.goW.Write(m.line)
 	m.goW.Close()
+	var also error
+	if meanwhile != nil {
+		also = meanwhile()
+	}
 	var rep startReport
 	if err == nil {
 		err = json.NewDecoder(m.ready).Decode(&rep)
@@ -172,6 +178,9 @@ func (m *Monitor) Start(c *Container) error {
 	m.release()
 	if err != nil {
 		return fmt.Errorf("container %s: its monitor died before starting it", c.Name)
+	}
+	if rep.Error == "" && also != nil {
+		return also
 	}
 	if rep.Error != "" {
 		if rep.Code != 0 && rep.Code != 125 {
@@ -316,6 +325,8 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 	h.cons = s.cons
 	pid, _ := s.proc.Pid()
 	started(pid)
+	// After the report, not before: den run -d has its answer a disk write sooner.
+	s.syncRecord()
 	// The monitor lives as long as the container: give back what starting it took. Storage
 	// is opened again for the cleanup at exit.
 	r.Close()

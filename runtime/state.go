@@ -170,8 +170,10 @@ func ValidateName(name string) error {
 }
 
 // create registers a new record under its name. The name registry lock makes the check and
-// the claim one step, so of many concurrent creates with one name exactly one wins.
-func (r records) create(c *Container) error {
+// the claim one step, so of many concurrent creates with one name exactly one wins. With
+// syncLater the record and the name are not synced: the caller syncs them (records.sync)
+// before it answers.
+func (r records) create(c *Container, syncLater bool) error {
 	if err := os.MkdirAll(r.namesDir(), 0o700); err != nil {
 		return fmt.Errorf("creating container directory: %w", err)
 	}
@@ -192,12 +194,16 @@ func (r records) create(c *Container) error {
 	if err := os.Mkdir(filepath.Join(r.dir, c.ID), 0o700); err != nil {
 		return fmt.Errorf("creating container directory: %w", err)
 	}
-	if err := r.save(c); err != nil {
+	save := r.save
+	if syncLater {
+		save = r.saveUnsynced
+	}
+	if err := save(c); err != nil {
 		os.RemoveAll(filepath.Join(r.dir, c.ID))
 		return err
 	}
 	write := record.WriteFile
-	if c.Config.Remove {
+	if c.Config.Remove || syncLater {
 		write = record.WriteFileVolatile
 	}
 	if err := write(namePath, []byte(c.ID+"\n"), 0o600); err != nil {
@@ -205,6 +211,30 @@ func (r records) create(c *Container) error {
 		return err
 	}
 	return nil
+}
+
+// saveUnsynced writes c's record as save does, without the sync, for syncState to make
+// durable later.
+func (r records) saveUnsynced(c *Container) error {
+	return record.WriteJSONVolatile(r.path(c.ID), c)
+}
+
+// syncState makes c's record, written with saveUnsynced, durable; a --rm container's stays
+// volatile.
+func (r records) syncState(c *Container) error {
+	if c.Config.Remove {
+		return nil
+	}
+	return record.SyncFile(r.path(c.ID))
+}
+
+// sync makes c's record and name, created with syncLater, durable. A --rm container's are
+// volatile by design and left so.
+func (r records) sync(c *Container) error {
+	if err := r.syncState(c); err != nil || c.Config.Remove {
+		return err
+	}
+	return record.SyncFile(filepath.Join(r.namesDir(), c.Name))
 }
 
 // remove deletes a record and frees its name. The caller holds the container's lock.

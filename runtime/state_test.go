@@ -37,7 +37,7 @@ func TestHelperProcess(t *testing.T) {
 			}
 		}
 		c := &Container{ID: newID(), Name: os.Getenv(helperName), Created: time.Now(), State: State{Status: StatusCreated}}
-		err := r.create(c)
+		err := r.create(c, false)
 		switch {
 		case err == nil:
 			fmt.Println("created", c.ID)
@@ -76,10 +76,43 @@ func newContainer(name string, created time.Time) *Container {
 
 func mustCreate(t *testing.T, r records, c *Container) *Container {
 	t.Helper()
-	if err := r.create(c); err != nil {
+	if err := r.create(c, false); err != nil {
 		t.Fatalf("create %s (%s): %v", c.Name, c.ID, err)
 	}
 	return c
+}
+
+// A record created to be synced later (run -d) is whole and named at once, and sync makes
+// both files durable; a --rm container's stay volatile, and a name gone since is an error that
+// says which file.
+func TestRecordsCreatedToSyncLater(t *testing.T) {
+	r := testRecords(t)
+	c := newContainer("later", time.Now().Round(0))
+	if err := r.create(c, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.load(c.ID)
+	if err != nil || got.Name != "later" {
+		t.Fatalf("load: %+v, %v", got, err)
+	}
+	if byName, err := r.resolve("later"); err != nil || byName.ID != c.ID {
+		t.Fatalf("resolve later: %+v, %v", byName, err)
+	}
+	if err := r.sync(c); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	gone := newContainer("gone", time.Now())
+	mustCreate(t, r, gone)
+	if err := os.Remove(filepath.Join(r.namesDir(), "gone")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.sync(gone); err == nil || !strings.Contains(err.Error(), filepath.Join("names", "gone")) {
+		t.Errorf("sync with the name file gone: %v, want an error naming it", err)
+	}
+	gone.Config.Remove = true
+	if err := r.sync(gone); err != nil {
+		t.Errorf("sync of a --rm container's volatile record: %v, want nothing done", err)
+	}
 }
 
 func TestRecordsCreateThenLoadRoundTrips(t *testing.T) {
@@ -110,7 +143,7 @@ func TestRecordsCreateRefusesANameInUse(t *testing.T) {
 	r := testRecords(t)
 	first := mustCreate(t, r, newContainer("web", time.Now()))
 	second := newContainer("web", time.Now())
-	err := r.create(second)
+	err := r.create(second, false)
 	if !errors.Is(err, ErrNameInUse) {
 		t.Fatalf("second create err = %v, want ErrNameInUse", err)
 	}
@@ -533,7 +566,7 @@ func TestAGeneratedNameThatIsTakenIsDrawnAgain(t *testing.T) {
 	r := New(&config.Paths{DataDir: t.TempDir(), RuntimeDir: t.TempDir()}, nil)
 	id := func(b byte) string { return strings.Repeat(string(b), 64) }
 	taken := &Container{ID: id('a'), Name: "bold_owl_0001", State: State{Status: StatusCreated}}
-	if err := r.claimRecord(taken, false); err != nil {
+	if err := r.claimRecord(taken, false, false); err != nil {
 		t.Fatal(err)
 	}
 	draws := []string{"bold_owl_0001", "bold_owl_0001", "calm_yak_0002"}
@@ -542,7 +575,7 @@ func TestAGeneratedNameThatIsTakenIsDrawnAgain(t *testing.T) {
 	drawName = func() string { n := draws[0]; draws = draws[1:]; return n }
 
 	c := &Container{ID: id('b'), Name: drawName(), State: State{Status: StatusCreated}}
-	if err := r.claimRecord(c, true); err != nil {
+	if err := r.claimRecord(c, true, false); err != nil {
 		t.Fatalf("generated name: %v", err)
 	}
 	if c.Name != "calm_yak_0002" {
@@ -553,7 +586,7 @@ func TestAGeneratedNameThatIsTakenIsDrawnAgain(t *testing.T) {
 	}
 
 	chosen := &Container{ID: id('c'), Name: "bold_owl_0001", State: State{Status: StatusCreated}}
-	if err := r.claimRecord(chosen, false); !errors.Is(err, ErrNameInUse) {
+	if err := r.claimRecord(chosen, false, false); !errors.Is(err, ErrNameInUse) {
 		t.Fatalf("chosen name in use: err = %v, want ErrNameInUse", err)
 	}
 	if r.recs.exists(chosen.ID) {
@@ -567,7 +600,7 @@ func TestAGeneratedNameThatIsTakenIsDrawnAgain(t *testing.T) {
 func TestLockOfARemovedContainerIsNotFound(t *testing.T) {
 	r := New(&config.Paths{DataDir: t.TempDir(), RuntimeDir: t.TempDir()}, nil)
 	c := &Container{ID: strings.Repeat("d", 64), Name: "gone", State: State{Status: StatusExited}}
-	if err := r.claimRecord(c, false); err != nil {
+	if err := r.claimRecord(c, false, false); err != nil {
 		t.Fatal(err)
 	}
 	lk, err := r.lockContainer(c.ID)

@@ -116,6 +116,20 @@ func writeFile(path string, data []byte, perm os.FileMode, sync bool) error {
 	return nil
 }
 
+// SyncFile makes what path holds now durable, for a file written with WriteFileVolatile that
+// must be on disk before its writer answers (see runtime's CreateOptions.SyncLater).
+func SyncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	return nil
+}
+
 // WriteJSON stores v as JSON with WriteFile, compact: listings decode a thousand records,
 // and indentation was a third of their bytes.
 func WriteJSON(path string, v any) error { return writeJSON(path, v, true) }
