@@ -405,13 +405,17 @@ Examples:
 			}
 			if mon != nil {
 				// The record is synced while the monitor starts the container.
-				if err := mon.Start(ctr, func() error { return e.rt.SyncRecord(ctr) }); err != nil {
+				var syncErr error
+				if err := mon.Start(ctr, func() { syncErr = e.rt.SyncRecord(ctr) }); err != nil {
 					if o.Remove {
 						_, _ = e.rt.RemoveWithVolumes(ctx, ctr.ID, true, false, 0)
 					}
 					return err
 				}
 				fmt.Fprintln(c.App.Writer, ctr.ID)
+				if syncErr != nil {
+					return withCode(125, fmt.Errorf("container %s runs, but its record may not survive a power loss: %w", ctr.Name, syncErr))
+				}
 				return nil
 			}
 			// Not with stdin or a terminal: den would go on reading the user's keys after

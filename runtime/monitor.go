@@ -162,14 +162,13 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 
 // Start tells the monitor its container, now created, and waits until the container runs.
 // meanwhile, when given, runs while the monitor starts the container, whatever comes of the
-// start; its error is returned when the start's is nil.
-func (m *Monitor) Start(c *Container, meanwhile func() error) error {
+// start.
+func (m *Monitor) Start(c *Container, meanwhile func()) error {
 	defer m.ready.Close()
 	_, err := m.goW.Write(m.line)
 	m.goW.Close()
-	var also error
 	if meanwhile != nil {
-		also = meanwhile()
+		meanwhile()
 	}
 	var rep startReport
 	if err == nil {
@@ -178,9 +177,6 @@ func (m *Monitor) Start(c *Container, meanwhile func() error) error {
 	m.release()
 	if err != nil {
 		return fmt.Errorf("container %s: its monitor died before starting it", c.Name)
-	}
-	if rep.Error == "" && also != nil {
-		return also
 	}
 	if rep.Error != "" {
 		if rep.Code != 0 && rep.Code != 125 {
@@ -325,8 +321,6 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 	h.cons = s.cons
 	pid, _ := s.proc.Pid()
 	started(pid)
-	// After the report, not before: den run -d has its answer a disk write sooner.
-	s.syncRecord()
 	// The monitor lives as long as the container: give back what starting it took. Storage
 	// is opened again for the cleanup at exit.
 	r.Close()

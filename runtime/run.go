@@ -171,8 +171,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	if c.Config.Health != nil {
 		c.State.Health = &HealthState{Status: HealthStarting}
 	}
-	// Synced by the caller once it has said the container runs (session.syncRecord).
-	if err := r.recs.saveUnsynced(c); err != nil {
+	if err := r.recs.save(c); err != nil {
 		_ = s.cont.Signal(unix.SIGKILL)
 		_, _ = s.proc.Wait()
 		s.release()
@@ -186,14 +185,6 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	go s.healthLoop(ctx)
 	logrus.Debugf("container started")
 	return s, nil
-}
-
-// syncRecord makes the record begin wrote durable. A failure is only logged: the container
-// runs, and its record is there for every den command; only a power loss could take it.
-func (s *session) syncRecord() {
-	if err := s.r.recs.syncState(s.c); err != nil {
-		logrus.Warnf("container %s: %v", s.c.Name, err)
-	}
 }
 
 // release frees what a finished session holds.
@@ -286,7 +277,6 @@ func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (i
 	if err != nil {
 		return exitCodeOf(err), err
 	}
-	s.syncRecord()
 	code := waitAttached(s.cont, s.proc, s.cons, stdio)
 	// The console is closed by waitAttached's caller only after output is drained.
 	return code, s.end(code)

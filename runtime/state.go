@@ -213,25 +213,19 @@ func (r records) create(c *Container, syncLater bool) error {
 	return nil
 }
 
-// saveUnsynced writes c's record as save does, without the sync, for syncState to make
-// durable later.
+// saveUnsynced writes c's record as save does, without the sync.
 func (r records) saveUnsynced(c *Container) error {
 	return record.WriteJSONVolatile(r.path(c.ID), c)
 }
 
-// syncState makes c's record, written with saveUnsynced, durable; a --rm container's stays
-// volatile.
-func (r records) syncState(c *Container) error {
+// sync makes c's record and name, created with syncLater, durable. The record may be a newer
+// one by then, which its writer (the monitor, begin) synced before it said so. A --rm container's are
+// volatile by design and left so.
+func (r records) sync(c *Container) error {
 	if c.Config.Remove {
 		return nil
 	}
-	return record.SyncFile(r.path(c.ID))
-}
-
-// sync makes c's record and name, created with syncLater, durable. A --rm container's are
-// volatile by design and left so.
-func (r records) sync(c *Container) error {
-	if err := r.syncState(c); err != nil || c.Config.Remove {
+	if err := record.SyncFile(r.path(c.ID)); err != nil {
 		return err
 	}
 	return record.SyncFile(filepath.Join(r.namesDir(), c.Name))

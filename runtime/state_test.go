@@ -102,7 +102,9 @@ func TestRecordsCreatedToSyncLater(t *testing.T) {
 		t.Fatalf("sync: %v", err)
 	}
 	gone := newContainer("gone", time.Now())
-	mustCreate(t, r, gone)
+	if err := r.create(gone, true); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Remove(filepath.Join(r.namesDir(), "gone")); err != nil {
 		t.Fatal(err)
 	}

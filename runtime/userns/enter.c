@@ -33,6 +33,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -625,10 +626,11 @@ static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 	char short_id[13];
 	snprintf(short_id, sizeof short_id, "%.12s", den_premonitor_id);
 	// The child waits until it has been moved to another CPU, then may run anywhere again, as
-	// the container it will start must.
+	// the container it will start must. A socket, not a pipe: a child gone before it reads
+	// must not kill den with SIGPIPE (send's MSG_NOSIGNAL).
 	cpu_set_t all, other;
 	int pin[2] = {-1, -1};
-	int move = other_cpus(&all, &other) && pipe2(pin, O_CLOEXEC) == 0;
+	int move = other_cpus(&all, &other) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pin) == 0;
 	pid_t pid = fork();
 	if (pid == 0) {
 		if (move) {
@@ -672,10 +674,11 @@ static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 	}
 	if (move) {
 		close(pin[0]);
-		if (pid > 0)
+		if (pid > 0) {
 			sched_setaffinity(pid, sizeof other, &other);
-		while (write(pin[1], "m", 1) < 0 && errno == EINTR)
-			;
+			while (send(pin[1], "m", 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+				;
+		}
 		close(pin[1]);
 	}
 	close(ready[1]);
