@@ -751,6 +751,9 @@ Examples:
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
+			if err := allOrLatest(c); err != nil {
+				return err
+			}
 			e, err := newEnv(c)
 			if err != nil {
 				return err
