@@ -40,7 +40,7 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the container"},
 		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "USER[:GROUP] to run as, by name or number"},
 		&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (a command or a JSON array)"},
-		&cli.StringFlag{Name: "hostname", Usage: "container host name (default: the short container id)"},
+		&cli.StringFlag{Name: "hostname", Usage: "container host name, also -h as in podman (default: the short container id)"},
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label (KEY=VALUE)"},
 		&cli.StringFlag{Name: "health-cmd", Usage: "command that checks the container's health (shell form or JSON array)"},
 		&cli.DurationFlag{Name: "health-interval", Value: 30 * time.Second, Usage: "time between health checks"},

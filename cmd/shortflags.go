@@ -40,6 +40,19 @@ func splitAttached(app *cli.App, args []string) []string {
 			i += n
 			continue
 		}
+		// -h is podman's --hostname in the commands that have one (run, create), where
+		// urfave/cli would take it for --help.
+		if a[1] == 'h' && findFlag(flags, "hostname") != nil {
+			out = append(out, "--hostname")
+			if len(a) > 2 {
+				out = append(out, strings.TrimPrefix(a[2:], "="))
+			} else if i+1 < len(args) {
+				out = append(out, args[i+1])
+				i++
+			}
+			i++
+			continue
+		}
 		f := findFlag(flags, a[1:2])
 		switch {
 		case f == nil || !takesValue(f):

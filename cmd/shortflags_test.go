@@ -26,6 +26,11 @@ func TestSplitAttachedSeparatesValuesOfShortFlagsAsPodmanReadsThem(t *testing.T)
 		{"den exec -w/tmp web pwd", "den exec -w /tmp web pwd"},
 		{"den stop -- -t0", "den stop -- -t0"},
 		{"den nosuch -t0", "den nosuch -t0"},
+		// -h is --hostname where there is one, as in podman; elsewhere it stays help's.
+		{"den run -h box busybox hostname -h", "den run --hostname box busybox hostname -h"},
+		{"den create -hbox -d busybox", "den create --hostname box -d busybox"},
+		{"den run -h=box busybox", "den run --hostname box busybox"},
+		{"den stop -h", "den stop -h"},
 		{"den", "den"},
 	} {
 		got := splitAttached(app, strings.Fields(tc.in))
@@ -51,6 +56,16 @@ func FuzzSplitAttachedKeepsEveryArgument(f *testing.F) {
 				j++
 			case j+1 < len(out) && (out[j]+out[j+1] == a || out[j]+"="+out[j+1] == a) && len(out[j]) == 2:
 				j += 2
+			case j < len(out) && out[j] == "--hostname" && strings.HasPrefix(a, "-h"):
+				// -h, -hNAME, -h=NAME: --hostname, then NAME as the next argument, whether
+				// attached or not.
+				j++
+				if rest := strings.TrimPrefix(a[2:], "="); len(a) > 2 {
+					if j >= len(out) || out[j] != rest {
+						t.Fatalf("%q became %q: %q lost its value", in, out, a)
+					}
+					j++
+				}
 			default:
 				t.Fatalf("%q became %q: %q is not kept or cut in two", in, out, a)
 			}

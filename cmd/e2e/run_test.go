@@ -72,6 +72,11 @@ func TestRunHostnameFlagSetsHostname(t *testing.T) {
 	d.load(t, "busybox-oci.tar")
 	r := d.run(t, "run", "--rm", "--hostname", "foo", "busybox", "sh", "-c", `hostname; cat /etc/hostname; echo "$HOSTNAME"`)
 	wantStdout(t, r, "foo\nfoo\nfoo\n")
+	// -h is --hostname, as in podman's run and create, not help.
+	wantStdout(t, d.run(t, "run", "--rm", "-h", "bar", "busybox", "hostname"), "bar\n")
+	d.mustRun(t, "create", "--name", "hc", "-hbaz", "busybox", "hostname")
+	wantStdout(t, d.run(t, "start", "-a", "hc"), "baz\n")
+	d.mustRun(t, "rm", "hc")
 }
 
 func TestRunShowsNoHostFiles(t *testing.T) {
