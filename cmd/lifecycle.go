@@ -103,14 +103,23 @@ func containerRefs(c *cli.Context, rt *runtime.Runtime) ([]string, error) {
 	if c.NArg() > 0 {
 		return nil, withCode(125, fmt.Errorf("--latest and containers %s: give one or the other", strings.Join(c.Args().Slice(), " ")))
 	}
+	id, err := latestContainer(rt)
+	if err != nil {
+		return nil, err
+	}
+	return []string{id}, nil
+}
+
+// latestContainer is the id of the container created last, for --latest.
+func latestContainer(rt *runtime.Runtime) (string, error) {
 	cs, err := rt.List()
 	if err != nil {
-		return nil, withCode(125, err)
+		return "", withCode(125, err)
 	}
 	if len(cs) == 0 {
-		return nil, withCode(125, errors.New("--latest: there is no container"))
+		return "", withCode(125, errors.New("--latest: there is no container"))
 	}
-	return []string{cs[0].ID}, nil
+	return cs[0].ID, nil
 }
 
 // allOrLatest refuses --all together with --latest, as podman does: one names every

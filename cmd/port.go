@@ -24,21 +24,39 @@ Examples:
    den port web
    den port web 80
    den port web 53/udp
+   den port -l 80
    den port -a`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "list the ports of every container"},
+			latestFlag,
 		},
 		Action: func(c *cli.Context) error {
-			if c.Bool("all") {
-				if c.NArg() > 0 {
+			if err := allOrLatest(c); err != nil {
+				return err
+			}
+			// With --latest, the arguments are the private port alone.
+			args := c.Args().Slice()
+			switch {
+			case c.Bool("all"):
+				if len(args) > 0 {
 					return withCode(125, errors.New("den port -a takes no container"))
 				}
-			} else if c.NArg() < 1 || c.NArg() > 2 {
+			case c.Bool("latest"):
+				if len(args) > 1 {
+					return withCode(125, errors.New("den port -l takes only a private port: den port -l [PORT[/PROTO]]"))
+				}
+				args = append([]string{""}, args...)
+			case len(args) < 1 || len(args) > 2:
 				return withCode(125, errors.New("den port takes a container and optionally a private port: den port CONTAINER [PORT[/PROTO]]"))
 			}
 			e, err := newEnv(c)
 			if err != nil {
 				return err
+			}
+			if c.Bool("latest") {
+				if args[0], err = latestContainer(e.rt); err != nil {
+					return err
+				}
 			}
 			if c.Bool("all") {
 				cs, err := e.rt.List()
@@ -52,17 +70,17 @@ Examples:
 				}
 				return nil
 			}
-			ctr, err := e.rt.Lookup(c.Args().First())
+			ctr, err := e.rt.Lookup(args[0])
 			if err != nil {
 				return withCode(125, err)
 			}
-			if c.NArg() == 1 {
+			if len(args) == 1 {
 				for _, m := range ctr.Ports() {
 					fmt.Fprintf(c.App.Writer, "%d/%s -> %s\n", m.ContainerPort, m.Protocol, m.HostAddr())
 				}
 				return nil
 			}
-			want := c.Args().Get(1)
+			want := args[1]
 			num, proto, _ := strings.Cut(want, "/")
 			p, err := strconv.Atoi(num)
 			if err != nil || p < 1 || p > 65535 || (proto != "" && proto != "tcp" && proto != "udp") {

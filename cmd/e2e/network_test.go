@@ -140,6 +140,11 @@ func TestNetPublishedPortServesHTTPAndServerSeesClientAddress(t *testing.T) {
 	}
 	wantStdout(t, d.run(t, "port", "web"), fmt.Sprintf("80/tcp -> 0.0.0.0:%d\n", hp))
 	wantStdout(t, d.run(t, "port", "web", "80"), fmt.Sprintf("0.0.0.0:%d\n", hp))
+	// --latest, the container created last, as in podman; its arguments are the port alone.
+	wantStdout(t, d.run(t, "port", "-l"), fmt.Sprintf("80/tcp -> 0.0.0.0:%d\n", hp))
+	wantStdout(t, d.run(t, "port", "--latest", "80/tcp"), fmt.Sprintf("0.0.0.0:%d\n", hp))
+	wantError(t, d.run(t, "port", "-l", "web", "80"), 125, "only a private port")
+	wantError(t, d.run(t, "port", "-a", "-l"), 125, "--all and --latest")
 	wantStdout(t, d.run(t, "ps", "--format", "{{.Names}} {{.Ports}}"), fmt.Sprintf("web 0.0.0.0:%d->80/tcp\n", hp))
 	if r := d.mustRun(t, "ps"); !strings.Contains(r.stdout, fmt.Sprintf("0.0.0.0:%d->80/tcp", hp)) {
 		t.Errorf("want the PORTS column in ps\n%s", r)
