@@ -90,6 +90,27 @@ func (r *Runtime) deferDeletion(id string) bool {
 	return true
 }
 
+// drop deletes c's storage, unless deferred says deferDeletion took it for after the answer,
+// then its runtime files and its record: storage first, or else the record first, under the
+// removals lock. kept reports that the record could not be removed and the deferral was taken
+// back: the container stays, with its storage.
+func (r *Runtime) drop(c *Container, deferred bool) (kept bool, err error) {
+	if !deferred {
+		if err := r.deleteStorage(c.ID); err != nil {
+			return false, err
+		}
+	}
+	os.RemoveAll(r.runDir(c.ID))
+	if err := r.recs.remove(c); err != nil {
+		if deferred && r.recs.exists(c.ID) {
+			r.undefer(c.ID)
+			return true, err
+		}
+		return false, err
+	}
+	return false, nil
+}
+
 // undefer takes back deferDeletion's note when the record could not be removed after all.
 func (r *Runtime) undefer(id string) {
 	d := &r.pending

@@ -241,16 +241,9 @@ func (s *session) end(code int) error {
 	s.release()
 	r.publish(c, events.StatusDied, withExitCode(code))
 	logrus.Debugf("removing container")
-	if !deferred {
-		if err := r.deleteStorage(c.ID); err != nil {
-			return err
-		}
-	}
-	os.RemoveAll(r.runDir(c.ID))
-	if err := r.recs.remove(c); err != nil {
-		if deferred && r.recs.exists(c.ID) {
-			r.undefer(c.ID) // the container stays, exited, with its storage
-			unmount()
+	if kept, err := r.drop(c, deferred); err != nil {
+		if kept {
+			unmount() // the container stays, exited, with its storage
 		}
 		return err
 	}

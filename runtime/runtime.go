@@ -387,21 +387,9 @@ func (r *Runtime) RemoveWithVolumes(ctx context.Context, ref string, force, volu
 	if c.State.Status == StatusRunning {
 		return nil, fmt.Errorf("container %s: %w", c.Name, ErrRunning)
 	}
-	// Storage goes first, unless its deletion is left for after the answer (removals.go):
-	// then the record does, under the removals lock.
-	deferred := r.deferDeletion(c.ID)
-	if !deferred {
-		if err := r.deleteStorage(c.ID); err != nil {
-			return nil, err
-		}
-	}
-	os.RemoveAll(r.runDir(c.ID))
 	// A holder killed before it cleaned up leaves libcontainer's state behind.
 	clearStaleState(r.stateRoot(), c.ID)
-	if err := r.recs.remove(c); err != nil {
-		if deferred && r.recs.exists(c.ID) {
-			r.undefer(c.ID) // the container stays, with its storage
-		}
+	if _, err := r.drop(c, r.deferDeletion(c.ID)); err != nil {
 		return nil, err
 	}
 	r.releaseAddresses(c)

@@ -194,17 +194,13 @@ func (r records) create(c *Container, syncLater bool) error {
 	if err := os.Mkdir(filepath.Join(r.dir, c.ID), 0o700); err != nil {
 		return fmt.Errorf("creating container directory: %w", err)
 	}
-	save := r.save
-	if syncLater {
-		save = r.saveUnsynced
+	writeJSON, write := record.WriteJSON, record.WriteFile
+	if c.Config.Remove || syncLater {
+		writeJSON, write = record.WriteJSONVolatile, record.WriteFileVolatile
 	}
-	if err := save(c); err != nil {
+	if err := writeJSON(r.path(c.ID), c); err != nil {
 		os.RemoveAll(filepath.Join(r.dir, c.ID))
 		return err
-	}
-	write := record.WriteFile
-	if c.Config.Remove || syncLater {
-		write = record.WriteFileVolatile
 	}
 	if err := write(namePath, []byte(c.ID+"\n"), 0o600); err != nil {
 		os.RemoveAll(filepath.Join(r.dir, c.ID))
@@ -213,14 +209,9 @@ func (r records) create(c *Container, syncLater bool) error {
 	return nil
 }
 
-// saveUnsynced writes c's record as save does, without the sync.
-func (r records) saveUnsynced(c *Container) error {
-	return record.WriteJSONVolatile(r.path(c.ID), c)
-}
-
 // sync makes c's record and name, created with syncLater, durable. The record may be a newer
-// one by then, which its writer (the monitor, begin) synced before it said so. A --rm container's are
-// volatile by design and left so.
+// one by then, which its writer (the monitor, begin) synced before it said so. A --rm
+// container's are volatile by design and left so.
 func (r records) sync(c *Container) error {
 	if c.Config.Remove {
 		return nil

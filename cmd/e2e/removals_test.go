@@ -151,16 +151,17 @@ func TestRemovalAnswersBeforeStorageIsDeleted(t *testing.T) {
 // answer: rmi right after run --rm or rm finds the image unused.
 func TestRmiRightAfterARemovalFindsTheImageUnused(t *testing.T) {
 	d := newDen(t)
-	d.load(t, "busybox-oci.tar")
-	d.mustRun(t, "run", "--rm", "busybox", "true")
-	if r := d.run(t, "rmi", "busybox"); r.code != 0 {
-		t.Errorf("want busybox removed right after den run --rm\n%s", r)
-	}
-	d.load(t, "busybox-oci.tar")
-	d.mustRun(t, "run", "--name", "kept", "busybox", "true")
-	d.mustRun(t, "rm", "kept")
-	if r := d.run(t, "rmi", "busybox"); r.code != 0 {
-		t.Errorf("want busybox removed right after den rm\n%s", r)
+	for _, remove := range [][][]string{
+		{{"run", "--rm", "busybox", "true"}},
+		{{"run", "--name", "kept", "busybox", "true"}, {"rm", "kept"}},
+	} {
+		d.load(t, "busybox-oci.tar")
+		for _, args := range remove {
+			d.mustRun(t, args...)
+		}
+		if r := d.run(t, "rmi", "busybox"); r.code != 0 {
+			t.Errorf("want busybox removed right after den %s\n%s", strings.Join(remove[len(remove)-1], " "), r)
+		}
 	}
 	wantStdout(t, d.run(t, "system", "check"), "")
 }
