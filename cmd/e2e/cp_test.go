@@ -121,8 +121,9 @@ func TestCpOutThroughSymlinksNeverReadsTheHost(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
 	d.runDetached(t, "--name", "evil", "busybox", "sh", "-c",
-		"ln -s / /rootlink && ln -s ../../../../../../.. /up && echo container > /etc/marker && sleep 1000")
-	d.mustRun(t, "exec", "evil", "ls", "/etc/marker")
+		"ln -s / /rootlink && ln -s ../../../../../../.. /up && echo container > /etc/marker && echo ready && sleep 1000")
+	// run -d answers once the command runs, not once it has made its links.
+	d.waitForLog(t, "evil", "ready")
 	for _, p := range []string{"/up/etc/marker", "/rootlink/etc/marker"} {
 		out := filepath.Join(d.home, "m"+strings.ReplaceAll(p, "/", "_"))
 		d.mustRun(t, "cp", "evil:"+p, out)
@@ -149,7 +150,10 @@ func TestCpIntoASymlinkToAHostPathStaysInTheContainer(t *testing.T) {
 	d.load(t, "busybox-oci.tar")
 	out := outside(t, d)
 	d.runDetached(t, "--name", "evil", "busybox", "sh", "-c",
-		"mkdir -p "+out+" && ln -s "+out+" /dst && ln -s "+strings.Repeat("../", 20)+strings.TrimPrefix(out, "/")+" /rel && sleep 1000")
+		"mkdir -p "+out+" && ln -s "+out+" /dst && ln -s "+strings.Repeat("../", 20)+strings.TrimPrefix(out, "/")+" /rel && echo ready && sleep 1000")
+	// Copies made before the links would take /dst for a name of their own, and the links
+	// would then fail and end the container.
+	d.waitForLog(t, "evil", "ready")
 	src := hostTree(t, d, "payload")
 	for _, dst := range []string{"evil:/dst", "evil:/dst/", "evil:/rel/", "evil:/dst/new"} {
 		d.run(t, "cp", src+"/a", dst)
