@@ -58,6 +58,9 @@ func (r *Runtime) monitorLine(id string) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
+// monitorGo follows the monitorArgs line on a monitor's pipe once its container exists.
+const monitorGo = 'g'
+
 // startReport is what the monitor writes on its ready pipe.
 type startReport struct {
 	Pid   int    `json:"pid,omitempty"`
@@ -79,13 +82,12 @@ func (r *Runtime) StartDetached(c *Container) error {
 }
 
 // Monitor is a container's monitor started before the container exists: its start-up, that
-// of a den process, overlaps the container's creation. The container must be created with
+// of a den process, and its opening of storage overlap the container's creation. The container must be created with
 // ID; Start then hands it over, or Abandon lets the monitor exit having done nothing.
 type Monitor struct {
 	ID    string
 	proc  *os.Process // nil for the one enter.c started: not den's child to reap
-	line  []byte      // monitorArgs, what Start sends
-	goW   *os.File
+	goW   *os.File    // has had the monitorArgs line; Start sends monitorGo
 	ready *os.File
 }
 
@@ -93,23 +95,17 @@ type Monitor struct {
 // takes the one den's start-up already began (runtime/userns, spawn_premonitor).
 func (r *Runtime) SpawnMonitor() (*Monitor, error) {
 	if id, goW, ready, ok := userns.TakePremonitor(); ok {
-		line, err := r.monitorLine(id)
-		if err != nil {
-			goW.Close()
-			ready.Close()
+		m := &Monitor{ID: id, goW: goW, ready: ready}
+		if err := r.sendLine(m); err != nil {
 			return nil, err
 		}
-		return &Monitor{ID: id, line: line, goW: goW, ready: ready}, nil
+		return m, nil
 	}
 	id := newID()
 	return r.spawnMonitor(id, id[:12])
 }
 
 func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
-	line, err := r.monitorLine(id)
-	if err != nil {
-		return nil, err
-	}
 	rd, wr, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("creating monitor pipe: %w", err)
@@ -157,7 +153,23 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 		goW.Close()
 		return nil, fmt.Errorf("starting monitor: %w", err)
 	}
-	return &Monitor{ID: id, proc: cmd.Process, line: line, goW: goW, ready: rd}, nil
+	m := &Monitor{ID: id, proc: cmd.Process, goW: goW, ready: rd}
+	if err := r.sendLine(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// sendLine gives the monitor its monitorArgs line, which it works on while the container is
+// created. A monitor that died already is found out by Start, which says so.
+func (r *Runtime) sendLine(m *Monitor) error {
+	line, err := r.monitorLine(m.ID)
+	if err != nil {
+		m.Abandon()
+		return err
+	}
+	_, _ = m.goW.Write(line)
+	return nil
 }
 
 // Start tells the monitor its container, now created, and waits until the container runs.
@@ -165,7 +177,7 @@ func (r *Runtime) spawnMonitor(id, short string) (*Monitor, error) {
 // start.
 func (m *Monitor) Start(c *Container, meanwhile func()) error {
 	defer m.ready.Close()
-	_, err := m.goW.Write(m.line)
+	_, err := m.goW.Write([]byte{monitorGo})
 	m.goW.Close()
 	if meanwhile != nil {
 		meanwhile()
@@ -203,12 +215,13 @@ func (m *Monitor) release() {
 // MonitorMain is the monitor stage. It returns the process exit status.
 func MonitorMain() int {
 	os.Unsetenv(envMonitor)
-	// Started ahead of its container, it waits for the line that says the container exists
-	// and how to reach it (monitorArgs); the end of the pipe without it means the container
-	// was never made.
+	// Started ahead of its container, it gets at once the line that says how to reach den's
+	// state (monitorArgs), and monitorGo once the container exists; the end of the pipe
+	// before that means the container was never made. In between it opens storage, the
+	// first thing the start needs, while den creates the container.
 	goR := os.NewFile(4, "go")
-	line, err := bufio.NewReader(goR).ReadBytes('\n')
-	goR.Close()
+	in := bufio.NewReader(goR)
+	line, err := in.ReadBytes('\n')
 	if err != nil {
 		return 0
 	}
@@ -234,10 +247,15 @@ func MonitorMain() int {
 		syscall.CloseOnExec(denFD)
 		bridge.Program = "/proc/self/fd/" + strconv.Itoa(denFD)
 	}
-	ready := os.NewFile(3, "ready")
 	r := New(&a.Paths, &a.Config)
 	defer r.Close()
-	r.monitor(a.ID, ready)
+	// An error here is met again, and reported, where the start opens storage.
+	_, _ = r.Store()
+	if b, err := in.ReadByte(); err != nil || b != monitorGo {
+		return 0
+	}
+	goR.Close()
+	r.monitor(a.ID, os.NewFile(3, "ready"))
 	return 0
 }
 
@@ -321,6 +339,7 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 	h.cons = s.cons
 	pid, _ := s.proc.Pid()
 	started(pid)
+	s.syncStarted()
 	// The monitor lives as long as the container: give back what starting it took. Storage
 	// is opened again for the cleanup at exit.
 	r.Close()
