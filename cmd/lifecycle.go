@@ -371,28 +371,32 @@ func restartCmd() *cli.Command {
 func logsCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "logs",
-		Usage:     "print a container's output",
-		ArgsUsage: "CONTAINER",
-		Description: `Prints what a container wrote to stdout and stderr, each to the same stream.
+		Usage:     "print the output of one container or more",
+		ArgsUsage: "CONTAINER [CONTAINER...]",
+		Description: `Prints what a container wrote to stdout and stderr, each to the same stream. With
+several containers, each line starts with its container's short ID, or its name with
+--names; -f then prints the lines of all of them as they come.
 
 Examples:
    den logs web
    den logs -f --tail 10 web
-   den logs --since 5m -t web`,
+   den logs --since 5m -t web
+   den logs -n web db`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing until the container stops"},
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing until the containers stop"},
 			&cli.StringFlag{Name: "tail", Value: "-1", Usage: "print only the last N lines"},
 			&cli.StringFlag{Name: "since", Usage: "only entries after this time (RFC3339, or a duration such as 5m)"},
 			&cli.StringFlag{Name: "until", Usage: "only entries before this time"},
 			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "prefix each line with its time"},
+			&cli.BoolFlag{Name: "names", Aliases: []string{"n"}, Usage: "with several containers, start each line with its container's name instead of its ID"},
 			latestFlag,
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 && !(c.NArg() == 0 && c.Bool("latest")) {
-				return withCode(125, errors.New("den logs takes exactly one container (or --latest)"))
+			if c.NArg() == 0 && !c.Bool("latest") {
+				return withCode(125, errors.New("den logs needs a container: den logs [OPTIONS] CONTAINER [CONTAINER...], or --latest"))
 			}
-			o := runtime.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps")}
+			o := runtime.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps"), Names: c.Bool("names")}
 			n, err := strconv.Atoi(c.String("tail"))
 			if err != nil {
 				return withCode(125, fmt.Errorf("--tail %q is not a number", c.String("tail")))
@@ -420,7 +424,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			err = e.rt.Logs(context.Background(), refs[0], o, c.App.Writer, c.App.ErrWriter)
+			err = e.rt.Logs(context.Background(), refs, o, c.App.Writer, c.App.ErrWriter)
 			if errors.Is(err, runtime.ErrNotFound) {
 				return withCode(125, err)
 			}

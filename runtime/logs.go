@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -134,6 +135,9 @@ type LogOptions struct {
 	Until      time.Time
 	Timestamps bool
 	Follow     bool
+	// Names marks the lines of several containers with their names instead of their short
+	// IDs (podman's --names); the lines of one container are not marked.
+	Names bool
 }
 
 // readLogEntries reads the rotated and the current log, in order, joining partial entries.
@@ -213,13 +217,67 @@ func selectLog(entries []LogEntry, o LogOptions) []LogEntry {
 	return out
 }
 
-// Logs prints a container's log; with Follow it keeps printing until the container stops,
-// woken by inotify and by the holder's exit notice rather than by polling.
-func (r *Runtime) Logs(ctx context.Context, ref string, o LogOptions, stdout, stderr io.Writer) error {
-	c, err := r.Lookup(ref)
-	if err != nil {
-		return err
+// Logs prints the logs of the containers refs names, all of them found first. Several
+// containers' lines start with whose they are, the short ID or, with Names, the name, as
+// podman's do; they come one container after the other, or, with Follow, as they are written,
+// each line whole. With Follow it keeps printing until the containers stop.
+func (r *Runtime) Logs(ctx context.Context, refs []string, o LogOptions, stdout, stderr io.Writer) error {
+	cs := make([]*Container, 0, len(refs))
+	for _, ref := range refs {
+		c, err := r.Lookup(ref)
+		if err != nil {
+			return err
+		}
+		cs = append(cs, c)
 	}
+	if len(cs) == 1 {
+		return r.logsOf(ctx, cs[0], "", o, stdout, stderr)
+	}
+	mark := func(c *Container) string {
+		if o.Names {
+			return c.Name + " "
+		}
+		return c.ShortID() + " "
+	}
+	if !o.Follow {
+		for _, c := range cs {
+			if err := r.logsOf(ctx, c, mark(c), o, stdout, stderr); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var mu sync.Mutex
+	out, errOut := serialWriter{&mu, stdout}, serialWriter{&mu, stderr}
+	errs := make([]error, len(cs))
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.logsOf(ctx, c, mark(c), o, out, errOut)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// serialWriter lets the followers of several logs write their lines one at a time.
+type serialWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l serialWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// logsOf prints c's log, each entry after mark, in one write; with Follow it keeps printing
+// until the container stops, woken by inotify and by the holder's exit notice rather than by
+// polling.
+func (r *Runtime) logsOf(ctx context.Context, c *Container, mark string, o LogOptions, stdout, stderr io.Writer) error {
 	path := r.logPath(c.ID)
 	print := func(es []LogEntry) {
 		for _, e := range es {
@@ -228,6 +286,7 @@ func (r *Runtime) Logs(ctx context.Context, ref string, o LogOptions, stdout, st
 				w = stderr
 			}
 			var b strings.Builder
+			b.WriteString(mark)
 			if o.Timestamps {
 				b.WriteString(e.Time.Local().Format(time.RFC3339Nano) + " ")
 			}

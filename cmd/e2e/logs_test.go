@@ -82,3 +82,60 @@ func TestLogsSelectsByTailTimeAndAddsTimestamps(t *testing.T) {
 		wantStdout(t, d.run(t, "logs", "--until", "1h", "counter"), "l1\nl2\nl3\nl4\n")
 	})
 }
+
+// The logs of several containers, as podman prints them: one container after the other, each
+// line starting with its container's short ID, or its name with --names (before the time with
+// -t); the lines of one container are not marked. A missing container fails the command before
+// anything is printed.
+func TestLogsOfSeveralContainersMarkEachLineWithItsContainer(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	a := d.runDetached(t, "--name", "alpha", "--network", "none", "busybox", "sh", "-c", "echo a1; echo a2; echo oops >&2")
+	b := d.runDetached(t, "--name", "beta", "--network", "none", "busybox", "echo", "b1")
+	wantStdout(t, d.run(t, "wait", "alpha", "beta"), "0\n0\n")
+
+	r := d.mustRun(t, "logs", "alpha", "beta")
+	if want := a[:12] + " a1\n" + a[:12] + " a2\n" + b[:12] + " b1\n"; r.stdout != want || r.stderr != a[:12]+" oops\n" {
+		t.Errorf("want each line marked with its container's short ID, stdout %q, stderr %q\n%s", want, a[:12]+" oops\n", r)
+	}
+	r = d.mustRun(t, "logs", "--names", "alpha", "beta")
+	if r.stdout != "alpha a1\nalpha a2\nbeta b1\n" || r.stderr != "alpha oops\n" {
+		t.Errorf("want each line marked with its container's name\n%s", r)
+	}
+	wantStdout(t, d.run(t, "logs", "-n", "beta"), "b1\n")
+	r = d.mustRun(t, "logs", "-nt", "beta", "alpha")
+	ls := lines(r.stdout)
+	if len(ls) != 3 {
+		t.Fatalf("want three lines\n%s", r)
+	}
+	for i, want := range []string{"beta b1", "alpha a1", "alpha a2"} {
+		name, rest, _ := strings.Cut(ls[i], " ")
+		ts, text, _ := strings.Cut(rest, " ")
+		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || name+" "+text != want {
+			t.Errorf("want line %d to be the name, the time and the text of %q, got %q", i+1, want, ls[i])
+		}
+	}
+	r = d.run(t, "logs", "alpha", "nosuch")
+	wantError(t, r, 125, "nosuch")
+	if r.stdout != "" {
+		t.Errorf("want nothing printed when a container is missing, got %q", r.stdout)
+	}
+	wantError(t, d.run(t, "logs"), 125, "den logs needs a container")
+
+	// -f over several: the lines of both, as they come, until both have exited.
+	d.runDetached(t, "--name", "one", "--network", "none", "busybox", "sh", "-c", "echo start; sleep 2; echo end")
+	d.runDetached(t, "--name", "two", "--network", "none", "busybox", "sh", "-c", "echo start; sleep 3; echo end")
+	s := d.startStream(t, "logs", "-f", "-n", "one", "two")
+	var got []string
+	for range 2 {
+		got = append(got, s.next(15*time.Second))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"one start", "two start"}) {
+		t.Errorf("want the first lines of both containers while they run, got %q", got)
+	}
+	rest, code := s.rest()
+	if code != 0 || !slices.Equal(rest, []string{"one end", "two end"}) {
+		t.Errorf("want logs -f to print the last lines of both, one's first, and exit 0 once both exited, got %q and exit %d; stderr:\n%s", rest, code, s.stderr.String())
+	}
+}
