@@ -37,6 +37,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,7 +59,13 @@ import (
 // this setting across its credential changes and the exec. If the holder is killed, the
 // container's first process, and with it its whole pid namespace, goes too: no container is
 // left running with nobody to reap it or record its exit.
+//
+// The collector is off: the init lives until it execs the command, milliseconds, and the
+// exec gives back all it took. Its heap stays within the one or two pieces of 4 MB that the
+// runtime maps for it either way (13 pieces for 8 inits with the collector, 12 without),
+// and collecting cost it 7.5 ms of its 36 ms of CPU (perf, 15 run --rm each way).
 func Init() {
+	debug.SetGCPercent(-1)
 	goruntime.LockOSThread() // the setting is per thread; libcontainer.Init stays on this one
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	if os.Getppid() == 1 {
