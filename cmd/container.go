@@ -54,7 +54,8 @@ func createFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "network-alias", Usage: "another name of the container on its network (with --network NAME)"},
 		&cli.StringFlag{Name: "ip", Usage: "the container's IPv4 address on its network (with --network NAME)"},
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container port on the host: [[IP:][HOSTPORT]:]CONTAINERPORT[/tcp|/udp], ports may be ranges"},
-		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish the image's EXPOSE ports on random host ports"},
+		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish the image's EXPOSE ports and those of --expose on random host ports"},
+		&cli.StringSliceFlag{Name: "expose", Usage: "expose a port or a range, PORT[-END][/tcp|/udp], which --publish-all publishes as the image's EXPOSE ports"},
 		&cli.StringSliceFlag{Name: "dns", Usage: "nameserver for the container's /etc/resolv.conf"},
 		&cli.StringSliceFlag{Name: "dns-search", Usage: "search domain for /etc/resolv.conf (\".\" for none)"},
 		&cli.StringSliceFlag{Name: "dns-option", Usage: "option for /etc/resolv.conf"},
@@ -276,6 +277,13 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		return o, withCode(125, err)
 	}
 	o.PublishAll = c.Bool("publish-all")
+	for _, v := range c.StringSlice("expose") {
+		ps, err := port.ParseExpose(v)
+		if err != nil {
+			return o, withCode(125, err)
+		}
+		o.Expose = append(o.Expose, ps...)
+	}
 	if o.Restart, o.RestartMaxRetries, err = runtime.ParseRestartPolicy(c.String("restart")); err != nil {
 		return o, withCode(125, err)
 	}

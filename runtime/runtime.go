@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,8 +117,10 @@ type CreateOptions struct {
 	// Network is the --network mode with its ports and DNS settings; the zero value is
 	// slirp4netns.
 	Network netstack.Config
-	// PublishAll publishes the image's EXPOSE ports on random host ports (-P).
+	// PublishAll publishes the image's EXPOSE ports and Expose on random host ports (-P).
 	PublishAll bool
+	// Expose adds ports to the image's EXPOSE ones, in its form ("80/tcp"): --expose.
+	Expose []string
 	// SyncLater leaves the new record and name unsynced: the caller syncs them with
 	// SyncRecord before it answers. run -d does that while the monitor starts the container,
 	// when it would otherwise wait for the disk first (1 to 2 ms here).
@@ -181,7 +184,17 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		}
 		defer netUsers.Release()
 	}
-	network, err := r.prepareNetwork(o, icfg.Config.ExposedPorts)
+	exposed := icfg.Config.ExposedPorts
+	if len(o.Expose) > 0 {
+		exposed = maps.Clone(exposed)
+		if exposed == nil {
+			exposed = map[string]struct{}{}
+		}
+		for _, p := range o.Expose {
+			exposed[p] = struct{}{}
+		}
+	}
+	network, err := r.prepareNetwork(o, exposed)
 	if err != nil {
 		return nil, err
 	}

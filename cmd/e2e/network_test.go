@@ -429,6 +429,29 @@ func TestNetPublishAllUsesImageExposePorts(t *testing.T) {
 	if len(ls) != 2 || !strings.HasPrefix(ls[0], "53/udp -> 0.0.0.0:") || !strings.HasPrefix(ls[1], "80/tcp -> 0.0.0.0:") {
 		t.Errorf("want both EXPOSE ports on random host ports\n%s", r)
 	}
+
+	// --expose adds to the image's ports (80 again is one port), which only -P publishes.
+	d.mustRun(t, "create", "--name", "pe", "-P", "--expose", "8080", "--expose", "9000-9001/udp", "--expose", "80", "exposed", "true")
+	r = d.mustRun(t, "port", "pe")
+	ls = lines(r.stdout)
+	want := []string{"53/udp", "80/tcp", "8080/tcp", "9000/udp", "9001/udp"}
+	if len(ls) != len(want) {
+		t.Fatalf("want the ports %q published\n%s", want, r)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(ls[i], w+" -> 0.0.0.0:") {
+			t.Errorf("want line %d to publish %s\n%s", i+1, w, r)
+		}
+	}
+	d.mustRun(t, "create", "--name", "ne", "--expose", "8080", "exposed", "true")
+	wantStdout(t, d.run(t, "port", "ne"), "")
+	// run -d reads --expose as a flag with a value before Go starts (runtime/userns).
+	d.mustRun(t, "run", "-d", "--name", "rx", "--expose=7000", "-P", "exposed", "sleep", "100")
+	r = d.mustRun(t, "port", "rx", "7000")
+	if !strings.HasPrefix(r.stdout, "0.0.0.0:") {
+		t.Errorf("want 7000/tcp of run -d published\n%s", r)
+	}
+	d.mustRun(t, "rm", "-f", "-t", "0", "rx")
 }
 
 func TestNetBadInputIsOneLineExit125AndLeavesNothing(t *testing.T) {
@@ -449,6 +472,8 @@ func TestNetBadInputIsOneLineExit125AndLeavesNothing(t *testing.T) {
 		{[]string{"-p", "8080:0"}, "out of range"},
 		{[]string{"-p", "8000-8001:80"}, "differ in length"},
 		{[]string{"-p", "80/sctp"}, "sctp"},
+		{[]string{"--expose", "web"}, `"web"`},
+		{[]string{"--expose", "80/sctp", "-P"}, "sctp"},
 		{[]string{"-p", "18080:80", "-p", "18080:81"}, "published twice"},
 		{[]string{"-p", inUse + ":80"}, "already in use"},
 		{[]string{"--network", "pasta"}, `"pasta"`},

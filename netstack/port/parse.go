@@ -116,6 +116,28 @@ func Parse(spec string) ([]Mapping, error) {
 	return out, nil
 }
 
+// ParseExpose reads one --expose value, PORT[-END][/PROTO] with PROTO tcp or udp (tcp when
+// left out), into the image config's form of each port: "80/tcp". --publish-all publishes
+// them as it does the image's EXPOSE ports.
+func ParseExpose(spec string) ([]string, error) {
+	ports, proto, hasProto := strings.Cut(spec, "/")
+	if !hasProto {
+		proto = "tcp"
+	}
+	if proto != "tcp" && proto != "udp" {
+		return nil, fmt.Errorf("--expose %q: protocol %q is not tcp or udp: use PORT[-END][/tcp|/udp]", spec, proto)
+	}
+	first, last, err := parseRange(ports)
+	if err != nil {
+		return nil, fmt.Errorf("--expose %q: port %v: use PORT[-END][/tcp|/udp]", spec, err)
+	}
+	out := make([]string, 0, last-first+1)
+	for p := first; p <= last; p++ {
+		out = append(out, strconv.Itoa(p)+"/"+proto)
+	}
+	return out, nil
+}
+
 // parseRange reads "80" or "8000-8002" into the first and last port, each 1..65535.
 func parseRange(s string) (int, int, error) {
 	lo, hi, isRange := strings.Cut(s, "-")

@@ -2,6 +2,7 @@ package port
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -122,6 +123,71 @@ func FuzzParse(f *testing.F) {
 			if m.ContainerPort == 0 || (m.Protocol != "tcp" && m.Protocol != "udp") {
 				t.Fatalf("Parse(%q) gave %+v", s, m)
 			}
+		}
+	})
+}
+
+func TestParseExposeReadsPortsRangesAndProtocols(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"80", []string{"80/tcp"}},
+		{"53/udp", []string{"53/udp"}},
+		{"8080/tcp", []string{"8080/tcp"}},
+		{"3300-3302", []string{"3300/tcp", "3301/tcp", "3302/tcp"}},
+		{"7-7/udp", []string{"7/udp"}},
+		{"65535", []string{"65535/tcp"}},
+	} {
+		got, err := ParseExpose(tc.in)
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseExpose(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseExposeRejectsMalformedValuesNamingThem(t *testing.T) {
+	for _, tc := range []struct{ in, mention string }{
+		{"", "missing"},
+		{"web", `"web" is not a number`},
+		{"0", "out of range"},
+		{"65536", "out of range"},
+		{"80/sctp", `"sctp" is not tcp or udp`},
+		{"80/", "is not tcp or udp"},
+		{"90-80", "ends before it starts"},
+		{"80-", "missing"},
+		{"8080:80", "not a number"},
+		{"+80", "not a number"},
+	} {
+		_, err := ParseExpose(tc.in)
+		if err == nil || !strings.Contains(err.Error(), tc.mention) || !strings.Contains(err.Error(), "--expose") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseExpose(%q) = %v; want one line naming --expose and %q", tc.in, err, tc.mention)
+		}
+	}
+}
+
+// FuzzParseExpose checks that ParseExpose never panics and that what it accepts is a run of
+// ports in range, each once, with one protocol.
+func FuzzParseExpose(f *testing.F) {
+	for _, s := range []string{"80", "53/udp", "1-3/tcp", "90-80", "/", "-", "1-65535"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ps, err := ParseExpose(s)
+		if err != nil {
+			return
+		}
+		if len(ps) == 0 {
+			t.Fatalf("ParseExpose(%q) accepted nothing", s)
+		}
+		prev, proto := 0, ""
+		for i, p := range ps {
+			num, pr, _ := strings.Cut(p, "/")
+			n, err := strconv.Atoi(num)
+			if err != nil || n < 1 || n > 65535 || (pr != "tcp" && pr != "udp") || (i > 0 && (n != prev+1 || pr != proto)) {
+				t.Fatalf("ParseExpose(%q) gave %q", s, ps)
+			}
+			prev, proto = n, pr
 		}
 	})
 }

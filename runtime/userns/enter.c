@@ -499,7 +499,7 @@ const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", 
 				     "hostname", "label", "l", "health-cmd", "health-interval", "health-retries",
 				     "health-timeout", "health-start-period", "restart", "stop-signal", "stop-timeout", "network",
 				     "net", "network-alias", "ip", "publish", "p", "dns", "dns-search", "dns-option",
-				     "add-host", "volume", "v", "mount", "tmpfs", "volumes-from", "pull", "creds",
+				     "add-host", "expose", "volume", "v", "mount", "tmpfs", "volumes-from", "pull", "creds",
 				     "cert-dir", "authfile", "cap-add", "cap-drop", "security-opt", "shm-size", "ulimit",
 				     "memory", "m", "cpus", "pids-limit", "platform", "arch", "os", "variant", "group-add",
 				     "device", "init-path", NULL};
