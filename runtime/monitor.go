@@ -37,7 +37,7 @@ const envMonitor = "_DEN_MONITOR"
 // runtime/userns's enter.c passes the same to the monitor of run -d.
 const denFD = 5
 
-// monitorArgs is what a monitor needs to know, the line Monitor.Start sends it: its
+// monitorArgs is what a monitor needs to know, the line SpawnMonitor sends it: its
 // container, den's paths and configuration, and the user den's namespace belongs to when the
 // command that started it ran there (HostUID -1 otherwise).
 type monitorArgs struct {
@@ -339,7 +339,6 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 	h.cons = s.cons
 	pid, _ := s.proc.Pid()
 	started(pid)
-	s.syncStarted()
 	// The monitor lives as long as the container: give back what starting it took. Storage
 	// is opened again for the cleanup at exit.
 	r.Close()

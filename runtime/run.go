@@ -171,10 +171,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	if c.Config.Health != nil {
 		c.State.Health = &HealthState{Status: HealthStarting}
 	}
-	// Written unsynced: the caller syncs it (syncStarted) after it has said the container
-	// runs, while the one it told goes on. A power loss in between finds the record of
-	// before, synced, which the next command reconciles as it would this one after a reboot.
-	if err := r.recs.saveUnsynced(c); err != nil {
+	if err := r.recs.save(c); err != nil {
 		_ = s.cont.Signal(unix.SIGKILL)
 		_, _ = s.proc.Wait()
 		s.release()
@@ -188,14 +185,6 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	go s.healthLoop(ctx)
 	logrus.Debugf("container started")
 	return s, nil
-}
-
-// syncStarted makes the record begin wrote durable. A failure leaves the container running,
-// its record written but not synced: it is logged, as nobody waits for an answer any more.
-func (s *session) syncStarted() {
-	if err := s.r.recs.syncState(s.c); err != nil {
-		logrus.Errorf("container %s runs, but its record may not survive a power loss: %v", s.c.Name, err)
-	}
 }
 
 // release frees what a finished session holds.
@@ -281,7 +270,6 @@ func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (i
 	if err != nil {
 		return exitCodeOf(err), err
 	}
-	s.syncStarted()
 	code := waitAttached(s.cont, s.proc, s.cons, stdio)
 	// The console is closed by waitAttached's caller only after output is drained.
 	return code, s.end(code)

@@ -210,10 +210,13 @@ func (r records) create(c *Container, syncLater bool) error {
 }
 
 // sync makes c's record and name, created with syncLater, durable. The record may be a newer
-// one by then, begin's, which its writer syncs too (syncStarted). A --rm container's are
-// volatile by design and left so.
+// one by then, which its writer (the monitor, begin) synced before it said so. A --rm
+// container's are volatile by design and left so.
 func (r records) sync(c *Container) error {
-	if err := r.syncState(c); err != nil || c.Config.Remove {
+	if c.Config.Remove {
+		return nil
+	}
+	if err := record.SyncFile(r.path(c.ID)); err != nil {
 		return err
 	}
 	return record.SyncFile(filepath.Join(r.namesDir(), c.Name))
@@ -261,20 +264,6 @@ func (r records) save(c *Container) error {
 		return record.WriteJSONVolatile(r.path(c.ID), c)
 	}
 	return record.WriteJSON(r.path(c.ID), c)
-}
-
-// saveUnsynced is save without the sync, which the caller does with syncState.
-func (r records) saveUnsynced(c *Container) error {
-	return record.WriteJSONVolatile(r.path(c.ID), c)
-}
-
-// syncState makes c's record, written with saveUnsynced, durable; a --rm container's is
-// volatile by design.
-func (r records) syncState(c *Container) error {
-	if c.Config.Remove {
-		return nil
-	}
-	return record.SyncFile(r.path(c.ID))
 }
 
 // list loads every record, newest first. Records that vanish while listing are skipped.

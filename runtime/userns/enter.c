@@ -606,8 +606,10 @@ static int other_cpus(cpu_set_t *all, cpu_set_t *other) {
 // spawn_premonitor starts the monitor of `den run -d` at once, in the namespace this process
 // has just entered: its start-up, some 30 ms of Go that no prefaulting helps (monitors run
 // without it to stay small), then overlaps all of den's own instead of beginning half-way
-// through it. It gets the container's id now and everything else from runtime.Monitor.Start
-// on its "go" pipe; a den that never gets that far closes the pipe and the monitor exits.
+// through it. It gets the container's id now and everything else on its "go" pipe: den's
+// paths and configuration at once (runtime.SpawnMonitor), then the word that the container
+// exists (runtime.Monitor.Start); a den that never gets that far closes the pipe and the
+// monitor exits.
 //
 // wait_fd, when not -1, is the pipe on which the maps of a new namespace are announced: a
 // process that execs before its ids are mapped there loses its capabilities in the exec, so
