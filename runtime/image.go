@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -105,6 +106,15 @@ func commitConfig(img imgspecv1.ImageConfig, c *Container) imgspecv1.ImageConfig
 	}
 	if c.Config.StopSignal != "" {
 		cfg.StopSignal = c.Config.StopSignal
+	}
+	if len(c.Config.Expose) > 0 {
+		cfg.ExposedPorts = maps.Clone(img.ExposedPorts)
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		for _, p := range c.Config.Expose {
+			cfg.ExposedPorts[p] = struct{}{}
+		}
 	}
 	// The record keeps the full argv: the image's entrypoint, when the container still runs
 	// it, stays the entrypoint and the rest is the command.

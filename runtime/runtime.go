@@ -225,8 +225,8 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		Cmd:         icfg.Config.Cmd,
 		StopSignal:  firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
 		StopTimeout: o.StopTimeout, Security: o.Security, GroupAdd: o.GroupAdd, Devices: o.Devices,
-		InitPath: o.InitPath,
-		Restart:  o.Restart, RestartMaxRetries: o.RestartMaxRetries,
+		InitPath: o.InitPath, Expose: o.Expose,
+		Restart: o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 		Health: o.Health, Network: network,
 	}
 	if !filepath.IsAbs(c.Config.WorkingDir) {

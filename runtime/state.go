@@ -82,6 +82,9 @@ type ContainerConfig struct {
 	Security *SecurityConfig `json:"security,omitempty"`
 	// GroupAdd are --group-add's groups, gids or names of the image's /etc/group.
 	GroupAdd []string `json:"groupAdd,omitempty"`
+	// Expose is what --expose added to the image's EXPOSE ports, in its form ("80/tcp"):
+	// -P published them with the image's, and commit writes them into the new image.
+	Expose []string `json:"expose,omitempty"`
 	// Devices are --device's HOST[:CONTAINER][:PERMS], read again at each start.
 	Devices []string `json:"devices,omitempty"`
 	// InitPath is the host's init program that --init bound in as the container's first

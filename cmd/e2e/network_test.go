@@ -445,6 +445,18 @@ func TestNetPublishAllUsesImageExposePorts(t *testing.T) {
 	}
 	d.mustRun(t, "create", "--name", "ne", "--expose", "8080", "exposed", "true")
 	wantStdout(t, d.run(t, "port", "ne"), "")
+	// commit keeps them, as EXPOSE ports of the new image.
+	d.mustRun(t, "commit", "pe", "exposed-more")
+	d.mustRun(t, "create", "--name", "pc", "-P", "exposed-more", "true")
+	r = d.mustRun(t, "port", "pc")
+	if ls = lines(r.stdout); len(ls) != len(want) {
+		t.Fatalf("want the committed image to expose %q\n%s", want, r)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(ls[i], w+" -> 0.0.0.0:") {
+			t.Errorf("want line %d of the committed image's ports to publish %s\n%s", i+1, w, r)
+		}
+	}
 	// run -d reads --expose as a flag with a value before Go starts (runtime/userns).
 	d.mustRun(t, "run", "-d", "--name", "rx", "--expose=7000", "-P", "exposed", "sleep", "100")
 	r = d.mustRun(t, "port", "rx", "7000")
