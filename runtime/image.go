@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 
@@ -107,15 +106,7 @@ func commitConfig(img imgspecv1.ImageConfig, c *Container) imgspecv1.ImageConfig
 	if c.Config.StopSignal != "" {
 		cfg.StopSignal = c.Config.StopSignal
 	}
-	if len(c.Config.Expose) > 0 {
-		cfg.ExposedPorts = maps.Clone(img.ExposedPorts)
-		if cfg.ExposedPorts == nil {
-			cfg.ExposedPorts = map[string]struct{}{}
-		}
-		for _, p := range c.Config.Expose {
-			cfg.ExposedPorts[p] = struct{}{}
-		}
-	}
+	cfg.ExposedPorts = withExposed(img.ExposedPorts, c.Config.Expose)
 	// The record keeps the full argv: the image's entrypoint, when the container still runs
 	// it, stays the entrypoint and the rest is the command.
 	ep := c.Config.Entrypoint

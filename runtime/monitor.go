@@ -82,8 +82,9 @@ func (r *Runtime) StartDetached(c *Container) error {
 }
 
 // Monitor is a container's monitor started before the container exists: its start-up, that
-// of a den process, and its opening of storage overlap the container's creation. The container must be created with
-// ID; Start then hands it over, or Abandon lets the monitor exit having done nothing.
+// of a den process, and its opening of storage overlap the container's creation. The
+// container must be created with ID; Start then hands it over, or Abandon lets the monitor
+// exit having done nothing.
 type Monitor struct {
 	ID    string
 	proc  *os.Process // nil for the one enter.c started: not den's child to reap

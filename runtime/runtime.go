@@ -184,17 +184,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		}
 		defer netUsers.Release()
 	}
-	exposed := icfg.Config.ExposedPorts
-	if len(o.Expose) > 0 {
-		exposed = maps.Clone(exposed)
-		if exposed == nil {
-			exposed = map[string]struct{}{}
-		}
-		for _, p := range o.Expose {
-			exposed[p] = struct{}{}
-		}
-	}
-	network, err := r.prepareNetwork(o, exposed)
+	network, err := r.prepareNetwork(o, withExposed(icfg.Config.ExposedPorts, o.Expose))
 	if err != nil {
 		return nil, err
 	}
@@ -357,6 +347,22 @@ func (r *Runtime) claimRecord(c *Container, generatedName, syncLater bool) error
 		}
 		c.Name = drawName()
 	}
+}
+
+// withExposed is an image's EXPOSE ports with more, in their form ("80/tcp"); the image's
+// map itself is left as it is.
+func withExposed(image map[string]struct{}, more []string) map[string]struct{} {
+	if len(more) == 0 {
+		return image
+	}
+	out := maps.Clone(image)
+	if out == nil {
+		out = map[string]struct{}{}
+	}
+	for _, p := range more {
+		out[p] = struct{}{}
+	}
+	return out
 }
 
 // SyncRecord makes the record and name of c, created with CreateOptions.SyncLater, durable.

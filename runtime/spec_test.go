@@ -648,3 +648,19 @@ func FuzzParseEntrypoint(f *testing.F) {
 		}
 	})
 }
+
+// --expose's ports join the image's without changing the image's map, which is shared with
+// the image's config; an image without EXPOSE gets a map of its own.
+func TestWithExposedAddsPortsToACopy(t *testing.T) {
+	image := map[string]struct{}{"80/tcp": {}}
+	got := withExposed(image, []string{"8080/tcp", "80/tcp"})
+	if len(got) != 2 || len(image) != 1 {
+		t.Errorf("withExposed = %v, image now %v; want 80/tcp and 8080/tcp, image unchanged", got, image)
+	}
+	if got := withExposed(nil, []string{"53/udp"}); len(got) != 1 {
+		t.Errorf("withExposed(nil, 53/udp) = %v", got)
+	}
+	if got := withExposed(image, nil); len(got) != 1 {
+		t.Errorf("withExposed(image, nothing) = %v, want the image's", got)
+	}
+}
