@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
@@ -25,6 +26,8 @@ import (
 func createFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "name", Usage: "assign a name to the container"},
+		&cli.BoolFlag{Name: "replace", Usage: "with --name: remove the container of that name first, as rm -f does"},
+		&cli.StringFlag{Name: "cidfile", Usage: "write the container's ID to `FILE`, which must not exist yet (rm removes it with the container)"},
 		&cli.StringFlag{Name: "pull", Value: runtime.PullMissing, Usage: "pull the image: missing (when it is not in storage), always, newer or never"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress of the image's pull"},
 		&cli.StringFlag{Name: "platform", Usage: "pull `OS/ARCH[/VARIANT]` of a multi-architecture image"},
@@ -267,6 +270,21 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		Tty:         c.Bool("tty"),
 		Interactive: c.Bool("interactive"),
 		Remove:      c.Bool("rm"),
+		Replace:     c.Bool("replace"),
+	}
+	if o.Replace && o.Name == "" {
+		return o, withCode(125, errors.New("--replace needs --name: it replaces the container of that name"))
+	}
+	if f := c.String("cidfile"); f != "" {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return o, withCode(125, fmt.Errorf("--cidfile %s: %w", f, err))
+		}
+		// Checked before a pull; Create makes the file, refusing one made since.
+		if _, err := os.Lstat(abs); err == nil {
+			return o, withCode(125, fmt.Errorf("--cidfile %s exists: another container may use it; remove it or give another file", f))
+		}
+		o.CIDFile = abs
 	}
 	mounts, err := mountOptions(c)
 	if err != nil {
@@ -375,6 +393,7 @@ default), its progress on stderr.
 Examples:
    den run --rm busybox echo hello
    den run -d --name web --restart on-failure:3 busybox httpd -f
+   den run -d --replace --name web --cidfile web.cid busybox httpd -f
    den run -it --name box busybox sh
    den run --rm -e GREETING=hi -w /tmp -u 1000 busybox env`,
 		Flags: append(createFlags(),
@@ -748,14 +767,16 @@ Exit codes: 1 when a container does not exist, 2 when one is running, 125 otherw
 Examples:
    den rm web
    den rm -f -t 0 $(den ps -aq)
-   den rm -i maybe-gone`,
+   den rm -i maybe-gone
+   den rm -f --cidfile web.cid`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "stop running containers first"},
 			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "with --force, seconds to wait for a running container before killing it (default: its --stop-timeout, 10)"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all containers"},
-			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "a container that does not exist is not an error"},
+			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "a container that does not exist, or a --cidfile, is not an error"},
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the container's anonymous volumes too"},
 			latestFlag,
+			cidfileFlag,
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -771,7 +792,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if len(refs) == 0 && !c.Bool("all") {
+			if len(refs) == 0 && !c.Bool("all") && len(c.StringSlice("cidfile")) == 0 {
 				return withCode(125, errors.New("no container given: den rm [-f] CONTAINER... or den rm -a"))
 			}
 			stopTimeout := runtime.OwnStopTimeout
@@ -787,6 +808,9 @@ Examples:
 			})
 			var firstErr error
 			named := c.Args().Len() // the refs after these are those -a listed
+			if len(c.StringSlice("cidfile")) > 0 {
+				named = len(refs)
+			}
 			for i, ref := range refs {
 				err := errs[i]
 				// A listed container gone since (a --rm one its monitor removed, another

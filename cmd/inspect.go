@@ -3,8 +3,10 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/den-project/den/netstack"
@@ -181,7 +183,7 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 		ports[k] = append(ports[k], inspectPortBinding{HostIP: m.HostIP, HostPort: strconv.Itoa(int(m.HostPort))})
 	}
 	in.HostConfig.PortBindings = ports
-	in.NetworkSettings["Ports"] = ports
+	in.NetworkSettings["Ports"] = withUnpublished(ports, c.Config.Expose, n.Mode)
 	if n.Mode == netstack.ModeSlirp && c.State.Status == runtime.StatusRunning {
 		in.NetworkSettings["IPAddress"] = netstack.ContainerIP
 		in.NetworkSettings["Gateway"] = netstack.GatewayIP
@@ -202,6 +204,25 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 		in.NetworkSettings["Networks"] = nets
 	}
 	return in
+}
+
+// withUnpublished is ports with the exposed ports that are not published, each null, as
+// podman shows them in NetworkSettings.Ports; not with the host's network or another
+// container's, where the container has no ports of its own.
+func withUnpublished(published map[string][]inspectPortBinding, exposed []string, mode string) map[string][]inspectPortBinding {
+	if len(exposed) == 0 || mode == netstack.ModeHost || mode == netstack.ModeContainer {
+		return published
+	}
+	out := maps.Clone(published)
+	for _, p := range exposed {
+		if !strings.Contains(p, "/") {
+			p += "/tcp"
+		}
+		if _, ok := out[p]; !ok {
+			out[p] = nil
+		}
+	}
+	return out
 }
 
 func inspectCmd() *cli.Command { return inspectCmdFor("all") }

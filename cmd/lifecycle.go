@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,6 +99,12 @@ func containerRefs(c *cli.Context, rt *runtime.Runtime) ([]string, error) {
 	if err := allOrLatest(c); err != nil {
 		return nil, err
 	}
+	if err := cidfileAlone(c); err != nil {
+		return nil, err
+	}
+	if len(c.StringSlice("cidfile")) > 0 {
+		return cidfileRefs(c)
+	}
 	if !c.Bool("latest") {
 		return c.Args().Slice(), nil
 	}
@@ -131,6 +139,44 @@ func allOrLatest(c *cli.Context) error {
 	return nil
 }
 
+// cidfileFlag is podman's --cidfile of the commands that act on containers: the container
+// whose ID the file holds, as create --cidfile wrote it.
+var cidfileFlag = &cli.StringSliceFlag{Name: "cidfile", Usage: "act on the container whose ID `FILE` holds (create --cidfile writes it); may be given more than once"}
+
+// cidfileAlone refuses --cidfile with containers named otherwise: arguments, --all or
+// --latest.
+func cidfileAlone(c *cli.Context) error {
+	if len(c.StringSlice("cidfile")) > 0 && (c.NArg() > 0 || c.Bool("all") || c.Bool("latest")) {
+		return withCode(125, errors.New("--cidfile names the containers: give no others, nor --all or --latest"))
+	}
+	return nil
+}
+
+// cidfileRefs are the IDs the files of --cidfile hold. With --ignore, a file that does not
+// exist names no container, as in podman.
+func cidfileRefs(c *cli.Context) ([]string, error) {
+	var ids []string
+	for _, f := range c.StringSlice("cidfile") {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) && c.Bool("ignore") {
+			continue
+		}
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, withCode(125, fmt.Errorf("--cidfile %s: %w", f, err))
+		}
+		id := strings.TrimSpace(string(b))
+		if id == "" {
+			return nil, withCode(125, fmt.Errorf("--cidfile %s is empty: it names no container", f))
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
 // allFlag is --all of stop, kill and restart: the containers running, or all of them.
 func allFlag(which string) cli.Flag {
 	return &cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "act on all " + which + " containers"}
@@ -142,10 +188,16 @@ func needTargets(c *cli.Context, usage string) error {
 	if err := allOrLatest(c); err != nil {
 		return err
 	}
+	if err := cidfileAlone(c); err != nil {
+		return err
+	}
 	if c.Bool("all") {
 		if c.NArg() > 0 {
 			return withCode(125, fmt.Errorf("--all and containers %s: give one or the other", strings.Join(c.Args().Slice(), " ")))
 		}
+		return nil
+	}
+	if len(c.StringSlice("cidfile")) > 0 {
 		return nil
 	}
 	return needContainers(c, usage)
@@ -186,8 +238,9 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout, 10)"},
 			allFlag("running"),
-			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "a container that does not exist is not an error"},
+			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "a container that does not exist, or a --cidfile, is not an error"},
 			latestFlag,
+			cidfileFlag,
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -239,6 +292,7 @@ Examples:
 			&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"},
 			allFlag("running"),
 			latestFlag,
+			cidfileFlag,
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -338,6 +392,7 @@ func restartCmd() *cli.Command {
 			allFlag("(running or not)"),
 			&cli.BoolFlag{Name: "running", Usage: "with --all, only the running containers"},
 			latestFlag,
+			cidfileFlag,
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {

@@ -259,7 +259,7 @@ use den stop and den start there.
 Examples:
    den pause web
    den unpause -a`,
-		Flags:                  []cli.Flag{allFlag(map[bool]string{true: "running", false: "paused"}[pause]), latestFlag},
+		Flags:                  []cli.Flag{allFlag(map[bool]string{true: "running", false: "paused"}[pause]), latestFlag, cidfileFlag},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
 			if err := needTargets(c, name+" CONTAINER... or den "+name+" -a"); err != nil {

@@ -108,6 +108,7 @@ func (r *Runtime) drop(c *Container, deferred bool) (kept bool, err error) {
 		}
 		return false, err
 	}
+	removeCIDFile(c)
 	return false, nil
 }
 

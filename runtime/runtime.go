@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -121,6 +123,12 @@ type CreateOptions struct {
 	PublishAll bool
 	// Expose adds ports to the image's EXPOSE ones, in its form ("80/tcp"): --expose.
 	Expose []string
+	// CIDFile, an absolute path, is a file Create makes and writes the container's ID to
+	// (--cidfile); it must not exist.
+	CIDFile string
+	// Replace removes the container named Name first, if there is one, as rm -f does
+	// (--replace).
+	Replace bool
 	// SyncLater leaves the new record and name unsynced: the caller syncs them with
 	// SyncRecord before it answers. run -d does that while the monitor starts the container,
 	// when it would otherwise wait for the disk first (1 to 2 ms here).
@@ -137,8 +145,71 @@ func (r *Runtime) CheckLimits(s *SecurityConfig) error {
 }
 
 // Create makes a container record and its storage from an image. A failure leaves nothing
-// behind.
+// behind, its --cidfile included.
 func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, error) {
+	if o.CIDFile == "" {
+		return r.create(ctx, o)
+	}
+	if o.ID == "" {
+		o.ID = newID()
+	}
+	if err := writeCIDFile(o.CIDFile, o.ID); err != nil {
+		return nil, err
+	}
+	c, err := r.create(ctx, o)
+	if err != nil {
+		os.Remove(o.CIDFile)
+		return nil, err
+	}
+	return c, nil
+}
+
+// writeCIDFile writes id to path, a file that must not exist yet: two containers never share
+// one, as in podman.
+func writeCIDFile(path, id string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("--cidfile %s exists: another container may use it; remove it or give another file", path)
+	}
+	if err != nil {
+		return fmt.Errorf("--cidfile: %w", err)
+	}
+	_, err = f.WriteString(id)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("writing --cidfile %s: %w", path, err)
+	}
+	return nil
+}
+
+// removeCIDFile removes the file create --cidfile wrote for c, while it holds c's ID: a file
+// another container has since taken is left alone.
+func removeCIDFile(c *Container) {
+	if c.Config.CIDFile == "" {
+		return
+	}
+	if b, err := os.ReadFile(c.Config.CIDFile); err == nil && strings.TrimSpace(string(b)) == c.ID {
+		os.Remove(c.Config.CIDFile)
+	}
+}
+
+// replace removes the container named name, when there is one, for create --replace: a
+// running one is stopped as rm -f stops it. Only a name counts, never an id prefix.
+func (r *Runtime) replace(ctx context.Context, name string) error {
+	id, ok := r.recs.named(name)
+	if !ok {
+		return nil
+	}
+	if _, err := r.Remove(ctx, id, true); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("--replace: %w", err)
+	}
+	return nil
+}
+
+func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, error) {
 	if err := r.CheckLimits(o.Security); err != nil {
 		return nil, err
 	}
@@ -176,6 +247,12 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	if err != nil {
 		return nil, err
 	}
+	// What would refuse the container has been checked: the old one goes now.
+	if o.Replace && o.Name != "" {
+		if err := r.replace(ctx, o.Name); err != nil {
+			return nil, err
+		}
+	}
 	// The networks the container joins must not be removed before its record names them.
 	var netUsers *record.Lock
 	if o.Network.Mode == netstack.ModeBridge && len(o.Network.Networks) > 0 {
@@ -184,7 +261,8 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		}
 		defer netUsers.Release()
 	}
-	network, err := r.prepareNetwork(o, withExposed(icfg.Config.ExposedPorts, o.Expose))
+	exposed := withExposed(icfg.Config.ExposedPorts, o.Expose)
+	network, err := r.prepareNetwork(o, exposed)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +293,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		Cmd:         icfg.Config.Cmd,
 		StopSignal:  firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
 		StopTimeout: o.StopTimeout, Security: o.Security, GroupAdd: o.GroupAdd, Devices: o.Devices,
-		InitPath: o.InitPath, Expose: o.Expose,
+		InitPath: o.InitPath, Expose: slices.Sorted(maps.Keys(exposed)), CIDFile: o.CIDFile,
 		Restart: o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 		Health: o.Health, Network: network,
 	}

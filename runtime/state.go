@@ -82,14 +82,19 @@ type ContainerConfig struct {
 	Security *SecurityConfig `json:"security,omitempty"`
 	// GroupAdd are --group-add's groups, gids or names of the image's /etc/group.
 	GroupAdd []string `json:"groupAdd,omitempty"`
-	// Expose is what --expose added to the image's EXPOSE ports, in its form ("80/tcp"):
-	// -P published them with the image's, and commit writes them into the new image.
+	// Expose are the ports the container exposes, in the image's form ("80/tcp"): the
+	// image's EXPOSE ports and --expose's (only --expose's in records made before den
+	// 2026-12-05). -P published them, inspect shows those not published, and commit writes
+	// them into the new image.
 	Expose []string `json:"expose,omitempty"`
 	// Devices are --device's HOST[:CONTAINER][:PERMS], read again at each start.
 	Devices []string `json:"devices,omitempty"`
 	// InitPath is the host's init program that --init bound in as the container's first
 	// process, "" without --init.
 	InitPath string `json:"initPath,omitempty"`
+	// CIDFile is the file create --cidfile wrote the container's ID to, an absolute path:
+	// removing the container removes it too, while it holds that ID.
+	CIDFile string `json:"cidFile,omitempty"`
 }
 
 // SecurityConfig is what --cap-add, --cap-drop, --privileged, --security-opt, --read-only,
@@ -318,6 +323,18 @@ func (r records) list() ([]*Container, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
+}
+
+// named is the id of the container named name, if there is one.
+func (r records) named(name string) (string, bool) {
+	if !nameRE.MatchString(name) {
+		return "", false
+	}
+	b, err := os.ReadFile(filepath.Join(r.namesDir(), name))
+	if err != nil {
+		return "", false
+	}
+	return strings.TrimSpace(string(b)), true
 }
 
 // resolve finds a container by full name, full id or unique id prefix.

@@ -482,3 +482,68 @@ func TestFlagsAfterArgumentsAreReadAsPodmanReadsThem(t *testing.T) {
 	// What follows run's image is the container's command, flags and all.
 	wantStdout(t, d.run(t, "run", "--rm", "busybox", "echo", "-n", "x", "-f"), "x -f")
 }
+
+// --cidfile: create and run write the container's ID to a file that must not exist; stop,
+// kill, restart, pause, unpause and rm act on the container a file names; removing the
+// container removes its file. --replace removes the container of the same name first.
+func TestCidfileNamesTheContainerAndReplaceTakesItsName(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	readID := func(name string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(d.dir, name))
+		if err != nil {
+			t.Fatalf("want %s written: %v", name, err)
+		}
+		return string(b)
+	}
+	gone := func(name string) {
+		t.Helper()
+		if _, err := os.Lstat(filepath.Join(d.dir, name)); !os.IsNotExist(err) {
+			t.Errorf("want %s removed with its container, got %v", name, err)
+		}
+	}
+	a := strings.TrimSpace(d.mustRun(t, "create", "--name", "a", "--network", "none", "--cidfile", "home/a.cid", "busybox", "sleep", "1000").stdout)
+	if got := readID("home/a.cid"); got != a {
+		t.Errorf("want a.cid to hold %s, got %q", a, got)
+	}
+	// A file that exists is refused before anything is made, as in podman.
+	wantError(t, d.run(t, "create", "--cidfile", "home/a.cid", "busybox", "true"), 125, "a.cid", "exists")
+	wantError(t, d.run(t, "create", "--cidfile", "home/no/such/x.cid", "busybox", "true"), 125, "x.cid")
+	wantStdout(t, d.run(t, "ps", "-aq", "--no-trunc"), a+"\n")
+
+	d.mustRun(t, "start", "a")
+	// Rootless den pauses nothing on a cgroup v1 host: a missing file shows that both read
+	// --cidfile.
+	wantError(t, d.run(t, "pause", "--cidfile", "home/none.cid"), 125, "none.cid")
+	wantError(t, d.run(t, "unpause", "--cidfile", "home/none.cid"), 125, "none.cid")
+	wantStdout(t, d.run(t, "restart", "-t", "0", "--cidfile", "home/a.cid"), a+"\n")
+	wantStdout(t, d.run(t, "kill", "--cidfile", "home/a.cid"), a+"\n")
+	wantError(t, d.run(t, "stop", "--cidfile", "home/a.cid", "a"), 125, "--cidfile")
+
+	// --replace takes the name of the container that has it; the old one's file goes with it.
+	b := d.runDetached(t, "--replace", "--name", "a", "--network", "none", "--cidfile", "home/b.cid", "busybox", "sleep", "1000")
+	gone("home/a.cid")
+	if got := readID("home/b.cid"); got != b {
+		t.Errorf("want b.cid to hold %s, got %q", b, got)
+	}
+	wantStdout(t, d.run(t, "ps", "-aq", "--no-trunc"), b+"\n")
+	wantError(t, d.run(t, "run", "--replace", "busybox", "true"), 125, "--replace", "--name")
+	// Replacing a name nobody has is creating.
+	c := strings.TrimSpace(d.mustRun(t, "create", "--replace", "--name", "c", "busybox", "true").stdout)
+	wantStdout(t, d.run(t, "ps", "-aq", "--no-trunc", "--filter", "name=c"), c+"\n")
+
+	wantStdout(t, d.run(t, "stop", "-t", "0", "--cidfile", "home/b.cid"), b+"\n")
+	wantStdout(t, d.run(t, "rm", "--cidfile", "home/b.cid"), b+"\n")
+	gone("home/b.cid")
+	wantError(t, d.run(t, "rm", "--cidfile", "home/b.cid"), 125, "b.cid")
+	wantStdout(t, d.run(t, "rm", "-i", "--cidfile", "home/b.cid"), "")
+	wantStdout(t, d.run(t, "stop", "-i", "--cidfile", "home/b.cid"), "")
+
+	// A --rm container's file goes when it is removed at its exit.
+	d.mustRun(t, "run", "--rm", "--network", "none", "--cidfile", "home/r.cid", "busybox", "true")
+	d.removalsSettled(t)
+	gone("home/r.cid")
+	d.mustRun(t, "rm", "c")
+	d.wantNoContainers(t)
+}

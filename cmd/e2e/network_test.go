@@ -445,6 +445,11 @@ func TestNetPublishAllUsesImageExposePorts(t *testing.T) {
 	}
 	d.mustRun(t, "create", "--name", "ne", "--expose", "8080", "exposed", "true")
 	wantStdout(t, d.run(t, "port", "ne"), "")
+	// inspect shows the ports exposed and not published as null, as podman does.
+	wantStdout(t, d.run(t, "inspect", "--format", "{{json .NetworkSettings.Ports}}", "ne"), `{"53/udp":null,"80/tcp":null,"8080/tcp":null}`+"\n")
+	d.mustRun(t, "create", "--name", "np", "-p", "127.0.0.1:8081:80", "exposed", "true")
+	wantStdout(t, d.run(t, "inspect", "--format", "{{json .NetworkSettings.Ports}}", "np"), `{"53/udp":null,"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8081"}]}`+"\n")
+	wantStdout(t, d.run(t, "inspect", "--format", "{{json .HostConfig.PortBindings}}", "np"), `{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8081"}]}`+"\n")
 	// commit keeps them, as EXPOSE ports of the new image.
 	d.mustRun(t, "commit", "pe", "exposed-more")
 	d.mustRun(t, "create", "--name", "pc", "-P", "exposed-more", "true")
