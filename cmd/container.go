@@ -508,20 +508,33 @@ func startCmd() *cli.Command {
 		ArgsUsage: "CONTAINER...",
 		Description: `Starts containers in the background under their monitors and prints their
 names. With -a, starts one in the foreground with its output attached and returns its exit
-code.
+code. --filter starts those of the containers it selects (ps --filter's keys) that are not
+running.
 
 Examples:
    den start web
    den start -a job
-   den start -ai box`,
+   den start -ai box
+   den start --filter label=app=web`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach stdout and stderr"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin"},
 			latestFlag,
+			filterFlag(true),
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			if !named(c) {
+			if err := cidfileAlone(c); err != nil {
+				return err
+			}
+			if filtered(c) {
+				if c.Bool("attach") {
+					return withCode(125, errors.New("--filter starts containers in the background: not with -a"))
+				}
+				if _, err := parseFilter(c); err != nil {
+					return err
+				}
+			} else if !named(c) {
 				return withCode(125, errors.New("no container given: den start [-a] CONTAINER..."))
 			}
 			if c.Bool("attach") && c.NArg() > 1 {
@@ -532,7 +545,13 @@ Examples:
 				return err
 			}
 			defer e.rt.Close()
-			refs, err := containerRefs(c, e.rt)
+			var refs []string
+			if filtered(c) {
+				// Those that run already are left as they are.
+				refs, err = filteredWhere(c, e.rt, func(ctr *runtime.Container) bool { return ctr.State.Status != runtime.StatusRunning })
+			} else {
+				refs, err = containerRefs(c, e.rt)
+			}
 			if err != nil {
 				return err
 			}
@@ -768,7 +787,8 @@ Examples:
    den rm web
    den rm -f -t 0 $(den ps -aq)
    den rm -i maybe-gone
-   den rm -f --cidfile web.cid`,
+   den rm -f --cidfile web.cid
+   den rm --filter status=exited`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "stop running containers first"},
 			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "with --force, seconds to wait for a running container before killing it (default: its --stop-timeout, 10)"},
@@ -777,22 +797,37 @@ Examples:
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the container's anonymous volumes too"},
 			latestFlag,
 			cidfileFlag,
+			// Not -f: that is --force.
+			filterFlag(false),
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
 			if err := allOrLatest(c); err != nil {
 				return err
 			}
+			if err := cidfileAlone(c); err != nil {
+				return err
+			}
+			if filtered(c) {
+				if _, err := parseFilter(c); err != nil {
+					return err
+				}
+			}
 			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			refs, err := containerArgs(c, e)
+			var refs []string
+			if filtered(c) {
+				refs, err = filteredIDs(c, e.rt, false)
+			} else {
+				refs, err = containerArgs(c, e)
+			}
 			if err != nil {
 				return err
 			}
-			if len(refs) == 0 && !c.Bool("all") && len(c.StringSlice("cidfile")) == 0 {
+			if len(refs) == 0 && !c.Bool("all") && len(c.StringSlice("cidfile")) == 0 && !filtered(c) {
 				return withCode(125, errors.New("no container given: den rm [-f] CONTAINER... or den rm -a"))
 			}
 			stopTimeout := runtime.OwnStopTimeout

@@ -144,12 +144,64 @@ func allOrLatest(c *cli.Context) error {
 var cidfileFlag = &cli.StringSliceFlag{Name: "cidfile", Usage: "act on the container whose ID `FILE` holds (create --cidfile writes it); may be given more than once"}
 
 // cidfileAlone refuses --cidfile with containers named otherwise: arguments, --all or
-// --latest.
+// --latest; and --filter with arguments, --latest or --cidfile.
 func cidfileAlone(c *cli.Context) error {
 	if len(c.StringSlice("cidfile")) > 0 && (c.NArg() > 0 || c.Bool("all") || c.Bool("latest")) {
 		return withCode(125, errors.New("--cidfile names the containers: give no others, nor --all or --latest"))
 	}
+	if filtered(c) && (c.NArg() > 0 || c.Bool("latest") || len(c.StringSlice("cidfile")) > 0) {
+		return withCode(125, errors.New("--filter selects the containers: give no names, nor --latest or --cidfile"))
+	}
 	return nil
+}
+
+// filterFlag is podman's --filter of the commands that act on containers: those ps --filter
+// would list, of all containers. -f where the command has no -f of its own.
+func filterFlag(short bool) cli.Flag {
+	f := &cli.StringSliceFlag{Name: "filter", Usage: "act on the containers matching `KEY=VALUE`, as ps --filter selects them (status, name, id, label, ancestor, exited)"}
+	if short {
+		f.Aliases = []string{"f"}
+	}
+	return f
+}
+
+// filtered reports whether the command was given --filter.
+func filtered(c *cli.Context) bool { return len(c.StringSlice("filter")) > 0 }
+
+// parseFilter reads --filter, refused in one line when it is not ps's.
+func parseFilter(c *cli.Context) (*runtime.ContainerFilter, error) {
+	f, err := runtime.ParseContainerFilters(c.StringSlice("filter"))
+	if err != nil {
+		return nil, withCode(125, err)
+	}
+	return f, nil
+}
+
+// filteredIDs are the ids of the containers --filter selects, newest first: of the running
+// ones only when running is true.
+func filteredIDs(c *cli.Context, rt *runtime.Runtime, running bool) ([]string, error) {
+	return filteredWhere(c, rt, func(ctr *runtime.Container) bool {
+		return !running || ctr.State.Status == runtime.StatusRunning
+	})
+}
+
+// filteredWhere is filteredIDs of the containers for which keep is true.
+func filteredWhere(c *cli.Context, rt *runtime.Runtime, keep func(*runtime.Container) bool) ([]string, error) {
+	f, err := parseFilter(c)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := rt.List()
+	if err != nil {
+		return nil, withCode(125, err)
+	}
+	var ids []string
+	for _, ctr := range cs {
+		if keep(ctr) && f.Match(ctr) {
+			ids = append(ids, ctr.ID)
+		}
+	}
+	return ids, nil
 }
 
 // cidfileRefs are the IDs the files of --cidfile hold. With --ignore, a file that does not
@@ -197,6 +249,10 @@ func needTargets(c *cli.Context, usage string) error {
 		}
 		return nil
 	}
+	if filtered(c) {
+		_, err := parseFilter(c)
+		return err
+	}
 	if len(c.StringSlice("cidfile")) > 0 {
 		return nil
 	}
@@ -204,8 +260,12 @@ func needTargets(c *cli.Context, usage string) error {
 }
 
 // targets are the containers a command acts on: its arguments, or with --all the ids of the
-// running containers (of every one when running is false).
+// running containers (of every one when running is false), or with --filter those of them
+// it selects.
 func targets(c *cli.Context, rt *runtime.Runtime, running bool) ([]string, error) {
+	if filtered(c) {
+		return filteredIDs(c, rt, running)
+	}
 	if !c.Bool("all") {
 		return containerRefs(c, rt)
 	}
@@ -234,13 +294,15 @@ not bring it back.
 
 Examples:
    den stop web
-   den stop -t 0 web db`,
+   den stop -t 0 web db
+   den stop --filter label=app=web`,
 		Flags: []cli.Flag{
 			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout, 10)"},
 			allFlag("running"),
 			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "a container that does not exist, or a --cidfile, is not an error"},
 			latestFlag,
 			cidfileFlag,
+			filterFlag(true),
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
@@ -390,9 +452,10 @@ func restartCmd() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout, 10)"},
 			allFlag("(running or not)"),
-			&cli.BoolFlag{Name: "running", Usage: "with --all, only the running containers"},
+			&cli.BoolFlag{Name: "running", Usage: "with --all or --filter, only the running containers"},
 			latestFlag,
 			cidfileFlag,
+			filterFlag(true),
 		},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {

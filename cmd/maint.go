@@ -259,7 +259,7 @@ use den stop and den start there.
 Examples:
    den pause web
    den unpause -a`,
-		Flags:                  []cli.Flag{allFlag(map[bool]string{true: "running", false: "paused"}[pause]), latestFlag, cidfileFlag},
+		Flags:                  []cli.Flag{allFlag(map[bool]string{true: "running", false: "paused"}[pause]), latestFlag, cidfileFlag, filterFlag(true)},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
 			if err := needTargets(c, name+" CONTAINER... or den "+name+" -a"); err != nil {
@@ -274,7 +274,7 @@ Examples:
 				return err
 			}
 			return eachContainer(c, refs, func(ref string) error {
-				if c.Bool("all") {
+				if c.Bool("all") || filtered(c) {
 					// -a: the running containers not paused yet, or the paused ones.
 					if ctr, err := e.rt.Lookup(ref); err == nil && ctr.State.Paused == pause {
 						return nil

@@ -547,3 +547,43 @@ func TestCidfileNamesTheContainerAndReplaceTakesItsName(t *testing.T) {
 	d.mustRun(t, "rm", "c")
 	d.wantNoContainers(t)
 }
+
+// --filter of start, stop, restart, pause, unpause and rm selects the containers as ps
+// --filter does, instead of names, as podman's does.
+func TestFilterSelectsTheContainersLifecycleCommandsActOn(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	id := map[string]string{}
+	for _, n := range []string{"fa", "fb", "other"} {
+		args := []string{"create", "--name", n, "--network", "none"}
+		if n != "other" {
+			args = append(args, "--label", "app=web")
+		}
+		id[n] = strings.TrimSpace(d.mustRun(t, append(args, "busybox", "sleep", "1000")...).stdout)
+	}
+	// Newest first, as ps lists them.
+	wantStdout(t, d.run(t, "start", "--filter", "label=app=web"), id["fb"]+"\n"+id["fa"]+"\n")
+	if got := d.psNames(t); got != "fb fa" {
+		t.Errorf("want fa and fb running, got %q", got)
+	}
+	// Those running already are not started again.
+	wantStdout(t, d.run(t, "start", "-f", "label=app"), "")
+	wantStdout(t, d.run(t, "stop", "-t", "0", "-f", "name=^fa$"), id["fa"]+"\n")
+	wantStdout(t, d.run(t, "restart", "-t", "0", "--running", "--filter", "label=app=web"), id["fb"]+"\n")
+	if got := d.psNames(t); got != "fb" {
+		t.Errorf("want only fb running, got %q", got)
+	}
+	wantError(t, d.run(t, "stop", "--filter", "bad"), 125, `"bad"`)
+	wantError(t, d.run(t, "stop", "--filter", "name=fa", "fa"), 125, "--filter")
+	wantError(t, d.run(t, "start", "-a", "--filter", "name=fa"), 125, "--filter", "-a")
+	wantError(t, d.run(t, "rm", "--filter", "status=nosuch"), 125, "nosuch")
+	// Without a cgroup freezer rootless den pauses nothing; a bad filter is refused first.
+	wantError(t, d.run(t, "pause", "--filter", "nosuch=1"), 125, "nosuch")
+	wantError(t, d.run(t, "unpause", "--filter", "nosuch=1"), 125, "nosuch")
+	r := d.mustRun(t, "rm", "-f", "-t", "0", "--filter", "label=app=web")
+	if got := lines(r.stdout); len(got) != 2 || !slices.Contains(got, id["fa"]) || !slices.Contains(got, id["fb"]) {
+		t.Errorf("want fa and fb removed\n%s", r)
+	}
+	wantStdout(t, d.run(t, "ps", "-aq", "--no-trunc"), id["other"]+"\n")
+	d.mustRun(t, "rm", "other")
+}
