@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/den-project/den/runtime"
 	"github.com/den-project/den/runtime/earlyexec"
@@ -349,4 +350,41 @@ func TestEarlyExecReadsExecAsTheCLIDoes(t *testing.T) {
 			t.Errorf("%q: earlyexec sends %q to %q, the CLI reads %+v for %q", c.args, req, ctr, got, gotCtr)
 		}
 	}
+}
+
+func TestParseIntervalTakesMillisecondsOrADuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{"250", 250 * time.Millisecond, false},
+		{"0", 0, false},
+		{"1.5s", 1500 * time.Millisecond, false},
+		{"300ms", 300 * time.Millisecond, false},
+		{"-1s", 0, true},
+		{"soon", 0, true},
+		{"", 0, true},
+		{"99999999999", 0, true},
+	} {
+		got, err := parseInterval(tc.in)
+		if tc.bad != (err != nil) || got != tc.want {
+			t.Errorf("parseInterval(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func FuzzParseInterval(f *testing.F) {
+	for _, s := range []string{"250", "1s", "-1s", "x", "1e3", "9223372036854775807"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseInterval(s)
+		if err == nil && d < 0 {
+			t.Errorf("parseInterval(%q) = %v: a negative interval was taken", s, d)
+		}
+		if err != nil && (d != 0 || !strings.Contains(err.Error(), "--interval")) {
+			t.Errorf("parseInterval(%q): want 0 and an error naming --interval, got %v, %v", s, d, err)
+		}
+	})
 }

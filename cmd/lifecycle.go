@@ -384,25 +384,36 @@ Examples:
 func waitCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "wait",
-		Usage:     "wait for containers to stop and print their exit codes",
+		Usage:     "wait for containers to stop, or reach a state, and print their exit codes",
 		ArgsUsage: "CONTAINER...",
-		Description: `Blocks until each container is no longer running and prints its exit code.
-It is woken by the container's monitor, not by polling.
+		Description: `Blocks until each container is no longer running and prints its exit code. With
+--condition it waits for a state instead: created, running, paused or exited, or healthy or
+unhealthy (the health its --health-cmd checks), and prints -1 unless the container exited;
+given more than once, any of them will do. It is woken by the container's monitor and its
+events, not by polling: --interval is taken for podman's scripts and changes nothing.
 
 Examples:
    den wait job
-   code=$(den wait job)`,
+   code=$(den wait job)
+   den wait --condition healthy db`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "condition", Value: "stopped", Usage: "state to wait for: stopped, exited or running"},
+			&cli.StringSliceFlag{Name: "condition", Usage: "state to wait for: stopped (the default), exited, created, running, paused, healthy or unhealthy"},
+			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Usage: "podman's polling interval (milliseconds without a unit): taken and not needed, den does not poll"},
 			latestFlag,
 		},
+		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
 			if err := needContainers(c, "wait CONTAINER..."); err != nil {
 				return err
 			}
-			cond := c.String("condition")
-			if cond != "stopped" && cond != "exited" && cond != "running" {
-				return withCode(125, fmt.Errorf("--condition %q: use stopped, exited or running", cond))
+			conds, err := runtime.ParseWaitConditions(c.StringSlice("condition"))
+			if err != nil {
+				return withCode(125, err)
+			}
+			if v := c.String("interval"); v != "" {
+				if _, err := parseInterval(v); err != nil {
+					return withCode(125, err)
+				}
 			}
 			e, err := newEnv(c)
 			if err != nil {
@@ -414,15 +425,15 @@ Examples:
 				return err
 			}
 			for _, ref := range refs {
-				var code int
+				code := -1
 				var err error
-				if cond == "running" {
-					var ctr *runtime.Container
-					if ctr, err = e.rt.Lookup(ref); err == nil && ctr.State.Status != runtime.StatusRunning {
-						err = fmt.Errorf("container %s is %s: only a started container is waited for as running", ctr.Name, ctr.State.Status)
-					}
-				} else {
+				if runtime.WaitsForExit(conds) {
 					code, err = e.rt.Wait(context.Background(), ref)
+				} else {
+					var ctr *runtime.Container
+					if ctr, err = e.rt.WaitFor(context.Background(), ref, conds); err == nil && ctr.ShownStatus() == runtime.StatusExited {
+						code = ctr.State.ExitCode
+					}
 				}
 				if err != nil {
 					if first == nil {
@@ -430,15 +441,24 @@ Examples:
 					}
 					continue
 				}
-				if cond == "running" {
-					fmt.Fprintln(c.App.Writer, "-1")
-					continue
-				}
 				fmt.Fprintln(c.App.Writer, strconv.Itoa(code))
 			}
 			return first
 		},
 	}
+}
+
+// parseInterval reads podman's wait --interval: a duration, in milliseconds when it has no
+// unit.
+func parseInterval(v string) (time.Duration, error) {
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(n) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--interval %q: give a duration such as 250ms or 1s, or milliseconds", v)
+	}
+	return d, nil
 }
 
 func restartCmd() *cli.Command {

@@ -57,3 +57,41 @@ func TestHealthStatusGoesFromStartingToUnhealthyToHealthy(t *testing.T) {
 	}
 	d.mustRun(t, "rm", "-f", "-t", "0", "web", "plain")
 }
+
+// wait --condition waits for a state or a health, woken by the container's events: running
+// once it is started, healthy and unhealthy as its check turns, exited with its exit code.
+func TestWaitConditionWaitsForStateAndHealth(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "create", "--name", "w", "--network", "none", "--health-cmd", "test -e /tmp/ok",
+		"--health-interval", "300ms", "--health-retries", "1", "busybox", "sleep", "1000")
+	running := d.start(t, "wait", "--condition", "running", "w")
+	select {
+	case r := <-running:
+		t.Fatalf("want wait --condition running to block while w is only created\n%s", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	d.mustRun(t, "start", "w")
+	wantStdout(t, <-running, "-1\n")
+
+	healthy := d.start(t, "wait", "--condition", "healthy", "--interval", "250", "w")
+	d.mustRun(t, "exec", "w", "touch", "/tmp/ok")
+	wantStdout(t, <-healthy, "-1\n")
+	if s := d.inspectf(t, "w", "{{.State.Health.Status}}"); s != "healthy" {
+		t.Errorf("want w healthy once wait said so, got %q", s)
+	}
+	unhealthy := d.start(t, "wait", "--condition=unhealthy", "--condition=exited", "w")
+	d.mustRun(t, "exec", "w", "rm", "/tmp/ok")
+	wantStdout(t, <-unhealthy, "-1\n")
+
+	// Any of several conditions; exited prints the exit code.
+	exited := d.start(t, "wait", "--condition", "paused", "--condition", "exited", "w")
+	d.mustRun(t, "kill", "w")
+	wantStdout(t, <-exited, "137\n")
+	wantStdout(t, d.run(t, "wait", "--condition", "exited", "w"), "137\n")
+
+	d.mustRun(t, "create", "--name", "plain", "busybox", "true")
+	wantError(t, d.run(t, "wait", "--condition", "healthy", "plain"), 125, "plain", "healthcheck")
+	wantError(t, d.run(t, "wait", "--condition", "bogus", "plain"), 125, `"bogus"`)
+	wantError(t, d.run(t, "wait", "--interval", "soon", "plain"), 125, `"soon"`)
+}
