@@ -527,6 +527,7 @@ Examples:
 			&cli.StringFlag{Name: "until", Usage: "only entries before this time"},
 			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "prefix each line with its time"},
 			&cli.BoolFlag{Name: "names", Aliases: []string{"n"}, Usage: "with several containers, start each line with its container's name instead of its ID"},
+			&cli.BoolFlag{Name: "color", Usage: "with several containers, show each one's ID or name in a color of its own"},
 			latestFlag,
 		},
 		UseShortOptionHandling: true,
@@ -534,7 +535,7 @@ Examples:
 			if c.NArg() == 0 && !c.Bool("latest") {
 				return withCode(125, errors.New("den logs needs a container: den logs [OPTIONS] CONTAINER [CONTAINER...], or --latest"))
 			}
-			o := runtime.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps"), Names: c.Bool("names")}
+			o := runtime.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps"), Names: c.Bool("names"), Color: c.Bool("color")}
 			n, err := strconv.Atoi(c.String("tail"))
 			if err != nil {
 				return withCode(125, fmt.Errorf("--tail %q is not a number", c.String("tail")))

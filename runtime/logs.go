@@ -138,7 +138,12 @@ type LogOptions struct {
 	// Names marks the lines of several containers with their names instead of their short
 	// IDs (podman's --names); the lines of one container are not marked.
 	Names bool
+	// Color gives each container's mark a color of its own (podman's --color).
+	Color bool
 }
+
+// markColors are the ANSI colors of the containers' marks with LogOptions.Color, in turn.
+var markColors = []string{"\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m", "\x1b[31m"}
 
 // readLogEntries reads the rotated and the current log, in order, joining partial entries.
 func readLogEntries(path string) ([]LogEntry, int64, error) {
@@ -218,8 +223,8 @@ func selectLog(entries []LogEntry, o LogOptions) []LogEntry {
 }
 
 // Logs prints the logs of the containers refs names, all of them found first. Several
-// containers' lines start with whose they are, the short ID or, with Names, the name, as
-// podman's do; they come one container after the other, or, with Follow, as they are written,
+// containers' lines start with whose they are, the short ID or, with Names, the name, in a
+// color of its own with Color, as podman's do; they come one container after the other, or, with Follow, as they are written,
 // each entry in one write (a part of a line, written without its newline, is an entry of its
 // own, as in podman). With Follow it keeps printing until the containers stop.
 func (r *Runtime) Logs(ctx context.Context, refs []string, o LogOptions, stdout, stderr io.Writer) error {
@@ -234,15 +239,19 @@ func (r *Runtime) Logs(ctx context.Context, refs []string, o LogOptions, stdout,
 	if len(cs) == 1 {
 		return r.logsOf(ctx, cs[0], "", o, stdout, stderr)
 	}
-	mark := func(c *Container) string {
+	mark := func(i int, c *Container) string {
+		m := c.ShortID()
 		if o.Names {
-			return c.Name + " "
+			m = c.Name
 		}
-		return c.ShortID() + " "
+		if o.Color {
+			m = markColors[i%len(markColors)] + m + "\x1b[0m"
+		}
+		return m + " "
 	}
 	if !o.Follow {
-		for _, c := range cs {
-			if err := r.logsOf(ctx, c, mark(c), o, stdout, stderr); err != nil {
+		for i, c := range cs {
+			if err := r.logsOf(ctx, c, mark(i, c), o, stdout, stderr); err != nil {
 				return err
 			}
 		}
@@ -256,7 +265,7 @@ func (r *Runtime) Logs(ctx context.Context, refs []string, o LogOptions, stdout,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = r.logsOf(ctx, c, mark(c), o, out, errOut)
+			errs[i] = r.logsOf(ctx, c, mark(i, c), o, out, errOut)
 		}()
 	}
 	wg.Wait()

@@ -103,6 +103,12 @@ func TestLogsOfSeveralContainersMarkEachLineWithItsContainer(t *testing.T) {
 		t.Errorf("want each line marked with its container's name\n%s", r)
 	}
 	wantStdout(t, d.run(t, "logs", "-n", "beta"), "b1\n")
+	// --color: each container's mark in a color of its own; one container has no mark.
+	r = d.mustRun(t, "logs", "--color", "--names", "alpha", "beta")
+	if want := "\x1b[36malpha\x1b[0m a1\n\x1b[36malpha\x1b[0m a2\n\x1b[33mbeta\x1b[0m b1\n"; r.stdout != want {
+		t.Errorf("want alpha's and beta's names in two colors, stdout %q\n%s", want, r)
+	}
+	wantStdout(t, d.run(t, "logs", "--color", "beta"), "b1\n")
 	r = d.mustRun(t, "logs", "-nt", "beta", "alpha")
 	ls := lines(r.stdout)
 	if len(ls) != 3 {
