@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"os"
@@ -45,6 +46,12 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (a command or a JSON array)"},
 		&cli.StringFlag{Name: "hostname", Usage: "container host name, also -h as in podman (default: the short container id)"},
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a label (KEY=VALUE)"},
+		&cli.StringSliceFlag{Name: "label-file", Usage: "read labels from a file of KEY=VALUE lines (--label wins)"},
+		&cli.StringSliceFlag{Name: "annotation", Usage: "add an OCI annotation KEY=VALUE to the container's spec"},
+		&cli.BoolFlag{Name: "env-host", Usage: "give the container den's environment, over the image's (--env-file's and --env's win)"},
+		&cli.StringFlag{Name: "umask", Usage: "the umask of the container's processes, octal (default 0022)"},
+		&cli.StringSliceFlag{Name: "sysctl", Usage: "set a sysctl of the container's namespaces, NAME=VALUE: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*"},
+		&cli.StringFlag{Name: "tz", Usage: "the container's time zone: a name in /usr/share/zoneinfo (Europe/Paris, UTC) or local, the host's"},
 		&cli.StringFlag{Name: "health-cmd", Usage: "command that checks the container's health (shell form or JSON array)"},
 		&cli.DurationFlag{Name: "health-interval", Value: 30 * time.Second, Usage: "time between health checks"},
 		&cli.IntFlag{Name: "health-retries", Value: 3, Usage: "failures in a row that make the container unhealthy"},
@@ -63,6 +70,7 @@ func createFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "dns-search", Usage: "search domain for /etc/resolv.conf (\".\" for none)"},
 		&cli.StringSliceFlag{Name: "dns-option", Usage: "option for /etc/resolv.conf"},
 		&cli.StringSliceFlag{Name: "add-host", Usage: "add a NAME:IP line to /etc/hosts"},
+		&cli.BoolFlag{Name: "no-hosts", Usage: "leave the image's /etc/hosts as it is"},
 		&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "mount a volume or host path: NAME:/PATH[:OPTS], /HOST:/PATH[:OPTS] or /PATH (anonymous); OPTS: ro, rw, U, nocopy, z, Z"},
 		&cli.StringSliceFlag{Name: "mount", Usage: "mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy][,tmpfs-size=N]"},
 		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs: /PATH[:size=64m,mode=1777,...]"},
@@ -363,8 +371,20 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		}
 		o.Entrypoint = &ep
 	}
+	for _, f := range c.StringSlice("label-file") {
+		ls, err := runtime.ParseLabelFile(f)
+		if err != nil {
+			return o, withCode(125, err)
+		}
+		if o.Labels == nil {
+			o.Labels = map[string]string{}
+		}
+		maps.Copy(o.Labels, ls)
+	}
 	if ls := c.StringSlice("label"); len(ls) > 0 {
-		o.Labels = map[string]string{}
+		if o.Labels == nil {
+			o.Labels = map[string]string{}
+		}
 		for _, l := range ls {
 			k, v, _ := strings.Cut(l, "=")
 			if k == "" {
@@ -373,7 +393,57 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 			o.Labels[k] = v
 		}
 	}
+	if err := moreCreateOptions(c, &o); err != nil {
+		return o, withCode(125, err)
+	}
 	return o, nil
+}
+
+// moreCreateOptions reads --env-host, --umask, --sysctl, --tz, --annotation and --no-hosts
+// into o, whose network is read already.
+func moreCreateOptions(c *cli.Context, o *runtime.CreateOptions) error {
+	o.EnvHost = c.Bool("env-host")
+	if v := c.String("umask"); v != "" {
+		m, err := security.ParseUmask(v)
+		if err != nil {
+			return err
+		}
+		o.Umask = &m
+	}
+	own := o.Network.Mode != netstack.ModeHost && o.Network.Mode != netstack.ModeContainer
+	for _, s := range c.StringSlice("sysctl") {
+		k, v, err := security.ParseSysctl(s, own)
+		if err != nil {
+			return err
+		}
+		if o.Sysctls == nil {
+			o.Sysctls = map[string]string{}
+		}
+		o.Sysctls[k] = v
+	}
+	if tz := c.String("tz"); tz != "" {
+		if _, err := security.TimezoneFile(tz); err != nil {
+			return err
+		}
+		o.Timezone = tz
+	}
+	for _, a := range c.StringSlice("annotation") {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--annotation %q: use KEY=VALUE", a)
+		}
+		if o.Annotations == nil {
+			o.Annotations = map[string]string{}
+		}
+		o.Annotations[k] = v
+	}
+	if c.Bool("no-hosts") {
+		if len(o.Network.AddHosts) > 0 {
+			return errors.New("--no-hosts and --add-host cannot be used together: --no-hosts leaves the image's /etc/hosts as it is")
+		}
+		o.Network.NoHosts = true
+	}
+	return nil
 }
 
 func stdio() runtime.Stdio {

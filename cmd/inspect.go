@@ -42,6 +42,10 @@ type inspectConfig struct {
 	Entrypoint []string          `json:"Entrypoint"`
 	Labels     map[string]string `json:"Labels"`
 	StopSignal string            `json:"StopSignal"`
+	// Annotations are --annotation's; Umask the processes' umask, octal; Timezone --tz.
+	Annotations map[string]string `json:"Annotations"`
+	Umask       string            `json:"Umask"`
+	Timezone    string            `json:"Timezone"`
 	// StopTimeout is in seconds.
 	StopTimeout uint `json:"StopTimeout"`
 	Tty         bool `json:"Tty"`
@@ -142,6 +146,13 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 	}
 	if in.Config.Labels == nil {
 		in.Config.Labels = map[string]string{}
+	}
+	in.Config.Annotations, in.Config.Timezone, in.Config.Umask = c.Config.Annotations, c.Config.Timezone, "0022"
+	if in.Config.Annotations == nil {
+		in.Config.Annotations = map[string]string{}
+	}
+	if c.Config.Umask != nil {
+		in.Config.Umask = fmt.Sprintf("%04o", *c.Config.Umask)
 	}
 	in.HostConfig.RestartPolicy.Name = c.Config.Restart
 	in.HostConfig.RestartPolicy.MaximumRetryCount = c.Config.RestartMaxRetries

@@ -64,6 +64,8 @@ type Config struct {
 	DNSOptions        []string       `json:"dnsOptions,omitempty"`
 	// AddHosts are "NAME:IP" lines for /etc/hosts.
 	AddHosts []string `json:"addHosts,omitempty"`
+	// NoHosts leaves the image's /etc/hosts as it is (--no-hosts).
+	NoHosts bool `json:"noHosts,omitempty"`
 	// Networks are the user-defined networks of a ModeBridge container, the first one
 	// carrying the default route.
 	Networks []Endpoint `json:"networks,omitempty"`

@@ -177,6 +177,9 @@ func (r *Runtime) writeEtcFiles(c *Container, joined *Container) ([]specs.Mount,
 	}
 	var mounts []specs.Mount
 	for _, f := range files {
+		if f.name == "hosts" && n.NoHosts {
+			continue
+		}
 		p := filepath.Join(dir, f.name)
 		if joined != nil && f.name != "hostname" {
 			p = filepath.Join(r.runDir(joined.ID), f.name)

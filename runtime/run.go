@@ -333,6 +333,14 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 		HostNetwork: n.Mode == netstack.ModeHost, NetNSPath: netnsPath, NetNSOwn: netnsOwn,
 		Seccomp:  r.Config == nil || r.Config.Engine.Seccomp == nil || *r.Config.Engine.Seccomp,
 		Security: c.Config.Security,
+		Umask:    c.Config.Umask, Sysctls: c.Config.Sysctls, Annotations: c.Config.Annotations,
+	}
+	if tz := c.Config.Timezone; tz != "" {
+		zone, err := security.TimezoneFile(tz)
+		if err != nil {
+			return nil, nil, nil, nil, &ExitError{Code: 125, Err: err}
+		}
+		in.Binds = append(in.Binds, specs.Mount{Destination: "/etc/localtime", Type: "bind", Source: zone, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
 	}
 	if c.Config.InitPath != "" {
 		// --init: the host's catatonit, bound in read-only, is the first process; it passes

@@ -129,6 +129,14 @@ type CreateOptions struct {
 	// Replace removes the container named Name first, if there is one, as rm -f does
 	// (--replace).
 	Replace bool
+	// EnvHost gives the container den's own environment, over the image's and under
+	// --env-file's and --env's (--env-host).
+	EnvHost bool
+	// Umask, Sysctls, Timezone and Annotations are ContainerConfig's.
+	Umask       *uint32
+	Sysctls     map[string]string
+	Timezone    string
+	Annotations map[string]string
 	// SyncLater leaves the new record and name unsynced: the caller syncs them with
 	// SyncRecord before it answers. run -d does that while the monitor starts the container,
 	// when it would otherwise wait for the disk first (1 to 2 ms here).
@@ -162,6 +170,11 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 		return nil, err
 	}
 	return c, nil
+}
+
+// hostEnv is den's environment for --env-host, without den's own variables (_DEN_...).
+func hostEnv() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "_DEN_") })
 }
 
 // writeCIDFile writes id to path, a file that must not exist yet: two containers never share
@@ -243,6 +256,9 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	if err != nil {
 		return nil, err
 	}
+	if o.EnvHost {
+		files = append([][]string{hostEnv()}, files...)
+	}
 	env, err := Env(icfg.Config.Env, files, o.Env, os.LookupEnv)
 	if err != nil {
 		return nil, err
@@ -294,6 +310,7 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 		StopSignal:  firstNonEmpty(o.StopSignal, icfg.Config.StopSignal),
 		StopTimeout: o.StopTimeout, Security: o.Security, GroupAdd: o.GroupAdd, Devices: o.Devices,
 		InitPath: o.InitPath, Expose: slices.Sorted(maps.Keys(exposed)), CIDFile: o.CIDFile,
+		Umask: o.Umask, Sysctls: o.Sysctls, Timezone: o.Timezone, Annotations: o.Annotations,
 		Restart: o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 		Health: o.Health, Network: network,
 	}

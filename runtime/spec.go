@@ -126,10 +126,29 @@ func ReadEnvFiles(paths []string) ([][]string, error) {
 
 // ParseEnvFile reads an --env-file: NAME=VALUE lines, # comments and blank lines ignored,
 // a bare NAME taken from the caller's environment.
-func ParseEnvFile(path string) ([]string, error) {
+func ParseEnvFile(path string) ([]string, error) { return readKeyValueLines(path, "env file") }
+
+// ParseLabelFile reads a --label-file as podman does: KEY=VALUE lines, # comments and blank
+// lines ignored, a bare KEY a label with an empty value.
+func ParseLabelFile(path string) (map[string]string, error) {
+	lines, err := readKeyValueLines(path, "label file")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(lines))
+	for _, l := range lines {
+		k, v, _ := strings.Cut(l, "=")
+		out[k] = v
+	}
+	return out, nil
+}
+
+// readKeyValueLines reads the KEY=VALUE (or bare KEY) lines of path, a kind of file, without
+// the blank lines and # comments.
+func readKeyValueLines(path, kind string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading env file: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", kind, err)
 	}
 	var out []string
 	for n, line := range strings.Split(string(b), "\n") {
@@ -140,7 +159,7 @@ func ParseEnvFile(path string) ([]string, error) {
 		}
 		k, _, _ := strings.Cut(strings.TrimLeft(line, " \t"), "=")
 		if k == "" || strings.ContainsAny(k, " \t") {
-			return nil, fmt.Errorf("env file %s line %d: %q is not NAME=VALUE", path, n+1, t)
+			return nil, fmt.Errorf("%s %s line %d: %q is not NAME=VALUE", kind, path, n+1, t)
 		}
 		out = append(out, strings.TrimLeft(line, " \t"))
 	}
@@ -186,6 +205,11 @@ type specInput struct {
 	Security *SecurityConfig
 	// Devices are host devices for the container (--device).
 	Devices []security.Device
+	// Umask is the processes' umask, nil for 0022; Sysctls and Annotations go into the
+	// spec as they are.
+	Umask       *uint32
+	Sysctls     map[string]string
+	Annotations map[string]string
 }
 
 // buildSpec makes the OCI runtime spec of a container with den's defaults.
@@ -199,8 +223,9 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 			Args:     in.Args,
 			Env:      in.Env,
 			Cwd:      in.Cwd,
-			User:     specs.User{UID: in.UID, GID: in.GID, AdditionalGids: in.Groups},
+			User:     specs.User{UID: in.UID, GID: in.GID, AdditionalGids: in.Groups, Umask: in.Umask},
 		},
+		Annotations: in.Annotations,
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
@@ -216,6 +241,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 			},
 			MaskedPaths:   append([]string(nil), security.MaskedPaths...),
 			ReadonlyPaths: append([]string(nil), security.ReadonlyPaths...),
+			Sysctl:        in.Sysctls,
 		},
 	}
 	sec := in.Security

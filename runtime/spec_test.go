@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -662,5 +663,23 @@ func TestWithExposedAddsPortsToACopy(t *testing.T) {
 	}
 	if got := withExposed(image, nil); len(got) != 1 {
 		t.Errorf("withExposed(image, nothing) = %v, want the image's", got)
+	}
+}
+
+func TestParseLabelFileTakesKeyValueAndBareKeys(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "labels")
+	if err := os.WriteFile(p, []byte("# comment\n  team=core\r\n\nflag\nurl=http://x/?a=b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseLabelFile(p)
+	want := map[string]string{"team": "core", "flag": "", "url": "http://x/?a=b"}
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("ParseLabelFile = %v, %v; want %v", got, err, want)
+	}
+	if err := os.WriteFile(p, []byte("bad key=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseLabelFile(p); err == nil || !strings.Contains(err.Error(), "label file") || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("want a bad line named by its file and number, got %v", err)
 	}
 }

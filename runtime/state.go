@@ -95,6 +95,15 @@ type ContainerConfig struct {
 	// CIDFile is the file create --cidfile wrote the container's ID to, an absolute path:
 	// removing the container removes it too, while it holds that ID.
 	CIDFile string `json:"cidFile,omitempty"`
+	// Umask is --umask, the container's processes' umask; nil for 0022.
+	Umask *uint32 `json:"umask,omitempty"`
+	// Sysctls are --sysctl's, of the container's own namespaces (security.ParseSysctl).
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// Timezone is --tz: a name under /usr/share/zoneinfo, or local; its file is bound at
+	// /etc/localtime at each start.
+	Timezone string `json:"timezone,omitempty"`
+	// Annotations are --annotation's, the OCI annotations of the container's spec.
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // SecurityConfig is what --cap-add, --cap-drop, --privileged, --security-opt, --read-only,

@@ -17,7 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # docker-registry is the real registry that den's pull, push and login tests run against.
 packages=(uidmap slirp4netns busybox-static fuse-overlayfs libseccomp-dev libsqlite3-dev
-	gcc make file iproute2 ca-certificates git debootstrap docker-registry catatonit)
+	gcc make file iproute2 ca-certificates git debootstrap docker-registry catatonit tzdata)
 bench_packages=(podman runc iperf3)
 
 # Persisted sysctls go here so one file shows what this script changed.

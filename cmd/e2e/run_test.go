@@ -314,3 +314,53 @@ func TestRmForceOfARunningRmContainerSucceeds(t *testing.T) {
 	wantStdout(t, d.run(t, "rm", "-f", "-t", "0", "gone"), "gone\n")
 	d.wantNoContainers(t)
 }
+
+// podman's run options for the process and its namespaces: --env-host, --label-file,
+// --annotation, --umask, --sysctl, --tz and --no-hosts.
+func TestRunTakesEnvHostLabelFileUmaskSysctlTzAnnotationAndNoHosts(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	run := func(args ...string) result {
+		t.Helper()
+		return d.mustRun(t, append([]string{"run", "--rm", "--network", "none"}, args...)...)
+	}
+	r := d.runWith(t, execOpts{env: []string{"DEN_E2E_HOSTVAR=from-host"}}, "run", "--rm", "--network", "none", "--env-host", "-e", "PINNED=flag", "busybox", "sh", "-c", "echo $DEN_E2E_HOSTVAR $PINNED")
+	wantStdout(t, r, "from-host flag\n")
+	wantStdout(t, d.runWith(t, execOpts{env: []string{"DEN_E2E_HOSTVAR=from-host"}}, "run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo x$DEN_E2E_HOSTVAR"), "x\n")
+
+	d.writeFile(t, "home/labels", []byte("# the team\nteam=core\n\ntier=back\nflag\n"))
+	d.mustRun(t, "create", "--name", "l", "--label-file", "home/labels", "--label", "team=ops", "--annotation", "org.example/owner=den", "--umask", "027", "--tz", "UTC", "busybox", "true")
+	wantStdout(t, d.run(t, "inspect", "--format", "{{json .Config.Labels}} {{json .Config.Annotations}} {{.Config.Umask}} {{.Config.Timezone}}", "l"),
+		`{"flag":"","team":"ops","tier":"back"} {"org.example/owner":"den"} 0027 UTC`+"\n")
+	wantError(t, d.run(t, "create", "--label-file", "home/nosuch", "busybox", "true"), 125, "nosuch")
+
+	wantStdout(t, run("--umask", "077", "busybox", "sh", "-c", "umask"), "0077\n")
+	wantStdout(t, run("busybox", "sh", "-c", "umask"), "0022\n")
+	wantStdout(t, run("--sysctl", "net.ipv4.ip_unprivileged_port_start=80", "--sysctl", "kernel.msgmax=4096", "busybox", "cat",
+		"/proc/sys/net/ipv4/ip_unprivileged_port_start", "/proc/sys/kernel/msgmax"), "80\n4096\n")
+	if _, err := os.Stat("/usr/share/zoneinfo/Asia/Tokyo"); err == nil {
+		wantStdout(t, run("--tz", "Asia/Tokyo", "busybox", "date", "+%Z"), "JST\n")
+	} else {
+		t.Errorf("want the host's time zones (Debian's tzdata, which scripts/setup-host.sh installs): %v", err)
+	}
+	wantStdout(t, run("--no-hosts", "--hostname", "nohosts", "busybox", "sh", "-c", "cat /etc/hosts 2>/dev/null | grep -c nohosts; true"), "0\n")
+	wantStdout(t, run("--hostname", "withhosts", "busybox", "sh", "-c", "grep -c withhosts /etc/hosts"), "1\n")
+
+	for _, tc := range []struct {
+		args    []string
+		mention string
+	}{
+		{[]string{"--umask", "0888"}, "0888"},
+		{[]string{"--sysctl", "kernel.hostname=x"}, "kernel.hostname"},
+		{[]string{"--network", "host", "--sysctl", "net.ipv4.ip_forward=1"}, "net.ipv4.ip_forward"},
+		{[]string{"--sysctl", "novalue"}, "novalue"},
+		{[]string{"--tz", "../../etc/passwd"}, "passwd"},
+		{[]string{"--tz", "Nowhere/Place"}, "Nowhere/Place"},
+		{[]string{"--annotation", "=x"}, "=x"},
+		{[]string{"--no-hosts", "--add-host", "h:10.0.0.1"}, "--no-hosts"},
+	} {
+		wantError(t, d.run(t, append(append([]string{"run", "--rm"}, tc.args...), "busybox", "true")...), 125, tc.mention)
+	}
+	d.mustRun(t, "rm", "l")
+	d.wantNoContainers(t)
+}

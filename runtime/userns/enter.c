@@ -499,12 +499,14 @@ const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", 
 				     "hostname", "label", "l", "health-cmd", "health-interval", "health-retries",
 				     "health-timeout", "health-start-period", "restart", "stop-signal", "stop-timeout", "network",
 				     "net", "network-alias", "ip", "publish", "p", "dns", "dns-search", "dns-option",
-				     "add-host", "expose", "cidfile", "volume", "v", "mount", "tmpfs", "volumes-from", "pull", "creds",
+				     "add-host", "expose", "cidfile", "label-file", "annotation", "umask", "sysctl", "tz",
+				     "volume", "v", "mount", "tmpfs", "volumes-from", "pull", "creds",
 				     "cert-dir", "authfile", "cap-add", "cap-drop", "security-opt", "shm-size", "ulimit",
 				     "memory", "m", "cpus", "pids-limit", "platform", "arch", "os", "variant", "group-add",
 				     "device", "init-path", NULL};
 const char *den_run_bool_flags[] = {"interactive", "i", "tty", "t", "rm", "publish-all", "P", "detach", "d",
-				    "quiet", "q", "replace", "tls-verify", "privileged", "read-only", "init", "help", "h", NULL};
+				    "quiet", "q", "replace", "env-host", "no-hosts", "tls-verify", "privileged", "read-only",
+				    "init", "help", "h", NULL};
 
 // Flags of `den run` that enter.c acts on (scan_run).
 enum { RUN_DETACH = 1, RUN_RM = 2, RUN_STDIN = 4 };
