@@ -725,16 +725,20 @@ func psCmd() *cli.Command {
 		Name:    "ps",
 		Aliases: []string{"list", "ls"},
 		Usage:   "list containers",
-		Description: `Lists running containers, or all with -a. Filters: status=created|running|exited,
-name=REGEXP, id=PREFIX, label=KEY[=VALUE], ancestor=IMAGE and exited=CODE; values of one key
-match if any does (label: if all do), and every key given must match. A status filter, -n
-and -l look at containers in every state.
+		Description: `Lists running containers, or all with -a. Filters: status=created|running|paused|exited,
+name=REGEXP, id=PREFIX, label=KEY[=VALUE], ancestor=IMAGE, exited=CODE,
+health=healthy|unhealthy|starting|none, before=CONTAINER, since=CONTAINER, until=TIME (an
+RFC 3339 time, a date, unix seconds or a duration ago), volume=NAME-OR-PATH and
+network=NAME (or slirp4netns, none, host); values of one key match if any does (label: if
+all do), and every key given must match. A status filter, -n and -l look at containers in
+every state.
 
 Examples:
    den ps -a
    den ps -a --format '{{.Names}} {{.Status}}'
    den ps -aq
    den ps --filter status=exited --filter ancestor=busybox
+   den ps -a --filter since=web --filter health=none
    den ps -n 3`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers, not only running ones"},
@@ -769,6 +773,9 @@ Examples:
 			}
 			cs, err := e.rt.List()
 			if err != nil {
+				return withCode(125, err)
+			}
+			if err := filter.Resolve(cs); err != nil {
 				return withCode(125, err)
 			}
 			all := c.Bool("all") || last > 0 || filter.SelectsByStatus()

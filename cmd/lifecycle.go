@@ -195,6 +195,9 @@ func filteredWhere(c *cli.Context, rt *runtime.Runtime, keep func(*runtime.Conta
 	if err != nil {
 		return nil, withCode(125, err)
 	}
+	if err := f.Resolve(cs); err != nil {
+		return nil, withCode(125, err)
+	}
 	var ids []string
 	for _, ctr := range cs {
 		if keep(ctr) && f.Match(ctr) {

@@ -4,10 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/den-project/den/netstack"
+	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/image"
 	"go.podman.io/image/v5/docker/reference"
 )
@@ -17,14 +21,25 @@ import (
 // given must match.
 type ContainerFilter struct {
 	keys map[string][]func(*Container) bool
+	// anchors are the containers that before= and since= name, found by Resolve.
+	anchors []*anchor
+}
+
+// anchor is a container a filter compares creation times with.
+type anchor struct {
+	key, ref string
+	created  time.Time
 }
 
 // containerFilterKeys lists the keys ParseContainerFilters knows, for its error message.
-const containerFilterKeys = "status, name, id, label, ancestor or exited"
+const containerFilterKeys = "status, name, id, label, ancestor, exited, health, before, since, until, volume or network"
 
 // ParseContainerFilters reads --filter values: status=created|running|paused|exited,
 // name=REGEXP, id=PREFIX, label=KEY or label=KEY=VALUE, ancestor=IMAGE (a name, with or
-// without tag, or an id prefix) and exited=CODE.
+// without tag, or an id prefix), exited=CODE, health=healthy|unhealthy|starting|none,
+// before=CONTAINER and since=CONTAINER (created before or after it; Resolve finds it),
+// until=TIME (created before an RFC 3339 time, a date, unix seconds or a duration ago),
+// volume=NAME-OR-DESTINATION and network=NAME (a network, or slirp4netns, none, host).
 func ParseContainerFilters(specs []string) (*ContainerFilter, error) {
 	f := &ContainerFilter{keys: map[string][]func(*Container) bool{}}
 	for _, spec := range specs {
@@ -32,7 +47,7 @@ func ParseContainerFilters(specs []string) (*ContainerFilter, error) {
 		if !ok || key == "" {
 			return nil, fmt.Errorf("--filter %q: use KEY=VALUE with a key among %s", spec, containerFilterKeys)
 		}
-		m, err := containerFilterFunc(strings.ToLower(key), val)
+		m, err := f.containerFilterFunc(strings.ToLower(key), val)
 		if err != nil {
 			return nil, fmt.Errorf("--filter %q: %w", spec, err)
 		}
@@ -41,8 +56,51 @@ func ParseContainerFilters(specs []string) (*ContainerFilter, error) {
 	return f, nil
 }
 
-func containerFilterFunc(key, val string) (func(*Container) bool, error) {
+func (f *ContainerFilter) containerFilterFunc(key, val string) (func(*Container) bool, error) {
 	switch key {
+	case "health":
+		switch val {
+		case HealthHealthy, HealthUnhealthy, HealthStarting:
+			return func(c *Container) bool {
+				return c.State.Status == StatusRunning && c.State.Health != nil && c.State.Health.Status == val
+			}, nil
+		case "none":
+			return func(c *Container) bool { return c.Config.Health == nil }, nil
+		}
+		return nil, fmt.Errorf("health %q: use healthy, unhealthy, starting or none", val)
+	case "before", "since":
+		if val == "" {
+			return nil, fmt.Errorf("name a container: %s=NAME or %s=ID", key, key)
+		}
+		a := &anchor{key: key, ref: val}
+		f.anchors = append(f.anchors, a)
+		if key == "before" {
+			return func(c *Container) bool { return c.Created.Before(a.created) }, nil
+		}
+		return func(c *Container) bool { return c.Created.After(a.created) }, nil
+	case "until":
+		t, err := events.ParseTime(val, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("until: %w", err)
+		}
+		return func(c *Container) bool { return c.Created.Before(t) }, nil
+	case "volume":
+		if val == "" {
+			return nil, errors.New("name a volume or a path in the container: volume=NAME or volume=/PATH")
+		}
+		return func(c *Container) bool {
+			return slices.ContainsFunc(c.Config.Mounts, func(m Mount) bool {
+				return (m.Type == "volume" && m.Source == val) || m.Destination == val
+			})
+		}, nil
+	case "network":
+		if val == "" {
+			return nil, errors.New("name a network: network=NAME, or slirp4netns, none or host")
+		}
+		return func(c *Container) bool {
+			n := networkOf(c)
+			return n.Mode == val || slices.ContainsFunc(n.Networks, func(e netstack.Endpoint) bool { return e.Network == val })
+		}, nil
 	case "status":
 		switch val {
 		case StatusCreated, StatusRunning, StatusExited, StatusPaused:
@@ -114,6 +172,43 @@ func madeFromImage(c *Container, ref string) bool {
 		}
 	}
 	return false
+}
+
+// Resolve finds the containers that before= and since= name among cs, the containers the
+// filter is to run over: by name, id or unique id prefix.
+func (f *ContainerFilter) Resolve(cs []*Container) error {
+	if f == nil {
+		return nil
+	}
+	for _, a := range f.anchors {
+		c, err := anchorOf(cs, a.ref)
+		if err != nil {
+			return fmt.Errorf("--filter %s=%s: %w", a.key, a.ref, err)
+		}
+		a.created = c.Created
+	}
+	return nil
+}
+
+// anchorOf finds ref among cs as a container reference is found: by name or full id first,
+// then by a unique id prefix.
+func anchorOf(cs []*Container, ref string) (*Container, error) {
+	if i := slices.IndexFunc(cs, func(c *Container) bool { return c.Name == ref || c.ID == ref }); i >= 0 {
+		return cs[i], nil
+	}
+	var found *Container
+	for _, c := range cs {
+		if isHex(ref) && strings.HasPrefix(c.ID, ref) {
+			if found != nil {
+				return nil, ErrAmbiguous
+			}
+			found = c
+		}
+	}
+	if found == nil {
+		return nil, ErrNotFound
+	}
+	return found, nil
 }
 
 // Match reports whether c passes every key of the filter. A nil filter matches all.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/den-project/den/config"
+	"github.com/den-project/den/netstack"
 )
 
 func TestParseContainerFilters(t *testing.T) {
@@ -31,7 +32,13 @@ func TestParseContainerFilters(t *testing.T) {
 		{specs: []string{"label==v"}, wantErr: "label=KEY"},
 		{specs: []string{"exited=x"}, wantErr: "not a number"},
 		{specs: []string{"ancestor="}, wantErr: "name an image"},
-		{specs: []string{"volume=data"}, wantErr: `unknown filter "volume"`},
+		{specs: []string{"health=healthy", "health=none", "before=web", "since=aa", "until=10m", "until=2024-01-02", "volume=data", "volume=/data", "network=none", "network=web-net"}},
+		{specs: []string{"pod=x"}, wantErr: `unknown filter "pod"`},
+		{specs: []string{"health=sick"}, wantErr: "healthy, unhealthy, starting or none"},
+		{specs: []string{"before="}, wantErr: "name a container"},
+		{specs: []string{"until=someday"}, wantErr: "until"},
+		{specs: []string{"volume="}, wantErr: "name a volume"},
+		{specs: []string{"network="}, wantErr: "name a network"},
 	} {
 		_, err := ParseContainerFilters(tc.specs)
 		switch {
@@ -48,13 +55,17 @@ func TestContainerFilterMatch(t *testing.T) {
 	tool := "c0ffee0000000000000000000000000000000000000000000000000000000000"
 	cs := []*Container{
 		{ID: idWithPrefix("aaaa"), Name: "web", Image: "busybox", ImageName: "docker.io/library/busybox:latest", ImageID: busybox,
-			Labels: map[string]string{"tier": "front", "team": "a"}, State: State{Status: StatusRunning}},
+			Labels: map[string]string{"tier": "front", "team": "a"}, State: State{Status: StatusRunning, Health: &HealthState{Status: HealthHealthy}},
+			Created: time.Unix(400, 0), Config: ContainerConfig{Health: &HealthConfig{}, Network: &netstack.Config{Mode: netstack.ModeBridge, Networks: []netstack.Endpoint{{Network: "web-net"}}},
+				Mounts: []Mount{{Type: "volume", Source: "data", Destination: "/data"}}}},
 		{ID: idWithPrefix("aabb"), Name: "web-old", Image: "docker.io/library/busybox:1.36", ImageName: "docker.io/library/busybox:1.36", ImageID: busybox,
-			Labels: map[string]string{"tier": "back"}, State: State{Status: StatusExited, ExitCode: 0}},
+			Labels: map[string]string{"tier": "back"}, State: State{Status: StatusExited, ExitCode: 0, Health: &HealthState{Status: HealthHealthy}},
+			Created: time.Unix(300, 0), Config: ContainerConfig{Health: &HealthConfig{}, Mounts: []Mount{{Type: "bind", Source: "/data", Destination: "/srv"}},
+				Network: &netstack.Config{Mode: netstack.ModeSlirp}}},
 		{ID: idWithPrefix("bbbb"), Name: "job", Image: "localhost/tool", ImageName: "localhost/tool:latest", ImageID: tool,
-			State: State{Status: StatusExited, ExitCode: 3}},
+			State: State{Status: StatusExited, ExitCode: 3}, Created: time.Unix(200, 0), Config: ContainerConfig{Network: &netstack.Config{Mode: netstack.ModeNone}}},
 		{ID: idWithPrefix("cccc"), Name: "box", Image: "tool", ImageName: "localhost/tool:latest", ImageID: tool,
-			Labels: map[string]string{"team": "a"}, State: State{Status: StatusCreated}},
+			Labels: map[string]string{"team": "a"}, State: State{Status: StatusCreated}, Created: time.Unix(100, 0)},
 	}
 	for _, tc := range []struct {
 		specs []string
@@ -87,9 +98,27 @@ func TestContainerFilterMatch(t *testing.T) {
 		// Different keys must all match.
 		{[]string{"status=exited", "ancestor=busybox"}, []string{"web-old"}},
 		{[]string{"label=team=a", "status=created"}, []string{"box"}},
+		// Health counts while the container runs; none is no healthcheck.
+		{[]string{"health=healthy"}, []string{"web"}},
+		{[]string{"health=none"}, []string{"job", "box"}},
+		{[]string{"before=web-old"}, []string{"job", "box"}},
+		{[]string{"since=job"}, []string{"web", "web-old"}},
+		{[]string{"since=cccc", "before=aaaa"}, []string{"web-old", "job"}},
+		{[]string{"until=1970-01-01T00:04:10Z"}, []string{"job", "box"}},
+		{[]string{"volume=data"}, []string{"web"}},
+		{[]string{"volume=/srv"}, []string{"web-old"}},
+		// A bind's source is not a volume's name.
+		{[]string{"volume=/data"}, []string{"web"}},
+		{[]string{"network=web-net"}, []string{"web"}},
+		// A record without a network (made before den had networking) has none.
+		{[]string{"network=none"}, []string{"job", "box"}},
+		{[]string{"network=slirp4netns"}, []string{"web-old"}},
 	} {
 		f, err := ParseContainerFilters(tc.specs)
 		if err != nil {
+			t.Fatalf("%q: %v", tc.specs, err)
+		}
+		if err := f.Resolve(cs); err != nil {
 			t.Fatalf("%q: %v", tc.specs, err)
 		}
 		var got []string
@@ -547,4 +576,45 @@ func TestRenameTakesANameLeftByAnInterruptedRename(t *testing.T) {
 	if fs := w.check(t, false); len(fs) != 0 {
 		t.Errorf("want a consistent store after the rename, got %q", fs)
 	}
+}
+
+func TestContainerFilterResolveNamesItsAnchors(t *testing.T) {
+	full := idWithPrefix("aa22")
+	cs := []*Container{{ID: idWithPrefix("aa11"), Name: "a"}, {ID: full, Name: "aa"}}
+	for ref, want := range map[string]error{"a": nil, "aa": nil, "aa1": nil, full: nil, "a2": ErrNotFound, "nosuch": ErrNotFound} {
+		f, err := ParseContainerFilters([]string{"since=" + ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Resolve(cs); !errors.Is(err, want) || (err != nil && !strings.Contains(err.Error(), "since="+ref)) {
+			t.Errorf("since=%s: Resolve = %v, want %v", ref, err, want)
+		}
+	}
+	// A name comes before an id prefix; a prefix of two ids is ambiguous.
+	f, _ := ParseContainerFilters([]string{"before=aa"})
+	if err := f.Resolve(cs); err != nil {
+		t.Errorf("before=aa, the name of one and a prefix of both: want the named one, got %v", err)
+	}
+	if err := f.Resolve([]*Container{cs[0], {ID: idWithPrefix("aa33"), Name: "x"}}); !errors.Is(err, ErrAmbiguous) {
+		t.Errorf("before=aa over two ids starting aa: want ambiguous, got %v", err)
+	}
+}
+
+func FuzzParseContainerFilters(f *testing.F) {
+	for _, s := range []string{"status=running", "name=^w", "label=a=b", "before=web", "until=10m", "volume=/data", "network=none", "health=none", "exited=1", "x"} {
+		f.Add(s)
+	}
+	c := &Container{ID: idWithPrefix("ab"), Name: "web", Created: time.Unix(100, 0), State: State{Status: StatusRunning}}
+	f.Fuzz(func(t *testing.T, spec string) {
+		flt, err := ParseContainerFilters([]string{spec})
+		if err != nil {
+			if !strings.Contains(err.Error(), "--filter") {
+				t.Errorf("%q: want the error to name --filter, got %v", spec, err)
+			}
+			return
+		}
+		if err := flt.Resolve([]*Container{c}); err == nil {
+			flt.Match(c)
+		}
+	})
 }

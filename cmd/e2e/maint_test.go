@@ -21,13 +21,13 @@ func TestPsFiltersSelectContainersAsPodmanDoes(t *testing.T) {
 	d.load(t, "busybox-oci.tar")
 	d.load(t, "tool-oci.tar")
 	// Created in this order: ps lists the newest first.
-	d.mustRun(t, "create", "--name", "web", "--label", "tier=front", "busybox", "true")
+	d.mustRun(t, "create", "--name", "web", "--label", "tier=front", "-v", "wdata:/data", "busybox", "true")
 	d.mustRun(t, "run", "--name", "ok", "busybox", "true")
 	if r := d.run(t, "run", "--name", "bad", "busybox", "sh", "-c", "exit 3"); r.code != 3 {
 		t.Fatalf("want exit 3\n%s", r)
 	}
 	d.runDetached(t, "--name", "live", "--label", "tier=back", "busybox", "sleep", "100")
-	tooly := strings.TrimSpace(d.mustRun(t, "create", "--name", "tooly", "tool").stdout)
+	tooly := strings.TrimSpace(d.mustRun(t, "create", "--name", "tooly", "--network", "none", "tool").stdout)
 
 	for _, tc := range []struct {
 		args []string
@@ -58,13 +58,28 @@ func TestPsFiltersSelectContainersAsPodmanDoes(t *testing.T) {
 		{[]string{"--last", "3", "--filter", "ancestor=busybox"}, "live bad ok"},
 		{[]string{"-l"}, "tooly"},
 		{[]string{"-a", "--sort", "names"}, "bad live ok tooly web"},
+		// Creation order: before and since another container, until a time.
+		{[]string{"-a", "--filter", "before=live"}, "bad ok web"},
+		{[]string{"-a", "--filter", "since=ok"}, "tooly live bad"},
+		{[]string{"-a", "--filter", "since=ok", "--filter", "before=" + tooly[:8]}, "live bad"},
+		{[]string{"-a", "--filter", "until=2000-01-01"}, ""},
+		{[]string{"-a", "--filter", "until=2999-01-01T00:00:00Z"}, "tooly live bad ok web"},
+		{[]string{"-a", "--filter", "volume=wdata"}, "web"},
+		{[]string{"-a", "--filter", "volume=/data"}, "web"},
+		{[]string{"-a", "--filter", "network=none"}, "tooly"},
+		{[]string{"-a", "--filter", "network=slirp4netns"}, "live bad ok web"},
+		{[]string{"-a", "--filter", "health=none"}, "tooly live bad ok web"},
+		{[]string{"-a", "--filter", "health=healthy"}, ""},
 	} {
 		if got := d.psNames(t, tc.args...); got != tc.want {
 			t.Errorf("den ps %s: got %q, want %q", shellQuote(tc.args), got, tc.want)
 		}
 	}
 	wantStdout(t, d.run(t, "ps", "-lq"), tooly[:12]+"\n")
-	wantError(t, d.run(t, "ps", "--filter", "volume=x"), 125, "volume")
+	wantError(t, d.run(t, "ps", "--filter", "pod=x"), 125, `"pod"`)
+	wantError(t, d.run(t, "ps", "--filter", "before=nosuch"), 125, "before=nosuch")
+	wantError(t, d.run(t, "ps", "--filter", "health=sick"), 125, "health")
+	wantError(t, d.run(t, "ps", "--filter", "until=someday"), 125, "until")
 	wantError(t, d.run(t, "ps", "--filter", "status=sleeping"), 125, "status")
 	wantError(t, d.run(t, "ps", "--filter", "exited=x"), 125, "exited")
 	wantError(t, d.run(t, "ps", "-n", "2", "-l"), 125, "--latest")
