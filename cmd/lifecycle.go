@@ -626,32 +626,46 @@ func topCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "top",
 		Usage:     "show the processes of a running container",
-		ArgsUsage: "CONTAINER",
-		Description: `Lists the container's processes with podman's default columns: USER PID PPID %CPU
-ELAPSED TTY TIME COMMAND, pids as the container sees them.
+		ArgsUsage: "CONTAINER [DESCRIPTOR...]",
+		Description: `Lists the container's processes, pids as the container sees them, with podman's
+default columns, USER PID PPID %CPU ELAPSED TTY TIME COMMAND, or with podman's format
+descriptors given after the container, as words or comma-separated: args, capamb, capbnd,
+capeff, capinh, capprm, comm, etime, group, hgroup, hpid, huser, nice, pcpu, pgid, pid, ppid,
+rgroup, ruser, seccomp, state, stime, time, tty, user, vsz (h...: as the host sees them).
 
 Examples:
-   den top web`,
+   den top web
+   den top web pid,user,args
+   den top -l huser hpid comm`,
 		Flags:                  []cli.Flag{latestFlag},
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
 			if !named(c) {
 				return withCode(125, errors.New("den top needs a container (or --latest)"))
 			}
+			ref, words := c.Args().First(), c.Args().Tail()
+			if c.Bool("latest") {
+				ref, words = "", c.Args().Slice()
+			}
+			desc, err := runtime.ParseTopDescriptors(words)
+			if err != nil {
+				return withCode(125, err)
+			}
 			e, err := newEnv(c)
 			if err != nil {
 				return err
 			}
-			refs, err := containerRefs(c, e.rt)
-			if err != nil {
-				return err
+			if ref == "" {
+				if ref, err = latestContainer(e.rt); err != nil {
+					return err
+				}
 			}
-			rows, err := e.rt.Top(refs[0])
+			rows, err := e.rt.Top(ref, desc)
 			if err != nil {
 				return withCode(125, err)
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, strings.Join(runtime.TopHeader, "\t"))
+			fmt.Fprintln(tw, strings.Join(runtime.TopHeader(desc), "\t"))
 			for _, r := range rows {
 				fmt.Fprintln(tw, strings.Join(r, "\t"))
 			}

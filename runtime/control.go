@@ -41,6 +41,8 @@ type controlRequest struct {
 	// "disconnect" takes it off.
 	Endpoint *netstack.Endpoint `json:"endpoint,omitempty"`
 	Network  string             `json:"network,omitempty"`
+	// Top are the columns "top" answers with, format descriptors; none for DefaultTop.
+	Top []string `json:"top,omitempty"`
 }
 
 // controlReply is the holder's answer.
@@ -143,7 +145,11 @@ func (cs *controlServer) handle(conn net.Conn) {
 		conn.Close()
 	case "top":
 		closeFiles(fds)
-		rows, err := cs.s.top()
+		desc := req.Top
+		if len(desc) == 0 {
+			desc = DefaultTop
+		}
+		rows, err := cs.s.top(desc)
 		if err != nil {
 			reply(conn, controlReply{Error: err.Error()})
 		} else {

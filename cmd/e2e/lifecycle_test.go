@@ -587,3 +587,44 @@ func TestFilterSelectsTheContainersLifecycleCommandsActOn(t *testing.T) {
 	wantStdout(t, d.run(t, "ps", "-aq", "--no-trunc"), id["other"]+"\n")
 	d.mustRun(t, "rm", "other")
 }
+
+// top takes podman's format descriptors after the container, as words or comma-separated.
+func TestTopShowsPodmansFormatDescriptors(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.runDetached(t, "--name", "tp", "--network", "none", "busybox", "sleep", "1000")
+	r := d.mustRun(t, "top", "tp")
+	ls := lines(r.stdout)
+	if len(ls) != 2 || strings.Join(strings.Fields(ls[0]), " ") != "USER PID PPID %CPU ELAPSED TTY TIME COMMAND" {
+		t.Fatalf("want podman's default columns and one process\n%s", r)
+	}
+	if f := strings.Fields(ls[1]); len(f) < 9 || f[0] != "root" || f[1] != "1" || f[2] != "0" || f[5] != "?" || strings.Join(f[7:], " ") != "sleep 1000" {
+		t.Errorf("want root's pid 1, parent 0, no tty, running sleep 1000, got %q", ls[1])
+	}
+	fields := func(args ...string) [][]string {
+		t.Helper()
+		r := d.mustRun(t, append([]string{"top"}, args...)...)
+		var out [][]string
+		for _, l := range lines(r.stdout) {
+			out = append(out, strings.Fields(l))
+		}
+		return out
+	}
+	if got := fields("tp", "pid,comm", "args"); len(got) != 2 || strings.Join(got[0], " ") != "PID COMMAND COMMAND" || strings.Join(got[1], " ") != "1 sleep sleep 1000" {
+		t.Errorf("top tp pid,comm args: got %q", got)
+	}
+	hpid := d.inspectf(t, "tp", "{{.State.Pid}}")
+	want := []string{strconv.Itoa(d.hostUID()), hpid, "root", "root", "filter", "S", "0"}
+	if got := fields("tp", "huser", "hpid", "user", "group", "seccomp", "state", "nice"); len(got) != 2 || strings.Join(got[0], " ") != "HUSER HPID USER GROUP SECCOMP STATE NI" || !slices.Equal(got[1], want) {
+		t.Errorf("top tp huser hpid user group seccomp state nice: want %q, got %q", want, got)
+	}
+	// The default capabilities, podman's: CHOWN among them, SYS_ADMIN not; none inherited.
+	if got := fields("tp", "capeff,capinh"); len(got) != 2 || len(got[1]) != 2 || !strings.Contains(got[1][0], "CHOWN") || strings.Contains(got[1][0], "SYS_ADMIN") || got[1][1] != "none" {
+		t.Errorf("top tp capeff,capinh: got %q", got)
+	}
+	if got := fields("-l", "pid"); len(got) != 2 || got[1][0] != "1" {
+		t.Errorf("top -l pid: got %q", got)
+	}
+	wantError(t, d.run(t, "top", "tp", "pid,bogus"), 125, `"bogus"`)
+	d.mustRun(t, "rm", "-f", "-t", "0", "tp")
+}
