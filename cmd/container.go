@@ -292,6 +292,9 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 		if _, err := os.Lstat(abs); err == nil {
 			return o, withCode(125, fmt.Errorf("--cidfile %s exists: another container may use it; remove it or give another file", f))
 		}
+		if fi, err := os.Stat(filepath.Dir(abs)); err != nil || !fi.IsDir() {
+			return o, withCode(125, fmt.Errorf("--cidfile %s: there is no directory %s to write it in", f, filepath.Dir(abs)))
+		}
 		o.CIDFile = abs
 	}
 	mounts, err := mountOptions(c)
@@ -728,8 +731,8 @@ func psCmd() *cli.Command {
 		Description: `Lists running containers, or all with -a. Filters: status=created|running|paused|exited,
 name=REGEXP, id=PREFIX, label=KEY[=VALUE], ancestor=IMAGE, exited=CODE,
 health=healthy|unhealthy|starting|none, before=CONTAINER, since=CONTAINER, until=TIME (an
-RFC 3339 time, a date, unix seconds or a duration ago), volume=NAME-OR-PATH and
-network=NAME (or slirp4netns, none, host); values of one key match if any does (label: if
+RFC 3339 time, a date, unix seconds or a duration ago), volume=SOURCE[:DESTINATION] (a
+volume's name or a bind's host path) and network=NAME (or slirp4netns, none, host); values of one key match if any does (label: if
 all do), and every key given must match. A status filter, -n and -l look at containers in
 every state.
 
@@ -771,21 +774,12 @@ Examples:
 			if err != nil {
 				return err
 			}
-			cs, err := e.rt.List()
+			all := c.Bool("all") || last > 0 || filter.SelectsByStatus()
+			sel, err := e.rt.Select(filter, func(ctr *runtime.Container) bool { return all || ctr.State.Status == runtime.StatusRunning })
 			if err != nil {
 				return withCode(125, err)
 			}
-			if err := filter.Resolve(cs); err != nil {
-				return withCode(125, err)
-			}
-			all := c.Bool("all") || last > 0 || filter.SelectsByStatus()
-			var sel []*runtime.Container
-			for _, ctr := range cs {
-				if (all || ctr.State.Status == runtime.StatusRunning) && filter.Match(ctr) {
-					sel = append(sel, ctr)
-				}
-			}
-			// List gives the newest first.
+			// Select gives the newest first.
 			if last > 0 && len(sel) > last {
 				sel = sel[:last]
 			}

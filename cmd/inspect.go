@@ -225,6 +225,9 @@ func withUnpublished(published map[string][]inspectPortBinding, exposed []string
 		return published
 	}
 	out := maps.Clone(published)
+	if out == nil {
+		out = map[string][]inspectPortBinding{}
+	}
 	for _, p := range exposed {
 		if !strings.Contains(p, "/") {
 			p += "/tcp"

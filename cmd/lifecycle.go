@@ -158,7 +158,7 @@ func cidfileAlone(c *cli.Context) error {
 // filterFlag is podman's --filter of the commands that act on containers: those ps --filter
 // would list, of all containers. -f where the command has no -f of its own.
 func filterFlag(short bool) cli.Flag {
-	f := &cli.StringSliceFlag{Name: "filter", Usage: "act on the containers matching `KEY=VALUE`, as ps --filter selects them (status, name, id, label, ancestor, exited)"}
+	f := &cli.StringSliceFlag{Name: "filter", Usage: "act on the containers matching `KEY=VALUE`, as ps --filter selects them (status, name, id, label, ancestor, exited, health, before, since, until, volume, network)"}
 	if short {
 		f.Aliases = []string{"f"}
 	}
@@ -191,18 +191,13 @@ func filteredWhere(c *cli.Context, rt *runtime.Runtime, keep func(*runtime.Conta
 	if err != nil {
 		return nil, err
 	}
-	cs, err := rt.List()
+	cs, err := rt.Select(f, keep)
 	if err != nil {
 		return nil, withCode(125, err)
 	}
-	if err := f.Resolve(cs); err != nil {
-		return nil, withCode(125, err)
-	}
-	var ids []string
-	for _, ctr := range cs {
-		if keep(ctr) && f.Match(ctr) {
-			ids = append(ids, ctr.ID)
-		}
+	ids := make([]string, len(cs))
+	for i, ctr := range cs {
+		ids[i] = ctr.ID
 	}
 	return ids, nil
 }

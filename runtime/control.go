@@ -54,8 +54,10 @@ type controlReply struct {
 	Code int `json:"code,omitempty"`
 	// Pid answers "exec": the process started.
 	Pid int `json:"pid,omitempty"`
-	// Rows answers "top".
-	Rows [][]string `json:"rows,omitempty"`
+	// Rows answers "top", with Columns, the descriptors of its columns (none from a den
+	// older than them: DefaultTop).
+	Rows    [][]string `json:"rows,omitempty"`
+	Columns []string   `json:"columns,omitempty"`
 	// Stat answers "stat".
 	Stat *CopyPoint `json:"stat,omitempty"`
 }
@@ -153,7 +155,7 @@ func (cs *controlServer) handle(conn net.Conn) {
 		if err != nil {
 			reply(conn, controlReply{Error: err.Error()})
 		} else {
-			reply(conn, controlReply{Rows: rows})
+			reply(conn, controlReply{Rows: rows, Columns: desc})
 		}
 		conn.Close()
 	case "health":

@@ -29,6 +29,7 @@ type ContainerFilter struct {
 type anchor struct {
 	key, ref string
 	created  time.Time
+	found    bool // by Resolve: before then, before= and since= match nothing
 }
 
 // containerFilterKeys lists the keys ParseContainerFilters knows, for its error message.
@@ -39,7 +40,8 @@ const containerFilterKeys = "status, name, id, label, ancestor, exited, health, 
 // without tag, or an id prefix), exited=CODE, health=healthy|unhealthy|starting|none,
 // before=CONTAINER and since=CONTAINER (created before or after it; Resolve finds it),
 // until=TIME (created before an RFC 3339 time, a date, unix seconds or a duration ago),
-// volume=NAME-OR-DESTINATION and network=NAME (a network, or slirp4netns, none, host).
+// volume=SOURCE or SOURCE:DESTINATION (a volume's name or a bind's host path, as podman
+// has it) and network=NAME (a network, or slirp4netns, none, host).
 func ParseContainerFilters(specs []string) (*ContainerFilter, error) {
 	f := &ContainerFilter{keys: map[string][]func(*Container) bool{}}
 	for _, spec := range specs {
@@ -75,9 +77,9 @@ func (f *ContainerFilter) containerFilterFunc(key, val string) (func(*Container)
 		a := &anchor{key: key, ref: val}
 		f.anchors = append(f.anchors, a)
 		if key == "before" {
-			return func(c *Container) bool { return c.Created.Before(a.created) }, nil
+			return func(c *Container) bool { return a.found && c.Created.Before(a.created) }, nil
 		}
-		return func(c *Container) bool { return c.Created.After(a.created) }, nil
+		return func(c *Container) bool { return a.found && c.Created.After(a.created) }, nil
 	case "until":
 		t, err := events.ParseTime(val, time.Now())
 		if err != nil {
@@ -86,11 +88,11 @@ func (f *ContainerFilter) containerFilterFunc(key, val string) (func(*Container)
 		return func(c *Container) bool { return c.Created.Before(t) }, nil
 	case "volume":
 		if val == "" {
-			return nil, errors.New("name a volume or a path in the container: volume=NAME or volume=/PATH")
+			return nil, errors.New("name a mount's source: volume=NAME, volume=/HOST/PATH or volume=SOURCE:/DESTINATION")
 		}
 		return func(c *Container) bool {
 			return slices.ContainsFunc(c.Config.Mounts, func(m Mount) bool {
-				return (m.Type == "volume" && m.Source == val) || m.Destination == val
+				return m.Source != "" && (m.Source == val || m.Source+":"+m.Destination == val)
 			})
 		}, nil
 	case "network":
@@ -174,6 +176,19 @@ func madeFromImage(c *Container, ref string) bool {
 	return false
 }
 
+// Select lists the containers, newest first, with states reconciled, that keep takes and f
+// matches (nil: all), before= and since= found among them.
+func (r *Runtime) Select(f *ContainerFilter, keep func(*Container) bool) ([]*Container, error) {
+	cs, err := r.List()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Resolve(cs); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(cs, func(c *Container) bool { return !keep(c) || !f.Match(c) }), nil
+}
+
 // Resolve finds the containers that before= and since= name among cs, the containers the
 // filter is to run over: by name, id or unique id prefix.
 func (f *ContainerFilter) Resolve(cs []*Container) error {
@@ -185,7 +200,7 @@ func (f *ContainerFilter) Resolve(cs []*Container) error {
 		if err != nil {
 			return fmt.Errorf("--filter %s=%s: %w", a.key, a.ref, err)
 		}
-		a.created = c.Created
+		a.created, a.found = c.Created, true
 	}
 	return nil
 }

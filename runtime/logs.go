@@ -224,9 +224,10 @@ func selectLog(entries []LogEntry, o LogOptions) []LogEntry {
 
 // Logs prints the logs of the containers refs names, all of them found first. Several
 // containers' lines start with whose they are, the short ID or, with Names, the name, in a
-// color of its own with Color, as podman's do; they come one container after the other, or, with Follow, as they are written,
-// each entry in one write (a part of a line, written without its newline, is an entry of its
-// own, as in podman). With Follow it keeps printing until the containers stop.
+// color of its own with Color, as podman's do; they come one container after the other, or,
+// with Follow, as they are written, each entry in one write (a part of a line, written
+// without its newline, is an entry of its own, as in podman). With Follow it keeps printing
+// until the containers stop.
 func (r *Runtime) Logs(ctx context.Context, refs []string, o LogOptions, stdout, stderr io.Writer) error {
 	cs := make([]*Container, 0, len(refs))
 	for _, ref := range refs {

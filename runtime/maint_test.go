@@ -37,7 +37,7 @@ func TestParseContainerFilters(t *testing.T) {
 		{specs: []string{"health=sick"}, wantErr: "healthy, unhealthy, starting or none"},
 		{specs: []string{"before="}, wantErr: "name a container"},
 		{specs: []string{"until=someday"}, wantErr: "until"},
-		{specs: []string{"volume="}, wantErr: "name a volume"},
+		{specs: []string{"volume="}, wantErr: "name a mount's source"},
 		{specs: []string{"network="}, wantErr: "name a network"},
 	} {
 		_, err := ParseContainerFilters(tc.specs)
@@ -105,10 +105,13 @@ func TestContainerFilterMatch(t *testing.T) {
 		{[]string{"since=job"}, []string{"web", "web-old"}},
 		{[]string{"since=cccc", "before=aaaa"}, []string{"web-old", "job"}},
 		{[]string{"until=1970-01-01T00:04:10Z"}, []string{"job", "box"}},
+		// A mount's source, as podman has it: a volume's name, a bind's host path, or either
+		// with its destination; a destination alone names nothing.
 		{[]string{"volume=data"}, []string{"web"}},
-		{[]string{"volume=/srv"}, []string{"web-old"}},
-		// A bind's source is not a volume's name.
-		{[]string{"volume=/data"}, []string{"web"}},
+		{[]string{"volume=/data"}, []string{"web-old"}},
+		{[]string{"volume=data:/data"}, []string{"web"}},
+		{[]string{"volume=/data:/srv"}, []string{"web-old"}},
+		{[]string{"volume=/srv"}, nil},
 		{[]string{"network=web-net"}, []string{"web"}},
 		// A record without a network (made before den had networking) has none.
 		{[]string{"network=none"}, []string{"job", "box"}},

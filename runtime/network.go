@@ -177,7 +177,9 @@ func (r *Runtime) writeEtcFiles(c *Container, joined *Container) ([]specs.Mount,
 	}
 	var mounts []specs.Mount
 	for _, f := range files {
-		if f.name == "hosts" && n.NoHosts {
+		// --no-hosts leaves the image's; a container joining another's network shares that
+		// one's files, which has none with --no-hosts.
+		if f.name == "hosts" && (n.NoHosts || joined != nil && networkOf(joined).NoHosts) {
 			continue
 		}
 		p := filepath.Join(dir, f.name)

@@ -340,6 +340,9 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 		if err != nil {
 			return nil, nil, nil, nil, &ExitError{Code: 125, Err: err}
 		}
+		if err := clearLocaltimeLink(rootfs); err != nil {
+			return nil, nil, nil, nil, err
+		}
 		in.Binds = append(in.Binds, specs.Mount{Destination: "/etc/localtime", Type: "bind", Source: zone, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
 	}
 	if c.Config.InitPath != "" {
@@ -462,6 +465,30 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 	}
 	ok = true
 	return cont, proc, cons, att, nil
+}
+
+// clearLocaltimeLink makes the /etc/localtime of a container's root filesystem a file that
+// --tz's zone can be bound on. A symbolic link there (Debian's points into
+// /usr/share/zoneinfo) would be followed by the bind, which would then cover the image's own
+// zone file, or fail where the link dangles: as podman does, the link is replaced, here by an
+// empty file, in the container's own layer. /etc is resolved within the root filesystem.
+func clearLocaltimeLink(rootfs string) error {
+	etc, err := securejoin.SecureJoin(rootfs, "etc")
+	if err != nil {
+		return fmt.Errorf("finding the container's /etc for --tz: %w", err)
+	}
+	p := filepath.Join(etc, "localtime")
+	if fi, err := os.Lstat(p); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return nil // none, which the bind makes, or a file, which it covers
+	}
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("replacing the container's /etc/localtime link for --tz: %w", err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return fmt.Errorf("replacing the container's /etc/localtime link for --tz: %w", err)
+	}
+	return f.Close()
 }
 
 // waitAttached relays stdio and signals until the container exits, and returns its code.

@@ -172,9 +172,13 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*Container, erro
 	return c, nil
 }
 
-// hostEnv is den's environment for --env-host, without den's own variables (_DEN_...).
+// hostEnv is den's environment for --env-host, without the variables den and its libraries
+// set for their own stages (_DEN_..., _CONTAINERS_..., _LIBCONTAINER_...), which would mislead
+// a container engine run inside.
 func hostEnv() []string {
-	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "_DEN_") })
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "_DEN_") || strings.HasPrefix(kv, "_CONTAINERS_") || strings.HasPrefix(kv, "_LIBCONTAINER_")
+	})
 }
 
 // writeCIDFile writes id to path, a file that must not exist yet: two containers never share
@@ -263,12 +267,6 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	if err != nil {
 		return nil, err
 	}
-	// What would refuse the container has been checked: the old one goes now.
-	if o.Replace && o.Name != "" {
-		if err := r.replace(ctx, o.Name); err != nil {
-			return nil, err
-		}
-	}
 	// The networks the container joins must not be removed before its record names them.
 	var netUsers *record.Lock
 	if o.Network.Mode == netstack.ModeBridge && len(o.Network.Networks) > 0 {
@@ -278,6 +276,24 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 		defer netUsers.Release()
 	}
 	exposed := withExposed(icfg.Config.ExposedPorts, o.Expose)
+	workDir := firstNonEmpty(o.WorkingDir, icfg.Config.WorkingDir, "/")
+	if !filepath.IsAbs(workDir) {
+		return nil, fmt.Errorf("working directory %q must be an absolute path", workDir)
+	}
+	// --replace removes the old container before the new one takes its name. What would
+	// refuse the new one (its network, its mounts) is checked first, so that a refused
+	// create leaves the old one as it was.
+	if o.Replace && o.Name != "" {
+		if _, err := r.prepareNetwork(o, exposed); err != nil {
+			return nil, err
+		}
+		if _, err := r.mergedMounts(o.Mounts, o.VolumesFrom, icfg.Config.Volumes); err != nil {
+			return nil, err
+		}
+		if err := r.replace(ctx, o.Name); err != nil {
+			return nil, err
+		}
+	}
 	network, err := r.prepareNetwork(o, exposed)
 	if err != nil {
 		return nil, err
@@ -302,7 +318,7 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	}
 	c.Config = ContainerConfig{
 		Args: args, Env: env, Tty: o.Tty, Interactive: o.Interactive, Remove: o.Remove,
-		WorkingDir:  firstNonEmpty(o.WorkingDir, icfg.Config.WorkingDir, "/"),
+		WorkingDir:  workDir,
 		User:        firstNonEmpty(o.User, icfg.Config.User),
 		Hostname:    firstNonEmpty(o.Hostname, c.ID[:12]),
 		Entrypoint:  icfg.Config.Entrypoint,
@@ -313,9 +329,6 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 		Umask: o.Umask, Sysctls: o.Sysctls, Timezone: o.Timezone, Annotations: o.Annotations,
 		Restart: o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 		Health: o.Health, Network: network,
-	}
-	if !filepath.IsAbs(c.Config.WorkingDir) {
-		return nil, fmt.Errorf("working directory %q must be an absolute path", c.Config.WorkingDir)
 	}
 	// Volumes the container takes must not be removed before its record names them.
 	var users *record.Lock

@@ -683,3 +683,19 @@ func TestParseLabelFileTakesKeyValueAndBareKeys(t *testing.T) {
 		t.Errorf("want a bad line named by its file and number, got %v", err)
 	}
 }
+
+func TestHostEnvLeavesOutTheVariablesOfDensStages(t *testing.T) {
+	t.Setenv("_DEN_TEST_STAGE", "x")
+	t.Setenv("_CONTAINERS_USERNS_CONFIGURED", "done")
+	t.Setenv("_LIBCONTAINER_TEST", "1")
+	t.Setenv("DEN_TEST_KEPT", "yes")
+	env := hostEnv()
+	if !slices.Contains(env, "DEN_TEST_KEPT=yes") {
+		t.Error("want the user's own variables kept")
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "_DEN_") || strings.HasPrefix(kv, "_CONTAINERS_") || strings.HasPrefix(kv, "_LIBCONTAINER_") {
+			t.Errorf("want %s left out", kv)
+		}
+	}
+}

@@ -204,10 +204,14 @@ func (pi *procInfo) column(d string, env *topEnv) string {
 		return strconv.Itoa(pi.pid)
 	case "pgid":
 		return pi.nsID("NSpgid:")
-	case "user", "ruser":
-		return named(env.users, pi.idField("Uid:", map[bool]int{true: 1, false: 0}[d == "user"]))
-	case "group", "rgroup":
-		return named(env.groups, pi.idField("Gid:", map[bool]int{true: 1, false: 0}[d == "group"]))
+	case "user":
+		return named(env.users, pi.idField("Uid:", 1))
+	case "ruser":
+		return named(env.users, pi.idField("Uid:", 0))
+	case "group":
+		return named(env.groups, pi.idField("Gid:", 1))
+	case "rgroup":
+		return named(env.groups, pi.idField("Gid:", 0))
 	case "huser":
 		return hostID(env.uidMap, pi.idField("Uid:", 1))
 	case "hgroup":
@@ -380,7 +384,7 @@ func bootTime() time.Time {
 
 // Top lists a running container's processes through its holder, one row of desc's columns
 // each (ParseTopDescriptors). A holder from an older den answers with the default columns
-// only; another choice is then an error that says so.
+// only, and does not say which: another choice is then an error that says so.
 func (r *Runtime) Top(ref string, desc []string) ([][]string, error) {
 	c, err := r.running(ref)
 	if err != nil {
@@ -390,10 +394,8 @@ func (r *Runtime) Top(ref string, desc []string) ([][]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, row := range rep.Rows {
-		if len(row) != len(desc) {
-			return nil, fmt.Errorf("container %s: its monitor is from an older den and shows the default columns only: restart the container to choose others", c.Name)
-		}
+	if !slices.Equal(rep.Columns, desc) && (rep.Columns != nil || !slices.Equal(desc, DefaultTop)) {
+		return nil, fmt.Errorf("container %s: its monitor is from an older den and shows the default columns only: restart the container to choose others", c.Name)
 	}
 	return rep.Rows, nil
 }

@@ -153,20 +153,19 @@ func needsVolumes(own []Mount, volumesFrom []string, imageVolumes map[string]str
 	return false
 }
 
-// resolveMounts completes a new container's mounts: --volumes-from copies another
-// container's, image VOLUMEs become anonymous volumes, named volumes are created when
-// missing, and bind sources must exist. It returns the volumes it created, for the caller
-// to remove if the create fails later.
-func (r *Runtime) resolveMounts(own []Mount, volumesFrom []string, imageVolumes map[string]struct{}) ([]Mount, []string, error) {
+// mergedMounts are a new container's mounts before its volumes are made: its own, those of
+// --volumes-from, the image's volumes, merged as resolveMounts merges them, bind sources
+// checked. It changes nothing.
+func (r *Runtime) mergedMounts(own []Mount, volumesFrom []string, imageVolumes map[string]struct{}) ([]Mount, error) {
 	var from []Mount
 	for _, spec := range volumesFrom {
 		ref, mode, _ := strings.Cut(spec, ":")
 		if mode != "" && mode != "ro" && mode != "rw" {
-			return nil, nil, fmt.Errorf("--volumes-from %q: the mode after ':' is ro or rw", spec)
+			return nil, fmt.Errorf("--volumes-from %q: the mode after ':' is ro or rw", spec)
 		}
 		src, err := r.Lookup(ref)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--volumes-from %s: %w", ref, err)
+			return nil, fmt.Errorf("--volumes-from %s: %w", ref, err)
 		}
 		for _, m := range src.Config.Mounts {
 			if m.Type == MountTmpfs {
@@ -191,6 +190,26 @@ func (r *Runtime) resolveMounts(own []Mount, volumesFrom []string, imageVolumes 
 	sort.Strings(imgVols)
 	mounts, err := mergeMounts(own, from, imgVols)
 	if err != nil {
+		return nil, err
+	}
+	for _, m := range mounts {
+		if m.Type != MountBind {
+			continue
+		}
+		if _, err := os.Stat(m.Source); err != nil {
+			return nil, fmt.Errorf("bind mount source %s: %w", m.Source, errors.Unwrap(err))
+		}
+	}
+	return mounts, nil
+}
+
+// resolveMounts completes a new container's mounts: --volumes-from copies another
+// container's, image VOLUMEs become anonymous volumes, named volumes are created when
+// missing, and bind sources must exist. It returns the volumes it created, for the caller
+// to remove if the create fails later.
+func (r *Runtime) resolveMounts(own []Mount, volumesFrom []string, imageVolumes map[string]struct{}) ([]Mount, []string, error) {
+	mounts, err := r.mergedMounts(own, volumesFrom, imageVolumes)
+	if err != nil {
 		return nil, nil, err
 	}
 	vs := r.Volumes()
@@ -202,13 +221,7 @@ func (r *Runtime) resolveMounts(own []Mount, volumesFrom []string, imageVolumes 
 	}
 	for i := range mounts {
 		m := &mounts[i]
-		switch m.Type {
-		case MountBind:
-			if _, err := os.Stat(m.Source); err != nil {
-				undo()
-				return nil, nil, fmt.Errorf("bind mount source %s: %w", m.Source, errors.Unwrap(err))
-			}
-		case MountVolume:
+		if m.Type == MountVolume {
 			if m.Source != "" && vs.Exists(m.Source) {
 				continue
 			}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -90,6 +91,24 @@ func TestWaitConditionWaitsForStateAndHealth(t *testing.T) {
 	wantStdout(t, <-exited, "137\n")
 	wantStdout(t, d.run(t, "wait", "--condition", "exited", "w"), "137\n")
 
+	// A monitor killed outright writes no event: wait is woken by its death all the same.
+	id := d.runDetached(t, "--name", "doomed", "--network", "none", "busybox", "sleep", "1000")
+	doomed := d.start(t, "wait", "--condition", "paused", "--condition", "exited", "doomed")
+	select {
+	case r := <-doomed:
+		t.Fatalf("want wait to block while doomed runs\n%s", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	mons := d.monitorPids(t, id[:12])
+	if len(mons) != 1 {
+		t.Fatalf("want one monitor for doomed, found %v", mons)
+	}
+	if err := syscall.Kill(mons[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-doomed; r.code != 0 || len(lines(r.stdout)) != 1 {
+		t.Errorf("want wait to answer once doomed's monitor died\n%s", r)
+	}
 	d.mustRun(t, "create", "--name", "plain", "busybox", "true")
 	wantError(t, d.run(t, "wait", "--condition", "healthy", "plain"), 125, "plain", "healthcheck")
 	wantError(t, d.run(t, "wait", "--condition", "bogus", "plain"), 125, `"bogus"`)

@@ -529,6 +529,15 @@ func TestCidfileNamesTheContainerAndReplaceTakesItsName(t *testing.T) {
 	}
 	wantStdout(t, d.run(t, "ps", "-aq", "--no-trunc"), b+"\n")
 	wantError(t, d.run(t, "run", "--replace", "busybox", "true"), 125, "--replace", "--name")
+	// A create refused for its own input leaves the container it would have replaced.
+	for _, bad := range [][]string{{"-w", "relative"}, {"-v", "/no/such/dir:/x"}, {"--volumes-from", "nosuch"}, {"--network", "nosuchnet"}} {
+		args := append(append([]string{"run", "-d", "--replace", "--name", "a"}, bad...), "busybox", "sleep", "1000")
+		if r := d.run(t, args...); r.code != 125 {
+			t.Errorf("want den %s refused with 125\n%s", shellQuote(args), r)
+		}
+	}
+	wantStdout(t, d.run(t, "ps", "-aq", "--no-trunc"), b+"\n")
+	wantError(t, d.run(t, "create", "--cidfile", "home/no/such/dir/x.cid", "busybox", "true"), 125, "no directory")
 	// Replacing a name nobody has is creating.
 	c := strings.TrimSpace(d.mustRun(t, "create", "--replace", "--name", "c", "busybox", "true").stdout)
 	wantStdout(t, d.run(t, "ps", "-aq", "--no-trunc", "--filter", "name=c"), c+"\n")

@@ -343,8 +343,21 @@ func TestRunTakesEnvHostLabelFileUmaskSysctlTzAnnotationAndNoHosts(t *testing.T)
 	} else {
 		t.Errorf("want the host's time zones (Debian's tzdata, which scripts/setup-host.sh installs): %v", err)
 	}
+	// An image whose /etc/localtime is a link, dangling here as in a Debian image without
+	// tzdata: the zone takes its place.
+	d.mustRun(t, "run", "--name", "tzlink", "--network", "none", "busybox", "ln", "-s", "/usr/share/zoneinfo/Etc/UTC", "/etc/localtime")
+	d.mustRun(t, "commit", "tzlink", "tzlink-image")
+	d.mustRun(t, "rm", "tzlink")
+	wantStdout(t, run("--tz", "Asia/Tokyo", "tzlink-image", "date", "+%Z"), "JST\n")
+	wantStdout(t, run("tzlink-image", "readlink", "/etc/localtime"), "/usr/share/zoneinfo/Etc/UTC\n")
+	// den's own variables stay out of --env-host's environment.
+	wantStdout(t, run("--env-host", "busybox", "sh", "-c", "env | grep -c -e ^_DEN_ -e ^_CONTAINERS_ -e ^_LIBCONTAINER_; true"), "0\n")
 	wantStdout(t, run("--no-hosts", "--hostname", "nohosts", "busybox", "sh", "-c", "cat /etc/hosts 2>/dev/null | grep -c nohosts; true"), "0\n")
 	wantStdout(t, run("--hostname", "withhosts", "busybox", "sh", "-c", "grep -c withhosts /etc/hosts"), "1\n")
+	// A container joining the network of one made with --no-hosts shares its choice.
+	d.runDetached(t, "--name", "nh", "--no-hosts", "busybox", "sleep", "1000")
+	wantStdout(t, d.run(t, "run", "--rm", "--network", "container:nh", "busybox", "sh", "-c", "cat /etc/hosts 2>/dev/null | grep -c nh; true"), "0\n")
+	d.mustRun(t, "rm", "-f", "-t", "0", "nh")
 
 	for _, tc := range []struct {
 		args    []string
