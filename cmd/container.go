@@ -51,6 +51,8 @@ func createFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "env-host", Usage: "give the container den's environment, over the image's (--env-file's and --env's win)"},
 		&cli.StringFlag{Name: "umask", Usage: "the umask of the container's processes, octal (default 0022)"},
 		&cli.StringSliceFlag{Name: "sysctl", Usage: "set a sysctl of the container's namespaces, NAME=VALUE: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*"},
+		&cli.StringFlag{Name: "log-driver", Value: runtime.LogDriverFile, Usage: "k8s-file, the log den logs reads, or none"},
+		&cli.StringSliceFlag{Name: "log-opt", Usage: "max-size=SIZE: rotate the log past this size (default 16m)"},
 		&cli.StringFlag{Name: "tz", Usage: "the container's time zone: a name in /usr/share/zoneinfo (Europe/Paris, UTC) or local, the host's"},
 		&cli.StringFlag{Name: "health-cmd", Usage: "command that checks the container's health (shell form or JSON array)"},
 		&cli.DurationFlag{Name: "health-interval", Value: 30 * time.Second, Usage: "time between health checks"},
@@ -402,8 +404,8 @@ func createOptions(c *cli.Context) (runtime.CreateOptions, error) {
 	return o, nil
 }
 
-// moreCreateOptions reads --env-host, --umask, --sysctl, --tz, --annotation and --no-hosts
-// into o, whose network is read already.
+// moreCreateOptions reads --env-host, --umask, --sysctl, --tz, --annotation, --log-driver,
+// --log-opt and --no-hosts into o, whose network is read already.
 func moreCreateOptions(c *cli.Context, o *runtime.CreateOptions) error {
 	o.EnvHost = c.Bool("env-host")
 	if v := c.String("umask"); v != "" {
@@ -439,6 +441,18 @@ func moreCreateOptions(c *cli.Context, o *runtime.CreateOptions) error {
 			o.Annotations = map[string]string{}
 		}
 		o.Annotations[k] = v
+	}
+	drv, err := runtime.ParseLogDriver(c.String("log-driver"))
+	if err != nil {
+		return err
+	}
+	if drv != runtime.LogDriverFile {
+		o.LogDriver = drv
+	}
+	for _, v := range c.StringSlice("log-opt") {
+		if o.LogMaxSize, err = runtime.ParseLogOpt(v); err != nil {
+			return err
+		}
 	}
 	if c.Bool("no-hosts") {
 		if len(o.Network.AddHosts) > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/den-project/den/runtime"
 	"github.com/den-project/den/runtime/security"
 	"github.com/den-project/den/store/image"
+	units "github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 )
 
@@ -76,6 +77,14 @@ type inspectHostConfig struct {
 	PidsLimit      int64                           `json:"PidsLimit"`
 	GroupAdd       []string                        `json:"GroupAdd"`
 	Init           bool                            `json:"Init"`
+	LogConfig      inspectLogConfig                `json:"LogConfig"`
+}
+
+// inspectLogConfig is podman's HostConfig.LogConfig.
+type inspectLogConfig struct {
+	Type string `json:"Type"`
+	Path string `json:"Path"`
+	Size string `json:"Size"`
 }
 
 // inspectLimit is podman's shape of a --ulimit.
@@ -184,6 +193,14 @@ func toInspect(rt *runtime.Runtime, c *runtime.Container) inspectContainer {
 	in.HostConfig.Memory, in.HostConfig.NanoCpus, in.HostConfig.PidsLimit = sec.Memory, sec.NanoCPUs, sec.PidsLimit
 	in.HostConfig.GroupAdd = orEmpty(c.Config.GroupAdd)
 	in.HostConfig.Init = c.Config.InitPath != ""
+	size := int64(runtime.DefaultLogMaxSize)
+	if c.Config.LogMaxSize > 0 {
+		size = c.Config.LogMaxSize
+	}
+	in.HostConfig.LogConfig = inspectLogConfig{Type: runtime.LogDriverFile, Path: in.LogPath, Size: units.HumanSize(float64(size))}
+	if c.Config.LogDriver == runtime.LogDriverNone {
+		in.HostConfig.LogConfig = inspectLogConfig{Type: runtime.LogDriverNone, Size: "0B"}
+	}
 	in.HostConfig.Ulimits = []inspectLimit{}
 	for _, u := range sec.Ulimits {
 		in.HostConfig.Ulimits = append(in.HostConfig.Ulimits, inspectLimit{Name: u.Type, Soft: u.Soft, Hard: u.Hard})

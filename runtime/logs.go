@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -20,8 +21,40 @@ import (
 // "TIMESTAMP STREAM TAG CONTENT", where TAG is F for a full line and P for a part of a line
 // that continues in the next entry.
 
-// logMaxSize caps a container's log; past it the log rotates once to ctr.log.1.
-const logMaxSize = 16 << 20
+// DefaultLogMaxSize caps a container's log unless --log-opt max-size says otherwise; past it
+// the log rotates once to ctr.log.1.
+const DefaultLogMaxSize = 16 << 20
+
+// The log drivers den has (--log-driver): podman's k8s-file, the default, and none.
+const (
+	LogDriverFile = "k8s-file"
+	LogDriverNone = "none"
+)
+
+// ParseLogDriver checks --log-driver.
+func ParseLogDriver(s string) (string, error) {
+	switch s {
+	case "", LogDriverFile:
+		return LogDriverFile, nil
+	case LogDriverNone:
+		return LogDriverNone, nil
+	}
+	return "", fmt.Errorf("--log-driver %q: den writes podman's k8s-file log, or none with --log-driver none", s)
+}
+
+// ParseLogOpt reads a --log-opt: max-size=SIZE (such as 10m), the size past which the log
+// rotates, at least 4k. podman's path= and tag= are refused.
+func ParseLogOpt(s string) (int64, error) {
+	k, v, _ := strings.Cut(s, "=")
+	if k != "max-size" {
+		return 0, fmt.Errorf("--log-opt %q: den takes max-size=SIZE (such as 10m)", s)
+	}
+	n, err := units.RAMInBytes(v)
+	if err != nil || n < 4<<10 {
+		return 0, fmt.Errorf("--log-opt %q: give a size of at least 4k, such as 10m", s)
+	}
+	return n, nil
+}
 
 // LogPath is where a container's log is kept.
 func (r *Runtime) LogPath(id string) string { return r.logPath(id) }
@@ -34,28 +67,44 @@ func (r *Runtime) logPath(id string) string {
 type logWriter struct {
 	mu   sync.Mutex
 	path string
-	f    *os.File
+	f    *os.File // nil: --log-driver none, nothing is written
 	size int64
+	max  int64
 }
 
-func openLog(path string) (*logWriter, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+// openLog opens c's log for the monitor to write, as its --log-driver and --log-opt say.
+func (r *Runtime) openLog(c *Container) (*logWriter, error) {
+	w := &logWriter{path: r.logPath(c.ID), max: DefaultLogMaxSize}
+	if c.Config.LogMaxSize > 0 {
+		w.max = c.Config.LogMaxSize
+	}
+	if c.Config.LogDriver == LogDriverNone {
+		return w, nil
+	}
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening container log: %w", err)
 	}
-	fi, _ := f.Stat()
-	var size int64
-	if fi != nil {
-		size = fi.Size()
+	if fi, err := f.Stat(); err == nil {
+		w.size = fi.Size()
 	}
-	return &logWriter{path: path, f: f, size: size}, nil
+	w.f = f
+	return w, nil
 }
 
 // write logs one chunk of a stream: complete lines as F entries, a trailing part as P.
 func (w *logWriter) write(stream string, chunk []byte) {
+	if w.f == nil {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var buf bytes.Buffer
+	flush := func() {
+		n, _ := w.f.Write(buf.Bytes())
+		w.size += int64(n)
+		buf.Reset()
+	}
 	ts := time.Now().UTC().Format(time.RFC3339Nano)
 	for len(chunk) > 0 {
 		i := bytes.IndexByte(chunk, '\n')
@@ -65,13 +114,16 @@ func (w *logWriter) write(stream string, chunk []byte) {
 		} else {
 			chunk = nil
 		}
-		fmt.Fprintf(&buf, "%s %s %s %s\n", ts, stream, tag, line)
+		entry := fmt.Sprintf("%s %s %s %s\n", ts, stream, tag, line)
+		// The log rotates between entries, where the next one would take it past its size:
+		// a chunk of output larger than that is split over the two files.
+		if pending := w.size + int64(buf.Len()); pending > 0 && pending+int64(len(entry)) > w.max {
+			flush()
+			w.rotate()
+		}
+		buf.WriteString(entry)
 	}
-	if w.size+int64(buf.Len()) > logMaxSize {
-		w.rotate()
-	}
-	n, _ := w.f.Write(buf.Bytes())
-	w.size += int64(n)
+	flush()
 }
 
 func (w *logWriter) rotate() {
@@ -83,7 +135,11 @@ func (w *logWriter) rotate() {
 	}
 }
 
-func (w *logWriter) close() { w.f.Close() }
+func (w *logWriter) close() {
+	if w.f != nil {
+		w.f.Close()
+	}
+}
 
 // pump copies one output stream into the log, and then to sink, until it ends.
 func (w *logWriter) pump(stream string, r io.Reader, sink func(string, []byte), done *sync.WaitGroup) {
@@ -234,6 +290,9 @@ func (r *Runtime) Logs(ctx context.Context, refs []string, o LogOptions, stdout,
 		c, err := r.Lookup(ref)
 		if err != nil {
 			return err
+		}
+		if c.Config.LogDriver == LogDriverNone {
+			return fmt.Errorf("container %s keeps no log: it was made with --log-driver none", c.Name)
 		}
 		cs = append(cs, c)
 	}

@@ -295,7 +295,7 @@ func (r *Runtime) monitor(id string, ready *os.File) {
 
 // runMonitored runs the container once, logging its output, and returns its exit code.
 func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, error) {
-	logw, err := openLog(r.logPath(c.ID))
+	logw, err := r.openLog(c)
 	if err != nil {
 		return 125, false, err
 	}

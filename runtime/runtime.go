@@ -137,6 +137,9 @@ type CreateOptions struct {
 	Sysctls     map[string]string
 	Timezone    string
 	Annotations map[string]string
+	// LogDriver and LogMaxSize are ContainerConfig's (--log-driver, --log-opt max-size).
+	LogDriver  string
+	LogMaxSize int64
 	// SyncLater leaves the new record and name unsynced: the caller syncs them with
 	// SyncRecord before it answers. run -d does that while the monitor starts the container,
 	// when it would otherwise wait for the disk first (1 to 2 ms here).
@@ -327,6 +330,7 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 		StopTimeout: o.StopTimeout, Security: o.Security, GroupAdd: o.GroupAdd, Devices: o.Devices,
 		InitPath: o.InitPath, Expose: slices.Sorted(maps.Keys(exposed)), CIDFile: o.CIDFile,
 		Umask: o.Umask, Sysctls: o.Sysctls, Timezone: o.Timezone, Annotations: o.Annotations,
+		LogDriver: o.LogDriver, LogMaxSize: o.LogMaxSize,
 		Restart: o.Restart, RestartMaxRetries: o.RestartMaxRetries,
 		Health: o.Health, Network: network,
 	}

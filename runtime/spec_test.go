@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -697,5 +698,73 @@ func TestHostEnvLeavesOutTheVariablesOfDensStages(t *testing.T) {
 		if strings.HasPrefix(kv, "_DEN_") || strings.HasPrefix(kv, "_CONTAINERS_") || strings.HasPrefix(kv, "_LIBCONTAINER_") {
 			t.Errorf("want %s left out", kv)
 		}
+	}
+}
+
+func TestParseLogDriverAndLogOpt(t *testing.T) {
+	for in, want := range map[string]string{"": LogDriverFile, "k8s-file": LogDriverFile, "none": LogDriverNone, "journald": "", "json-file": ""} {
+		got, err := ParseLogDriver(in)
+		if (want == "") != (err != nil) || got != want {
+			t.Errorf("ParseLogDriver(%q) = %q, %v", in, got, err)
+		}
+	}
+	for in, want := range map[string]int64{"max-size=10m": 10 << 20, "max-size=4k": 4 << 10, "max-size=1k": -1, "max-size=": -1, "max-size=lots": -1, "path=/tmp/x": -1, "tag=x": -1} {
+		got, err := ParseLogOpt(in)
+		if (want < 0) != (err != nil) || (want >= 0 && got != want) {
+			t.Errorf("ParseLogOpt(%q) = %d, %v", in, got, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "--log-opt") {
+			t.Errorf("ParseLogOpt(%q): want the error to name --log-opt, got %v", in, err)
+		}
+	}
+}
+
+func FuzzParseLogOpt(f *testing.F) {
+	for _, s := range []string{"max-size=10m", "max-size=1", "path=x", "max-size=-5m", "max-size=9999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if n, err := ParseLogOpt(s); err == nil && n < 4<<10 {
+			t.Errorf("ParseLogOpt(%q) = %d, under 4k", s, n)
+		}
+	})
+}
+
+func TestLogWriterRotatesBetweenEntriesAtItsSize(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ctr.log")
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &logWriter{path: p, f: f, max: 4 << 10}
+	var chunk strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&chunk, "line-%03d-xxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", i)
+	}
+	w.write("stdout", []byte(chunk.String()))
+	w.write("stderr", []byte("last"))
+	w.close()
+	cur, err := os.ReadFile(p)
+	if err != nil || len(cur) > 4<<10 || len(cur) == 0 {
+		t.Fatalf("want the current log within 4k after one chunk of 300 lines, got %d bytes, %v", len(cur), err)
+	}
+	old, err := os.ReadFile(p + ".1")
+	if err != nil || len(old) > 4<<10 {
+		t.Fatalf("want the rotated log within 4k, got %d bytes, %v", len(old), err)
+	}
+	entries := strings.Split(strings.TrimSuffix(string(old)+string(cur), "\n"), "\n")
+	for _, l := range entries {
+		if _, ok := parseLogLine(l); !ok {
+			t.Fatalf("want whole entries in both files, got %q", l)
+		}
+	}
+	if e, _ := parseLogLine(entries[len(entries)-1]); e.Content != "last" || !e.Partial || e.Stream != "stderr" {
+		t.Errorf("want the partial stderr entry last, got %+v", e)
+	}
+	// With --log-driver none nothing is written, and nothing is made.
+	none := filepath.Join(t.TempDir(), "none.log")
+	(&logWriter{path: none, max: DefaultLogMaxSize}).write("stdout", []byte("x\n"))
+	if _, err := os.Stat(none); !os.IsNotExist(err) {
+		t.Errorf("want no log file without a writer's file, got %v", err)
 	}
 }

@@ -104,6 +104,10 @@ type ContainerConfig struct {
 	Timezone string `json:"timezone,omitempty"`
 	// Annotations are --annotation's, the OCI annotations of the container's spec.
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// LogDriver is --log-driver: "" or k8s-file for the log, none for no log; LogMaxSize
+	// the size past which the log rotates (--log-opt max-size), 0 for den's 16 MB.
+	LogDriver  string `json:"logDriver,omitempty"`
+	LogMaxSize int64  `json:"logMaxSize,omitempty"`
 }
 
 // SecurityConfig is what --cap-add, --cap-drop, --privileged, --security-opt, --read-only,

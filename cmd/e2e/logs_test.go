@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -149,4 +151,36 @@ func TestLogsOfSeveralContainersMarkEachLineWithItsContainer(t *testing.T) {
 	if code != 0 || !slices.Equal(rest, []string{"one end", "two end"}) {
 		t.Errorf("want logs -f to print the last lines of both and exit 0 once both exited, got %q and exit %d; stderr:\n%s", rest, code, s.stderr.String())
 	}
+}
+
+// --log-driver none keeps no log, and logs says so; --log-opt max-size rotates the log past
+// its size, as podman's k8s-file does.
+func TestLogDriverNoneAndLogOptMaxSize(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	id := d.runDetached(t, "--name", "quiet", "--network", "none", "--log-driver", "none", "busybox", "echo", "unheard")
+	wantStdout(t, d.run(t, "wait", "quiet"), "0\n")
+	wantError(t, d.run(t, "logs", "quiet"), 125, "quiet", "--log-driver none")
+	wantStdout(t, d.run(t, "inspect", "--format", "{{.HostConfig.LogConfig.Type}}", "quiet"), "none\n")
+	if _, err := os.Stat(filepath.Join(d.dataDir(), "containers", id, "ctr.log")); !os.IsNotExist(err) {
+		t.Errorf("want no log file with --log-driver none, got %v", err)
+	}
+
+	script := `i=0; while [ $i -lt 300 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done`
+	id = d.runDetached(t, "--name", "chatty", "--network", "none", "--log-opt", "max-size=4k", "busybox", "sh", "-c", script)
+	wantStdout(t, d.run(t, "wait", "chatty"), "0\n")
+	logPath := filepath.Join(d.dataDir(), "containers", id, "ctr.log")
+	fi, err := os.Stat(logPath)
+	if err != nil || fi.Size() > 4<<10 {
+		t.Errorf("want the log at most 4k after rotation, got %v, %v", fi, err)
+	}
+	if _, err := os.Stat(logPath + ".1"); err != nil {
+		t.Errorf("want the rotated log kept: %v", err)
+	}
+	if ls := lines(d.mustRun(t, "logs", "chatty").stdout); len(ls) == 0 || ls[len(ls)-1] != "line-299-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" {
+		t.Errorf("want the last line last, got %d lines", len(ls))
+	}
+	wantStdout(t, d.run(t, "inspect", "--format", "{{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Size}}", "chatty"), "k8s-file 4.096kB\n")
+	wantError(t, d.run(t, "run", "--rm", "--log-driver", "journald", "busybox", "true"), 125, "journald")
+	wantError(t, d.run(t, "run", "--rm", "--log-opt", "path=/tmp/x", "busybox", "true"), 125, "path=/tmp/x")
 }

@@ -500,7 +500,7 @@ const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", 
 				     "health-timeout", "health-start-period", "restart", "stop-signal", "stop-timeout", "network",
 				     "net", "network-alias", "ip", "publish", "p", "dns", "dns-search", "dns-option",
 				     "add-host", "expose", "cidfile", "label-file", "annotation", "umask", "sysctl", "tz",
-				     "volume", "v", "mount", "tmpfs", "volumes-from", "pull", "creds",
+				     "log-driver", "log-opt", "volume", "v", "mount", "tmpfs", "volumes-from", "pull", "creds",
 				     "cert-dir", "authfile", "cap-add", "cap-drop", "security-opt", "shm-size", "ulimit",
 				     "memory", "m", "cpus", "pids-limit", "platform", "arch", "os", "variant", "group-add",
 				     "device", "init-path", NULL};
