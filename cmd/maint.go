@@ -111,7 +111,7 @@ Examples:
 			}
 			defer e.rt.Close()
 			ctx := context.Background()
-			crep, cerr := e.rt.PruneContainers(ctx)
+			crep, cerr := e.rt.PruneContainers(ctx, nil)
 			if crep != nil {
 				printPruned(c.App.Writer, "Deleted Containers", crep.Containers)
 			}
@@ -158,15 +158,23 @@ func containerPruneCmd() *cli.Command {
 	return &cli.Command{
 		Name:  "prune",
 		Usage: "remove every container that is not running",
-		Description: `Removes every created or exited container and prints their ids. Asks first
-unless --force.
+		Description: `Removes every created or exited container and prints their ids; with --filter,
+those it selects: podman's until=TIME and label=KEY[=VALUE] or label!=KEY[=VALUE], or any
+key of ps --filter. Asks first unless --force.
 
 Examples:
-   den container prune -f`,
+   den container prune -f
+   den container prune -f --filter until=24h --filter label!=keep`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
+			// Not -f: that is --force.
+			filterFlag(false),
 		},
 		Action: inUserNS(func(c *cli.Context) error {
+			filter, err := parseFilter(c)
+			if err != nil {
+				return err
+			}
 			if !c.Bool("force") && !confirm(c, "WARNING! This will remove all non running containers.\n") {
 				return nil
 			}
@@ -175,7 +183,7 @@ Examples:
 				return err
 			}
 			defer e.rt.Close()
-			rep, err := e.rt.PruneContainers(context.Background())
+			rep, err := e.rt.PruneContainers(context.Background(), filter)
 			if rep != nil {
 				for _, id := range rep.Containers {
 					fmt.Fprintln(c.App.Writer, id)

@@ -33,10 +33,11 @@ type anchor struct {
 }
 
 // containerFilterKeys lists the keys ParseContainerFilters knows, for its error message.
-const containerFilterKeys = "status, name, id, label, ancestor, exited, health, before, since, until, volume or network"
+const containerFilterKeys = "status, name, id, label, label!, ancestor, exited, health, before, since, until, volume or network"
 
 // ParseContainerFilters reads --filter values: status=created|running|paused|exited,
-// name=REGEXP, id=PREFIX, label=KEY or label=KEY=VALUE, ancestor=IMAGE (a name, with or
+// name=REGEXP, id=PREFIX, label=KEY or label=KEY=VALUE (label!= for those without that
+// label or value), ancestor=IMAGE (a name, with or
 // without tag, or an id prefix), exited=CODE, health=healthy|unhealthy|starting|none,
 // before=CONTAINER and since=CONTAINER (created before or after it; Resolve finds it),
 // until=TIME (created before an RFC 3339 time, a date, unix seconds or a duration ago),
@@ -126,6 +127,15 @@ func (f *ContainerFilter) containerFilterFunc(key, val string) (func(*Container)
 		return func(c *Container) bool {
 			got, ok := c.Labels[k]
 			return ok && (!hasValue || got == v)
+		}, nil
+	case "label!":
+		k, v, hasValue := strings.Cut(val, "=")
+		if k == "" {
+			return nil, errors.New("use label!=KEY or label!=KEY=VALUE")
+		}
+		return func(c *Container) bool {
+			got, ok := c.Labels[k]
+			return !ok || (hasValue && got != v)
 		}, nil
 	case "ancestor":
 		if val == "" {
@@ -232,7 +242,7 @@ func (f *ContainerFilter) Match(c *Container) bool {
 		return true
 	}
 	for key, ms := range f.keys {
-		all := key == "label"
+		all := key == "label" || key == "label!"
 		ok := all
 		for _, m := range ms {
 			if m(c) != all {

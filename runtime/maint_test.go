@@ -34,6 +34,7 @@ func TestParseContainerFilters(t *testing.T) {
 		{specs: []string{"ancestor="}, wantErr: "name an image"},
 		{specs: []string{"health=healthy", "health=none", "before=web", "since=aa", "until=10m", "until=2024-01-02", "volume=data", "volume=/data", "network=none", "network=web-net"}},
 		{specs: []string{"pod=x"}, wantErr: `unknown filter "pod"`},
+		{specs: []string{"label!="}, wantErr: "label!=KEY"},
 		{specs: []string{"health=sick"}, wantErr: "healthy, unhealthy, starting or none"},
 		{specs: []string{"before="}, wantErr: "name a container"},
 		{specs: []string{"until=someday"}, wantErr: "until"},
@@ -84,6 +85,10 @@ func TestContainerFilterMatch(t *testing.T) {
 		{[]string{"label=tier=front"}, []string{"web"}},
 		// Labels are the exception: all must match.
 		{[]string{"label=tier", "label=team=a"}, []string{"web"}},
+		// label! takes those without the label, or without that value; all must hold too.
+		{[]string{"label!=tier"}, []string{"job", "box"}},
+		{[]string{"label!=tier=front"}, []string{"web-old", "job", "box"}},
+		{[]string{"label!=tier", "label!=team"}, []string{"job"}},
 		{[]string{"ancestor=busybox"}, []string{"web", "web-old"}},
 		{[]string{"ancestor=busybox:latest"}, []string{"web"}},
 		{[]string{"ancestor=busybox:1.36"}, []string{"web-old"}},

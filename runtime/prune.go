@@ -23,19 +23,16 @@ type PruneReport struct {
 	Reclaimed int64
 }
 
-// PruneContainers removes every container that is not running. A container that starts
-// meanwhile is left alone.
-func (r *Runtime) PruneContainers(ctx context.Context) (*PruneReport, error) {
-	cs, err := r.List()
+// PruneContainers removes every container that is not running, of those f selects (nil:
+// all). A container that starts meanwhile is left alone.
+func (r *Runtime) PruneContainers(ctx context.Context, f *ContainerFilter) (*PruneReport, error) {
+	cs, err := r.Select(f, func(c *Container) bool { return c.State.Status != StatusRunning })
 	if err != nil {
 		return nil, err
 	}
 	rep := &PruneReport{}
 	var errs []error
 	for _, c := range cs {
-		if c.State.Status == StatusRunning {
-			continue
-		}
 		var size int64
 		if r.storageExists() {
 			st, err := r.Store()

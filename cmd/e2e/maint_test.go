@@ -237,6 +237,14 @@ func TestSystemPruneRemovesStoppedContainersAndKeepsRunningOnes(t *testing.T) {
 	}
 	wantStdout(t, d.run(t, "container", "prune", "-f"), "")
 
+	// --filter: only those it selects; label!= those without the label.
+	keep := strings.TrimSpace(d.mustRun(t, "create", "--label", "keep=1", "busybox").stdout)
+	gone := strings.TrimSpace(d.mustRun(t, "create", "--label", "keep=0", "busybox").stdout)
+	wantStdout(t, d.run(t, "container", "prune", "-f", "--filter", "until=2000-01-01"), "")
+	wantStdout(t, d.run(t, "container", "prune", "-f", "--filter", "label!=keep=1"), gone+"\n")
+	wantError(t, d.run(t, "container", "prune", "-f", "--filter", "nosuch=1"), 125, "nosuch")
+	wantStdout(t, d.run(t, "container", "prune", "-f", "--filter", "label=keep"), keep+"\n")
+
 	// -a prunes images no container uses.
 	r = d.mustRun(t, "system", "prune", "-af")
 	if strings.Contains(r.stdout, "Deleted Images") {
