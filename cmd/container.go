@@ -679,6 +679,8 @@ type psRow struct {
 	AutoRemove                                               bool
 	Labels                                                   map[string]string
 	StartedAt, ExitedAt                                      int64
+	// Size is --size's "RW (virtual ROOTFS)".
+	Size string
 }
 
 // Cell gives the fields of ps's default table.
@@ -720,6 +722,13 @@ type psJSON struct {
 	State      string            `json:"State"`
 	Status     string            `json:"Status"`
 	Created    int64             `json:"Created"`
+	Size       *psSize           `json:"Size,omitempty"`
+}
+
+// psSize is podman's Size of ps --size's JSON.
+type psSize struct {
+	RootFsSize int64 `json:"RootFsSize"`
+	RwSize     int64 `json:"RwSize"`
 }
 
 func statusText(c *runtime.Container) string {
@@ -746,9 +755,10 @@ func psCmd() *cli.Command {
 name=REGEXP, id=PREFIX, label=KEY[=VALUE], ancestor=IMAGE, exited=CODE,
 health=healthy|unhealthy|starting|none, before=CONTAINER, since=CONTAINER, until=TIME (an
 RFC 3339 time, a date, unix seconds or a duration ago), volume=SOURCE[:DESTINATION] (a
-volume's name or a bind's host path) and network=NAME (or slirp4netns, none, host); values of one key match if any does (label: if
-all do), and every key given must match. A status filter, -n and -l look at containers in
-every state.
+volume's name or a bind's host path) and network=NAME (or slirp4netns, none, host); values
+of one key match if any does (label: if all do), and every key given must match. A status
+filter, -n and -l look at containers in every state. --size adds each container's size,
+which den measures inside its user namespace, as system df does.
 
 Examples:
    den ps -a
@@ -756,7 +766,8 @@ Examples:
    den ps -aq
    den ps --filter status=exited --filter ancestor=busybox
    den ps -a --filter since=web --filter health=none
-   den ps -n 3`,
+   den ps -n 3
+   den ps -as`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers, not only running ones"},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "show only containers matching KEY=VALUE"},
@@ -766,6 +777,7 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only ids"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate ids and commands"},
 			&cli.StringFlag{Name: "format", Usage: "Go template, \"table TEMPLATE\" or \"json\""},
+			&cli.BoolFlag{Name: "size", Aliases: []string{"s"}, Usage: "show each container's size: its writable layer, and with its image (virtual)"},
 			noHeadingFlag(),
 		},
 		UseShortOptionHandling: true,
@@ -773,81 +785,106 @@ Examples:
 			if c.NArg() > 0 {
 				return withCode(125, errors.New("den ps takes no arguments: select containers with --filter"))
 			}
-			last := c.Int("last")
-			if c.Bool("latest") {
-				if c.IsSet("last") {
-					return withCode(125, errors.New("--last and --latest cannot be used together"))
-				}
-				last = 1
+			// Sizes are measured inside den's user namespace; plain ps stays out of it.
+			if c.Bool("size") {
+				return inUserNS(psAction)(c)
 			}
-			filter, err := runtime.ParseContainerFilters(c.StringSlice("filter"))
-			if err != nil {
-				return withCode(125, err)
-			}
-			e, err := newEnv(c)
-			if err != nil {
-				return err
-			}
-			all := c.Bool("all") || last > 0 || filter.SelectsByStatus()
-			sel, err := e.rt.Select(filter, func(ctr *runtime.Container) bool { return all || ctr.State.Status == runtime.StatusRunning })
-			if err != nil {
-				return withCode(125, err)
-			}
-			// Select gives the newest first.
-			if last > 0 && len(sel) > last {
-				sel = sel[:last]
-			}
-			if err := runtime.SortContainers(sel, c.String("sort")); err != nil {
-				return withCode(125, err)
-			}
-			format := c.String("format")
-			if c.Bool("quiet") {
-				format = "{{.ID}}"
-			}
-			// One shape or the other is printed: only that one is built.
-			asJSON := format == "json"
-			var rows []psRow
-			js := []psJSON{} // printed as [] when empty
-			if asJSON {
-				js = make([]psJSON, 0, len(sel))
-			} else {
-				rows = make([]psRow, 0, len(sel))
-			}
-			for _, ctr := range sel {
-				if asJSON {
-					js = append(js, psJSON{
-						AutoRemove: ctr.Config.Remove, Command: ctr.Config.Args, CreatedAt: humanAgo(ctr.Created),
-						Exited: ctr.State.Status == runtime.StatusExited, ExitedAt: unixOrZero(ctr.State.FinishedAt),
-						ExitCode: ctr.State.ExitCode, ID: ctr.ID, Image: ctr.ImageName, ImageID: ctr.ImageID,
-						Labels: ctr.Labels, Names: []string{ctr.Name}, Pid: ctr.State.Pid,
-						StartedAt: unixOrZero(ctr.State.StartedAt), State: ctr.ShownStatus(), Status: statusText(ctr),
-						Created: ctr.Created.Unix(),
-					})
-					continue
-				}
-				id := ctr.ShortID()
-				cmdline := strings.Join(ctr.Config.Args, " ")
-				if c.Bool("no-trunc") {
-					id = ctr.ID
-				} else if len(cmdline) > 20 {
-					cmdline = cmdline[:17] + "..."
-				}
-				rows = append(rows, psRow{
-					ID: id, Image: ctr.ImageName, ImageID: ctr.ImageID, Command: cmdline, Names: ctr.Name,
-					Status: statusText(ctr), State: ctr.ShownStatus(), Ports: portsText(ctr),
-					CreatedHuman: humanAgo(ctr.Created), RunningFor: humanDuration(time.Since(ctr.Created)),
-					CreatedAt: ctr.Created.Format("2006-01-02 15:04:05.999999999 -0700 MST"), Created: ctr.Created.Unix(),
-					Pid: ctr.State.Pid, ExitCode: ctr.State.ExitCode, Exited: ctr.State.Status == runtime.StatusExited,
-					AutoRemove: ctr.Config.Remove, Labels: ctr.Labels,
-					StartedAt: unixOrZero(ctr.State.StartedAt), ExitedAt: unixOrZero(ctr.State.FinishedAt),
-				})
-			}
-			return printList(listWriter(c, format), format, []column{
-				{"CONTAINER ID", "ID"}, {"IMAGE", "Image"}, {"COMMAND", "Command"}, {"CREATED", "CreatedHuman"},
-				{"STATUS", "Status"}, {"PORTS", "Ports"}, {"NAMES", "Names"},
-			}, rows, js)
+			return psAction(c)
 		},
 	}
+}
+
+// psAction lists the containers, as ps says; in den's user namespace with --size.
+func psAction(c *cli.Context) error {
+	last := c.Int("last")
+	if c.Bool("latest") {
+		if c.IsSet("last") {
+			return withCode(125, errors.New("--last and --latest cannot be used together"))
+		}
+		last = 1
+	}
+	filter, err := runtime.ParseContainerFilters(c.StringSlice("filter"))
+	if err != nil {
+		return withCode(125, err)
+	}
+	e, err := newEnv(c)
+	if err != nil {
+		return err
+	}
+	all := c.Bool("all") || last > 0 || filter.SelectsByStatus()
+	sel, err := e.rt.Select(filter, func(ctr *runtime.Container) bool { return all || ctr.State.Status == runtime.StatusRunning })
+	if err != nil {
+		return withCode(125, err)
+	}
+	// Select gives the newest first.
+	if last > 0 && len(sel) > last {
+		sel = sel[:last]
+	}
+	if err := runtime.SortContainers(sel, c.String("sort")); err != nil {
+		return withCode(125, err)
+	}
+	var sizes map[string]runtime.ContainerSize
+	if c.Bool("size") {
+		if sizes, err = e.rt.Sizes(sel); err != nil {
+			return withCode(125, err)
+		}
+	}
+	format := c.String("format")
+	if c.Bool("quiet") {
+		format = "{{.ID}}"
+	}
+	// One shape or the other is printed: only that one is built.
+	asJSON := format == "json"
+	var rows []psRow
+	js := []psJSON{} // printed as [] when empty
+	if asJSON {
+		js = make([]psJSON, 0, len(sel))
+	} else {
+		rows = make([]psRow, 0, len(sel))
+	}
+	for _, ctr := range sel {
+		if asJSON {
+			js = append(js, psJSON{
+				AutoRemove: ctr.Config.Remove, Command: ctr.Config.Args, CreatedAt: humanAgo(ctr.Created),
+				Exited: ctr.State.Status == runtime.StatusExited, ExitedAt: unixOrZero(ctr.State.FinishedAt),
+				ExitCode: ctr.State.ExitCode, ID: ctr.ID, Image: ctr.ImageName, ImageID: ctr.ImageID,
+				Labels: ctr.Labels, Names: []string{ctr.Name}, Pid: ctr.State.Pid,
+				StartedAt: unixOrZero(ctr.State.StartedAt), State: ctr.ShownStatus(), Status: statusText(ctr),
+				Created: ctr.Created.Unix(),
+			})
+			if s, ok := sizes[ctr.ID]; ok {
+				js[len(js)-1].Size = &psSize{RootFsSize: s.RootFs, RwSize: s.Rw}
+			}
+			continue
+		}
+		id := ctr.ShortID()
+		cmdline := strings.Join(ctr.Config.Args, " ")
+		if c.Bool("no-trunc") {
+			id = ctr.ID
+		} else if len(cmdline) > 20 {
+			cmdline = cmdline[:17] + "..."
+		}
+		rows = append(rows, psRow{
+			ID: id, Image: ctr.ImageName, ImageID: ctr.ImageID, Command: cmdline, Names: ctr.Name,
+			Status: statusText(ctr), State: ctr.ShownStatus(), Ports: portsText(ctr),
+			CreatedHuman: humanAgo(ctr.Created), RunningFor: humanDuration(time.Since(ctr.Created)),
+			CreatedAt: ctr.Created.Format("2006-01-02 15:04:05.999999999 -0700 MST"), Created: ctr.Created.Unix(),
+			Pid: ctr.State.Pid, ExitCode: ctr.State.ExitCode, Exited: ctr.State.Status == runtime.StatusExited,
+			AutoRemove: ctr.Config.Remove, Labels: ctr.Labels,
+			StartedAt: unixOrZero(ctr.State.StartedAt), ExitedAt: unixOrZero(ctr.State.FinishedAt),
+		})
+		if s, ok := sizes[ctr.ID]; ok {
+			rows[len(rows)-1].Size = fmt.Sprintf("%s (virtual %s)", units.HumanSizeWithPrecision(float64(s.Rw), 3), units.HumanSizeWithPrecision(float64(s.RootFs), 3))
+		}
+	}
+	cols := []column{
+		{"CONTAINER ID", "ID"}, {"IMAGE", "Image"}, {"COMMAND", "Command"}, {"CREATED", "CreatedHuman"},
+		{"STATUS", "Status"}, {"PORTS", "Ports"}, {"NAMES", "Names"},
+	}
+	if sizes != nil {
+		cols = append(cols, column{"SIZE", "Size"})
+	}
+	return printList(listWriter(c, format), format, cols, rows, js)
 }
 
 func unixOrZero(t time.Time) int64 {

@@ -117,6 +117,9 @@ type inspectContainer struct {
 	HostConfig      inspectHostConfig `json:"HostConfig"`
 	Mounts          []any             `json:"Mounts"`
 	NetworkSettings map[string]any    `json:"NetworkSettings"`
+	// SizeRw and SizeRootFs are shown with --size only, as in podman.
+	SizeRw     *int64 `json:"SizeRw,omitempty"`
+	SizeRootFs *int64 `json:"SizeRootFs,omitempty"`
 }
 
 // Id lets templates written for podman say {{.Id}} as well as {{.ID}}.
@@ -277,57 +280,77 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "Go template or \"json\""},
 			&cli.StringFlag{Name: "type", Aliases: []string{"t"}, Value: kind, Usage: "container, image or all"},
+			&cli.BoolFlag{Name: "size", Aliases: []string{"s"}, Usage: "show a container's SizeRw and SizeRootFs, measured in den's user namespace"},
 			latestFlag,
 		},
 		Action: func(c *cli.Context) error {
 			if !named(c) {
 				return withCode(125, errors.New("no container or image given: den inspect NAME..."))
 			}
-			kind := c.String("type")
-			if err := validInspectType(kind); err != nil {
-				return withCode(125, err)
+			// Sizes are measured inside den's user namespace; plain inspect stays out of it.
+			if c.Bool("size") {
+				return inUserNS(inspectAction)(c)
 			}
-			e, err := newEnv(c)
-			if err != nil {
-				return err
-			}
-			refs, err := containerRefs(c, e.rt)
-			if err != nil {
-				return err
-			}
-			var out []any
-			var first error
-			for _, ref := range refs {
-				if kind != "image" {
-					ctr, err := e.rt.Lookup(ref)
-					if err == nil {
-						out = append(out, toInspect(e.rt, ctr))
-						continue
-					}
-					if kind == "container" || !errors.Is(err, runtime.ErrNotFound) {
-						first = firstErr(first, withCode(125, err))
-						continue
-					}
-				}
-				ds, err := describeImages(e, []string{ref}, func(ref string, err error) {
-					if kind == "all" && errors.Is(err, image.ErrNotFound) {
-						err = fmt.Errorf("no such container or image: %s", ref)
-					}
-					first = firstErr(first, withCode(125, err))
-				})
-				if err != nil {
-					return err
-				}
-				for _, d := range ds {
-					out = append(out, toInspectImage(d))
-				}
-			}
-			if err := printInspected(c, c.String("format"), out); err != nil {
-				return err
-			}
-			return first
+			return inspectAction(c)
 		},
 	}
+}
+
+// inspectAction prints what inspect names; in den's user namespace with --size.
+func inspectAction(c *cli.Context) error {
+	kind := c.String("type")
+	if err := validInspectType(kind); err != nil {
+		return withCode(125, err)
+	}
+	e, err := newEnv(c)
+	if err != nil {
+		return err
+	}
+	refs, err := containerRefs(c, e.rt)
+	if err != nil {
+		return err
+	}
+	var out []any
+	var first error
+	for _, ref := range refs {
+		if kind != "image" {
+			ctr, err := e.rt.Lookup(ref)
+			if err == nil && c.Bool("size") {
+				var sizes map[string]runtime.ContainerSize
+				if sizes, err = e.rt.Sizes([]*runtime.Container{ctr}); err == nil {
+					in := toInspect(e.rt, ctr)
+					rw, root := sizes[ctr.ID].Rw, sizes[ctr.ID].RootFs
+					in.SizeRw, in.SizeRootFs = &rw, &root
+					out = append(out, in)
+					continue
+				}
+			}
+			if err == nil {
+				out = append(out, toInspect(e.rt, ctr))
+				continue
+			}
+			if kind == "container" || !errors.Is(err, runtime.ErrNotFound) {
+				first = firstErr(first, withCode(125, err))
+				continue
+			}
+		}
+		ds, err := describeImages(e, []string{ref}, func(ref string, err error) {
+			if kind == "all" && errors.Is(err, image.ErrNotFound) {
+				err = fmt.Errorf("no such container or image: %s", ref)
+			}
+			first = firstErr(first, withCode(125, err))
+		})
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			out = append(out, toInspectImage(d))
+		}
+	}
+	if err := printInspected(c, c.String("format"), out); err != nil {
+		return err
+	}
+	return first
 }
 
 // containerCmd is podman's "container" noun, holding the same verbs.

@@ -102,3 +102,37 @@ func (r *Runtime) DiskUsage() (*DiskUsage, error) {
 	}
 	return du, nil
 }
+
+// ContainerSize is what a container takes: Rw its writable layer, RootFs that with its
+// image's size (podman's SizeRw and SizeRootFs).
+type ContainerSize struct {
+	Rw, RootFs int64
+}
+
+// Sizes measures the containers cs, by id. It needs den's user namespace, as DiskUsage
+// does: the writable layers hold files of the subordinate ids. A container whose storage is
+// gone takes nothing.
+func (r *Runtime) Sizes(cs []*Container) (map[string]ContainerSize, error) {
+	st, err := r.Store()
+	if err != nil {
+		return nil, err
+	}
+	cat, err := r.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	images := map[string]int64{}
+	for _, u := range cat.Usage() {
+		images[u.ID] = u.Size
+	}
+	out := make(map[string]ContainerSize, len(cs))
+	for _, c := range cs {
+		var s ContainerSize
+		if n, err := st.ContainerSize(c.ID); err == nil {
+			s.Rw = n
+		}
+		s.RootFs = s.Rw + images[c.ImageID]
+		out[c.ID] = s
+	}
+	return out, nil
+}

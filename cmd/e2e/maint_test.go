@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -377,4 +379,34 @@ func TestPauseFreezesAndUnpauseThawsAsRoot(t *testing.T) {
 		t.Errorf("want the events pause, unpause, pause and the stop's unpause, got %q", got)
 	}
 	d.mustRun(t, "rm", "p")
+}
+
+// ps --size and inspect --size measure a container's writable layer and, with its image, its
+// root filesystem, inside den's user namespace, as podman's do.
+func TestPsAndInspectSizeMeasureTheContainer(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.mustRun(t, "run", "--name", "sz", "--network", "none", "busybox", "dd", "if=/dev/zero", "of=/big", "bs=1024", "count=100")
+	f := strings.Fields(d.mustRun(t, "inspect", "--size", "--format", "{{.SizeRw}} {{.SizeRootFs}}", "sz").stdout)
+	if len(f) != 2 {
+		t.Fatalf("want SizeRw and SizeRootFs, got %q", f)
+	}
+	rw, _ := strconv.ParseInt(f[0], 10, 64)
+	root, _ := strconv.ParseInt(f[1], 10, 64)
+	if rw < 100<<10 || root <= rw {
+		t.Errorf("want the 100 KiB written in SizeRw (%d) and the image on top in SizeRootFs (%d)", rw, root)
+	}
+	if r := d.mustRun(t, "inspect", "sz"); strings.Contains(r.stdout, "SizeRw") {
+		t.Errorf("want no sizes without --size\n%s", r)
+	}
+	r := d.mustRun(t, "ps", "-as")
+	if ls := lines(r.stdout); len(ls) != 2 || !strings.HasSuffix(strings.TrimSpace(ls[0]), "SIZE") || !strings.Contains(ls[1], "(virtual ") {
+		t.Errorf("want a SIZE column with the virtual size\n%s", r)
+	}
+	var js []struct {
+		Size struct{ RootFsSize, RwSize int64 }
+	}
+	if err := json.Unmarshal([]byte(d.mustRun(t, "ps", "-a", "--size", "--format", "json").stdout), &js); err != nil || len(js) != 1 || js[0].Size.RwSize != rw || js[0].Size.RootFsSize != root {
+		t.Errorf("want ps's JSON Size to match inspect's sizes %d %d, got %+v, %v", rw, root, js, err)
+	}
 }
