@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -22,7 +23,7 @@ import (
 // that continues in the next entry.
 
 // DefaultLogMaxSize caps a container's log unless --log-opt max-size says otherwise; past it
-// the log rotates once to ctr.log.1.
+// the log rotates to ctr.log.1, replacing the one rotated before.
 const DefaultLogMaxSize = 16 << 20
 
 // The log drivers den has (--log-driver): podman's k8s-file, the default, and none.
@@ -34,7 +35,7 @@ const (
 // ParseLogDriver checks --log-driver.
 func ParseLogDriver(s string) (string, error) {
 	switch s {
-	case "", LogDriverFile:
+	case "", LogDriverFile, "json-file": // podman takes json-file as k8s-file, for scripts
 		return LogDriverFile, nil
 	case LogDriverNone:
 		return LogDriverNone, nil
@@ -42,15 +43,16 @@ func ParseLogDriver(s string) (string, error) {
 	return "", fmt.Errorf("--log-driver %q: den writes podman's k8s-file log, or none with --log-driver none", s)
 }
 
-// ParseLogOpt reads a --log-opt: max-size=SIZE (such as 10m), the size past which the log
-// rotates, at least 4k. podman's path= and tag= are refused.
+// ParseLogOpt reads a --log-opt: max-size=SIZE (such as 10m, in decimal units), the size
+// past which the log rotates, at least 4k. podman's path= and tag= are refused.
 func ParseLogOpt(s string) (int64, error) {
 	k, v, _ := strings.Cut(s, "=")
 	if k != "max-size" {
 		return 0, fmt.Errorf("--log-opt %q: den takes max-size=SIZE (such as 10m)", s)
 	}
-	n, err := units.RAMInBytes(v)
-	if err != nil || n < 4<<10 {
+	// Decimal units, as podman reads them: 10m is 10,000,000 bytes.
+	n, err := units.FromHumanSize(v)
+	if err != nil || n < 4000 {
 		return 0, fmt.Errorf("--log-opt %q: give a size of at least 4k, such as 10m", s)
 	}
 	return n, nil
@@ -94,14 +96,20 @@ func (r *Runtime) openLog(c *Container) (*logWriter, error) {
 
 // write logs one chunk of a stream: complete lines as F entries, a trailing part as P.
 func (w *logWriter) write(stream string, chunk []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.f == nil {
 		return
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	var buf bytes.Buffer
 	flush := func() {
-		n, _ := w.f.Write(buf.Bytes())
+		n, err := w.f.Write(buf.Bytes())
+		if err != nil && n > 0 {
+			// A torn entry (a full disk) is taken back, so that the next one starts a line.
+			if w.f.Truncate(w.size) == nil {
+				n = 0
+			}
+		}
 		w.size += int64(n)
 		buf.Reset()
 	}
@@ -157,6 +165,21 @@ func (w *logWriter) pump(stream string, r io.Reader, sink func(string, []byte), 
 			return
 		}
 	}
+}
+
+// fileIno is the inode number of an open file, 0 for none.
+func fileIno(f *os.File) uint64 {
+	if f == nil {
+		return 0
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
 }
 
 // LogEntry is one parsed entry of a container log.
@@ -409,22 +432,44 @@ func (r *Runtime) logsOf(ctx context.Context, c *Container, mark string, o LogOp
 		offset += n
 		print(selectLog(es, o))
 	}
+	// rotated moves on to the file now at path, when it is another than the one open: the
+	// old one is read to its end, then ctr.log.1 if it is a third file (the log rotated
+	// twice since: its first file is lost, as the size cap means), then the new one from
+	// the top.
+	rotated := func() {
+		nf, err := os.Open(path)
+		if err != nil {
+			return
+		}
+		now, was := fileIno(nf), fileIno(f)
+		if f != nil && now == was {
+			nf.Close()
+			return
+		}
+		drain()
+		if f != nil {
+			f.Close()
+		}
+		if mid, err := os.Open(path + ".1"); err == nil {
+			if m := fileIno(mid); m != was && m != now {
+				_, es := scanLog(mid)
+				print(selectLog(es, o))
+			}
+			mid.Close()
+		}
+		f, offset = nf, 0
+	}
 	for {
 		drain()
 		select {
 		case ev := <-w.Events:
 			if ev.Name == path && ev.Has(fsnotify.Create) {
-				// Rotated: the old file's rest was read; start the new one from the top.
-				drain()
-				if f != nil {
-					f.Close()
-				}
-				f, offset = nil, 0
-				if nf, err := os.Open(path); err == nil {
-					f = nf
-				}
+				rotated()
 			}
 		case <-exited:
+			// The last entries may be in a file whose creation is yet to be told.
+			drain()
+			rotated()
 			drain()
 			if f != nil {
 				f.Close()

@@ -270,14 +270,6 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	if err != nil {
 		return nil, err
 	}
-	// The networks the container joins must not be removed before its record names them.
-	var netUsers *record.Lock
-	if o.Network.Mode == netstack.ModeBridge && len(o.Network.Networks) > 0 {
-		if netUsers, err = r.Networks().LockUsers(); err != nil {
-			return nil, err
-		}
-		defer netUsers.Release()
-	}
 	exposed := withExposed(icfg.Config.ExposedPorts, o.Expose)
 	workDir := firstNonEmpty(o.WorkingDir, icfg.Config.WorkingDir, "/")
 	if !filepath.IsAbs(workDir) {
@@ -285,7 +277,8 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	}
 	// --replace removes the old container before the new one takes its name. What would
 	// refuse the new one (its network, its mounts) is checked first, so that a refused
-	// create leaves the old one as it was.
+	// create leaves the old one as it was; and before any users' lock is taken: removing
+	// takes the old container's lock, which comes first, and may wait out its stop timeout.
 	if o.Replace && o.Name != "" {
 		if _, err := r.prepareNetwork(o, exposed); err != nil {
 			return nil, err
@@ -296,6 +289,14 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 		if err := r.replace(ctx, o.Name); err != nil {
 			return nil, err
 		}
+	}
+	// The networks the container joins must not be removed before its record names them.
+	var netUsers *record.Lock
+	if o.Network.Mode == netstack.ModeBridge && len(o.Network.Networks) > 0 {
+		if netUsers, err = r.Networks().LockUsers(); err != nil {
+			return nil, err
+		}
+		defer netUsers.Release()
 	}
 	network, err := r.prepareNetwork(o, exposed)
 	if err != nil {

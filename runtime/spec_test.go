@@ -702,13 +702,13 @@ func TestHostEnvLeavesOutTheVariablesOfDensStages(t *testing.T) {
 }
 
 func TestParseLogDriverAndLogOpt(t *testing.T) {
-	for in, want := range map[string]string{"": LogDriverFile, "k8s-file": LogDriverFile, "none": LogDriverNone, "journald": "", "json-file": ""} {
+	for in, want := range map[string]string{"": LogDriverFile, "k8s-file": LogDriverFile, "json-file": LogDriverFile, "none": LogDriverNone, "journald": "", "syslog": ""} {
 		got, err := ParseLogDriver(in)
 		if (want == "") != (err != nil) || got != want {
 			t.Errorf("ParseLogDriver(%q) = %q, %v", in, got, err)
 		}
 	}
-	for in, want := range map[string]int64{"max-size=10m": 10 << 20, "max-size=4k": 4 << 10, "max-size=1k": -1, "max-size=": -1, "max-size=lots": -1, "path=/tmp/x": -1, "tag=x": -1} {
+	for in, want := range map[string]int64{"max-size=10m": 10e6, "max-size=4k": 4000, "max-size=1k": -1, "max-size=": -1, "max-size=lots": -1, "path=/tmp/x": -1, "tag=x": -1} {
 		got, err := ParseLogOpt(in)
 		if (want < 0) != (err != nil) || (want >= 0 && got != want) {
 			t.Errorf("ParseLogOpt(%q) = %d, %v", in, got, err)
@@ -724,7 +724,7 @@ func FuzzParseLogOpt(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if n, err := ParseLogOpt(s); err == nil && n < 4<<10 {
+		if n, err := ParseLogOpt(s); err == nil && n < 4000 {
 			t.Errorf("ParseLogOpt(%q) = %d, under 4k", s, n)
 		}
 	})

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -52,9 +51,9 @@ func WaitsForExit(conds []string) bool {
 // unhealthy, the health of a running container) and returns its record then. It reads the
 // record, then sleeps until the container's next event in the event log, each of which
 // comes after a change of its record, or until the den process that holds it dies without
-// one (a monitor killed outright): it is woken, it does not poll. A --rm container whose
-// exit was waited for is answered from its died event, its record being gone; a container
-// removed otherwise is ErrNotFound. healthy or unhealthy of a container without a
+// one (a monitor killed outright): it is woken, it does not poll. The exit, when waited for,
+// is answered from the died event, which is all a --rm container leaves; a container removed
+// otherwise is ErrNotFound. healthy or unhealthy of a container without a
 // healthcheck is an error at once, since it would never come.
 func (r *Runtime) WaitFor(ctx context.Context, ref string, states []string) (*Container, error) {
 	c, err := r.Lookup(ref)
@@ -83,11 +82,10 @@ func (r *Runtime) WaitFor(ctx context.Context, ref string, states []string) (*Co
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("waiting for container %s: %w", name, ctx.Err())
 		case ev != nil && ev.Status == events.StatusDied && ev.ContainerExitCode != nil && (slices.Contains(states, ConditionExited) || slices.Contains(states, ConditionStopped)):
-			// A --rm container is removed at its exit: the event is all there is left.
-			if _, err := r.Lookup(cur.ID); errors.Is(err, ErrNotFound) {
-				cur.State.Status, cur.State.ExitCode = StatusExited, *ev.ContainerExitCode
-				return cur, nil
-			}
+			// The exit, which is all a --rm container leaves: its record is removed, never
+			// saved as exited. Another's is saved before the event.
+			cur.State.Status, cur.State.ExitCode = StatusExited, *ev.ContainerExitCode
+			return cur, nil
 		}
 	}
 }
@@ -114,18 +112,23 @@ func (r *Runtime) nextEvent(ctx context.Context, id string, since time.Time, gon
 }
 
 // holderGone is a channel closed when the den process holding c (its monitor, or the den
-// running it in the foreground) has died, and the function that stops watching; nil when c
-// is not running. The process is watched through a pidfd, after checking that the pid is
+// running it in the foreground) has died, and the function that stops watching. The channel
+// is closed at once when the holder is gone already, and nil when c is not running or the
+// holder cannot be watched. It is watched through a pidfd, after checking that the pid is
 // still the holder's (by its start time).
 func holderGone(c *Container) (<-chan struct{}, func()) {
 	if c.State.Status != StatusRunning || c.State.Holder <= 0 {
 		return nil, func() {}
 	}
+	gone := make(chan struct{})
 	fd, err := unix.PidfdOpen(c.State.Holder, 0)
+	if err == unix.ESRCH {
+		close(gone)
+		return gone, func() {}
+	}
 	if err != nil {
 		return nil, func() {}
 	}
-	gone := make(chan struct{})
 	if procStart(c.State.Holder) != c.State.HolderStart {
 		unix.Close(fd)
 		close(gone)

@@ -109,6 +109,10 @@ func TestWaitConditionWaitsForStateAndHealth(t *testing.T) {
 	if r := <-doomed; r.code != 0 || len(lines(r.stdout)) != 1 {
 		t.Errorf("want wait to answer once doomed's monitor died\n%s", r)
 	}
+	// A --rm container leaves only its exit, which wait gives.
+	d.runDetached(t, "--rm", "--name", "brief", "--network", "none", "busybox", "sh", "-c", "sleep 1; exit 3")
+	wantStdout(t, d.run(t, "wait", "--condition", "paused", "--condition", "exited", "brief"), "3\n")
+
 	d.mustRun(t, "create", "--name", "plain", "busybox", "true")
 	wantError(t, d.run(t, "wait", "--condition", "healthy", "plain"), 125, "plain", "healthcheck")
 	wantError(t, d.run(t, "wait", "--condition", "bogus", "plain"), 125, `"bogus"`)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -171,8 +172,8 @@ func TestLogDriverNoneAndLogOptMaxSize(t *testing.T) {
 	wantStdout(t, d.run(t, "wait", "chatty"), "0\n")
 	logPath := filepath.Join(d.dataDir(), "containers", id, "ctr.log")
 	fi, err := os.Stat(logPath)
-	if err != nil || fi.Size() > 4<<10 {
-		t.Errorf("want the log at most 4k after rotation, got %v, %v", fi, err)
+	if err != nil || fi.Size() > 4000 {
+		t.Errorf("want the log at most 4k (4000 bytes, podman's decimal units) after rotation, got %v, %v", fi, err)
 	}
 	if _, err := os.Stat(logPath + ".1"); err != nil {
 		t.Errorf("want the rotated log kept: %v", err)
@@ -180,7 +181,26 @@ func TestLogDriverNoneAndLogOptMaxSize(t *testing.T) {
 	if ls := lines(d.mustRun(t, "logs", "chatty").stdout); len(ls) == 0 || ls[len(ls)-1] != "line-299-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" {
 		t.Errorf("want the last line last, got %d lines", len(ls))
 	}
-	wantStdout(t, d.run(t, "inspect", "--format", "{{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Size}}", "chatty"), "k8s-file 4.096kB\n")
+	wantStdout(t, d.run(t, "inspect", "--format", "{{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Size}}", "chatty"), "k8s-file 4kB\n")
+	// logs -f across rotations: no entry twice, none out of order, the last one printed.
+	script = `while [ ! -e /go ]; do sleep 0.1; done; i=0; while [ $i -lt 300 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done`
+	d.runDetached(t, "--name", "rolling", "--network", "none", "--log-opt", "max-size=4k", "busybox", "sh", "-c", script)
+	follow := d.start(t, "logs", "-f", "rolling")
+	time.Sleep(300 * time.Millisecond)
+	d.mustRun(t, "exec", "rolling", "touch", "/go")
+	r := <-follow
+	ls := lines(r.stdout)
+	if r.code != 0 || len(ls) == 0 || ls[len(ls)-1] != "line-299-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" {
+		t.Fatalf("want logs -f to end with the last line\n%s", r)
+	}
+	last := -1
+	for _, l := range ls {
+		var n int
+		if _, err := fmt.Sscanf(l, "line-%d-", &n); err != nil || n <= last {
+			t.Fatalf("want the lines once each and in order, got %q after line %d", l, last)
+		}
+		last = n
+	}
 	wantError(t, d.run(t, "run", "--rm", "--log-driver", "journald", "busybox", "true"), 125, "journald")
 	wantError(t, d.run(t, "run", "--rm", "--log-opt", "path=/tmp/x", "busybox", "true"), 125, "path=/tmp/x")
 }
