@@ -444,6 +444,7 @@ func (k *checker) dropStorageless(id string) (string, error) {
 	if err := k.r.recs.remove(c); err != nil {
 		return "", err
 	}
+	removeCIDFile(c)
 	return "removed the container", nil
 }
 
@@ -557,6 +558,7 @@ func (k *checker) settle(id string) (string, error) {
 		if err := k.r.recs.remove(c); err != nil {
 			return "", err
 		}
+		removeCIDFile(c)
 		return "removed it, as --rm asked", nil
 	}
 	if err := k.r.recs.save(c); err != nil {

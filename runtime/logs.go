@@ -226,24 +226,34 @@ var markColors = []string{"\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[
 
 // readLogEntries reads the rotated and the current log, in order, joining partial entries.
 func readLogEntries(path string) ([]LogEntry, int64, error) {
-	var out []LogEntry
-	var offset int64
-	for _, p := range []string{path + ".1", path} {
-		f, err := os.Open(p)
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("reading container log: %w", err)
-		}
-		n, entries := scanLog(f)
-		f.Close()
-		out = append(out, entries...)
-		if p == path {
-			offset = n
-		}
+	f, err := os.Open(path)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, 0, fmt.Errorf("reading container log: %w", err)
 	}
-	return out, offset, nil
+	if f != nil {
+		defer f.Close()
+	}
+	return readLogFrom(path, f)
+}
+
+// readLogFrom reads the rotated log, then cur, the current one (nil when there is none),
+// and returns their entries and how far cur was read. A rotated log that is cur itself (the
+// log rotated since cur was opened) is not read twice.
+func readLogFrom(path string, cur *os.File) ([]LogEntry, int64, error) {
+	var out []LogEntry
+	if old, err := os.Open(path + ".1"); err == nil {
+		if cur == nil || fileIno(old) != fileIno(cur) {
+			_, out = scanLog(old)
+		}
+		old.Close()
+	} else if !os.IsNotExist(err) {
+		return nil, 0, fmt.Errorf("reading container log: %w", err)
+	}
+	if cur == nil {
+		return out, 0, nil
+	}
+	n, entries := scanLog(cur)
+	return append(out, entries...), n, nil
 }
 
 // scanLog parses complete lines from r and returns how many bytes they took.
@@ -411,16 +421,17 @@ func (r *Runtime) logsOf(ctx context.Context, c *Container, mark string, o LogOp
 		_, _ = r.Wait(ctx, c.ID)
 		close(exited)
 	}()
-	entries, offset, err := readLogEntries(path)
+	// The file read first is the one followed, whatever rotations come between.
+	f, err := os.Open(path)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("following log: %w", err)
+	}
+	entries, offset, err := readLogFrom(path, f)
 	if err != nil {
 		return err
 	}
 	print(selectLog(entries, o))
 	o.Tail = -1
-	f, err := os.Open(path)
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("following log: %w", err)
-	}
 	drain := func() {
 		if f == nil {
 			return
@@ -447,15 +458,16 @@ func (r *Runtime) logsOf(ctx context.Context, c *Container, mark string, o LogOp
 			return
 		}
 		drain()
+		// Without a file open before, ctr.log.1 was read with the first entries.
 		if f != nil {
 			f.Close()
-		}
-		if mid, err := os.Open(path + ".1"); err == nil {
-			if m := fileIno(mid); m != was && m != now {
-				_, es := scanLog(mid)
-				print(selectLog(es, o))
+			if mid, err := os.Open(path + ".1"); err == nil {
+				if m := fileIno(mid); m != was && m != now {
+					_, es := scanLog(mid)
+					print(selectLog(es, o))
+				}
+				mid.Close()
 			}
-			mid.Close()
 		}
 		f, offset = nf, 0
 	}
