@@ -902,7 +902,8 @@ func rmCmd() *cli.Command {
 		Description: `Removes containers and their storage. A running container needs --force, which
 stops it as den stop does: the stop signal, then KILL after --time seconds (default: the
 container's --stop-timeout, 10). With --force or --ignore, a container that does not exist is
-not an error.
+not an error. --depend also removes the containers that depend on these: those on their
+network namespace (--network container:), in turn.
 Exit codes: 1 when a container does not exist, 2 when one is running, 125 otherwise.
 
 Examples:
@@ -910,13 +911,15 @@ Examples:
    den rm -f -t 0 $(den ps -aq)
    den rm -i maybe-gone
    den rm -f --cidfile web.cid
-   den rm --filter status=exited`,
+   den rm --filter status=exited
+   den rm -f --depend db`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "stop running containers first"},
 			&cli.UintFlag{Name: "time", Aliases: []string{"t"}, Usage: "with --force, seconds to wait for a running container before killing it (default: its --stop-timeout, 10)"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all containers"},
 			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "a container that does not exist, or a --cidfile, is not an error"},
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the container's anonymous volumes too"},
+			&cli.BoolFlag{Name: "depend", Usage: "remove the containers that depend on these too: those on their network namespace (--network container:), in turn"},
 			latestFlag,
 			cidfileFlag,
 			// Not -f: that is --force.
@@ -951,6 +954,13 @@ Examples:
 			}
 			if len(refs) == 0 && !c.Bool("all") && len(c.StringSlice("cidfile")) == 0 && !filtered(c) {
 				return withCode(125, errors.New("no container given: den rm [-f] CONTAINER... or den rm -a"))
+			}
+			if c.Bool("depend") {
+				deps, err := e.rt.Dependents(refs)
+				if err != nil {
+					return withCode(125, err)
+				}
+				refs = append(refs, deps...)
 			}
 			stopTimeout := runtime.OwnStopTimeout
 			if c.IsSet("time") {

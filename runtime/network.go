@@ -43,6 +43,13 @@ func (r *Runtime) prepareNetwork(o CreateOptions, exposed map[string]struct{}) (
 		if err != nil {
 			return nil, fmt.Errorf("--network container:%s: %w", n.Container, err)
 		}
+		// A container on another's namespace has none of its own, nor its /etc files: the
+		// one that owns them is joined.
+		for seen := 0; other.Config.Network != nil && other.Config.Network.Mode == netstack.ModeContainer && seen < 16; seen++ {
+			if other, err = r.recs.load(other.Config.Network.Container); err != nil {
+				return nil, fmt.Errorf("--network container:%s: %w", n.Container, err)
+			}
+		}
 		n.Container = other.ID
 		return &n, nil
 	}

@@ -551,6 +551,37 @@ func (r *Runtime) runDir(id string) string {
 	return filepath.Join(r.Paths.RuntimeDir, "containers", id)
 }
 
+// Dependents are the ids of the containers that depend on those refs name and are not among
+// them: those on their network namespace (--network container:), and theirs in turn, as
+// rm --depend removes them. A ref that names no container has none.
+func (r *Runtime) Dependents(refs []string) ([]string, error) {
+	cs, err := r.List()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var queue []string
+	for _, ref := range refs {
+		if c, err := r.recs.resolve(ref); err == nil && !seen[c.ID] {
+			seen[c.ID] = true
+			queue = append(queue, c.ID)
+		}
+	}
+	var out []string
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, c := range cs {
+			if n := c.Config.Network; n != nil && n.Mode == netstack.ModeContainer && n.Container == id && !seen[c.ID] {
+				seen[c.ID] = true
+				queue = append(queue, c.ID)
+				out = append(out, c.ID)
+			}
+		}
+	}
+	return out, nil
+}
+
 // ImageInUse reports whether any container uses the image.
 func (r *Runtime) ImageInUse(imageID string) bool {
 	cs, _ := r.recs.list()

@@ -442,6 +442,24 @@ func TestStopOfSeveralWithOneMissingStopsTheOthers(t *testing.T) {
 }
 
 // rm -i (--ignore) takes a container that does not exist as removed, as podman does.
+// rm --depend removes the containers on the network namespace of those named, in turn, as
+// podman's does.
+func TestRmDependRemovesTheContainersOnItsNetwork(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.runDetached(t, "--name", "base", "busybox", "sleep", "1000")
+	side := d.runDetached(t, "--name", "side", "--network", "container:base", "busybox", "sleep", "1000")
+	third := d.runDetached(t, "--name", "third", "--network", "container:side", "busybox", "sleep", "1000")
+	d.mustRun(t, "create", "--name", "other", "busybox", "true")
+	// third, on side's namespace, is on base's: side has none of its own.
+	r := d.mustRun(t, "rm", "-f", "-t", "0", "--depend", "base")
+	if ls := lines(r.stdout); len(ls) != 3 || ls[0] != "base" || !slices.Contains(ls, side) || !slices.Contains(ls, third) {
+		t.Errorf("want base, side and third removed\n%s", r)
+	}
+	wantStdout(t, d.run(t, "ps", "-a", "--format", "{{.Names}}"), "other\n")
+	wantStdout(t, d.run(t, "rm", "--depend", "other"), "other\n")
+}
+
 func TestRmIgnoreSkipsContainersThatDoNotExist(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
