@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/den-project/den/store/image"
+	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/directory"
 )
 
@@ -65,13 +66,10 @@ func (r *Runtime) DiskUsage() (*DiskUsage, error) {
 	}
 	du := &DiskUsage{}
 	byImage := map[string]int{}
+	sizes := sizesIn(st, cat, cs)
 	for _, c := range cs {
 		byImage[c.ImageID]++
-		cu := ContainerUsage{Container: c}
-		// A container whose storage is gone (a create killed half-way) takes no space.
-		if n, err := st.ContainerSize(c.ID); err == nil {
-			cu.Size = n
-		}
+		cu := ContainerUsage{Container: c, Size: sizes[c.ID].Rw}
 		for _, m := range c.Config.Mounts {
 			if m.Type == MountVolume {
 				cu.Volumes++
@@ -121,6 +119,12 @@ func (r *Runtime) Sizes(cs []*Container) (map[string]ContainerSize, error) {
 	if err != nil {
 		return nil, err
 	}
+	return sizesIn(st, cat, cs), nil
+}
+
+// sizesIn measures cs in storage st, their images' sizes from cat. A container whose
+// storage is gone (a create killed half-way) takes nothing.
+func sizesIn(st storage.Store, cat *image.Catalog, cs []*Container) map[string]ContainerSize {
 	images := map[string]int64{}
 	for _, u := range cat.Usage() {
 		images[u.ID] = u.Size
@@ -134,5 +138,5 @@ func (r *Runtime) Sizes(cs []*Container) (map[string]ContainerSize, error) {
 		s.RootFs = s.Rw + images[c.ImageID]
 		out[c.ID] = s
 	}
-	return out, nil
+	return out
 }

@@ -229,6 +229,28 @@ func (r *Runtime) replace(ctx context.Context, name string) error {
 	return nil
 }
 
+// checkReplaced refuses a --replace whose new container would take something of the one it
+// replaces (its network namespace, its volumes), which goes before the new one is made.
+func (r *Runtime) checkReplaced(o CreateOptions) error {
+	id, ok := r.recs.named(o.Name)
+	if !ok {
+		return nil
+	}
+	takes := func(ref string) bool {
+		c, err := r.recs.resolve(ref)
+		return err == nil && c.ID == id
+	}
+	if o.Network.Mode == netstack.ModeContainer && takes(o.Network.Container) {
+		return fmt.Errorf("--replace --name %s --network container:%s: the container replaced is removed first, and its network namespace with it", o.Name, o.Network.Container)
+	}
+	for _, v := range o.VolumesFrom {
+		if ref, _, _ := strings.Cut(v, ":"); takes(ref) {
+			return fmt.Errorf("--replace --name %s --volumes-from %s: the container replaced is removed first; name its volumes with -v instead", o.Name, v)
+		}
+	}
+	return nil
+}
+
 func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, error) {
 	if err := r.CheckLimits(o.Security); err != nil {
 		return nil, err
@@ -280,6 +302,9 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	// create leaves the old one as it was; and before any users' lock is taken: removing
 	// takes the old container's lock, which comes first, and may wait out its stop timeout.
 	if o.Replace && o.Name != "" {
+		if err := r.checkReplaced(o); err != nil {
+			return nil, err
+		}
 		if _, err := r.prepareNetwork(o, exposed); err != nil {
 			return nil, err
 		}

@@ -548,7 +548,8 @@ func TestCidfileNamesTheContainerAndReplaceTakesItsName(t *testing.T) {
 	wantStdout(t, d.run(t, "ps", "-aq", "--no-trunc"), b+"\n")
 	wantError(t, d.run(t, "run", "--replace", "busybox", "true"), 125, "--replace", "--name")
 	// A create refused for its own input leaves the container it would have replaced.
-	for _, bad := range [][]string{{"-w", "relative"}, {"-v", "/no/such/dir:/x"}, {"--volumes-from", "nosuch"}, {"--network", "nosuchnet"}} {
+	for _, bad := range [][]string{{"-w", "relative"}, {"-v", "/no/such/dir:/x"}, {"--volumes-from", "nosuch"}, {"--network", "nosuchnet"},
+		{"--volumes-from", "a"}, {"--network", "container:a"}} {
 		args := append(append([]string{"run", "-d", "--replace", "--name", "a"}, bad...), "busybox", "sleep", "1000")
 		if r := d.run(t, args...); r.code != 125 {
 			t.Errorf("want den %s refused with 125\n%s", shellQuote(args), r)
