@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/den-project/den/netstack"
 	"github.com/den-project/den/runtime"
 	"github.com/den-project/den/runtime/earlyexec"
 	"github.com/den-project/den/runtime/userns"
@@ -150,9 +151,55 @@ func TestEnterCReadsRunFlagsAsTheCLIDoes(t *testing.T) {
 		"den run --rm --tty busybox":   false,
 		"den image rm busybox":         false,
 		"den run --rm --bogus busybox": false,
+		// A detached run that starts its container itself answers before it becomes the
+		// container's monitor.
+		"den run -d --network=none busybox":        true,
+		"den run -d --net host busybox":            true,
+		"den run -d --network container:x busybox": true,
+		"den run -d busybox":                       false,
+		"den run -d --network=slirp4netns busybox": false,
 	} {
 		if got := userns.AnswersEarly(strings.Fields(args)); got != want {
 			t.Errorf("%q: enter.c reads an early answer %v, want %v", args, got, want)
+		}
+	}
+	// A detached run whose network needs no helper of den's starts its container itself
+	// (runtime.CanHold), with no monitor started ahead; the last --network counts, as in
+	// the CLI.
+	for args, want := range map[string]bool{
+		"den run -d --network=none busybox":                       true,
+		"den run -d --network none busybox":                       true,
+		"den run --net=host -d busybox":                           true,
+		"den run -dit --network container:web busybox sh":         true,
+		"den run -d --network none --network slirp4netns busybox": false,
+		"den run -d --network slirp4netns --network none busybox": true,
+		"den run -d --network=mynet busybox":                      false,
+		"den run -d busybox":                                      false,
+		"den run --network=none busybox":                          false,
+		"den run -d busybox --network=none":                       false,
+	} {
+		if got := userns.RunHeld(strings.Fields(args)); got != want {
+			t.Errorf("%q: enter.c reads a held run %v, want %v", args, got, want)
+		}
+		if !want {
+			continue
+		}
+		app := newApp(io.Discard, io.Discard)
+		var mode string
+		for _, cmd := range app.Commands {
+			if cmd.Name == "run" {
+				cmd.Action = func(ctx *cli.Context) error {
+					n, err := netstack.ParseMode(ctx.String("network"))
+					mode = n.Mode
+					return err
+				}
+			}
+		}
+		if err := app.Run(strings.Fields(args)); err != nil {
+			t.Errorf("%q: %v", args, err)
+		}
+		if mode != netstack.ModeNone && mode != netstack.ModeHost && mode != netstack.ModeContainer {
+			t.Errorf("%q: the CLI reads network mode %q, which runtime.CanHold refuses; enter.c reads a held run", args, mode)
 		}
 	}
 	for _, c := range cases {

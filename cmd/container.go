@@ -18,6 +18,7 @@ import (
 	"github.com/den-project/den/netstack/port"
 	"github.com/den-project/den/runtime"
 	"github.com/den-project/den/runtime/security"
+	"github.com/den-project/den/runtime/userns"
 	"github.com/den-project/den/store/image"
 	units "github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
@@ -501,13 +502,18 @@ Examples:
 			}
 			defer e.close()
 			ctx := context.Background()
-			// The monitor of a detached container starts while the container is created.
+			// A detached container is started by this command, which then becomes its
+			// monitor (runtime.StartHeld), or by a monitor that starts while the container
+			// is created.
 			var mon *runtime.Monitor
+			hold := false
 			if c.Bool("detach") {
-				if mon, err = e.rt.SpawnMonitor(); err != nil {
-					return err
+				if hold = !userns.HasPremonitor() && runtime.CanHold(o.Network); !hold {
+					if mon, err = e.rt.SpawnMonitor(); err != nil {
+						return err
+					}
+					o.ID = mon.ID
 				}
-				o.ID = mon.ID
 				o.SyncLater = true
 			}
 			ctr, err := createPulling(c, e, &o, policy)
@@ -516,6 +522,24 @@ Examples:
 					mon.Abandon()
 				}
 				return err
+			}
+			if hold {
+				// The record is synced while the container starts.
+				var syncErr error
+				held, err := e.rt.StartHeld(ctr, func() { syncErr = e.rt.SyncRecord(ctr) })
+				if err != nil {
+					if o.Remove {
+						_, _ = e.rt.RemoveWithVolumes(ctx, ctr.ID, true, false, 0)
+					}
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, ctr.ID)
+				// After the answer, on the main thread (Run): the container's parent thread.
+				afterAnswer = append(afterAnswer, held.Become)
+				if syncErr != nil {
+					return withCode(125, fmt.Errorf("container %s runs, but its record may not survive a power loss: %w", ctr.Name, syncErr))
+				}
+				return nil
 			}
 			if mon != nil {
 				// The record is synced while the monitor starts the container.

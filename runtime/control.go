@@ -108,6 +108,9 @@ func listenControl(dir string, s *session) (*controlServer, error) {
 }
 
 func (cs *controlServer) serve() {
+	if cs.ln == nil {
+		return // a monitor that could not take the socket over (held.go)
+	}
 	for {
 		conn, err := cs.ln.Accept()
 		if err != nil {
@@ -302,6 +305,9 @@ func (cs *controlServer) finish(code int) {
 }
 
 func (cs *controlServer) close() {
+	if cs.ln == nil {
+		return
+	}
 	os.Remove(cs.path)
 	cs.ln.Close()
 }

@@ -333,12 +333,8 @@ func (s *session) serveCopy(conn net.Conn, op string, spec *CopySpec, fds []*os.
 		reply(conn, controlReply{Error: "malformed copy request"})
 		return
 	}
-	pid, err := s.proc.Pid()
-	if err != nil {
-		reply(conn, controlReply{Error: err.Error()})
-		return
-	}
-	root := fmt.Sprintf("/proc/%d/root", pid)
+	root := fmt.Sprintf("/proc/%d/root", s.pid)
+	var err error
 	switch op {
 	case "stat":
 		st := &CopyPoint{}

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -48,13 +49,18 @@ type monitorArgs struct {
 	HostGID int           `json:"hostGid"`
 }
 
-// monitorLine is the monitorArgs line of a monitor for container id.
-func (r *Runtime) monitorLine(id string) ([]byte, error) {
+// monitorArgsFor is what a monitor of container id needs to know.
+func (r *Runtime) monitorArgsFor(id string) monitorArgs {
 	a := monitorArgs{ID: id, Paths: *r.Paths, Config: *r.Config, HostUID: -1, HostGID: -1}
 	if userns.InChild() {
 		a.HostUID, a.HostGID = userns.HostIDs()
 	}
-	b, err := json.Marshal(a)
+	return a
+}
+
+// monitorLine is the monitorArgs line of a monitor for container id.
+func (r *Runtime) monitorLine(id string) ([]byte, error) {
+	b, err := json.Marshal(r.monitorArgsFor(id))
 	return append(b, '\n'), err
 }
 
@@ -215,7 +221,15 @@ func (m *Monitor) release() {
 
 // MonitorMain is the monitor stage. It returns the process exit status.
 func MonitorMain() int {
+	mode := os.Getenv(envMonitor)
 	os.Unsetenv(envMonitor)
+	if fd, ok := strings.CutPrefix(mode, heldPrefix); ok {
+		n, err := strconv.Atoi(fd)
+		if err != nil {
+			return 125
+		}
+		return heldMain(n)
+	}
 	// Started ahead of its container, it gets at once the line that says how to reach den's
 	// state (monitorArgs), and monitorGo once the container exists; the end of the pipe
 	// before that means the container was never made. In between it opens storage, the
@@ -230,6 +244,22 @@ func MonitorMain() int {
 	if err := json.Unmarshal(line, &a); err != nil {
 		return 125
 	}
+	r := monitorSetup(a, denFD)
+	defer r.Close()
+	// An error here is met again, and reported, where the start opens storage.
+	_, _ = r.Store()
+	if b, err := in.ReadByte(); err != nil || b != monitorGo {
+		return 0
+	}
+	goR.Close()
+	r.monitorFrom(a.ID, os.NewFile(3, "ready"), firstRestartBackoff)
+	return 0
+}
+
+// monitorSetup makes this process a monitor for a: in den's namespace for its user, quiet,
+// deaf to the terminal's signals, and able to start network holders from den's own program
+// at descriptor den (where that is one).
+func monitorSetup(a monitorArgs, den int) *Runtime {
 	if a.HostUID >= 0 {
 		userns.Adopt(a.HostUID, a.HostGID)
 	}
@@ -243,24 +273,22 @@ func MonitorMain() int {
 		for range stray {
 		}
 	}()
-	// 5, where given, is den's own program, for the network holders this monitor starts.
-	if fl, err := unix.FcntlInt(denFD, unix.F_GETFL, 0); err == nil && fl&unix.O_PATH != 0 {
-		syscall.CloseOnExec(denFD)
-		bridge.Program = "/proc/self/fd/" + strconv.Itoa(denFD)
+	if den >= 0 {
+		if fl, err := unix.FcntlInt(uintptr(den), unix.F_GETFL, 0); err == nil && fl&unix.O_PATH != 0 {
+			syscall.CloseOnExec(den)
+			bridge.Program = "/proc/self/fd/" + strconv.Itoa(den)
+		}
 	}
-	r := New(&a.Paths, &a.Config)
-	defer r.Close()
-	// An error here is met again, and reported, where the start opens storage.
-	_, _ = r.Store()
-	if b, err := in.ReadByte(); err != nil || b != monitorGo {
-		return 0
-	}
-	goR.Close()
-	r.monitor(a.ID, os.NewFile(3, "ready"))
-	return 0
+	return New(&a.Paths, &a.Config)
 }
 
-func (r *Runtime) monitor(id string, ready *os.File) {
+// firstRestartBackoff is the wait before a container's first restart; it doubles with each
+// restart after, up to 10 s.
+const firstRestartBackoff = 100 * time.Millisecond
+
+// monitorFrom runs container id, and again as its restart policy says, waiting backoff
+// before the first restart. ready, when given, gets the report of the first start.
+func (r *Runtime) monitorFrom(id string, ready *os.File, backoff time.Duration) {
 	report := func(rep startReport) {
 		if ready != nil {
 			_ = json.NewEncoder(ready).Encode(rep)
@@ -269,7 +297,6 @@ func (r *Runtime) monitor(id string, ready *os.File) {
 		}
 	}
 	defer report(startReport{Error: "monitor ended unexpectedly", Code: 125})
-	backoff := 100 * time.Millisecond
 	for {
 		c, err := r.recs.load(id)
 		if err != nil {
@@ -281,16 +308,23 @@ func (r *Runtime) monitor(id string, ready *os.File) {
 			report(startReport{Error: err.Error(), Code: exitCodeOf(err)})
 			return
 		}
-		c, err = r.recs.load(id)
-		if err != nil || !shouldRestart(c, code) {
-			return
-		}
-		time.Sleep(backoff)
-		backoff = min(backoff*2, 10*time.Second)
-		if again, err := r.countRestart(id); err != nil || !again {
+		if !r.again(id, code, &backoff) {
 			return
 		}
 	}
+}
+
+// again applies the restart policy of container id to an exit with code: when it says to
+// run the container again, again waits out the backoff, doubles it and counts the restart.
+func (r *Runtime) again(id string, code int, backoff *time.Duration) bool {
+	c, err := r.recs.load(id)
+	if err != nil || !shouldRestart(c, code) {
+		return false
+	}
+	time.Sleep(*backoff)
+	*backoff = min(*backoff*2, 10*time.Second)
+	ok, err := r.countRestart(id)
+	return err == nil && ok
 }
 
 // runMonitored runs the container once, logging its output, and returns its exit code.
@@ -300,63 +334,106 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 		return 125, false, err
 	}
 	defer logw.close()
-	var pumps sync.WaitGroup
-	var stdio Stdio
-	h := newHub()
-	h.onAttach = func() { r.publish(c, events.StatusAttach) }
-	var outR, errR, outW, errW, inR *os.File
-	if !c.Config.Tty {
-		if outR, outW, err = os.Pipe(); err != nil {
-			return 125, false, err
-		}
-		if errR, errW, err = os.Pipe(); err != nil {
-			return 125, false, err
-		}
-		stdio = Stdio{Out: outW, Err: errW}
-		if c.Config.Interactive {
-			// Kept open by the monitor so that attach can feed it; EOF when the last
-			// attached client's input ends.
-			var inW *os.File
-			if inR, inW, err = os.Pipe(); err != nil {
-				return 125, false, err
-			}
-			stdio.In, h.stdin = inR, inW
-			defer inW.Close()
-		}
-	}
-	s, err := r.begin(c, stdio, h)
-	for _, f := range []*os.File{outW, errW, inR} {
-		if f != nil {
-			f.Close()
-		}
-	}
+	p, stdio, err := newMonitorPipes(c)
 	if err != nil {
-		if outR != nil {
-			outR.Close()
-			errR.Close()
-		}
+		return 125, false, err
+	}
+	s, err := r.begin(c, stdio, nil)
+	p.closeChild()
+	if err != nil {
+		p.close()
 		return exitCodeOf(err), false, err
 	}
-	h.cons = s.cons
-	pid, _ := s.proc.Pid()
-	started(pid)
+	started(s.pid)
 	// The monitor lives as long as the container: give back what starting it took. Storage
 	// is opened again for the cleanup at exit.
 	r.Close()
 	debug.FreeOSMemory()
+	code := r.watch(s, logw, p)
+	return code, true, s.end(code)
+}
+
+// monitorPipes are a monitor's ends of its container's standard streams where the container
+// has no terminal: the output it logs and, with -i, the input that attach feeds (kept open by
+// the monitor; EOF when the last attached client's input ends).
+type monitorPipes struct {
+	outR, errR, inW *os.File
+	// child are the container's ends, closed once it has them.
+	child []*os.File
+}
+
+// newMonitorPipes makes the pipes of c and returns the container's ends as its Stdio; none
+// for a container with a terminal.
+func newMonitorPipes(c *Container) (*monitorPipes, Stdio, error) {
+	p := &monitorPipes{}
+	var stdio Stdio
+	if c.Config.Tty {
+		return p, stdio, nil
+	}
+	pipe := func() (rd, wr *os.File, err error) {
+		if rd, wr, err = os.Pipe(); err != nil {
+			p.close()
+			return nil, nil, fmt.Errorf("creating the container's pipes: %w", err)
+		}
+		return rd, wr, nil
+	}
+	var err error
+	if p.outR, stdio.Out, err = pipe(); err != nil {
+		return nil, Stdio{}, err
+	}
+	p.child = append(p.child, stdio.Out)
+	if p.errR, stdio.Err, err = pipe(); err != nil {
+		return nil, Stdio{}, err
+	}
+	p.child = append(p.child, stdio.Err)
+	if c.Config.Interactive {
+		if stdio.In, p.inW, err = pipe(); err != nil {
+			return nil, Stdio{}, err
+		}
+		p.child = append(p.child, stdio.In)
+	}
+	return p, stdio, nil
+}
+
+func (p *monitorPipes) closeChild() {
+	for _, f := range p.child {
+		f.Close()
+	}
+	p.child = nil
+}
+
+func (p *monitorPipes) close() {
+	p.closeChild()
+	for _, f := range []*os.File{p.outR, p.errR, p.inW} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// watch holds a started session until its process exits: it answers the control socket and
+// attach, runs the healthchecks and logs the output, and returns the exit code once the
+// output is drained (or given up on). The pipes are closed after.
+func (r *Runtime) watch(s *session, logw *logWriter, p *monitorPipes) int {
+	defer p.close()
+	h := newHub()
+	h.onAttach = func() { r.publish(s.c, events.StatusAttach) }
+	h.cons = s.cons
+	if p.inW != nil {
+		h.stdin = p.inW
+	}
+	s.hub = h
+	s.activate()
+	var pumps sync.WaitGroup
 	if s.cons != nil {
 		pumps.Add(1)
 		go logw.pump("stdout", s.cons, h.sink, &pumps)
 	} else {
 		pumps.Add(2)
-		go logw.pump("stdout", outR, h.sink, &pumps)
-		go logw.pump("stderr", errR, h.sink, &pumps)
+		go logw.pump("stdout", p.outR, h.sink, &pumps)
+		go logw.pump("stderr", p.errR, h.sink, &pumps)
 	}
-	ps, _ := s.proc.Wait()
-	code := 125
-	if ps != nil {
-		code = waitCode(ps.Sys())
-	}
+	code := s.wait()
 	drained := make(chan struct{})
 	go func() { pumps.Wait(); close(drained) }()
 	select {
@@ -366,17 +443,13 @@ func (r *Runtime) runMonitored(c *Container, started func(pid int)) (int, bool, 
 		if s.cons != nil {
 			s.cons.Close()
 		}
-		if outR != nil {
-			outR.Close()
-			errR.Close()
+		if p.outR != nil {
+			p.outR.Close()
+			p.errR.Close()
 		}
 		<-drained
 	}
-	if outR != nil {
-		outR.Close()
-		errR.Close()
-	}
-	return code, true, s.end(code)
+	return code
 }
 
 // shouldRestart applies the restart policy to an exit.

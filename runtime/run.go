@@ -92,10 +92,14 @@ func (r *Runtime) initLogLevel() string {
 // session is one run of a container's process, kept by its holder: the foreground den that
 // started it, or its monitor.
 type session struct {
-	r       *Runtime
-	c       *Container
-	cont    *libcontainer.Container
+	r    *Runtime
+	c    *Container
+	cont *libcontainer.Container
+	// proc is the container's first process as libcontainer started it; nil in a monitor
+	// that took the container over from the den that started it (held.go), which knows
+	// pid only, its child.
 	proc    *libcontainer.Process
+	pid     int
 	cons    console.Console
 	unmount func()
 	ctl     *controlServer
@@ -144,11 +148,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mounting container rootfs: %w", err)
 	}
-	s := &session{r: r, c: c, rootfs: rootfs, hub: h, unmount: func() {
-		if st, err := r.Store(); err == nil {
-			_, _ = st.Unmount(c.ID, false)
-		}
-	}}
+	s := &session{r: r, c: c, rootfs: rootfs, hub: h, unmount: r.unmounter(c.ID)}
 	ctl, err := listenControl(r.runDir(c.ID), s)
 	if err != nil {
 		s.unmount()
@@ -163,6 +163,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 		return nil, err
 	}
 	pid, _ := s.proc.Pid()
+	s.pid = pid
 	c.State = State{
 		Status: StatusRunning, Pid: pid, PidStart: procStart(pid), StartedAt: time.Now(),
 		Holder: os.Getpid(), HolderStart: procStart(os.Getpid()), BootID: bootID(),
@@ -177,14 +178,52 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 		s.release()
 		return nil, err
 	}
-	go ctl.serve()
 	r.publish(c, events.StatusInit)
 	r.publish(c, events.StatusStart)
+	logrus.Debugf("container started")
+	return s, nil
+}
+
+// activate makes the holder of a started session answer its control socket and run the
+// container's healthchecks. A den that hands the container to a monitor (held.go) never
+// activates its session: the monitor does, with the same socket.
+func (s *session) activate() {
+	go s.ctl.serve()
 	var ctx context.Context
 	ctx, s.stopHealth = context.WithCancel(context.Background())
 	go s.healthLoop(ctx)
-	logrus.Debugf("container started")
-	return s, nil
+}
+
+// wait waits for the container's first process to exit and returns its exit code (128+N
+// for a signal, 125 when it cannot be waited for).
+func (s *session) wait() int {
+	if s.proc != nil {
+		ps, _ := s.proc.Wait()
+		if ps == nil {
+			return 125
+		}
+		return waitCode(ps.Sys())
+	}
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(s.pid, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return 125
+		}
+		return waitCode(ws)
+	}
+}
+
+// unmounter unmounts the root filesystem of container id, opening storage if need be.
+func (r *Runtime) unmounter(id string) func() {
+	return func() {
+		if st, err := r.Store(); err == nil {
+			_, _ = st.Unmount(id, false)
+		}
+	}
 }
 
 // release frees what a finished session holds.
@@ -193,7 +232,9 @@ func (s *session) release() {
 	if s.cons != nil {
 		s.cons.Close()
 	}
-	_ = s.cont.Destroy()
+	if s.cont != nil {
+		_ = s.cont.Destroy()
+	}
 	s.unmount()
 }
 
@@ -210,7 +251,9 @@ func (s *session) end(code int) error {
 		return err
 	}
 	defer lk.Release()
-	s.stopHealth()
+	if s.stopHealth != nil {
+		s.stopHealth()
+	}
 	if cur, err := r.recs.load(c.ID); err == nil {
 		c = cur
 	}
@@ -270,6 +313,7 @@ func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (i
 	if err != nil {
 		return exitCodeOf(err), err
 	}
+	s.activate()
 	code := waitAttached(s.cont, s.proc, s.cons, stdio)
 	// The console is closed by waitAttached's caller only after output is drained.
 	return code, s.end(code)

@@ -66,10 +66,7 @@ func TopHeader(desc []string) []string {
 // sharing its first process's pid namespace, with pids as the container sees them. The
 // holder can read them all, being in the user namespace that owns them.
 func (s *session) top(desc []string) ([][]string, error) {
-	pid, err := s.proc.Pid()
-	if err != nil {
-		return nil, err
-	}
+	pid := s.pid
 	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
 	if err != nil {
 		return nil, fmt.Errorf("reading the container's pid namespace: %w", err)

@@ -579,7 +579,12 @@ memory() {
 		cid=${M[$e,id]:-}
 		[ -n "$cid" ] || continue
 		case $e in
-		den) pid=$(pgrep -u "$(id -u)" -f "^den-monitor ${cid:0:12}" | head -n 1 || true) ;;
+		# A den that starts its container itself execs den-monitor just after it answers.
+		den) for _ in 1 2 3 4 5 6 7 8 9 10; do
+				pid=$(pgrep -u "$(id -u)" -f "^den-monitor ${cid:0:12}" | head -n 1 || true)
+				[ -z "$pid" ] || break
+				sleep 0.1
+			done ;;
 		podman) pid=$(pgrep -u "$(id -u)" -f -- "conmon .*-c $cid" | head -n 1 || true) ;;
 		esac
 		if [ -n "$pid" ]; then

@@ -22,6 +22,7 @@
 #
 # Each trial picks one of
 #   den run -d --name fN busybox sleep 1000
+#   den run -d --network none --name fN busybox sleep 1000   (this den becomes the monitor)
 #   den stop -t 1 fK       K: a running container (one is started first, unharmed, if none)
 #   den rm -f -t 1 fK      K: any container (one is started first if there is none)
 #   den run --rm busybox true
@@ -195,10 +196,15 @@ ms() {
 
 trial() {
 	local i=$1 op target args=() delay pid rc words outcome err
-	case $((RANDOM % 4)) in
+	case $((RANDOM % 5)) in
 	0)
 		op="run -d" target=f$i
 		args=(run -d --name "$target" busybox sleep 1000)
+		;;
+	4)
+		# Rootless, this den starts the container itself and then execs its monitor.
+		op="run -d net0" target=f$i
+		args=(run -d --network none --name "$target" busybox sleep 1000)
 		;;
 	1)
 		op="stop" target=$(pick running "$RANDOM") || target=""
@@ -246,7 +252,7 @@ trial() {
 			outcome+=": $(grep -v '^$' "$T/log/$i.err" | tail -n 1 || true)"
 		fi
 	fi
-	trial_lines+=("$(printf '%5s  %-9s %-6s %s' "$i" "$op" "$target" "$outcome")")
+	trial_lines+=("$(printf '%5s  %-11s %-6s %s' "$i" "$op" "$target" "$outcome")")
 	trial_ops+=("$op")
 	trial_killed+=("$([ "$rc" -eq 137 ] && echo 1 || echo 0)")
 	note "trial $i: den ${args[*]}: $outcome"
@@ -386,11 +392,11 @@ summary() {
 	local line op
 	echo
 	echo "fault-inject: $TRIALS trials, seed $seed (FAULT_SEED=$seed replays the choices), SIGKILL to den's process group 0-$max_delay ms after start"
-	printf '%5s  %-9s %-6s %s\n' trial operation target outcome
+	printf '%5s  %-11s %-6s %s\n' trial operation target outcome
 	printf '%s\n' "${trial_lines[@]}"
 	echo
 	local k n killed
-	for op in "run -d" "stop" "rm -f" "run --rm"; do
+	for op in "run -d" "run -d net0" "stop" "rm -f" "run --rm"; do
 		n=0 killed=0
 		for k in "${!trial_ops[@]}"; do
 			if [ "${trial_ops[$k]}" = "$op" ]; then
@@ -398,7 +404,7 @@ summary() {
 				killed=$((killed + trial_killed[k]))
 			fi
 		done
-		printf '%-9s %3d trials, %3d killed\n' "$op" "$n" "$killed"
+		printf '%-11s %3d trials, %3d killed\n' "$op" "$n" "$killed"
 	done
 	echo
 	if [ ${#failures[@]} -eq 0 ]; then

@@ -236,8 +236,9 @@ func TestFailedDetachedRunsLeaveNoMonitorBehind(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
 	d.mustRun(t, "run", "-d", "--name", "one", "--network", "none", "busybox", "sleep", "100")
-	if n := len(monitorsOf(d)); n != 1 {
-		t.Fatalf("want one monitor for one detached container, found %d", n)
+	// Rootless, the den that started it becomes its monitor a moment after it answers.
+	if !waitUntil(5*time.Second, func() bool { return len(monitorsOf(d)) == 1 }) {
+		t.Fatalf("want one monitor for one detached container, found %q", monitorsOf(d))
 	}
 	// The monitor is started while the container is created; a create that fails lets it go.
 	wantError(t, d.run(t, "run", "-d", "--name", "one", "busybox", "true"), 125, "already in use")

@@ -508,8 +508,15 @@ const char *den_run_bool_flags[] = {"interactive", "i", "tty", "t", "rm", "publi
 				    "quiet", "q", "replace", "env-host", "no-hosts", "tls-verify", "privileged", "read-only",
 				    "init", "help", "h", NULL};
 
-// Flags of `den run` that enter.c acts on (scan_run).
-enum { RUN_DETACH = 1, RUN_RM = 2, RUN_STDIN = 4 };
+// Flags of `den run` that enter.c acts on (scan_run). RUN_NETFREE is a --network that needs
+// no helper process of den's (none, host, container:ID), with which `run -d` starts its
+// container itself (runtime.CanHold).
+enum { RUN_DETACH = 1, RUN_RM = 2, RUN_STDIN = 4, RUN_NETFREE = 8 };
+
+// net_free reports whether a --network value is one that RUN_NETFREE stands for.
+static int net_free(const char *v) {
+	return strcmp(v, "none") == 0 || strcmp(v, "host") == 0 || strncmp(v, "container:", 10) == 0;
+}
 
 // bool_value reads the =VALUE of a boolean flag: 1, 0, or -1 when it is neither.
 static int bool_value(const char *eq) {
@@ -543,6 +550,9 @@ static int scan_run(int argc, char **argv) {
 			const char *name = a + 2, *eq = strchr(name, '=');
 			size_t n = eq ? (size_t)(eq - name) : strlen(name);
 			if (listed(den_run_value_flags, name, n)) {
+				const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : "");
+				if ((n == 7 && strncmp(name, "network", 7) == 0) || (n == 3 && strncmp(name, "net", 3) == 0))
+					set = net_free(v) ? set | RUN_NETFREE : set & ~RUN_NETFREE;
 				if (eq == NULL)
 					i++;
 				continue;
@@ -590,6 +600,18 @@ int den_run_detached(int argc, char **argv) {
 	return set > 0 && (set & RUN_DETACH);
 }
 
+// den_run_held reports whether argv is a `den run -d` that starts its container itself and
+// then becomes its monitor (runtime.StartHeld): it needs a parent waiting for its status,
+// and no monitor started ahead. A wrong 0 costs a monitor started ahead, which den then
+// uses; a wrong 1, a monitor started later, by den.
+int den_run_held(int argc, char **argv) {
+	int set = scan_run(argc, argv);
+	return set > 0 && (set & RUN_DETACH) && (set & RUN_NETFREE);
+}
+
+// wants_premonitor: a detached run that does not start its container itself.
+static int wants_premonitor(int argc, char **argv) { return den_run_detached(argc, argv) && !den_run_held(argc, argv); }
+
 // other_cpus puts in all the CPUs this process may run on and in other those without the
 // one it runs on now, and reports whether other names any. spawn_premonitor places the
 // monitor there: the kernel puts a forked child on its parent's CPU, where on the virtual
@@ -617,7 +639,7 @@ static int other_cpus(cpu_set_t *all, cpu_set_t *other) {
 // process that execs before its ids are mapped there loses its capabilities in the exec, so
 // the monitor waits for its 'G' and becomes root of the namespace first.
 static void spawn_premonitor(int argc, char **argv, int wait_fd) {
-	if (!den_run_detached(argc, argv))
+	if (!wants_premonitor(argc, argv))
 		return;
 	unsigned char raw[32];
 	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
@@ -699,7 +721,8 @@ static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 
 // den_answers_early reports whether the command may give its answer before it is done (see
 // den_userns_answer): rm, and run --rm in the foreground without -i or -t (cmd's
-// answerEarly), whose storage deletions come after.
+// answerEarly), whose storage deletions come after; and a detached run that becomes its
+// container's monitor after answering (den_run_held).
 int den_answers_early(int argc, char **argv) {
 	const char *noun;
 	const char *cmd = find_command(argc, argv, &noun);
@@ -708,6 +731,8 @@ int den_answers_early(int argc, char **argv) {
 	if (strcmp(cmd, "rm") == 0)
 		return 1;
 	int set = scan_run(argc, argv);
+	if (set > 0 && (set & RUN_DETACH) && (set & RUN_NETFREE))
+		return 1;
 	return set > 0 && (set & (RUN_DETACH | RUN_RM | RUN_STDIN)) == RUN_RM;
 }
 
@@ -780,7 +805,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 
 	// A detached run's monitor, started in the child, waits for the maps on the child's pipe:
 	// it gets a 'G' of its own.
-	int premonitor = den_run_detached(argc, argv);
+	int premonitor = wants_premonitor(argc, argv);
 	int sync[2], status[2];
 	if (two_pipes(sync, status) < 0)
 		return;

@@ -12,6 +12,7 @@ package userns
 // extern int den_premonitor_pid, den_premonitor_go, den_premonitor_ready;
 // extern char den_premonitor_id[65];
 // extern int den_run_detached(int argc, char **argv);
+// extern int den_run_held(int argc, char **argv);
 // extern int den_answers_early(int argc, char **argv);
 // extern int den_transfer_command(int argc, char **argv);
 // extern const char *den_run_value_flags[];
@@ -84,10 +85,20 @@ func TakePremonitor() (id string, goW, ready *os.File, ok bool) {
 	return id, goW, ready, true
 }
 
+// HasPremonitor reports whether enter.c started a monitor for this command that
+// TakePremonitor has not taken yet.
+func HasPremonitor() bool { return C.den_premonitor_pid > 0 }
+
 // RunDetached is enter.c's reading of args (a whole command line, den first) as a detached
 // `den run`, for the tests.
 func RunDetached(args []string) bool {
 	return withArgv(args, func(argc C.int, argv **C.char) C.int { return C.den_run_detached(argc, argv) }) == 1
+}
+
+// RunHeld is enter.c's reading of args (a whole command line, den first) as a detached `den
+// run` that starts its container itself (no monitor started ahead); for the tests.
+func RunHeld(args []string) bool {
+	return withArgv(args, func(argc C.int, argv **C.char) C.int { return C.den_run_held(argc, argv) }) == 1
 }
 
 // AnswersEarly is enter.c's reading of args (a whole command line, den first) as a command
