@@ -305,11 +305,12 @@ func (cs *controlServer) finish(code int) {
 }
 
 func (cs *controlServer) close() {
-	if cs.ln == nil {
-		return
+	if cs.path != "" {
+		os.Remove(cs.path)
 	}
-	os.Remove(cs.path)
-	cs.ln.Close()
+	if cs.ln != nil {
+		cs.ln.Close()
+	}
 }
 
 // dialHolder connects to the control socket of the container whose runtime directory is dir.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -94,6 +95,10 @@ func (r *Runtime) StartHeld(c *Container, meanwhile func()) (*Held, error) {
 			meanwhile()
 		}
 	}()
+	// This process holds the container from here on: a stdout closed under it (run -d |
+	// head) must not kill it with SIGPIPE as Go's default would. Caught, not ignored: the
+	// monitor it becomes, and the containers that starts, must not inherit an ignored signal.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 	s, err := r.begin(c, stdio, nil)
 	<-done
 	p.closeChild()
@@ -113,43 +118,51 @@ func (h *Held) Become() error {
 	r.Close()
 	ho := heldHandover{Pid: s.pid, Rootfs: s.rootfs, Control: -1, Stdout: -1, Stderr: -1, Stdin: -1, Console: -1, Den: -1}
 	ho.monitorArgs = r.monitorArgsFor(s.c.ID)
-	// Descriptors that must cross the exec lose their close-on-exec flag; those made for it
-	// are closed if it fails.
-	var made []int
-	keep := func(fd int) int {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-			return -1
-		}
-		return fd
-	}
+	// Descriptors that cross the exec lose their close-on-exec flag; their numbers are
+	// read without Fd, which would make them blocking, and the monitor would then get
+	// files Go cannot poll. made are the files made for the exec, closed if it fails.
+	var made []*os.File
+	keep := func(f interface {
+		SyscallConn() (syscall.RawConn, error)
+	}) int { n := -1; if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			if _, err := unix.FcntlInt(fd, unix.F_SETFD, 0); err == nil {
+				n = int(fd)
+			}
+		})
+	}; return n }
 	if f, err := s.ctl.ln.File(); err == nil {
-		made = append(made, int(f.Fd()))
-		ho.Control = keep(int(f.Fd()))
+		made = append(made, f)
+		ho.Control = keep(f)
 	}
 	if s.cons != nil {
-		ho.Console = keep(int(s.cons.Fd()))
+		// The terminal is a blocking file already (utils.RecvFile): Fd changes nothing.
+		fd := int(s.cons.Fd())
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err == nil {
+			ho.Console = fd
+		}
 	}
 	for _, x := range []struct {
 		f  *os.File
 		fd *int
 	}{{h.p.outR, &ho.Stdout}, {h.p.errR, &ho.Stderr}, {h.p.inW, &ho.Stdin}} {
 		if x.f != nil {
-			*x.fd = keep(int(x.f.Fd()))
+			*x.fd = keep(x.f)
 		}
 	}
 	if fd, err := unix.Open("/proc/self/exe", unix.O_PATH, 0); err == nil {
-		made = append(made, fd)
 		ho.Den = fd
+		made = append(made, os.NewFile(uintptr(fd), "den"))
 	}
 	line, _ := json.Marshal(ho)
 	rd, wr, err := os.Pipe()
 	if err == nil {
+		made = append(made, rd)
 		_, err = wr.Write(line)
 		wr.Close()
 	}
 	if err == nil {
-		made = append(made, int(rd.Fd()))
-		env := append(os.Environ(), envMonitor+"="+heldPrefix+strconv.Itoa(keep(int(rd.Fd()))))
+		env := append(os.Environ(), envMonitor+"="+heldPrefix+strconv.Itoa(keep(rd)))
 		argv := []string{"den-monitor", s.c.ShortID()}
 		if path, dir, ok := initexec.MonitorProgram(); ok {
 			err = syscall.Exec(path, argv, env)
@@ -157,8 +170,8 @@ func (h *Held) Become() error {
 		}
 		err = syscall.Exec("/proc/self/exe", argv, env)
 	}
-	for _, fd := range made {
-		unix.Close(fd)
+	for _, f := range made {
+		f.Close()
 	}
 	r.holdOn(s, h.p)
 	return fmt.Errorf("container %s: no monitor could be started (%v); this den process held it to its end", s.c.Name, err)
@@ -184,6 +197,7 @@ func heldMain(fd int) int {
 
 // takeOver rebuilds the session that the den before the exec started, and holds it.
 func (r *Runtime) takeOver(ho *heldHandover) {
+	// Non-blocking as they were made, the descriptors become files Go polls.
 	file := func(fd int, name string) *os.File {
 		if fd < 0 {
 			return nil
@@ -202,23 +216,32 @@ func (r *Runtime) takeOver(ho *heldHandover) {
 		return
 	}
 	s := &session{r: r, c: c, pid: ho.Pid, rootfs: ho.Rootfs, unmount: r.unmounter(c.ID)}
-	if s.cont, err = libcontainer.Load(r.stateRoot(), c.ID); err != nil {
-		logrus.Warnf("container %s: loading its runtime state: %v", c.Name, err)
-	}
 	var ln net.Listener
 	if ctlFile != nil {
 		ln, err = net.FileListener(ctlFile)
 		ctlFile.Close()
 	}
+	ctlPath := filepath.Join(r.runDir(c.ID), controlSocket)
 	if ul, ok := ln.(*net.UnixListener); ok && err == nil {
 		ul.SetUnlinkOnClose(false)
-		s.ctl = &controlServer{ln: ul, path: filepath.Join(r.runDir(c.ID), controlSocket), s: s}
+		s.ctl = &controlServer{ln: ul, path: ctlPath, s: s}
 	} else if s.ctl, err = listenControl(r.runDir(c.ID), s); err != nil {
-		// Nobody could reach the container to stop it or exec in it: it goes now, and its
+		s.ctl = &controlServer{path: ctlPath, s: s}
+	}
+	if err == nil {
+		if s.cont, err = libcontainer.Load(r.stateRoot(), c.ID); err != nil {
+			err = fmt.Errorf("loading its runtime state: %w", err)
+		}
+	}
+	if err != nil {
+		// Nobody could stop the container, exec in it or signal it: it goes now, and its
 		// exit is recorded as any other.
 		logrus.Warnf("container %s: %v", c.Name, err)
 		_ = unix.Kill(ho.Pid, unix.SIGKILL)
-		s.ctl = &controlServer{s: s}
+		if s.ctl.ln != nil {
+			s.ctl.ln.Close()
+			s.ctl.ln = nil
+		}
 	}
 	if consFile != nil {
 		if s.cons, err = console.ConsoleFromFile(consFile); err != nil {

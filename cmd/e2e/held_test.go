@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -205,4 +206,37 @@ func TestDetachedRunsThatCannotHoldGetAMonitorStartedAhead(t *testing.T) {
 		t.Errorf("exec: %q", r.stdout)
 	}
 	root.mustRun(t, "rm", "-f", "-t", "0", "rooted")
+}
+
+// The den that holds its container until its monitor takes over must not die of a stdout
+// closed under it (run -d | head -c 0): the container runs on, under its monitor.
+func TestHeldDetachedRunOutlivesAClosedStdout(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := d.command(ctx, "run", "-d", "--name", "piped", "--network", "none", "busybox", "sleep", "300")
+	cmd.Stdout = wr
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	wr.Close()
+	if err != nil {
+		t.Logf("run -d into a closed pipe: %v\n%s", err, stderr.String())
+	}
+	d.waitForState(t, "piped", "{{.State.Status}}", "running", 5*time.Second)
+	id := d.inspectf(t, "piped", "{{.Id}}")
+	if mode := monitorMode(t, d, id); !strings.HasPrefix(mode, "held:") {
+		t.Errorf("monitor %q, want held:FD", mode)
+	}
+	if r := d.mustRun(t, "exec", "piped", "echo", "ok"); strings.TrimSpace(r.stdout) != "ok" {
+		t.Errorf("exec: %q", r.stdout)
+	}
+	d.mustRun(t, "rm", "-f", "-t", "0", "piped")
+	d.wantMonitorGone(t, id[:12])
 }
