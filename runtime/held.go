@@ -72,6 +72,11 @@ func CanHold(n netstack.Config) bool {
 	return false
 }
 
+// rawConner is a file whose descriptor can be had without Fd, which makes it blocking.
+type rawConner interface {
+	SyscallConn() (syscall.RawConn, error)
+}
+
 // Held is a detached container that this den command started itself (StartHeld), for the
 // monitor it becomes once it has answered (Become).
 type Held struct {
@@ -122,15 +127,17 @@ func (h *Held) Become() error {
 	// read without Fd, which would make them blocking, and the monitor would then get
 	// files Go cannot poll. made are the files made for the exec, closed if it fails.
 	var made []*os.File
-	keep := func(f interface {
-		SyscallConn() (syscall.RawConn, error)
-	}) int { n := -1; if rc, err := f.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			if _, err := unix.FcntlInt(fd, unix.F_SETFD, 0); err == nil {
-				n = int(fd)
-			}
-		})
-	}; return n }
+	keep := func(f rawConner) int {
+		n := -1
+		if rc, err := f.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) {
+				if _, err := unix.FcntlInt(fd, unix.F_SETFD, 0); err == nil {
+					n = int(fd)
+				}
+			})
+		}
+		return n
+	}
 	if f, err := s.ctl.ln.File(); err == nil {
 		made = append(made, f)
 		ho.Control = keep(f)
