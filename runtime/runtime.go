@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/den-project/den/store/record"
 	"github.com/sirupsen/logrus"
 	"go.podman.io/storage"
+	"golang.org/x/sys/unix"
 )
 
 // Runtime is den's handle on its state for one invocation. Storage is opened lazily, so
@@ -416,7 +418,9 @@ func (r *Runtime) Lookup(ref string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	reconcile(c)
+	if reconcile(c) && c.State.BootID == bootID() {
+		r.settle(c)
+	}
 	return c, nil
 }
 
@@ -428,10 +432,59 @@ func (r *Runtime) List() ([]*Container, error) {
 		return nil, err
 	}
 	for _, c := range cs {
-		reconcile(c)
+		if reconcile(c) && c.State.BootID == bootID() {
+			r.settle(c)
+		}
 	}
 	return cs, nil
 }
+
+// settle writes down the state of c that a read found ended when its holder died
+// (reconcile), so that the end it reports, FinishedAt, is the one first seen and not the
+// time of each read. It happens once per such container, and not while another den holds
+// the container's lock: that one writes the state itself. Errors leave c as reconcile made
+// it. (A container of an earlier boot needs no write: its end is that boot's.)
+func (r *Runtime) settle(c *Container) {
+	lk, ok, err := record.TryAcquire(r.recs.lockPath(c.ID))
+	if err != nil || !ok {
+		return
+	}
+	defer lk.Release()
+	cur, err := r.recs.load(c.ID)
+	if err != nil {
+		return
+	}
+	if reconcile(cur) && r.recs.save(cur) != nil {
+		return
+	}
+	*c = *cur
+}
+
+// bootTime is when this boot began: btime of /proc/stat, the same for every process, or
+// else the time less the uptime.
+var bootTime = func() func() time.Time {
+	var t time.Time
+	return func() time.Time {
+		if t.IsZero() {
+			b, _ := os.ReadFile("/proc/stat")
+			for _, l := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(l, "btime "); ok {
+					if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+						t = time.Unix(n, 0)
+					}
+				}
+			}
+		}
+		if t.IsZero() {
+			var info unix.Sysinfo_t
+			if err := unix.Sysinfo(&info); err != nil {
+				return time.Now()
+			}
+			return time.Now().Add(-time.Duration(info.Uptime) * time.Second)
+		}
+		return t
+	}
+}()
 
 var bootID = func() func() string {
 	var id string
@@ -457,6 +510,10 @@ func reconcile(c *Container) bool {
 	c.State.Pid = 0
 	if c.State.BootID != bootID() {
 		c.State.Error = "the machine rebooted while the container ran; exit code unknown"
+		// It ended by this boot at the latest: the same answer from every read.
+		if c.State.FinishedAt.IsZero() {
+			c.State.FinishedAt = bootTime()
+		}
 	} else {
 		c.State.Error = "the den process holding the container died; exit code unknown"
 	}

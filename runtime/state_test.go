@@ -620,3 +620,68 @@ func TestLockOfARemovedContainerIsNotFound(t *testing.T) {
 		t.Fatalf("rm of a removed container: %v, want ErrNotFound", err)
 	}
 }
+
+// A read that finds a container's holder dead writes the ending down once: every later read
+// reports the same FinishedAt. One that finds a container of an earlier boot writes nothing
+// and reports the boot's start, the same from every read.
+func TestReadsReportOneEndForAContainerFoundEnded(t *testing.T) {
+	r := &Runtime{recs: testRecords(t)}
+	dead := mustCreate(t, r.recs, newContainer("dead", time.Now().Round(0)))
+	dead.State = State{Status: StatusRunning, Pid: 4242, Holder: deadPid(t), HolderStart: 1, BootID: bootID()}
+	if err := r.recs.save(dead); err != nil {
+		t.Fatal(err)
+	}
+	earlier := mustCreate(t, r.recs, newContainer("earlier", time.Now().Round(0)))
+	earlier.State = State{Status: StatusRunning, Pid: 4242, Holder: os.Getpid(), HolderStart: procStart(os.Getpid()), BootID: "another-boot"}
+	if err := r.recs.save(earlier); err != nil {
+		t.Fatal(err)
+	}
+	first, err := r.Lookup("dead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	cs, err := r.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		switch c.Name {
+		case "dead":
+			if c.State.Status != StatusExited || !c.State.FinishedAt.Equal(first.State.FinishedAt) {
+				t.Errorf("dead: %s at %v, first read %v", c.State.Status, c.State.FinishedAt, first.State.FinishedAt)
+			}
+		case "earlier":
+			if c.State.Status != StatusExited || !c.State.FinishedAt.Equal(bootTime()) {
+				t.Errorf("earlier boot: %s at %v, want exited at the boot, %v", c.State.Status, c.State.FinishedAt, bootTime())
+			}
+		}
+	}
+	onDisk, err := r.recs.load(dead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onDisk.State.Status != StatusExited || !onDisk.State.FinishedAt.Equal(first.State.FinishedAt) {
+		t.Errorf("the record of dead says %s at %v, want exited at %v", onDisk.State.Status, onDisk.State.FinishedAt, first.State.FinishedAt)
+	}
+	if onDisk, _ := r.recs.load(earlier.ID); onDisk.State.Status != StatusRunning {
+		t.Errorf("the record of earlier was written (%s): a read needs no write for it", onDisk.State.Status)
+	}
+	// Under another den's lock, the read leaves the writing to that one.
+	held := mustCreate(t, r.recs, newContainer("held", time.Now().Round(0)))
+	held.State = dead.State
+	if err := r.recs.save(held); err != nil {
+		t.Fatal(err)
+	}
+	lk, err := r.lockContainer(held.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := r.Lookup("held"); err != nil || c.State.Status != StatusExited {
+		t.Errorf("held: %v, %v", c, err)
+	}
+	lk.Release()
+	if onDisk, _ := r.recs.load(held.ID); onDisk.State.Status != StatusRunning {
+		t.Errorf("a read wrote the record of a locked container")
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/moby/sys/capability"
-	"golang.org/x/sys/unix"
 )
 
 // topHeaders are podman's `top` format descriptors that den knows, with their column
@@ -369,14 +368,6 @@ func idNames(rootfs, file string) map[int]string {
 		}
 	}
 	return out
-}
-
-func bootTime() time.Time {
-	var info unix.Sysinfo_t
-	if err := unix.Sysinfo(&info); err != nil {
-		return time.Now()
-	}
-	return time.Now().Add(-time.Duration(info.Uptime) * time.Second)
 }
 
 // Top lists a running container's processes through its holder, one row of desc's columns

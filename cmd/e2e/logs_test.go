@@ -145,8 +145,10 @@ func TestLogsOfSeveralContainersMarkEachLineWithItsContainer(t *testing.T) {
 	if !slices.Equal(got, []string{"one start", "two start"}) {
 		t.Errorf("want the first lines of both containers while they run, got %q", got)
 	}
-	d.mustRun(t, "exec", "one", "touch", "/go")
-	d.mustRun(t, "exec", "two", "touch", "/go")
+	// Detached: the container may end, and its pid namespace with it, before touch itself
+	// has exited (seen once under load, exec's exit 137).
+	d.mustRun(t, "exec", "-d", "one", "touch", "/go")
+	d.mustRun(t, "exec", "-d", "two", "touch", "/go")
 	rest, code := s.rest()
 	slices.Sort(rest)
 	if code != 0 || !slices.Equal(rest, []string{"one end", "two end"}) {
@@ -187,7 +189,7 @@ func TestLogDriverNoneAndLogOptMaxSize(t *testing.T) {
 	d.runDetached(t, "--name", "rolling", "--network", "none", "--log-opt", "max-size=4k", "busybox", "sh", "-c", script)
 	follow := d.start(t, "logs", "-f", "rolling")
 	time.Sleep(300 * time.Millisecond)
-	d.mustRun(t, "exec", "rolling", "touch", "/go")
+	d.mustRun(t, "exec", "-d", "rolling", "touch", "/go")
 	r := <-follow
 	ls := lines(r.stdout)
 	if r.code != 0 || len(ls) == 0 || ls[len(ls)-1] != "line-299-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" {
