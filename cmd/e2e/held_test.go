@@ -143,6 +143,22 @@ func TestHeldDetachedRunsKeepWhatAMonitorServes(t *testing.T) {
 	// So does the healthcheck.
 	d.runDetached(t, "--name", "checked", "--health-cmd", "true", "--health-interval", "1s", "--network", "none", "busybox", "sleep", "300")
 	d.waitForState(t, "checked", "{{.State.Health.Status}}", "healthy", 15*time.Second)
+	// The host's network needs no helper either: the container sees the host's interfaces.
+	host := d.runDetached(t, "--name", "hostnet", "--network", "host", "busybox", "sleep", "300")
+	if mode := monitorMode(t, d, host); !strings.HasPrefix(mode, "held:") {
+		t.Errorf("run -d --network host: monitor %q, want held:FD", mode)
+	}
+	ents, err := os.ReadDir("/sys/class/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, e := range ents {
+		want = append(want, e.Name())
+	}
+	if got := strings.Fields(d.mustRun(t, "exec", "hostnet", "ls", "/sys/class/net").stdout); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("interfaces in a --network host container: %q, the host's: %q", got, want)
+	}
 	// A command that cannot run is reported by run -d, which then has nothing to hold.
 	wantError(t, d.run(t, "run", "-d", "--name", "missing", "--network", "none", "busybox", "no-such-command"), 127, "no-such-command")
 	wantError(t, d.run(t, "run", "-d", "--name", "notexec", "--network", "none", "busybox", "/etc/passwd"), 126, "/etc/passwd")
