@@ -605,6 +605,10 @@ func classifyStartError(err error) error {
 	msg := err.Error()
 	logrus.Debugf("container start failed: %v", err)
 	switch {
+	case strings.Contains(msg, "mount"):
+		// A mount that failed (a bind source removed since the container was created) is
+		// no missing command, whatever errno it carries.
+		return fmt.Errorf("starting container: %w: check that the source of each volume and bind mount exists", err)
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
 		return &ExitError{Code: 127, Err: fmt.Errorf("%s: command not found in the container", execTarget(msg))}
 	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"), strings.Contains(msg, "is a directory"):

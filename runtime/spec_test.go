@@ -793,3 +793,26 @@ func TestReadLogFromReadsAFileRotatedSinceItWasOpenedOnce(t *testing.T) {
 		t.Errorf("want the rotated entry and offset 0, got %+v, %d, %v", es, n, err)
 	}
 }
+
+// runc's start errors are told apart: a command that is missing (127) or cannot be run (126),
+// and anything else, a failed mount among them, which is den's own error (125).
+func TestClassifyStartError(t *testing.T) {
+	for _, c := range []struct {
+		msg      string
+		code     int
+		mentions string
+	}{
+		{`unable to start container process: exec: "nosuch": executable file not found in $PATH`, 127, "nosuch: command not found"},
+		{`unable to start container process: exec: "/nosuch": stat /nosuch: no such file or directory`, 127, "/nosuch: command not found"},
+		{`unable to start container process: exec: "/etc": is a directory`, 126, "/etc: cannot invoke"},
+		{`unable to start container process: exec /bin/x: permission denied`, 126, "/bin/x: cannot invoke"},
+		{`unable to start container process: error during container init: failed to fulfil mount request: open /tmp/src: no such file or directory`, 125, "open /tmp/src: no such file or directory"},
+		{`unable to start container process: error during container init: error mounting "/src" to rootfs at "/dst": permission denied`, 125, `error mounting "/src"`},
+		{`unable to start container process: something else`, 125, "something else"},
+	} {
+		err := classifyStartError(errors.New(c.msg))
+		if got := exitCodeOf(err); got != c.code || !strings.Contains(err.Error(), c.mentions) {
+			t.Errorf("%s:\n got %d %q, want %d and a mention of %q", c.msg, got, err, c.code, c.mentions)
+		}
+	}
+}

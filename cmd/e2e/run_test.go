@@ -141,6 +141,22 @@ func TestRunCommandThatCannotRunExits126Or127(t *testing.T) {
 		}
 		d.mustRun(t, "rm", "gone")
 	})
+	// A bind source removed since create fails the start as den's own error, naming the
+	// path: it is no missing command, though its errno is the same.
+	t.Run("a bind source gone is no missing command", func(t *testing.T) {
+		src := filepath.Join(d.home, "bind-src")
+		d.chownedDir(t, src)
+		d.mustRun(t, "create", "--name", "bound", "-v", src+":/x", "busybox", "true")
+		if err := os.Remove(src); err != nil {
+			t.Fatal(err)
+		}
+		r := d.run(t, "start", "-a", "bound")
+		wantError(t, r, 125, src)
+		if strings.Contains(r.stderr, "command not found") {
+			t.Errorf("a missing bind source reported as a missing command\n%s", r)
+		}
+		d.mustRun(t, "rm", "bound")
+	})
 }
 
 func TestRunPassesStdinOnlyWithInteractive(t *testing.T) {
