@@ -523,10 +523,16 @@ Examples:
 				}
 				return err
 			}
-			if hold {
-				// The record is synced while the container starts.
+			if c.Bool("detach") {
+				// The record is synced while the container starts, from here or its monitor.
 				var syncErr error
-				held, err := e.rt.StartHeld(ctr, func() { syncErr = e.rt.SyncRecord(ctr) })
+				sync := func() { syncErr = e.rt.SyncRecord(ctr) }
+				var held *runtime.Held
+				if hold {
+					held, err = e.rt.StartHeld(ctr, sync)
+				} else {
+					err = mon.Start(ctr, sync)
+				}
 				if err != nil {
 					if o.Remove {
 						_, _ = e.rt.RemoveWithVolumes(ctx, ctr.ID, true, false, 0)
@@ -534,23 +540,10 @@ Examples:
 					return err
 				}
 				fmt.Fprintln(c.App.Writer, ctr.ID)
-				// After the answer, on the main thread (Run): the container's parent thread.
-				afterAnswer = append(afterAnswer, held.Become)
-				if syncErr != nil {
-					return withCode(125, fmt.Errorf("container %s runs, but its record may not survive a power loss: %w", ctr.Name, syncErr))
+				if held != nil {
+					// After the answer, on the main thread (Run): the container's parent thread.
+					afterAnswer = append(afterAnswer, held.Become)
 				}
-				return nil
-			}
-			if mon != nil {
-				// The record is synced while the monitor starts the container.
-				var syncErr error
-				if err := mon.Start(ctr, func() { syncErr = e.rt.SyncRecord(ctr) }); err != nil {
-					if o.Remove {
-						_, _ = e.rt.RemoveWithVolumes(ctx, ctr.ID, true, false, 0)
-					}
-					return err
-				}
-				fmt.Fprintln(c.App.Writer, ctr.ID)
 				if syncErr != nil {
 					return withCode(125, fmt.Errorf("container %s runs, but its record may not survive a power loss: %w", ctr.Name, syncErr))
 				}

@@ -461,30 +461,22 @@ func (r *Runtime) settle(c *Container) {
 }
 
 // bootTime is when this boot began: btime of /proc/stat, the same for every process, or
-// else the time less the uptime.
-var bootTime = func() func() time.Time {
-	var t time.Time
-	return func() time.Time {
-		if t.IsZero() {
-			b, _ := os.ReadFile("/proc/stat")
-			for _, l := range strings.Split(string(b), "\n") {
-				if v, ok := strings.CutPrefix(l, "btime "); ok {
-					if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-						t = time.Unix(n, 0)
-					}
-				}
+// else the time less the uptime. Read once, from whichever goroutine asks first.
+var bootTime = sync.OnceValue(func() time.Time {
+	b, _ := os.ReadFile("/proc/stat")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "btime "); ok {
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				return time.Unix(n, 0)
 			}
 		}
-		if t.IsZero() {
-			var info unix.Sysinfo_t
-			if err := unix.Sysinfo(&info); err != nil {
-				return time.Now()
-			}
-			return time.Now().Add(-time.Duration(info.Uptime) * time.Second)
-		}
-		return t
 	}
-}()
+	var info unix.Sysinfo_t
+	if err := unix.Sysinfo(&info); err != nil {
+		return time.Now()
+	}
+	return time.Now().Add(-time.Duration(info.Uptime) * time.Second)
+})
 
 var bootID = func() func() string {
 	var id string

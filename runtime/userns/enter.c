@@ -604,10 +604,9 @@ int den_run_detached(int argc, char **argv) {
 // then becomes its monitor (runtime.StartHeld): it needs a parent waiting for its status,
 // and no monitor started ahead. A wrong 0 costs a monitor started ahead, which den then
 // uses; a wrong 1, a monitor started later, by den.
-int den_run_held(int argc, char **argv) {
-	int set = scan_run(argc, argv);
-	return set > 0 && (set & RUN_DETACH) && (set & RUN_NETFREE);
-}
+static int held_set(int set) { return set > 0 && (set & RUN_DETACH) && (set & RUN_NETFREE); }
+
+int den_run_held(int argc, char **argv) { return held_set(scan_run(argc, argv)); }
 
 // wants_premonitor: a detached run that does not start its container itself.
 static int wants_premonitor(int argc, char **argv) { return den_run_detached(argc, argv) && !den_run_held(argc, argv); }
@@ -731,7 +730,7 @@ int den_answers_early(int argc, char **argv) {
 	if (strcmp(cmd, "rm") == 0)
 		return 1;
 	int set = scan_run(argc, argv);
-	if (set > 0 && (set & RUN_DETACH) && (set & RUN_NETFREE))
+	if (held_set(set))
 		return 1;
 	return set > 0 && (set & (RUN_DETACH | RUN_RM | RUN_STDIN)) == RUN_RM;
 }
