@@ -6,4 +6,16 @@
 package prefault
 
 // #cgo LDFLAGS: -Wl,--wrap=mmap
+// #include <sys/mman.h>
+// int den_prefault_wanted(size_t len, int prot, int flags);
 import "C"
+
+// wanted reports whether a fresh anonymous read-write mapping of n bytes, at a fixed address
+// or not, is populated when mapped (for the tests).
+func wanted(n uintptr, fixed bool) bool {
+	flags := C.int(C.MAP_PRIVATE | C.MAP_ANONYMOUS)
+	if fixed {
+		flags |= C.MAP_FIXED
+	}
+	return C.den_prefault_wanted(C.size_t(n), C.PROT_READ|C.PROT_WRITE, flags) != 0
+}

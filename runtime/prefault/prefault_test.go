@@ -140,3 +140,25 @@ func TestFreshHeapIsPopulatedWhenMappedAndNotWhenTurnedOff(t *testing.T) {
 		}
 	}
 }
+
+func TestWhichMappingsArePopulated(t *testing.T) {
+	for _, c := range []struct {
+		what  string
+		n     uintptr
+		fixed bool
+		want  bool
+	}{
+		{"a heap piece", 4 << 20, true, true},
+		{"a large heap piece", 64 << 20, true, true},
+		{"a heap piece too large to be touched soon", 64<<20 + 4096, true, false},
+		{"persistentalloc's chunk", 256 << 10, false, true},
+		{"span records", 64 << 10, false, true},
+		{"the page allocator's chunk index", 1 << 20, false, false},
+		{"the memory profiler's bucket table", 179999 * 8, false, false},
+		{"the heap arena index", 32 << 20, false, false},
+	} {
+		if got := wanted(c.n, c.fixed); got != c.want {
+			t.Errorf("%s (%d bytes, fixed %v): populated %v, want %v", c.what, c.n, c.fixed, got, c.want)
+		}
+	}
+}
