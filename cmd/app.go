@@ -147,7 +147,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands:     commands(),
 	}
 	// den --version and -v print one line, as podman's do; `den version` prints the table.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print den's version"}
+	cli.VersionFlag = withNames(&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print den's version"})
+	cli.HelpFlag = withNames(cli.HelpFlag)
+	for i, f := range app.Flags {
+		app.Flags[i] = withNames(f)
+	}
 	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintf(c.App.Writer, "den version %s\n", c.App.Version) }
 	return app
 }
@@ -191,6 +195,7 @@ func commands() []*cli.Command {
 			c.OnUsageError = usageError
 		}
 		hideHelpCommand(c)
+		keepFlagNames(c)
 		if namespaceCommands[c.Name] {
 			c.Action = inUserNS(c.Action)
 		}
