@@ -254,6 +254,7 @@ func (r *Runtime) checkReplaced(o CreateOptions) error {
 }
 
 func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, error) {
+	warmUp()
 	if err := r.CheckLimits(o.Security); err != nil {
 		return nil, err
 	}
