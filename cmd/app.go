@@ -88,7 +88,7 @@ func (e *env) answerEarly() {
 
 func runApp(args []string) int {
 	app := newApp(os.Stdout, os.Stderr)
-	err := app.Run(splitAttached(app, moveTrailingFlags(app, args)))
+	err := app.Run(oneFormPerFlag(app, splitAttached(app, moveTrailingFlags(app, args))))
 	if err == nil {
 		return 0
 	}

@@ -184,3 +184,64 @@ func flagWidth(flags []cli.Flag, args []string, i int) int {
 	}
 	return 1
 }
+
+// oneFormPerFlag lets a flag be given under more than one of its names ("-e A=1 --env
+// B=2", "--net none --network ..."), as podman's parser does; urfave/cli refuses that ("Cannot
+// use two forms of the same flag"). Where a flag of the command being run appears under two
+// names or more before the command's first argument, each of those occurrences is renamed to
+// the flag's first name; grouped short booleans ("-it") are left as they are.
+func oneFormPerFlag(app *cli.App, args []string) []string {
+	type use struct {
+		at   int
+		flag cli.Flag
+		name string
+	}
+	var uses []use
+	flags, cmds := app.Flags, app.Commands
+	for i := 1; i < len(args); {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			c := findCommand(cmds, a)
+			if c == nil {
+				break
+			}
+			flags, cmds = c.Flags, c.Subcommands
+			i++
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if f := findFlag(flags, name); f != nil && (strings.HasPrefix(a, "--") || len(name) == 1) {
+			uses = append(uses, use{i, f, name})
+		}
+		i += flagWidth(flags, args, i)
+	}
+	forms := map[cli.Flag]map[string]bool{}
+	for _, u := range uses {
+		if forms[u.flag] == nil {
+			forms[u.flag] = map[string]bool{}
+		}
+		forms[u.flag][u.name] = true
+	}
+	var out []string
+	for _, u := range uses {
+		if len(forms[u.flag]) < 2 {
+			continue
+		}
+		if out == nil {
+			out = append([]string(nil), args...)
+		}
+		a := args[u.at]
+		_, value, hasValue := strings.Cut(a, "=")
+		out[u.at] = "--" + u.flag.Names()[0]
+		if hasValue {
+			out[u.at] += "=" + value
+		}
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}

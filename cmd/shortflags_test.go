@@ -150,3 +150,51 @@ func FuzzMoveTrailingFlagsKeepsEveryArgument(f *testing.F) {
 		}
 	})
 }
+
+func TestOneFormPerFlagRenamesAFlagGivenUnderTwoNames(t *testing.T) {
+	app := newApp(io.Discard, io.Discard)
+	for _, tc := range []struct{ in, want string }{
+		{"den run -e A=1 --env B=2 busybox", "den run --env A=1 --env B=2 busybox"},
+		{"den run --env=A=1 -e B=2 busybox", "den run --env=A=1 --env B=2 busybox"},
+		{"den run --net none --network=none busybox", "den run --network none --network=none busybox"},
+		{"den run -e A=1 -e B=2 busybox", "den run -e A=1 -e B=2 busybox"},
+		{"den run -it -e A=1 busybox -e x --env y", "den run -it -e A=1 busybox -e x --env y"},
+		{"den run -e A busybox env -e1 --env 2", "den run -e A busybox env -e1 --env 2"},
+		// A value that looks like a flag is a value.
+		{"den run -e --env busybox", "den run -e --env busybox"},
+		{"den exec -e A=1 --env B=2 web env", "den exec --env A=1 --env B=2 web env"},
+		{"den container run -p 80:80 --publish 81:81 busybox", "den container run --publish 80:80 --publish 81:81 busybox"},
+		{"den run -- -e A --env B", "den run -- -e A --env B"},
+		{"den", "den"},
+	} {
+		got := oneFormPerFlag(app, strings.Fields(tc.in))
+		if want := strings.Fields(tc.want); !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: got %q, want %q", tc.in, got, want)
+		}
+	}
+}
+
+func FuzzOneFormPerFlagOnlyRenamesFlags(f *testing.F) {
+	app := newApp(io.Discard, io.Discard)
+	for _, s := range []string{"run -e A --env B busybox", "run --net=x --network y b", "exec -e=1 --env 2 c ls"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		in := append([]string{"den"}, strings.Fields(s)...)
+		out := oneFormPerFlag(app, in)
+		if len(out) != len(in) {
+			t.Fatalf("%q became %q: arguments added or lost", in, out)
+		}
+		for i := range in {
+			if in[i] == out[i] {
+				continue
+			}
+			// A flag renamed to a long name of its own, with its value kept.
+			name, value, has := strings.Cut(strings.TrimPrefix(out[i], "--"), "=")
+			_, value0, has0 := strings.Cut(in[i], "=")
+			if !strings.HasPrefix(out[i], "--") || !strings.HasPrefix(in[i], "-") || has != has0 || value != value0 || name == "" {
+				t.Fatalf("%q became %q at %d", in[i], out[i], i)
+			}
+		}
+	})
+}

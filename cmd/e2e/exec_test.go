@@ -32,6 +32,7 @@ func TestExecRunsInAContainerStartedByAnotherInvocation(t *testing.T) {
 		{"honours -u -w -e", []string{"exec", "-u", "1000:2000", "-w", "/tmp", "-e", "A=1", "ex", "sh", "-c", "id -u; id -g; pwd; echo $A"}, "", "1000\n2000\n/tmp\n1\n", 0},
 		{"runs as the image's user name", []string{"exec", "-u", "user", "ex", "id", "-un"}, "", "user\n", 0},
 		{"reads --env-file, -e over it", []string{"exec", "--env-file", vars, "-e", "A=flag", "ex", "sh", "-c", "echo $A $B"}, "", "flag file\n", 0},
+		{"takes -e and --env together", []string{"exec", "-e", "A=1", "--env", "B=2", "ex", "sh", "-c", "echo $A $B"}, "", "1 2\n", 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -198,6 +198,7 @@ func TestRunAppliesImageConfigUnlessOverridden(t *testing.T) {
 		{"--env-file overrides image env", append(append([]string{"--env-file", envFile}, sh...), "tool", "echo $FOO $OTHER"), "file x\n"},
 		{"-e value with commas", append(append([]string{"-e", "FOO=a,b,c"}, sh...), "tool", "echo $FOO"), "a,b,c\n"},
 		{"-e overrides --env-file", append(append([]string{"--env-file", envFile, "-e", "FOO=cli"}, sh...), "tool", "echo $FOO"), "cli\n"},
+		{"-e and --env together", append(append([]string{"-e", "FOO=short", "--env", "OTHER=long"}, sh...), "tool", "echo $FOO $OTHER"), "short long\n"},
 		{"-w overrides image workdir", []string{"-w", "/tmp", "--entrypoint", "/bin/pwd", "tool"}, "/tmp\n"},
 		{"-w creates a missing directory", []string{"-w", "/new/dir", "--entrypoint", "/bin/pwd", "tool"}, "/new/dir\n"},
 		{"image user by name", append(sh, "tool", "id -u; id -g"), "1000\n1000\n"},
