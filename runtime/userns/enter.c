@@ -44,6 +44,8 @@ int den_userns_entered;
 static int den_userns_sync_fd = -1;
 // runtime/initexec's handover.c, in den's core build only.
 void den_exec_monitor(char **argv) __attribute__((weak));
+// runtime/prefault's: the process that goes on into Go populates den's binary at once.
+void den_prefault_begin(void) __attribute__((weak));
 
 // A detached run's monitor, started before the Go runtime (see spawn_premonitor).
 int den_premonitor_pid = -1, den_premonitor_go = -1, den_premonitor_ready = -1;
@@ -785,6 +787,8 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 				if (getppid() != parent)
 					_exit(125);
 				den_userns_status_fd = status[1];
+				if (den_prefault_begin != NULL)
+					den_prefault_begin();
 				return;
 			}
 			close(status[1]);
@@ -836,6 +840,8 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		den_userns_host_gid = (int)gid;
 		if (premonitor)
 			spawn_premonitor(argc, argv, sync[0]);
+		if (den_prefault_begin != NULL)
+			den_prefault_begin();
 		return;
 	}
 	close(sync[0]);
