@@ -252,6 +252,10 @@ func TestRunEnvWithoutValueCopiesDensEnvironment(t *testing.T) {
 		if strings.HasPrefix(l, "UNSET_IN_DEN") {
 			t.Errorf("want a variable unset in den's environment left out, as podman does\n%s", r)
 		}
+		// den-init's own settings stay den-init's.
+		if strings.HasPrefix(l, "GOMAXPROCS") || strings.HasPrefix(l, "_LIBCONTAINER") {
+			t.Errorf("want nothing of the container's init in its command's environment\n%s", r)
+		}
 	}
 }
 
