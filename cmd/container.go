@@ -978,6 +978,8 @@ Examples:
 					return withCode(125, err)
 				}
 				refs = append(refs, deps...)
+			} else if err := e.rt.CheckNoDependents(refs); err != nil {
+				return withCode(125, err)
 			}
 			stopTimeout := runtime.OwnStopTimeout
 			if c.IsSet("time") {

@@ -657,6 +657,38 @@ func (r *Runtime) Dependents(refs []string) ([]string, error) {
 	return out, nil
 }
 
+// CheckNoDependents refuses the removal of containers that others, not among refs, have
+// joined (--network container:), as podman's rm does without --depend: those would be left
+// on the namespace of a container that is gone. Each container keeps a mark of those that
+// join it (records.create), so rm reads one directory per container, not every record.
+func (r *Runtime) CheckNoDependents(refs []string) error {
+	ids := map[string]bool{}
+	var named []string
+	for _, ref := range refs {
+		if id := r.recs.idOf(ref); id != "" && !ids[id] {
+			ids[id] = true
+			named = append(named, id)
+		}
+	}
+	for _, id := range named {
+		var deps []string
+		for _, j := range r.recs.joiners(id) {
+			if !ids[j.ID] {
+				deps = append(deps, j.Name)
+			}
+		}
+		if len(deps) > 0 {
+			slices.Sort(deps)
+			name := id[:12]
+			if c, err := r.recs.load(id); err == nil {
+				name = c.Name
+			}
+			return fmt.Errorf("container %s has dependent containers which must be removed before it: %s: remove those first, or use --depend", name, strings.Join(deps, ", "))
+		}
+	}
+	return nil
+}
+
 // ImageInUse reports whether any container uses the image.
 func (r *Runtime) ImageInUse(imageID string) bool {
 	cs, _ := r.recs.list()

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -227,7 +228,42 @@ func (r records) create(c *Container, syncLater bool) error {
 		os.RemoveAll(filepath.Join(r.dir, c.ID))
 		return err
 	}
+	if owner := joinedOwner(c); owner != "" {
+		// A mark in the record directory of the container whose namespace this one joins,
+		// for rm to find it without reading every record. Best effort: a container gone
+		// meanwhile has no directory to mark, and rm reads each mark's record to confirm.
+		if err := os.Mkdir(r.joinedDir(owner), 0o700); err == nil || errors.Is(err, fs.ErrExist) {
+			_ = record.WriteFileVolatile(filepath.Join(r.joinedDir(owner), c.ID), nil, 0o600)
+		}
+	}
 	return nil
+}
+
+// joinedOwner is the id of the container whose network namespace c joins, or "".
+func joinedOwner(c *Container) string {
+	if n := c.Config.Network; n != nil && n.Mode == netstack.ModeContainer {
+		return n.Container
+	}
+	return ""
+}
+
+// joinedDir holds an empty file for each container that joins id's network namespace.
+func (r records) joinedDir(id string) string { return filepath.Join(r.dir, id, "joined") }
+
+// joiners are the ids of the containers marked as joining id's network namespace whose
+// records still say so.
+func (r records) joiners(id string) []*Container {
+	ents, err := os.ReadDir(r.joinedDir(id))
+	if err != nil {
+		return nil
+	}
+	var out []*Container
+	for _, e := range ents {
+		if c, err := r.load(e.Name()); err == nil && joinedOwner(c) == id {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // sync makes c's record and name, created with syncLater, durable. The record may be a newer
@@ -253,6 +289,9 @@ func (r records) remove(c *Container) error {
 	namePath := filepath.Join(r.namesDir(), c.Name)
 	if b, err := os.ReadFile(namePath); err == nil && strings.TrimSpace(string(b)) == c.ID {
 		os.Remove(namePath)
+	}
+	if owner := joinedOwner(c); owner != "" {
+		os.Remove(filepath.Join(r.joinedDir(owner), c.ID))
 	}
 	// Removing the record file first makes the removal visible at once; the directory follows.
 	if err := os.Remove(r.path(c.ID)); err != nil && !os.IsNotExist(err) {
@@ -385,6 +424,21 @@ func (r records) resolve(ref string) (*Container, error) {
 		return nil, fmt.Errorf("%s: %w", ref, ErrNotFound)
 	}
 	return r.load(match)
+}
+
+// idOf is the id of the container ref names, read without its record where ref is a name or
+// a whole id; "" when it names none.
+func (r records) idOf(ref string) string {
+	if b, err := os.ReadFile(filepath.Join(r.namesDir(), filepath.Base(ref))); err == nil && nameRE.MatchString(ref) {
+		return strings.TrimSpace(string(b))
+	}
+	if len(ref) == 64 && isHex(ref) {
+		return ref
+	}
+	if c, err := r.resolve(ref); err == nil {
+		return c.ID
+	}
+	return ""
 }
 
 func isHex(s string) bool {

@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/den-project/den/config"
+	"github.com/den-project/den/netstack"
 )
 
 // The helper process: tests re-execute this test binary with helperEnv set to an action, so
@@ -683,5 +685,51 @@ func TestReadsReportOneEndForAContainerFoundEnded(t *testing.T) {
 	lk.Release()
 	if onDisk, _ := r.recs.load(held.ID); onDisk.State.Status != StatusRunning {
 		t.Errorf("a read wrote the record of a locked container")
+	}
+}
+
+// A container that joins another's network namespace leaves a mark in the other's record
+// directory, gone with it; a mark whose record is gone, or no longer joins, counts for nothing.
+func TestRecordsMarkWhoJoinsANetworkNamespace(t *testing.T) {
+	r := testRecords(t)
+	base := mustCreate(t, r, newContainer("base", time.Now()))
+	joining := func(name string) *Container {
+		c := newContainer(name, time.Now())
+		c.Config.Network = &netstack.Config{Mode: netstack.ModeContainer, Container: base.ID}
+		return mustCreate(t, r, c)
+	}
+	side, third := joining("side"), joining("third")
+	mustCreate(t, r, newContainer("other", time.Now()))
+	names := func() []string {
+		var out []string
+		for _, c := range r.joiners(base.ID) {
+			out = append(out, c.Name)
+		}
+		sort.Strings(out)
+		return out
+	}
+	if got := names(); strings.Join(got, ",") != "side,third" {
+		t.Fatalf("joiners of base: %q, want side and third", got)
+	}
+	if err := r.remove(side); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(r.joinedDir(base.ID), side.ID)); !os.IsNotExist(err) {
+		t.Errorf("side's mark outlived its removal (stat: %v)", err)
+	}
+	// A stale mark (a record removed by an older den, say) and a record that no longer
+	// joins base are left out.
+	if err := os.WriteFile(filepath.Join(r.joinedDir(base.ID), newID()), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	third.Config.Network = nil
+	if err := r.save(third); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); len(got) != 0 {
+		t.Errorf("joiners of base: %q, want none", got)
+	}
+	if got := r.joiners(third.ID); len(got) != 0 {
+		t.Errorf("joiners of a container nobody joined: %v", got)
 	}
 }

@@ -443,7 +443,7 @@ func TestStopOfSeveralWithOneMissingStopsTheOthers(t *testing.T) {
 
 // rm -i (--ignore) takes a container that does not exist as removed, as podman does.
 // rm --depend removes the containers on the network namespace of those named, in turn, as
-// podman's does.
+// podman's does; without it, rm refuses to remove a container others are on.
 func TestRmDependRemovesTheContainersOnItsNetwork(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
@@ -451,6 +451,10 @@ func TestRmDependRemovesTheContainersOnItsNetwork(t *testing.T) {
 	side := d.runDetached(t, "--name", "side", "--network", "container:base", "busybox", "sleep", "1000")
 	third := d.runDetached(t, "--name", "third", "--network", "container:side", "busybox", "sleep", "1000")
 	d.mustRun(t, "create", "--name", "other", "busybox", "true")
+	// Without --depend, base is not removed from under those on its namespace, -f or not.
+	wantError(t, d.run(t, "rm", "-f", "-t", "0", "base"), 125, "base has dependent containers which must be removed before it: side, third")
+	wantError(t, d.run(t, "rm", "-f", "-t", "0", "base", "side"), 125, "third")
+	wantStdout(t, d.run(t, "ps", "-a", "--format", "{{.Names}}", "--sort", "names"), "base\nother\nside\nthird\n")
 	// third, on side's namespace, is on base's: side has none of its own.
 	r := d.mustRun(t, "rm", "-f", "-t", "0", "--depend", "base")
 	if ls := lines(r.stdout); len(ls) != 3 || ls[0] != "base" || !slices.Contains(ls, side) || !slices.Contains(ls, third) {
