@@ -919,8 +919,8 @@ func rmCmd() *cli.Command {
 		Description: `Removes containers and their storage. A running container needs --force, which
 stops it as den stop does: the stop signal, then KILL after --time seconds (default: the
 container's --stop-timeout, 10). With --force or --ignore, a container that does not exist is
-not an error. --depend also removes the containers that depend on these: those on their
-network namespace (--network container:), in turn.
+not an error. A container that others are on (--network container:) is not removed unless
+they are too: --depend also removes the containers that depend on these, in turn.
 Exit codes: 1 when a container does not exist, 2 when one is running, 125 otherwise.
 
 Examples:
