@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -186,17 +187,19 @@ func flagWidth(flags []cli.Flag, args []string, i int) int {
 }
 
 // oneFormPerFlag lets a flag be given under more than one of its names ("-e A=1 --env
-// B=2", "--net none --network ..."), as podman's parser does; urfave/cli refuses that ("Cannot
-// use two forms of the same flag"). Where a flag of the command being run appears under two
-// names or more before the command's first argument, each of those occurrences is renamed to
-// the flag's first name; grouped short booleans ("-it") are left as they are.
+// B=2", "--net none --network ...", "-it --tty"), as podman's parser does; urfave/cli refuses
+// that ("Cannot use two forms of the same flag"). Where a flag of the command being run
+// appears under two names or more before the command's first argument, each of those
+// occurrences is renamed to the flag's first name; a group of short booleans ("-it") with
+// such a flag in it is split into its flags first.
 func oneFormPerFlag(app *cli.App, args []string) []string {
 	type use struct {
-		at   int
 		flag cli.Flag
 		name string
 	}
-	var uses []use
+	// uses[i] are the flags args[i] gives: one, or a group's.
+	uses := map[int][]use{}
+	forms := map[cli.Flag]map[string]bool{}
 	flags, cmds := app.Flags, app.Commands
 	for i := 1; i < len(args); {
 		a := args[i]
@@ -214,34 +217,66 @@ func oneFormPerFlag(app *cli.App, args []string) []string {
 		}
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if f := findFlag(flags, name); f != nil && (strings.HasPrefix(a, "--") || len(name) == 1) {
-			uses = append(uses, use{i, f, name})
+			uses[i] = []use{{f, name}}
+		} else if g := boolGroup(flags, a); g != nil {
+			for j, f := range g {
+				uses[i] = append(uses[i], use{f, a[1+j : 2+j]})
+			}
+		}
+		for _, u := range uses[i] {
+			if forms[u.flag] == nil {
+				forms[u.flag] = map[string]bool{}
+			}
+			forms[u.flag][u.name] = true
 		}
 		i += flagWidth(flags, args, i)
 	}
-	forms := map[cli.Flag]map[string]bool{}
-	for _, u := range uses {
-		if forms[u.flag] == nil {
-			forms[u.flag] = map[string]bool{}
-		}
-		forms[u.flag][u.name] = true
-	}
+	renamed := func(u use) bool { return len(forms[u.flag]) > 1 }
 	var out []string
-	for _, u := range uses {
-		if len(forms[u.flag]) < 2 {
+	changed := false
+	for i, a := range args {
+		us := uses[i]
+		if !slices.ContainsFunc(us, renamed) {
+			out = append(out, a)
 			continue
 		}
-		if out == nil {
-			out = append([]string(nil), args...)
+		changed = true
+		if len(us) == 1 {
+			_, value, hasValue := strings.Cut(a, "=")
+			if hasValue {
+				out = append(out, "--"+us[0].flag.Names()[0]+"="+value)
+			} else {
+				out = append(out, "--"+us[0].flag.Names()[0])
+			}
+			continue
 		}
-		a := args[u.at]
-		_, value, hasValue := strings.Cut(a, "=")
-		out[u.at] = "--" + u.flag.Names()[0]
-		if hasValue {
-			out[u.at] += "=" + value
+		for _, u := range us {
+			if renamed(u) {
+				out = append(out, "--"+u.flag.Names()[0])
+			} else {
+				out = append(out, "-"+u.name)
+			}
 		}
 	}
-	if out == nil {
+	if !changed {
 		return args
 	}
 	return out
+}
+
+// boolGroup is the flags of a group of short booleans ("-it"), in order, or nil when a is
+// not one.
+func boolGroup(flags []cli.Flag, a string) []cli.Flag {
+	if strings.HasPrefix(a, "--") || len(a) < 3 || strings.Contains(a, "=") {
+		return nil
+	}
+	var g []cli.Flag
+	for _, r := range a[1:] {
+		f := findFlag(flags, string(r))
+		if f == nil || takesValue(f) {
+			return nil
+		}
+		g = append(g, f)
+	}
+	return g
 }

@@ -165,6 +165,10 @@ func TestOneFormPerFlagRenamesAFlagGivenUnderTwoNames(t *testing.T) {
 		{"den exec -e A=1 --env B=2 web env", "den exec --env A=1 --env B=2 web env"},
 		{"den container run -p 80:80 --publish 81:81 busybox", "den container run --publish 80:80 --publish 81:81 busybox"},
 		{"den run -- -e A --env B", "den run -- -e A --env B"},
+		// A group of short booleans is split where one of its flags is also given by name.
+		{"den run -it --tty busybox", "den run -i --tty --tty busybox"},
+		{"den run -dit --interactive --tty busybox sh", "den run -d --interactive --tty --interactive --tty busybox sh"},
+		{"den run -it --rm busybox", "den run -it --rm busybox"},
 		{"den", "den"},
 	} {
 		got := oneFormPerFlag(app, strings.Fields(tc.in))
@@ -176,25 +180,43 @@ func TestOneFormPerFlagRenamesAFlagGivenUnderTwoNames(t *testing.T) {
 
 func FuzzOneFormPerFlagOnlyRenamesFlags(f *testing.F) {
 	app := newApp(io.Discard, io.Discard)
-	for _, s := range []string{"run -e A --env B busybox", "run --net=x --network y b", "exec -e=1 --env 2 c ls"} {
+	for _, s := range []string{"run -e A --env B busybox", "run --net=x --network y b", "exec -e=1 --env 2 c ls", "run -it --tty b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		in := append([]string{"den"}, strings.Fields(s)...)
 		out := oneFormPerFlag(app, in)
-		if len(out) != len(in) {
-			t.Fatalf("%q became %q: arguments added or lost", in, out)
-		}
-		for i := range in {
-			if in[i] == out[i] {
+		// Each argument is kept, renamed to a long name with its value kept, or, a group of
+		// short flags, split into one argument per letter.
+		j := 0
+		for _, a := range in {
+			if j >= len(out) {
+				t.Fatalf("%q became %q: %q lost", in, out, a)
+			}
+			if out[j] == a {
+				j++
 				continue
 			}
-			// A flag renamed to a long name of its own, with its value kept.
-			name, value, has := strings.Cut(strings.TrimPrefix(out[i], "--"), "=")
-			_, value0, has0 := strings.Cut(in[i], "=")
-			if !strings.HasPrefix(out[i], "--") || !strings.HasPrefix(in[i], "-") || has != has0 || value != value0 || name == "" {
-				t.Fatalf("%q became %q at %d", in[i], out[i], i)
+			name, value, has := strings.Cut(strings.TrimPrefix(out[j], "--"), "=")
+			_, value0, has0 := strings.Cut(a, "=")
+			if strings.HasPrefix(out[j], "--") && strings.HasPrefix(a, "-") && has == has0 && value == value0 && name != "" &&
+				(strings.HasPrefix(a, "--") || len(strings.TrimPrefix(a, "-")) == 1 || has) {
+				j++
+				continue
 			}
+			if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && len(a) > 2 && j+len(a)-1 <= len(out) {
+				for _, r := range a[1:] {
+					if o := out[j]; o != "-"+string(r) && !strings.HasPrefix(o, "--") {
+						t.Fatalf("%q became %q: group %q split into %q", in, out, a, o)
+					}
+					j++
+				}
+				continue
+			}
+			t.Fatalf("%q became %q at %q", in, out, a)
+		}
+		if j != len(out) {
+			t.Fatalf("%q became %q: arguments added", in, out)
 		}
 	})
 }
