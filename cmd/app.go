@@ -52,6 +52,9 @@ func exitCode(code int) error {
 // Run runs the CLI and returns the process exit code.
 func Run(args []string) int {
 	afterAnswer = nil
+	// Before the command line is parsed: the record read that most commands begin with
+	// then finds its decoder built.
+	runtime.WarmRecords()
 	code := runApp(args)
 	if len(afterAnswer) > 0 {
 		userns.Answer(code)
