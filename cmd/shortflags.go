@@ -190,8 +190,8 @@ func flagWidth(flags []cli.Flag, args []string, i int) int {
 // B=2", "--net none --network ...", "-it --tty"), as podman's parser does; urfave/cli refuses
 // that ("Cannot use two forms of the same flag"). Where a flag of the command being run
 // appears under two names or more before the command's first argument, each of those
-// occurrences is renamed to the flag's first name; a group of short booleans ("-it") with
-// such a flag in it is split into its flags first.
+// occurrences is renamed to the flag's first name; a group of short flags ("-it", "-de
+// VALUE") with such a flag in it is split into its flags first.
 func oneFormPerFlag(app *cli.App, args []string) []string {
 	type use struct {
 		flag cli.Flag
@@ -215,12 +215,18 @@ func oneFormPerFlag(app *cli.App, args []string) []string {
 			i++
 			continue
 		}
+		width := flagWidth(flags, args, i)
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if f := findFlag(flags, name); f != nil && (strings.HasPrefix(a, "--") || len(name) == 1) {
 			uses[i] = []use{{f, name}}
-		} else if g := boolGroup(flags, a); g != nil {
+		} else if g := shortGroup(flags, a); g != nil {
 			for j, f := range g {
 				uses[i] = append(uses[i], use{f, a[1+j : 2+j]})
+			}
+			// "-de VALUE": the group's last flag takes the next argument, as urfave/cli
+			// reads it.
+			if takesValue(g[len(g)-1]) && i+1 < len(args) {
+				width = 2
 			}
 		}
 		for _, u := range uses[i] {
@@ -229,7 +235,7 @@ func oneFormPerFlag(app *cli.App, args []string) []string {
 			}
 			forms[u.flag][u.name] = true
 		}
-		i += flagWidth(flags, args, i)
+		i += width
 	}
 	renamed := func(u use) bool { return len(forms[u.flag]) > 1 }
 	var out []string
@@ -264,16 +270,16 @@ func oneFormPerFlag(app *cli.App, args []string) []string {
 	return out
 }
 
-// boolGroup is the flags of a group of short booleans ("-it"), in order, or nil when a is
-// not one.
-func boolGroup(flags []cli.Flag, a string) []cli.Flag {
+// shortGroup is the flags of a group of short flags ("-it", "-de VALUE"), in order: booleans,
+// the last of which may take a value; nil when a is not one.
+func shortGroup(flags []cli.Flag, a string) []cli.Flag {
 	if strings.HasPrefix(a, "--") || len(a) < 3 || strings.Contains(a, "=") {
 		return nil
 	}
 	var g []cli.Flag
-	for _, r := range a[1:] {
+	for j, r := range a[1:] {
 		f := findFlag(flags, string(r))
-		if f == nil || takesValue(f) {
+		if f == nil || (takesValue(f) && j != len(a)-2) {
 			return nil
 		}
 		g = append(g, f)

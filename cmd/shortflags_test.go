@@ -169,6 +169,10 @@ func TestOneFormPerFlagRenamesAFlagGivenUnderTwoNames(t *testing.T) {
 		{"den run -it --tty busybox", "den run -i --tty --tty busybox"},
 		{"den run -dit --interactive --tty busybox sh", "den run -d --interactive --tty --interactive --tty busybox sh"},
 		{"den run -it --rm busybox", "den run -it --rm busybox"},
+		// A group's last flag may take the next argument, which stays a value.
+		{"den run -de A=1 --env B=2 busybox", "den run -d --env A=1 --env B=2 busybox"},
+		{"den run --interactive -de -it busybox", "den run --interactive -de -it busybox"},
+		{"den run -ie -it --interactive busybox", "den run --interactive -e -it --interactive busybox"},
 		{"den", "den"},
 	} {
 		got := oneFormPerFlag(app, strings.Fields(tc.in))
