@@ -232,8 +232,11 @@ func (r records) create(c *Container, syncLater bool) error {
 		// A mark in the record directory of the container whose namespace this one joins,
 		// for rm to find it without reading every record. Best effort: a container gone
 		// meanwhile has no directory to mark, and rm reads each mark's record to confirm.
+		// An empty file: made whole or not at all, with no temporary file to leave behind.
 		if err := os.Mkdir(r.joinedDir(owner), 0o700); err == nil || errors.Is(err, fs.ErrExist) {
-			_ = record.WriteFileVolatile(filepath.Join(r.joinedDir(owner), c.ID), nil, 0o600)
+			if f, err := os.OpenFile(filepath.Join(r.joinedDir(owner), c.ID), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
+				f.Close()
+			}
 		}
 	}
 	return nil
@@ -426,19 +429,27 @@ func (r records) resolve(ref string) (*Container, error) {
 	return r.load(match)
 }
 
-// idOf is the id of the container ref names, read without its record where ref is a name or
-// a whole id; "" when it names none.
+// idOf is the id of the container ref names, as resolve finds it, without decoding its
+// record where ref is a name or a whole id; "" when it names none.
 func (r records) idOf(ref string) string {
 	if b, err := os.ReadFile(filepath.Join(r.namesDir(), filepath.Base(ref))); err == nil && nameRE.MatchString(ref) {
-		return strings.TrimSpace(string(b))
+		// A name left by a container gone is no answer: resolve goes on to id prefixes.
+		if id := strings.TrimSpace(string(b)); fileExists(r.path(id)) {
+			return id
+		}
 	}
-	if len(ref) == 64 && isHex(ref) {
+	if len(ref) == 64 && isHex(ref) && fileExists(r.path(ref)) {
 		return ref
 	}
 	if c, err := r.resolve(ref); err == nil {
 		return c.ID
 	}
 	return ""
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func isHex(s string) bool {

@@ -733,3 +733,18 @@ func TestRecordsMarkWhoJoinsANetworkNamespace(t *testing.T) {
 		t.Errorf("joiners of a container nobody joined: %v", got)
 	}
 }
+
+// idOf finds what resolve finds: a name, a whole id, a prefix; a name left by a container
+// gone names nothing.
+func TestRecordsIdOf(t *testing.T) {
+	r := testRecords(t)
+	c := mustCreate(t, r, newContainer("web", time.Now()))
+	if err := os.WriteFile(filepath.Join(r.namesDir(), "ghost"), []byte(newID()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for ref, want := range map[string]string{"web": c.ID, c.ID: c.ID, c.ID[:8]: c.ID, "ghost": "", newID(): "", "nosuch": ""} {
+		if got := r.idOf(ref); got != want {
+			t.Errorf("idOf(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}

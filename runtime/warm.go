@@ -41,7 +41,9 @@ func WarmRecords() {
 //     the start's read of the container's start time, while the container waits (0.2 ms);
 //   - time loads the local zone at the first time printed (0.1 ms).
 //
-// Each is done once per process either way, under the library's own sync.Once.
+// Most of it the libraries keep for the rest of the process; what they do not (on cgroup v2,
+// the cgroup controllers; /proc where it cannot be mounted privately) is only done twice, the
+// first time on the other CPU.
 func warmUp() {
 	WarmRecords()
 	warmOnce.Do(func() {
