@@ -419,9 +419,7 @@ func (r *Runtime) Lookup(ref string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if reconcile(c) && c.State.BootID == bootID() {
-		r.settle(c)
-	}
+	r.reconcile(c)
 	return c, nil
 }
 
@@ -433,19 +431,21 @@ func (r *Runtime) List() ([]*Container, error) {
 		return nil, err
 	}
 	for _, c := range cs {
-		if reconcile(c) && c.State.BootID == bootID() {
-			r.settle(c)
-		}
+		r.reconcile(c)
 	}
 	return cs, nil
 }
 
-// settle writes down the state of c that a read found ended when its holder died
-// (reconcile), so that the end it reports, FinishedAt, is the one first seen and not the
-// time of each read. It happens once per such container, and not while another den holds
-// the container's lock: that one writes the state itself. Errors leave c as reconcile made
-// it. (A container of an earlier boot needs no write: its end is that boot's.)
-func (r *Runtime) settle(c *Container) {
+// reconcile makes c, as a read found it, say what is true (the package's reconcile), and
+// writes down the state of a container found ended when its holder died in this boot, so
+// that the end it reports, FinishedAt, is the one first seen and not the time of each read.
+// The write happens once per such container, and not while another den holds the
+// container's lock: that one writes the state itself. Errors leave c as reconcile made it.
+// (A container of an earlier boot needs no write: its end is that boot's.)
+func (r *Runtime) reconcile(c *Container) {
+	if !reconcile(c) || c.State.BootID != bootID() {
+		return
+	}
 	lk, ok, err := record.TryAcquire(r.recs.lockPath(c.ID))
 	if err != nil || !ok {
 		return
