@@ -492,6 +492,7 @@ Examples:
 			if err != nil {
 				return err
 			}
+			o.DeferStorage = true
 			policy, err := pullPolicy(c)
 			if err != nil {
 				return err

@@ -22,6 +22,7 @@ import (
 	"github.com/den-project/den/runtime/initexec"
 	"github.com/den-project/den/runtime/seccompcache"
 	"github.com/den-project/den/runtime/security"
+	"github.com/den-project/den/store"
 	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/record"
 	"github.com/moby/sys/user"
@@ -78,11 +79,16 @@ func (r *Runtime) lockedRecord(id string) (*Container, *record.Lock, error) {
 func (r *Runtime) stateRoot() string { return filepath.Join(r.Paths.RuntimeDir, "runc") }
 
 // initLogLevel is the log level of a container's init (or an exec's), with the requests to
-// load the seccomp filter from den's cache of compiled profiles (runtime/seccompcache) and to
-// exec the den-init kept under den's data directory (runtime/initexec), last: the init takes
-// them out from the end, in that order, before anything reads the level.
-func (r *Runtime) initLogLevel() string {
-	lv := seccompcache.LogLevel(strconv.Itoa(int(logrus.GetLevel())), seccompcache.Dir(r.Paths.DataDir))
+// get its root filesystem from den through rootfsWait, if any (early.go), to load the
+// seccomp filter from den's cache of compiled profiles (runtime/seccompcache) and to exec
+// the den-init kept under den's data directory (runtime/initexec), last: the init takes them
+// out from the end, in that order, before anything reads the level.
+func (r *Runtime) initLogLevel(rootfsWait string) string {
+	lv := strconv.Itoa(int(logrus.GetLevel()))
+	if rootfsWait != "" {
+		lv, _ = initexec.WithRootfsWait(lv, rootfsWait)
+	}
+	lv = seccompcache.LogLevel(lv, seccompcache.Dir(r.Paths.DataDir))
 	if dir := initexec.Keep(r.Paths.DataDir); dir != "" {
 		lv += " den-init=" + dir
 	}
@@ -137,26 +143,67 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := st.Container(c.ID); err != nil {
-		// A create killed between its record and its storage leaves a record only.
-		if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", storageOptions(c)); err != nil {
-			return nil, fmt.Errorf("creating container storage: %w", err)
+	// run creates a container's storage when it starts it; so does a start after a create
+	// killed between its record and its storage. Its writable layer is new then, and its
+	// root filesystem the image's.
+	_, err = st.Container(c.ID)
+	fresh := err != nil
+	plan := rootfsPlan{keepUser: fresh}
+	var early *earlyRootfs
+	if fresh && st.Driver == store.DriverOverlay {
+		if eu, ok := r.canStartEarly(c); ok {
+			if early, err = r.prepareEarly(c.ID); err != nil {
+				logrus.Debugf("starting %s with its rootfs mounted first: %v", c.ID, err)
+				early = nil
+			} else {
+				plan = rootfsPlan{rootfs: early.rootfs(), user: eu, wait: early.dir}
+			}
 		}
 	}
-	logrus.Debugf("mounting rootfs of %s", c.ID)
-	rootfs, err := st.Mount(c.ID, "")
-	if err != nil {
-		return nil, fmt.Errorf("mounting container rootfs: %w", err)
+	if early == nil {
+		if fresh {
+			if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", storageOptions(c)); err != nil {
+				return nil, fmt.Errorf("creating container storage: %w", err)
+			}
+		}
+		logrus.Debugf("mounting rootfs of %s", c.ID)
+		if plan.rootfs, err = st.Mount(c.ID, ""); err != nil {
+			return nil, fmt.Errorf("mounting container rootfs: %w", err)
+		}
 	}
-	s := &session{r: r, c: c, rootfs: rootfs, hub: h, unmount: r.unmounter(c.ID)}
+	s := &session{r: r, c: c, rootfs: plan.rootfs, hub: h, unmount: r.unmounter(c.ID)}
 	ctl, err := listenControl(r.runDir(c.ID), s)
+	if err == nil && early != nil {
+		logrus.Debugf("creating and mounting the rootfs of %s while its init starts", c.ID)
+		go early.mount(st.Store, c)
+	}
 	if err != nil {
+		if early != nil {
+			early.close()
+		}
 		s.unmount()
 		return nil, err
 	}
 	s.ctl = ctl
 	logrus.Debugf("starting container")
-	s.cont, s.proc, s.cons, s.net, err = r.startContainer(c, rootfs, stdio)
+	s.cont, s.proc, s.cons, s.net, err = r.startContainer(c, plan, stdio)
+	if early != nil {
+		// The init has its root filesystem, or is gone: either way mount is over or ends now.
+		early.close()
+		if merr := early.wait(err); merr != nil {
+			if err == nil { // not expected: the init waits for the mount den hands it
+				s.net.Close()
+				if s.cons != nil {
+					s.cons.Close()
+				}
+				_ = s.cont.Signal(unix.SIGKILL)
+				_, _ = s.proc.Wait()
+				_ = s.cont.Destroy()
+			}
+			err = merr
+		}
+		s.rootfs = early.merged
+	}
 	if err != nil {
 		ctl.close()
 		s.unmount()
@@ -322,10 +369,29 @@ func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (i
 // startContainer builds the spec and starts the process; with a terminal it returns the
 // console master. The container's network is attached between libcontainer's create and
 // start, when its namespace exists and its command has not run yet.
-func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*libcontainer.Container, *libcontainer.Process, console.Console, *netstack.Attachment, error) {
-	eu, err := resolveUser(rootfs, c.Config.User, c.Config.GroupAdd)
-	if err != nil {
-		return nil, nil, nil, nil, err
+// rootfsPlan is what startContainer is given of a container's root filesystem.
+type rootfsPlan struct {
+	// rootfs is where libcontainer finds it: mounted, or an early mount point (early.go).
+	rootfs string
+	// user is the container's user where it is known without the root filesystem; else it
+	// is resolved in rootfs, and kept for the image's next containers if keepUser.
+	user     *user.ExecUser
+	keepUser bool
+	// wait is the directory the init gets its root filesystem from before it mounts
+	// anything (early.go), or "".
+	wait string
+}
+
+func (r *Runtime) startContainer(c *Container, plan rootfsPlan, stdio Stdio) (*libcontainer.Container, *libcontainer.Process, console.Console, *netstack.Attachment, error) {
+	rootfs, eu := plan.rootfs, plan.user
+	var err error
+	if eu == nil {
+		if eu, err = resolveUser(rootfs, c.Config.User, c.Config.GroupAdd); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if plan.keepUser {
+			r.keepImageUser(c, eu)
+		}
 	}
 	n := networkOf(c)
 	var netnsPath string
@@ -439,7 +505,7 @@ func (r *Runtime) startContainer(c *Container, rootfs string, stdio Stdio) (*lib
 	proc := &libcontainer.Process{
 		Args: spec.Process.Args, Env: spec.Process.Env, Cwd: spec.Process.Cwd,
 		UID: eu.Uid, GID: eu.Gid, AdditionalGroups: eu.Sgids,
-		Init: true, LogLevel: r.initLogLevel(),
+		Init: true, LogLevel: r.initLogLevel(plan.wait),
 	}
 	var sockParent *os.File
 	if c.Config.Tty {

@@ -146,6 +146,9 @@ type CreateOptions struct {
 	// SyncRecord before it answers. run -d does that while the monitor starts the container,
 	// when it would otherwise wait for the disk first (1 to 2 ms here).
 	SyncLater bool
+	// DeferStorage leaves the container's storage to its start (run): a start that creates
+	// it can mount the root filesystem while the container's init starts up (early.go).
+	DeferStorage bool
 }
 
 // CheckLimits refuses the cgroup limits of s (--memory, --cpus, --pids-limit) where den cannot
@@ -387,12 +390,14 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	}
 	users.Release()
 	netUsers.Release()
-	logrus.Debugf("creating storage container")
-	if _, err := im.Store.CreateContainer(c.ID, nil, img.ID, "", "", storageOptions(c)); err != nil {
-		_ = r.recs.remove(c)
-		r.releaseAddresses(c)
-		undoVolumes()
-		return nil, fmt.Errorf("creating container storage: %w", err)
+	if !o.DeferStorage {
+		logrus.Debugf("creating storage container")
+		if _, err := im.Store.CreateContainer(c.ID, nil, img.ID, "", "", storageOptions(c)); err != nil {
+			_ = r.recs.remove(c)
+			r.releaseAddresses(c)
+			undoVolumes()
+			return nil, fmt.Errorf("creating container storage: %w", err)
+		}
 	}
 	r.publish(c, events.StatusCreate)
 	return c, nil

@@ -211,6 +211,23 @@ __attribute__((constructor(149))) static void take_kept(void) {
 	close(fd);
 }
 
+// take_rootfs_wait moves den's " den-rootfs-wait=FIFO" (rootfswait.go), which den puts
+// before the other requests, out of the log level into WAIT_ENV, for den-init's Go to read:
+// runc's nsenter reads the level next and takes nothing but a number. By now take_kept and
+// runtime/seccompcache's constructor have taken theirs out, so the FIFO's path is the rest.
+#define WAIT_MARK " den-rootfs-wait="
+#define WAIT_ENV "_DEN_ROOTFS_WAIT"
+__attribute__((constructor(152))) static void take_rootfs_wait(void) {
+	const char *lv = getenv(LEVEL_ENV);
+	const char *mark = lv != NULL ? strstr(lv, WAIT_MARK) : NULL;
+	if (mark == NULL || getenv("_LIBCONTAINER_INITPIPE") == NULL)
+		return;
+	char level[4096];
+	snprintf(level, sizeof level, "%.*s", (int)(mark - lv), lv);
+	setenv(WAIT_ENV, mark + strlen(WAIT_MARK), 1);
+	setenv(LEVEL_ENV, level, 1);
+}
+
 // den_initexec is called by __wrap_pthread_getattr_np below and, should that not have run, by
 // runtime/prefault at the Go runtime's first memory mapping, in every den process; it tries
 // once. By then runc's nsenter constructor has run and returned, which it does only in the

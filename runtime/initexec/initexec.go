@@ -71,6 +71,7 @@ func Init() {
 	if os.Getppid() == 1 {
 		os.Exit(255) // the holder died before the setting took
 	}
+	awaitRootfs()
 	libcontainer.Init()
 }
 

@@ -16,7 +16,8 @@
 // libcontainer hands to its init as it is, the log level: "LEVEL den-seccomp-cache=DIR". The
 // constructor below, which runs in the init before runc's nsenter, opens DIR, leaves the
 // descriptor open for den-init (under _DEN_SECCOMP_CACHE_FD) and puts the log level back to
-// LEVEL before nsenter or libcontainer reads it. libcontainer's init closes the descriptor
+// LEVEL before nsenter or libcontainer reads it. LEVEL may carry a request of its own that
+// den-init takes out later (runtime/initexec's wait for the root filesystem, with a path). libcontainer's init closes the descriptor
 // when it execs the container's command, as it does every descriptor it did not pass on.
 //
 // With a cache directory, the rules themselves are only written down as they come, not given
@@ -451,7 +452,7 @@ __attribute__((constructor(150))) static void take_cache_dir(void) {
 	const char *mark = lv ? strstr(lv, DIR_MARK) : NULL;
 	if (mark == NULL)
 		return;
-	char level[32];
+	char level[4096];
 	size_t n = (size_t)(mark - lv);
 	if (n >= sizeof level)
 		n = 0;

@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run creates a container's storage when it starts it, and where the container's user is
+// known from an earlier new container of the image, it creates and mounts the root
+// filesystem while the container's init starts up, and hands the mount to the init
+// (runtime/early.go). The debug log says which way a start went.
+
+const earlyMark = "while its init starts"
+
+// imageUsers are the user resolutions den keeps, by file name.
+func imageUsers(t *testing.T, d *den) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(d.dataDir(), "image-users"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestRunMountsTheRootfsWhileTheInitStarts(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	// The image's user and groups, from its /etc/passwd and /etc/group.
+	script := `id; echo "$HOME"; ls /bin/busybox; head -n 1 /proc/self/mountinfo | cut -d' ' -f5,9`
+	want := "uid=1000(user) gid=1000(user) groups=1000(user),2000(extra)\n/home/user\n/bin/busybox\n/ overlay\n"
+	first := d.mustRun(t, "--log-level", "debug", "run", "--rm", "--user", "user", "busybox", "sh", "-c", script)
+	if first.stdout != want {
+		t.Errorf("first run: stdout %q, want %q", first.stdout, want)
+	}
+	if strings.Contains(first.stderr, earlyMark) {
+		t.Errorf("the first container of the image started before its rootfs was mounted\n%s", first)
+	}
+	if kept := imageUsers(t, d); len(kept) != 1 {
+		t.Fatalf("kept user resolutions after one run: %q, want one", kept)
+	}
+	second := d.mustRun(t, "--log-level", "debug", "run", "--rm", "--user", "user", "busybox", "sh", "-c", script)
+	if second.stdout != want {
+		t.Errorf("second run: stdout %q, want %q", second.stdout, want)
+	}
+	if !strings.Contains(second.stderr, earlyMark) {
+		t.Errorf("the second container of the image waited for its rootfs\n%s", second)
+	}
+	// Another user is another resolution, made the first time with the rootfs mounted.
+	wantStdout(t, d.run(t, "run", "--rm", "--user", "nobody", "busybox", "id", "-u"), "65534\n")
+	wantStdout(t, d.run(t, "run", "--rm", "--user", "nobody", "busybox", "id", "-u"), "65534\n")
+	if kept := imageUsers(t, d); len(kept) != 2 {
+		t.Errorf("kept user resolutions after two users: %q, want two", kept)
+	}
+
+	// Detached, held: exec, the container's files and its removal work as before, and
+	// nothing of the hand-over is left in the container or its runtime directory.
+	id := d.runDetached(t, "--name", "early", "--network", "none", "busybox", "sleep", "300")
+	wantStdout(t, d.run(t, "exec", "early", "cat", "/etc/hostname"), id[:12]+"\n")
+	d.mustRun(t, "exec", "early", "sh", "-c", "echo written > /file")
+	if _, err := os.Stat(filepath.Join(d.runDir, "den", "containers", id, "rootfs.sock")); !os.IsNotExist(err) {
+		t.Errorf("the hand-over's socket is left after the start: %v", err)
+	}
+	d.mustRun(t, "stop", "-t", "0", "early")
+	d.mustRun(t, "start", "early") // its storage exists now: mounted first, as before
+	wantStdout(t, d.run(t, "exec", "early", "cat", "/file"), "written\n")
+	d.mustRun(t, "rm", "-f", "-t", "0", "early")
+	d.wantNoContainers(t)
+
+	// A volume gets the image's content copied up, which needs the rootfs: mounted first.
+	r := d.mustRun(t, "--log-level", "debug", "run", "--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/group")
+	if strings.Contains(r.stderr, earlyMark) || !strings.Contains(r.stdout, "extra:x:2000:user") {
+		t.Errorf("run with a new volume\n%s", r)
+	}
+	// So does --tz, which replaces the image's /etc/localtime.
+	r = d.mustRun(t, "--log-level", "debug", "run", "--rm", "--tz", "UTC", "busybox", "true")
+	if strings.Contains(r.stderr, earlyMark) {
+		t.Errorf("run --tz started before its rootfs was mounted\n%s", r)
+	}
+
+	// A kept resolution that cannot be read is not used, and is written again.
+	for _, name := range imageUsers(t, d) {
+		if err := os.WriteFile(filepath.Join(d.dataDir(), "image-users", name), []byte("{not json"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = d.mustRun(t, "--log-level", "debug", "run", "--rm", "--user", "user", "busybox", "sh", "-c", script)
+	if r.stdout != want || strings.Contains(r.stderr, earlyMark) {
+		t.Errorf("run over a damaged resolution\n%s", r)
+	}
+	r = d.mustRun(t, "--log-level", "debug", "run", "--rm", "--user", "user", "busybox", "sh", "-c", script)
+	if r.stdout != want || !strings.Contains(r.stderr, earlyMark) {
+		t.Errorf("run after the resolution was written again\n%s", r)
+	}
+}

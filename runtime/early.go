@@ -1,0 +1,141 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/den-project/den/runtime/initexec"
+	"github.com/moby/sys/user"
+	storage "go.podman.io/storage"
+	"golang.org/x/sys/unix"
+)
+
+// A new container (run creates its storage only when it starts it) can have its writable
+// layer created and its root filesystem mounted while its init starts up: runc's nsenter,
+// the exec into den-init and the Go runtime's start on the other CPU, some 15 ms, against the
+// 5 to 10 ms that containers/storage takes. libcontainer is given an empty directory of
+// den's as the root filesystem; the init waits before it mounts anything, and den hands it a
+// detached copy of the mounted root filesystem to attach there (initexec.WithRootfsWait).
+//
+// Only where nothing of the start needs the root filesystem's content first: the user must
+// be known from an earlier new container of the image (keptImageUser), no volume needs the
+// image's content copied up, and no --tz needs the image's /etc/localtime replaced. And only
+// rootless, with the overlay driver: where the mount is this den's own, in its own mount
+// namespace, gone with it.
+
+// earlyRootfs is a root filesystem being created and mounted while the container starts.
+type earlyRootfs struct {
+	dir string // the runtime directory that holds the mount point and the socket
+	ln  *net.UnixListener
+	// closeLn closes the socket, once: after the start, or to end a waiting init.
+	closeLn sync.Once
+	done    chan struct{}
+	// Set before done closes: the mounted root filesystem (storage's path), or why not. A
+	// failure to hand it over is kept apart: it follows from the init's own end as often.
+	merged  string
+	err     error
+	handErr error
+}
+
+// rootfs is the empty directory libcontainer is given as the root filesystem.
+func (e *earlyRootfs) rootfs() string { return filepath.Join(e.dir, initexec.EarlyRootfs) }
+
+// canStartEarly says whether c, whose storage is not created yet, can start before its root
+// filesystem is mounted; eu is its user, known from the image.
+func (r *Runtime) canStartEarly(c *Container) (*user.ExecUser, bool) {
+	if !r.Paths.Rootless || c.Config.Timezone != "" {
+		return nil, false
+	}
+	for _, m := range c.Config.Mounts {
+		if m.Type == MountVolume {
+			return nil, false
+		}
+	}
+	eu := r.keptImageUser(c)
+	return eu, eu != nil
+}
+
+// prepareEarly makes the mount point and the socket in the container's runtime directory.
+func (r *Runtime) prepareEarly(id string) (*earlyRootfs, error) {
+	e := &earlyRootfs{dir: r.runDir(id), done: make(chan struct{})}
+	if _, ok := initexec.WithRootfsWait("", e.dir); !ok {
+		return nil, fmt.Errorf("runtime directory %s cannot be named to a container's init", e.dir)
+	}
+	if err := os.MkdirAll(e.rootfs(), 0o700); err != nil {
+		return nil, err
+	}
+	sock := filepath.Join(e.dir, initexec.EarlySocket)
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	err := viaDir(e.dir, initexec.EarlySocket, func(p string) error {
+		var err error
+		e.ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", sock, err)
+	}
+	e.ln.SetUnlinkOnClose(false)
+	return e, nil
+}
+
+// mount creates c's storage, mounts its root filesystem and hands a copy of the mount to the
+// init when it asks. On failure it closes the socket, which ends the waiting init.
+func (e *earlyRootfs) mount(st storage.Store, c *Container) {
+	defer close(e.done)
+	fail := func(err error) {
+		e.err = err
+		e.close()
+	}
+	if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", storageOptions(c)); err != nil {
+		fail(fmt.Errorf("creating container storage: %w", err))
+		return
+	}
+	merged, err := st.Mount(c.ID, "")
+	if err != nil {
+		fail(fmt.Errorf("mounting container rootfs: %w", err))
+		return
+	}
+	e.merged = merged
+	tree, err := unix.OpenTree(unix.AT_FDCWD, merged, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		fail(fmt.Errorf("copying the mount of the container's rootfs: %w", os.NewSyscallError("open_tree", err)))
+		return
+	}
+	defer unix.Close(tree)
+	conn, err := e.ln.AcceptUnix()
+	if err == nil {
+		_, _, err = conn.WriteMsgUnix([]byte{1}, unix.UnixRights(tree), nil)
+		conn.Close()
+	}
+	if err != nil {
+		e.handErr = fmt.Errorf("handing the container's init its rootfs: %w", err)
+		e.close()
+	}
+}
+
+// wait waits for mount and returns its error given startErr, the start's: a failure of
+// storage's goes first, a failure to hand the mount over only where the start went well.
+func (e *earlyRootfs) wait(startErr error) error {
+	<-e.done
+	if e.err != nil {
+		return e.err
+	}
+	if startErr != nil {
+		return startErr
+	}
+	return e.handErr
+}
+
+// close closes and removes the socket, once.
+func (e *earlyRootfs) close() {
+	e.closeLn.Do(func() {
+		e.ln.Close()
+		os.Remove(filepath.Join(e.dir, initexec.EarlySocket))
+	})
+}

@@ -1,0 +1,113 @@
+package initexec
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// A container's init can be started before its root filesystem is mounted: den then creates
+// and mounts the container's storage while runc's nsenter, the exec into den-init and the Go
+// runtime's start run on the other CPU, and the init waits, before libcontainer's init mounts
+// anything, for den to hand it the mounted root filesystem. den asks for that with
+// WithRootfsWait in the init's log level, the one setting libcontainer hands its init as it
+// is; initexec.c moves the request to rootfsWaitEnv before runc's nsenter reads the level.
+//
+// The request names a directory of den's that holds a socket (EarlySocket) and an empty
+// directory (EarlyRootfs), libcontainer's root filesystem. The init connects, and den sends
+// it a detached copy of the mounted root filesystem (open_tree), which the init attaches at
+// EarlyRootfs in its own mount namespace (move_mount). Mount propagation from den's namespace
+// would save the hand-over, but a mount made while the init's namespace is being copied
+// can miss it (seen on Linux 6.18). Anything but a mount received ends the init: den failed,
+// or died.
+
+// The names in the directory of a WithRootfsWait request.
+const (
+	EarlyRootfs = "rootfs"
+	EarlySocket = "rootfs.sock"
+)
+
+// rootfsWaitMark starts the request in the log level, ahead of the seccomp cache's and the
+// kept den-init's requests, which the init's C constructors take out of the end first.
+const rootfsWaitMark = " den-rootfs-wait="
+
+// rootfsWaitEnv holds the directory in the init once initexec.c has taken the request out.
+const rootfsWaitEnv = "_DEN_ROOTFS_WAIT"
+
+// WithRootfsWait adds to level the request that the init wait for its root filesystem from
+// the directory dir. A dir the request could not carry whole leaves level as it is, and ok
+// false.
+func WithRootfsWait(level, dir string) (string, bool) {
+	if dir == "" || !filepath.IsAbs(dir) || strings.Contains(dir, " den-") {
+		return level, false
+	}
+	return level + rootfsWaitMark + dir, true
+}
+
+// awaitRootfs gets the container's root filesystem from den, when den asked for that, and
+// mounts it where libcontainer's init expects it, or ends the init. Its descriptors are all
+// closed before libcontainer's init starts.
+func awaitRootfs() {
+	dir := os.Getenv(rootfsWaitEnv)
+	if dir == "" {
+		return
+	}
+	_ = os.Unsetenv(rootfsWaitEnv)
+	if receiveRootfs(dir) != nil {
+		os.Exit(255)
+	}
+}
+
+func receiveRootfs(dir string) error {
+	// The socket is reached through the directory: its path may be longer than a socket
+	// address can hold.
+	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(sock)
+	addr := &unix.SockaddrUnix{Name: "/proc/self/fd/" + strconv.Itoa(dfd) + "/" + EarlySocket}
+	for err = unix.Connect(sock, addr); err == unix.EINTR; err = unix.Connect(sock, addr) {
+	}
+	if err != nil {
+		return err
+	}
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
+	var n, oobn int
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return unix.EBADMSG
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil {
+		return err
+	}
+	if len(fds) == 0 {
+		return unix.EBADMSG
+	}
+	for _, fd := range fds[1:] {
+		unix.Close(fd)
+	}
+	if n != 1 || len(fds) != 1 {
+		return unix.EBADMSG
+	}
+	defer unix.Close(fds[0])
+	return unix.MoveMount(fds[0], "", unix.AT_FDCWD, filepath.Join(dir, EarlyRootfs), unix.MOVE_MOUNT_F_EMPTY_PATH)
+}
