@@ -535,7 +535,7 @@ Examples:
 					err = mon.Start(ctr, sync)
 				}
 				if err != nil {
-					if o.Remove {
+					if o.Remove || errors.Is(err, runtime.ErrCreatingStorage) {
 						_, _ = e.rt.RemoveWithVolumes(ctx, ctr.ID, true, false, 0)
 					}
 					return err
@@ -557,7 +557,7 @@ Examples:
 			}
 			code, err := e.rt.RunAttached(ctx, ctr, stdio())
 			if err != nil {
-				if o.Remove {
+				if o.Remove || errors.Is(err, runtime.ErrCreatingStorage) {
 					_, _ = e.rt.RemoveWithVolumes(ctx, ctr.ID, true, false, 0)
 				}
 				return withCode(code, err)

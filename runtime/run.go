@@ -32,6 +32,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/utils"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
+	"go.podman.io/storage"
 	"golang.org/x/sys/unix"
 )
 
@@ -147,7 +148,10 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	// killed between its record and its storage. Its writable layer is new then, and its
 	// root filesystem the image's.
 	_, err = st.Container(c.ID)
-	fresh := err != nil
+	fresh := errors.Is(err, storage.ErrContainerUnknown)
+	if err != nil && !fresh {
+		return nil, fmt.Errorf("looking up container storage: %w", err)
+	}
 	plan := rootfsPlan{keepUser: fresh}
 	var early *earlyRootfs
 	if fresh && st.Driver == store.DriverOverlay {
@@ -163,7 +167,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	if early == nil {
 		if fresh {
 			if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", storageOptions(c)); err != nil {
-				return nil, fmt.Errorf("creating container storage: %w", err)
+				return nil, fmt.Errorf("%w: %w", ErrCreatingStorage, err)
 			}
 		}
 		logrus.Debugf("mounting rootfs of %s", c.ID)
@@ -190,7 +194,13 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	if early != nil {
 		// The init has its root filesystem, or is gone: either way mount is over or ends now.
 		early.close()
-		if merr := early.wait(err); merr != nil {
+		if merr, retry := early.wait(err); retry {
+			// Refused by the kernel, not the container: never again here, and this start
+			// the usual way, on the root filesystem mounted meanwhile.
+			logrus.Debugf("starting %s early: %v; starting it on its mounted rootfs", c.ID, merr)
+			r.refuseEarly(merr)
+			s.cont, s.proc, s.cons, s.net, err = r.startContainer(c, rootfsPlan{rootfs: early.merged}, stdio)
+		} else if merr != nil {
 			if err == nil { // not expected: the init waits for the mount den hands it
 				s.net.Close()
 				if s.cons != nil {

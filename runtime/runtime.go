@@ -147,9 +147,14 @@ type CreateOptions struct {
 	// when it would otherwise wait for the disk first (1 to 2 ms here).
 	SyncLater bool
 	// DeferStorage leaves the container's storage to its start (run): a start that creates
-	// it can mount the root filesystem while the container's init starts up (early.go).
+	// it can mount the root filesystem while the container's init starts up (early.go). A
+	// start that fails with ErrCreatingStorage then leaves a container a create would not
+	// have made, which run removes.
 	DeferStorage bool
 }
+
+// ErrCreatingStorage is the error of a start that could not create its container's storage.
+var ErrCreatingStorage = errors.New("creating container storage")
 
 // CheckLimits refuses the cgroup limits of s (--memory, --cpus, --pids-limit) where den cannot
 // set them: rootless. Create checks it; callers that pull first check it before the pull.

@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/den-project/den/config"
@@ -33,10 +36,43 @@ func TestImageUserIsKeptByImageUserAndGroups(t *testing.T) {
 			t.Errorf("image %q user %q groups %q: kept %+v, want none", other.ImageID, other.Config.User, other.Config.GroupAdd, eu)
 		}
 	}
-	if err := os.WriteFile(r.imageUserPath(c), []byte("{torn"), 0o600); err != nil {
+	for _, bad := range []string{
+		"{torn", "null", "{}",
+		`{"version":1,"image":"aaaa","user":"user","groupAdd":["2000"],"uid":0,"gid":0}`,
+		`{"version":2,"image":"aaaa","user":"user","groupAdd":["2000"],"uid":1000,"gid":1000,"home":"/home/user"}`,
+		`{"version":1,"image":"bbbb","user":"user","groupAdd":["2000"],"uid":1000,"gid":1000,"home":"/home/user"}`,
+		`{"version":1,"image":"aaaa","user":"root","groupAdd":["2000"],"uid":0,"gid":0,"home":"/root"}`,
+		`{"version":1,"image":"aaaa","user":"user","uid":1000,"gid":1000,"home":"/home/user"}`,
+	} {
+		if err := os.WriteFile(r.imageUserPath(c), []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if eu := r.keptImageUser(c); eu != nil {
+			t.Errorf("entry %s was used: %+v", bad, eu)
+		}
+	}
+}
+
+// A refusal of the hand-over is kept for the kernel that refused, and only for it.
+func TestEarlyStartsStopWhereTheKernelRefusedTheHandOver(t *testing.T) {
+	r := New(&config.Paths{DataDir: t.TempDir(), RuntimeDir: t.TempDir(), Rootless: true}, nil)
+	c := &Container{ImageID: "aaaa", Config: ContainerConfig{User: "user"}}
+	r.keepImageUser(c, &user.ExecUser{Uid: 1000, Gid: 1000, Home: "/home/user"})
+	if _, ok := r.canStartEarly(c); !ok || r.earlyRefused() {
+		t.Fatalf("early start refused before any refusal")
+	}
+	r.refuseEarly(errors.New("move_mount: operation not permitted"))
+	if _, ok := r.canStartEarly(c); ok || !r.earlyRefused() {
+		t.Errorf("early start allowed after a refusal")
+	}
+	b, err := os.ReadFile(filepath.Join(r.Paths.DataDir, earlyRefusedFile))
+	if err != nil || !strings.Contains(string(b), "operation not permitted") {
+		t.Errorf("refusal file %q, %v: want the reason", b, err)
+	}
+	if err := os.WriteFile(filepath.Join(r.Paths.DataDir, earlyRefusedFile), []byte("0.0.0-another\nwhy\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if eu := r.keptImageUser(c); eu != nil {
-		t.Errorf("a damaged resolution was used: %+v", eu)
+	if _, ok := r.canStartEarly(c); !ok {
+		t.Errorf("a refusal by another kernel stops early starts")
 	}
 }

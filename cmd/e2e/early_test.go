@@ -97,4 +97,19 @@ func TestRunMountsTheRootfsWhileTheInitStarts(t *testing.T) {
 	if r.stdout != want || !strings.Contains(r.stderr, earlyMark) {
 		t.Errorf("run after the resolution was written again\n%s", r)
 	}
+
+	// A kernel that refused the hand-over once is not asked again.
+	release, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := filepath.Join(d.dataDir(), "early-refused")
+	if err := os.WriteFile(refused, []byte(strings.TrimSpace(string(release))+"\nmove_mount: operation not permitted\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.chown(t, refused)
+	r = d.mustRun(t, "--log-level", "debug", "run", "--rm", "--user", "user", "busybox", "sh", "-c", script)
+	if r.stdout != want || strings.Contains(r.stderr, earlyMark) {
+		t.Errorf("run after a refusal of the hand-over\n%s", r)
+	}
 }

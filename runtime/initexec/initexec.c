@@ -211,10 +211,10 @@ __attribute__((constructor(149))) static void take_kept(void) {
 	close(fd);
 }
 
-// take_rootfs_wait moves den's " den-rootfs-wait=FIFO" (rootfswait.go), which den puts
+// take_rootfs_wait moves den's " den-rootfs-wait=DIR" (rootfswait.go), which den puts
 // before the other requests, out of the log level into WAIT_ENV, for den-init's Go to read:
 // runc's nsenter reads the level next and takes nothing but a number. By now take_kept and
-// runtime/seccompcache's constructor have taken theirs out, so the FIFO's path is the rest.
+// runtime/seccompcache's constructor have taken theirs out, so DIR is the rest.
 #define WAIT_MARK " den-rootfs-wait="
 #define WAIT_ENV "_DEN_ROOTFS_WAIT"
 __attribute__((constructor(152))) static void take_rootfs_wait(void) {

@@ -1,6 +1,8 @@
 package initexec
 
 import (
+	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,10 +21,21 @@ import (
 // The request names a directory of den's that holds a socket (EarlySocket) and an empty
 // directory (EarlyRootfs), libcontainer's root filesystem. The init connects, and den sends
 // it a detached copy of the mounted root filesystem (open_tree), which the init attaches at
-// EarlyRootfs in its own mount namespace (move_mount). Mount propagation from den's namespace
+// EarlyRootfs in its own mount namespace (move_mount), and answers with the errno of that,
+// 0 when it worked (EarlyStatus). Mount propagation from den's namespace
 // would save the hand-over, but a mount made while the init's namespace is being copied
 // can miss it (seen on Linux 6.18). Anything but a mount received ends the init: den failed,
 // or died.
+
+// EarlyStatus reads the init's answer from r: the errno of its move_mount, 0 when it
+// attached the root filesystem; err when there was no answer.
+func EarlyStatus(r io.Reader) (refused unix.Errno, err error) {
+	var status [4]byte
+	if _, err := io.ReadFull(r, status[:]); err != nil {
+		return 0, err
+	}
+	return unix.Errno(binary.LittleEndian.Uint32(status[:])), nil
+}
 
 // The names in the directory of a WithRootfsWait request.
 const (
@@ -34,6 +47,9 @@ const (
 // kept den-init's requests, which the init's C constructors take out of the end first.
 const rootfsWaitMark = " den-rootfs-wait="
 
+// maxWaitDir is the longest directory a request carries.
+const maxWaitDir = 2048
+
 // rootfsWaitEnv holds the directory in the init once initexec.c has taken the request out.
 const rootfsWaitEnv = "_DEN_ROOTFS_WAIT"
 
@@ -41,7 +57,9 @@ const rootfsWaitEnv = "_DEN_ROOTFS_WAIT"
 // the directory dir. A dir the request could not carry whole leaves level as it is, and ok
 // false.
 func WithRootfsWait(level, dir string) (string, bool) {
-	if dir == "" || !filepath.IsAbs(dir) || strings.Contains(dir, " den-") {
+	// The C constructors before take_rootfs_wait keep what comes before their requests in
+	// 4096 bytes.
+	if dir == "" || !filepath.IsAbs(dir) || len(dir) > maxWaitDir || strings.Contains(dir, " den-") {
 		return level, false
 	}
 	return level + rootfsWaitMark + dir, true
@@ -109,5 +127,16 @@ func receiveRootfs(dir string) error {
 		return unix.EBADMSG
 	}
 	defer unix.Close(fds[0])
-	return unix.MoveMount(fds[0], "", unix.AT_FDCWD, filepath.Join(dir, EarlyRootfs), unix.MOVE_MOUNT_F_EMPTY_PATH)
+	err = unix.MoveMount(fds[0], "", dfd, EarlyRootfs, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	// den hears how it went: a refusal makes it start the container the usual way.
+	var status [4]byte
+	if errno, ok := err.(unix.Errno); ok {
+		binary.LittleEndian.PutUint32(status[:], uint32(errno))
+	} else if err != nil {
+		binary.LittleEndian.PutUint32(status[:], uint32(unix.EINVAL))
+	}
+	if _, werr := unix.Write(sock, status[:]); err == nil {
+		err = werr
+	}
+	return err
 }

@@ -1,9 +1,11 @@
 package initexec
 
 import (
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -20,6 +22,7 @@ func TestWithRootfsWaitCarriesOnlyAPathItCanGiveBackWhole(t *testing.T) {
 		{"", "4", false},
 		{"relative/dir", "4", false},
 		{"/a den-init=/b", "4", false},
+		{"/" + strings.Repeat("d", 2048), "4", false},
 	} {
 		got, ok := WithRootfsWait("4", tc.dir)
 		if got != tc.want || ok != tc.ok {
@@ -65,9 +68,22 @@ func TestReceiveRootfsFailsWithoutAMount(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	// A descriptor that is no detached mount: move_mount refuses it.
-	err = receiveRootfs(serve(t, func(c *net.UnixConn) { c.WriteMsgUnix([]byte{1}, unix.UnixRights(int(f.Fd())), nil) }))
-	if err == nil {
-		t.Error("a plain directory's descriptor: no error")
+	// A descriptor that is no detached mount: move_mount refuses it, and den hears why.
+	type answer struct {
+		refused unix.Errno
+		err     error
+	}
+	heard := make(chan answer, 1)
+	err = receiveRootfs(serve(t, func(c *net.UnixConn) {
+		if _, _, err := c.WriteMsgUnix([]byte{1}, unix.UnixRights(int(f.Fd())), nil); err != nil {
+			heard <- answer{err: err}
+			return
+		}
+		refused, err := EarlyStatus(c)
+		heard <- answer{refused, err}
+	}))
+	a := <-heard
+	if err == nil || a.err != nil || a.refused == 0 || !errors.Is(err, a.refused) {
+		t.Errorf("a plain directory's descriptor: the init's error %v, den heard %v (%v)", err, a.refused, a.err)
 	}
 }
