@@ -14,7 +14,6 @@ import (
 	"github.com/den-project/den/runtime/initexec"
 	"github.com/den-project/den/store/record"
 	"github.com/moby/sys/user"
-	storage "go.podman.io/storage"
 	"golang.org/x/sys/unix"
 )
 
@@ -136,7 +135,7 @@ func (r *Runtime) prepareEarly(id string) (*earlyRootfs, error) {
 
 // mount creates c's storage, mounts its root filesystem and hands a copy of the mount to the
 // init when it asks. On failure it closes the socket, which ends the waiting init.
-func (e *earlyRootfs) mount(st storage.Store, c *Container) {
+func (e *earlyRootfs) mount(r *Runtime, c *Container) {
 	defer close(e.done)
 	// Behind the container's start on the CPUs: the init's start-up is the longer path, and
 	// this work has some 15 ms for its 5 to 10. Linux takes the priority of the calling
@@ -148,6 +147,11 @@ func (e *earlyRootfs) mount(st storage.Store, c *Container) {
 	fail := func(err error) {
 		e.err = err
 		e.close()
+	}
+	st, err := r.Store()
+	if err != nil {
+		fail(fmt.Errorf("%w: %w", ErrCreatingStorage, err))
+		return
 	}
 	if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", storageOptions(c)); err != nil {
 		fail(fmt.Errorf("%w: %w", ErrCreatingStorage, err))

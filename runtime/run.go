@@ -140,21 +140,26 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	if c.State.Status == StatusRunning {
 		return nil, fmt.Errorf("container %s: %w", c.Name, ErrRunning)
 	}
-	st, err := r.Store()
-	if err != nil {
-		return nil, err
-	}
 	// run creates a container's storage when it starts it; so does a start after a create
 	// killed between its record and its storage. Its writable layer is new then, and its
-	// root filesystem the image's.
-	_, err = st.Container(c.ID)
-	fresh := errors.Is(err, storage.ErrContainerUnknown)
-	if err != nil && !fresh {
-		return nil, fmt.Errorf("looking up container storage: %w", err)
+	// root filesystem the image's. A container this invocation created is known to be new
+	// without opening storage, which the early start then opens beside the init's start-up.
+	driver, fresh := r.deferredDriver(c.ID)
+	var st *store.Store
+	if !fresh {
+		if st, err = r.Store(); err != nil {
+			return nil, err
+		}
+		_, err = st.Container(c.ID)
+		fresh = errors.Is(err, storage.ErrContainerUnknown)
+		if err != nil && !fresh {
+			return nil, fmt.Errorf("looking up container storage: %w", err)
+		}
+		driver = st.Driver
 	}
 	plan := rootfsPlan{keepUser: fresh}
 	var early *earlyRootfs
-	if fresh && st.Driver == store.DriverOverlay {
+	if fresh && driver == store.DriverOverlay {
 		if eu, ok := r.canStartEarly(c); ok {
 			if early, err = r.prepareEarly(c.ID); err != nil {
 				logrus.Debugf("starting %s with its rootfs mounted first: %v", c.ID, err)
@@ -162,6 +167,11 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 			} else {
 				plan = rootfsPlan{rootfs: early.rootfs(), user: eu, wait: early.dir}
 			}
+		}
+	}
+	if early == nil && st == nil {
+		if st, err = r.Store(); err != nil {
+			return nil, err
 		}
 	}
 	if early == nil {
@@ -179,7 +189,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	ctl, err := listenControl(r.runDir(c.ID), s)
 	if err == nil && early != nil {
 		logrus.Debugf("creating and mounting the rootfs of %s while its init starts", c.ID)
-		go early.mount(st.Store, c)
+		go early.mount(r, c)
 	}
 	if err != nil {
 		if early != nil {

@@ -41,6 +41,22 @@ type Runtime struct {
 	Report interface{ Write([]byte) (int, error) }
 	// pending are the storage deletions left for after the answer (removals.go).
 	pending pendingRemovals
+	// deferred are the containers this invocation created without storage (DeferStorage),
+	// with the store's driver: their start knows they are new without opening storage.
+	deferred sync.Map
+}
+
+// deferStorage notes that this invocation created container id without its storage.
+func (r *Runtime) deferStorage(id, driver string) { r.deferred.Store(id, driver) }
+
+// deferredDriver is the store's driver if this invocation created container id without its
+// storage.
+func (r *Runtime) deferredDriver(id string) (string, bool) {
+	v, ok := r.deferred.Load(id)
+	if !ok {
+		return "", false
+	}
+	return v.(string), true
 }
 
 // New returns a Runtime over paths. It creates nothing on disk.
@@ -275,23 +291,11 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	if err != nil {
 		return nil, err
 	}
-	logrus.Debugf("opening storage")
-	im, err := r.Images()
+	img, err := r.resolveImage(o.Image, o.DeferStorage)
 	if err != nil {
 		return nil, err
 	}
-	logrus.Debugf("looking up image")
-	img, err := im.Lookup(o.Image)
-	if err != nil {
-		if errors.Is(err, image.ErrNotFound) {
-			return nil, fmt.Errorf("%s: %w: pull it with `den pull %s` or load it with `den load -i FILE`", o.Image, image.ErrNotFound, o.Image)
-		}
-		return nil, err
-	}
-	icfg, err := im.Config(img)
-	if err != nil {
-		return nil, err
-	}
+	icfg := img.config
 	args, err := Command(icfg.Config, o.Entrypoint, o.Args)
 	if err != nil {
 		return nil, err
@@ -342,15 +346,15 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 		ID:      firstNonEmpty(o.ID, newID()),
 		Name:    o.Name,
 		Image:   o.Image,
-		ImageID: img.ID,
+		ImageID: img.id,
 		Created: time.Now(),
 		Labels:  o.Labels,
 		State:   State{Status: StatusCreated},
 	}
-	if len(img.Names) > 0 {
-		c.ImageName = img.Names[0]
+	if len(img.names) > 0 {
+		c.ImageName = img.names[0]
 	} else {
-		c.ImageName = img.ID
+		c.ImageName = img.id
 	}
 	generatedName := c.Name == ""
 	if generatedName {
@@ -395,9 +399,15 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	}
 	users.Release()
 	netUsers.Release()
-	if !o.DeferStorage {
+	if o.DeferStorage {
+		r.deferStorage(c.ID, img.driver)
+	} else {
 		logrus.Debugf("creating storage container")
-		if _, err := im.Store.CreateContainer(c.ID, nil, img.ID, "", "", storageOptions(c)); err != nil {
+		st, err := r.Store()
+		if err == nil {
+			_, err = st.CreateContainer(c.ID, nil, img.id, "", "", storageOptions(c))
+		}
+		if err != nil {
 			_ = r.recs.remove(c)
 			r.releaseAddresses(c)
 			undoVolumes()

@@ -113,3 +113,28 @@ func TestRunMountsTheRootfsWhileTheInitStarts(t *testing.T) {
 		t.Errorf("run after a refusal of the hand-over\n%s", r)
 	}
 }
+
+// run keeps what an image reference resolved to while the store's image list is unchanged,
+// and opens storage only where it creates the container's; a change of the list (a tag, a
+// removal) makes the next run look the image up again.
+func TestRunResolvesAnImageAgainAfterTheImageListChanges(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	const lookup = "looking up image"
+	run := func(wantLookup bool) {
+		t.Helper()
+		r := d.mustRun(t, "--log-level", "debug", "run", "--rm", "busybox", "true")
+		if strings.Contains(r.stderr, lookup) != wantLookup {
+			t.Errorf("looked the image up: %v, want %v\n%s", !wantLookup, wantLookup, r)
+		}
+	}
+	run(true)
+	run(false)
+	d.mustRun(t, "tag", "busybox", "other:1")
+	run(true)
+	run(false)
+	d.mustRun(t, "rmi", "other:1")
+	run(true)
+	d.mustRun(t, "rmi", "-f", "busybox")
+	wantError(t, d.run(t, "run", "--rm", "--pull", "never", "busybox", "true"), 125, "busybox")
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/den-project/den/config"
 	"github.com/moby/sys/user"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // A user resolution is kept by image, user and groups, and one that cannot be read counts as
@@ -74,5 +75,48 @@ func TestEarlyStartsStopWhereTheKernelRefusedTheHandOver(t *testing.T) {
 	}
 	if _, ok := r.canStartEarly(c); !ok {
 		t.Errorf("a refusal by another kernel stops early starts")
+	}
+}
+
+// A kept image resolution is used while the image list is the same file, and no longer once
+// containers/storage has written it again.
+func TestImageRefIsKeptWhileTheImageListIsUnchanged(t *testing.T) {
+	r := New(&config.Paths{DataDir: t.TempDir(), RuntimeDir: t.TempDir()}, nil)
+	list := filepath.Join(t.TempDir(), "images.json")
+	if err := os.WriteFile(list, []byte(`[{"id":"aaaa"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stamp, ok := stampOf(list)
+	if !ok {
+		t.Fatal("no stamp of the image list")
+	}
+	cfg := &imgspecv1.Image{Config: imgspecv1.ImageConfig{Cmd: []string{"sh"}}}
+	if e := r.keptImageRef("busybox"); e != nil {
+		t.Fatalf("kept before any was: %+v", e)
+	}
+	r.keepImageRef("busybox", list, stamp, "overlay", "aaaa", []string{"docker.io/library/busybox:latest"}, cfg)
+	e := r.keptImageRef("busybox")
+	if e == nil || e.ID != "aaaa" || e.Driver != "overlay" || len(e.Names) != 1 || e.Config.Config.Cmd[0] != "sh" {
+		t.Fatalf("kept %+v", e)
+	}
+	if e := r.keptImageRef("busybox:latest"); e != nil {
+		t.Errorf("another reference used busybox's: %+v", e)
+	}
+	// Written again, as containers/storage does: a new file renamed over the old.
+	tmp := list + ".tmp"
+	if err := os.WriteFile(tmp, []byte(`[{"id":"bbbb"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, list); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.keptImageRef("busybox"); e != nil {
+		t.Errorf("used after the image list changed: %+v", e)
+	}
+	if err := os.Remove(list); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.keptImageRef("busybox"); e != nil {
+		t.Errorf("used without an image list: %+v", e)
 	}
 }
