@@ -50,6 +50,9 @@ type earlyRootfs struct {
 	handErr error
 	// refused is set where the kernel refused the hand-over itself (see wait).
 	refused error
+	// record is the container's record as running, prepared (prepareRecord).
+	record      *record.Prepared
+	recordState State
 }
 
 // rootfs is the empty directory libcontainer is given as the root filesystem.
@@ -135,7 +138,7 @@ func (r *Runtime) prepareEarly(id string) (*earlyRootfs, error) {
 
 // mount creates c's storage, mounts its root filesystem and hands a copy of the mount to the
 // init when it asks. On failure it closes the socket, which ends the waiting init.
-func (e *earlyRootfs) mount(r *Runtime, c *Container) {
+func (e *earlyRootfs) mount(r *Runtime, c Container) {
 	defer close(e.done)
 	// Behind the container's start on the CPUs: the init's start-up is the longer path, and
 	// this work has some 15 ms for its 5 to 10. Linux takes the priority of the calling
@@ -153,7 +156,7 @@ func (e *earlyRootfs) mount(r *Runtime, c *Container) {
 		fail(fmt.Errorf("%w: %w", ErrCreatingStorage, err))
 		return
 	}
-	if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", storageOptions(c)); err != nil {
+	if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", storageOptions(&c)); err != nil {
 		fail(fmt.Errorf("%w: %w", ErrCreatingStorage, err))
 		return
 	}
@@ -185,11 +188,53 @@ func (e *earlyRootfs) mount(r *Runtime, c *Container) {
 			e.refused = fmt.Errorf("the container's init attaching its rootfs: %w", os.NewSyscallError("move_mount", refused))
 			return
 		}
+		if err == nil {
+			e.prepareRecord(r, &c, conn)
+		}
 	}
 	if err != nil {
 		e.handErr = fmt.Errorf("handing the container's init its rootfs: %w", err)
 		e.close()
 	}
+}
+
+// prepareRecord writes and syncs, while the init sets the container up, the record the
+// start will put in place once the init runs (takeRecord): the container running as the
+// init, the peer of conn, which is the process libcontainer reports. The sync was the
+// longest part of the start's last step. Best effort: the start writes the record itself
+// where there is none.
+func (e *earlyRootfs) prepareRecord(r *Runtime, c *Container, conn *net.UnixConn) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	var cred *unix.Ucred
+	_ = rc.Control(func(fd uintptr) {
+		cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	})
+	if err != nil || cred.Pid <= 0 || c.Config.Remove {
+		return // a --rm container's record is volatile: nothing to sync ahead
+	}
+	c.State = runningState(c, int(cred.Pid))
+	if p, err := r.recs.prepare(c); err == nil {
+		e.record, e.recordState = p, c.State
+	}
+}
+
+// takeRecord gives the record prepared for c running as pid, and sets c's state to the one
+// it holds; nil if there is none for pid, and a record prepared for another is dropped (-1:
+// the start failed).
+func (e *earlyRootfs) takeRecord(c *Container, pid int) *record.Prepared {
+	<-e.done
+	if e.record == nil {
+		return nil
+	}
+	if e.recordState.Pid != pid {
+		e.record.Abort()
+		return nil
+	}
+	c.State = e.recordState
+	return e.record
 }
 
 // wait waits for mount and returns its error given startErr, the start's: a failure of

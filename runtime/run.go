@@ -189,7 +189,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	ctl, err := listenControl(r.runDir(c.ID), s)
 	if err == nil && early != nil {
 		logrus.Debugf("creating and mounting the rootfs of %s while its init starts", c.ID)
-		go early.mount(r, c)
+		go early.mount(r, *c)
 	}
 	if err != nil {
 		if early != nil {
@@ -225,21 +225,26 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 		s.rootfs = early.merged
 	}
 	if err != nil {
+		if early != nil {
+			early.takeRecord(c, -1)
+		}
 		ctl.close()
 		s.unmount()
 		return nil, err
 	}
 	pid, _ := s.proc.Pid()
 	s.pid = pid
-	c.State = State{
-		Status: StatusRunning, Pid: pid, PidStart: procStart(pid), StartedAt: time.Now(),
-		Holder: os.Getpid(), HolderStart: procStart(os.Getpid()), BootID: bootID(),
-		RestartCount: c.State.RestartCount,
+	var saved *record.Prepared
+	if early != nil {
+		saved = early.takeRecord(c, pid)
 	}
-	if c.Config.Health != nil {
-		c.State.Health = &HealthState{Status: HealthStarting}
+	if saved == nil {
+		c.State = runningState(c, pid)
+		err = r.recs.save(c)
+	} else {
+		err = saved.Commit()
 	}
-	if err := r.recs.save(c); err != nil {
+	if err != nil {
 		_ = s.cont.Signal(unix.SIGKILL)
 		_, _ = s.proc.Wait()
 		s.release()
@@ -249,6 +254,19 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	r.publish(c, events.StatusStart)
 	logrus.Debugf("container started")
 	return s, nil
+}
+
+// runningState is the state of c once its process pid runs, held by this process.
+func runningState(c *Container, pid int) State {
+	st := State{
+		Status: StatusRunning, Pid: pid, PidStart: procStart(pid), StartedAt: time.Now(),
+		Holder: os.Getpid(), HolderStart: procStart(os.Getpid()), BootID: bootID(),
+		RestartCount: c.State.RestartCount,
+	}
+	if c.Config.Health != nil {
+		st.Health = &HealthState{Status: HealthStarting}
+	}
+	return st
 }
 
 // activate makes the holder of a started session answer its control socket and run the

@@ -329,6 +329,12 @@ func (r records) save(c *Container) error {
 	return record.WriteJSON(r.path(c.ID), c)
 }
 
+// prepare writes c's record, synced, for a Commit that puts it in place; not for a --rm
+// container, whose record is volatile (save).
+func (r records) prepare(c *Container) (*record.Prepared, error) {
+	return record.PrepareJSON(r.path(c.ID), c)
+}
+
 // list loads every record, newest first. Records that vanish while listing are skipped.
 func (r records) list() ([]*Container, error) {
 	ents, err := os.ReadDir(r.dir)

@@ -66,6 +66,22 @@ func TestRunMountsTheRootfsWhileTheInitStarts(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(d.runDir, "den", "containers", id, "rootfs.sock")); !os.IsNotExist(err) {
 		t.Errorf("the hand-over's socket is left after the start: %v", err)
 	}
+	// The record, written while the init set the container up, names the init's process,
+	// and its writing leaves nothing beside it.
+	pid := strings.TrimSpace(d.mustRun(t, "inspect", "--format", "{{.State.Status}} {{.State.Pid}}", "early").stdout)
+	status, pidText, _ := strings.Cut(pid, " ")
+	if cmdline, err := os.ReadFile("/proc/" + pidText + "/cmdline"); status != "running" || err != nil || string(cmdline) != "sleep\x00300\x00" {
+		t.Errorf("state %q: /proc/PID/cmdline %q, %v; want running, sleep 300", pid, cmdline, err)
+	}
+	ents, err := os.ReadDir(filepath.Join(d.dataDir(), "containers", id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("left in the record's directory: %s", e.Name())
+		}
+	}
 	d.mustRun(t, "stop", "-t", "0", "early")
 	d.mustRun(t, "start", "early") // its storage exists now: mounted first, as before
 	wantStdout(t, d.run(t, "exec", "early", "cat", "/file"), "written\n")

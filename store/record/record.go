@@ -85,15 +85,39 @@ func WriteFileVolatile(path string, data []byte, perm os.FileMode) error {
 }
 
 func writeFile(path string, data []byte, perm os.FileMode, sync bool) error {
+	p, err := prepare(path, data, perm, sync)
+	if err != nil {
+		return err
+	}
+	return p.Commit()
+}
+
+// Prepared is the next contents of a file, written beside it and synced, not yet in its
+// place: Commit puts it there with a rename, Abort drops it. A writer that must answer once
+// the file is replaced can so sync it before that moment, where it has time.
+type Prepared struct {
+	tmp, path string
+}
+
+// PrepareJSON writes v, as WriteJSON would, as the next contents of path.
+func PrepareJSON(path string, v any) (*Prepared, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", path, err)
+	}
+	return prepare(path, append(b, '\n'), 0o600, true)
+}
+
+func prepare(path string, data []byte, perm os.FileMode, sync bool) (*Prepared, error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
-	clean := func(err error) error {
+	clean := func(err error) (*Prepared, error) {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	if _, err := tmp.Write(data); err != nil {
 		return clean(err)
@@ -109,11 +133,23 @@ func writeFile(path string, data []byte, perm os.FileMode, sync bool) error {
 	if err := tmp.Close(); err != nil {
 		return clean(err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
+	return &Prepared{tmp: tmp.Name(), path: path}, nil
+}
+
+// Commit replaces the file with the prepared contents.
+func (p *Prepared) Commit() error {
+	if err := os.Rename(p.tmp, p.path); err != nil {
+		os.Remove(p.tmp)
+		return fmt.Errorf("writing %s: %w", p.path, err)
 	}
 	return nil
+}
+
+// Abort drops the prepared contents. Calling it on nil is allowed.
+func (p *Prepared) Abort() {
+	if p != nil {
+		os.Remove(p.tmp)
+	}
 }
 
 // SyncFile makes what path holds now durable, for a file written with WriteFileVolatile that

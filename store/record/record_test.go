@@ -472,3 +472,52 @@ func TestDirReadsRecordsOfAnySizeThroughOneBuffer(t *testing.T) {
 		t.Errorf("missing directory: err = %v, want not-exist", err)
 	}
 }
+
+// A prepared replacement leaves the file as it was until Commit; Abort leaves no trace.
+func TestPrepareJSONReplacesOnlyOnCommit(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rec.json")
+	if err := record.WriteJSON(path, map[string]int{"v": 1}); err != nil {
+		t.Fatal(err)
+	}
+	read := func() int {
+		var m map[string]int
+		if err := record.ReadJSON(path, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m["v"]
+	}
+	p, err := record.PrepareJSON(path, map[string]int{"v": 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := read(); v != 1 {
+		t.Fatalf("before Commit: v=%d, want 1", v)
+	}
+	if err := p.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if v := read(); v != 2 {
+		t.Fatalf("after Commit: v=%d, want 2", v)
+	}
+	q, err := record.PrepareJSON(path, map[string]int{"v": 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Abort()
+	var nilPrepared *record.Prepared
+	nilPrepared.Abort()
+	if v := read(); v != 2 {
+		t.Errorf("after Abort: v=%d, want 2", v)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 {
+		t.Errorf("files left: %v, want rec.json alone", ents)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, %v: want 0600", fi.Mode(), err)
+	}
+}
