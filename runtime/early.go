@@ -17,10 +17,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A new container (run creates its storage only when it starts it) can have its writable
-// layer created and its root filesystem mounted while its init starts up: runc's nsenter,
-// the exec into den-init and the Go runtime's start on the other CPU, some 15 ms, against the
-// 5 to 10 ms that containers/storage takes. libcontainer is given an empty directory of
+// A new container (a detached run creates its storage only when it starts it) can have
+// its writable layer created and its root filesystem mounted while its init starts up:
+// runc's nsenter, the exec into den-init and the Go runtime's start on the other CPU, some
+// 15 ms, against the 5 to 10 ms that containers/storage takes. libcontainer is given an empty directory of
 // den's as the root filesystem; the init waits before it mounts anything, and den hands it a
 // detached copy of the mounted root filesystem to attach there (initexec.WithRootfsWait).
 //

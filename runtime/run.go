@@ -140,7 +140,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	if c.State.Status == StatusRunning {
 		return nil, fmt.Errorf("container %s: %w", c.Name, ErrRunning)
 	}
-	// run creates a container's storage when it starts it; so does a start after a create
+	// run -d creates a container's storage when it starts it; so does a start after a create
 	// killed between its record and its storage. Its writable layer is new then, and its
 	// root filesystem the image's. A container this invocation created is known to be new
 	// without opening storage, which the early start then opens beside the init's start-up.

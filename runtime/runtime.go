@@ -162,7 +162,7 @@ type CreateOptions struct {
 	// SyncRecord before it answers. run -d does that while the monitor starts the container,
 	// when it would otherwise wait for the disk first (1 to 2 ms here).
 	SyncLater bool
-	// DeferStorage leaves the container's storage to its start (run): a start that creates
+	// DeferStorage leaves the container's storage to its start (run -d): a start that creates
 	// it can mount the root filesystem while the container's init starts up (early.go). A
 	// start that fails with ErrCreatingStorage then leaves a container a create would not
 	// have made, which run removes.

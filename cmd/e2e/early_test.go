@@ -7,12 +7,27 @@ import (
 	"testing"
 )
 
-// run creates a container's storage when it starts it, and where the container's user is
+// A detached run creates its container's storage when it starts it, and where the container's user is
 // known from an earlier new container of the image, it creates and mounts the root
 // filesystem while the container's init starts up, and hands the mount to the init
 // (runtime/early.go). The debug log says which way a start went.
 
 const earlyMark = "while its init starts"
+
+// runToEnd runs a detached container with den's debug log, waits for it to end, and returns
+// what it wrote and the run's result (the debug log on stderr).
+func runToEnd(t *testing.T, d *den, args ...string) (string, result) {
+	t.Helper()
+	r := d.mustRun(t, append([]string{"--log-level", "debug", "run", "-d", "--network", "none"}, args...)...)
+	id := strings.TrimSpace(r.stdout)
+	if !hex64.MatchString(id) {
+		t.Fatalf("want a 64-digit id on stdout\n%s", r)
+	}
+	wantStdout(t, d.run(t, "wait", id), "0\n")
+	out := d.mustRun(t, "logs", id).stdout
+	d.mustRun(t, "rm", id)
+	return out, r
+}
 
 // imageUsers are the user resolutions den keeps, by file name.
 func imageUsers(t *testing.T, d *den) []string {
@@ -34,9 +49,9 @@ func TestRunMountsTheRootfsWhileTheInitStarts(t *testing.T) {
 	// The image's user and groups, from its /etc/passwd and /etc/group.
 	script := `id; echo "$HOME"; ls /bin/busybox; head -n 1 /proc/self/mountinfo | cut -d' ' -f5,9`
 	want := "uid=1000(user) gid=1000(user) groups=1000(user),2000(extra)\n/home/user\n/bin/busybox\n/ overlay\n"
-	first := d.mustRun(t, "--log-level", "debug", "run", "--rm", "--user", "user", "busybox", "sh", "-c", script)
-	if first.stdout != want {
-		t.Errorf("first run: stdout %q, want %q", first.stdout, want)
+	out, first := runToEnd(t, d, "--user", "user", "busybox", "sh", "-c", script)
+	if out != want {
+		t.Errorf("first run: output %q, want %q", out, want)
 	}
 	if strings.Contains(first.stderr, earlyMark) {
 		t.Errorf("the first container of the image started before its rootfs was mounted\n%s", first)
@@ -44,16 +59,19 @@ func TestRunMountsTheRootfsWhileTheInitStarts(t *testing.T) {
 	if kept := imageUsers(t, d); len(kept) != 1 {
 		t.Fatalf("kept user resolutions after one run: %q, want one", kept)
 	}
-	second := d.mustRun(t, "--log-level", "debug", "run", "--rm", "--user", "user", "busybox", "sh", "-c", script)
-	if second.stdout != want {
-		t.Errorf("second run: stdout %q, want %q", second.stdout, want)
+	out, second := runToEnd(t, d, "--user", "user", "busybox", "sh", "-c", script)
+	if out != want {
+		t.Errorf("second run: output %q, want %q", out, want)
 	}
 	if !strings.Contains(second.stderr, earlyMark) {
 		t.Errorf("the second container of the image waited for its rootfs\n%s", second)
 	}
 	// Another user is another resolution, made the first time with the rootfs mounted.
-	wantStdout(t, d.run(t, "run", "--rm", "--user", "nobody", "busybox", "id", "-u"), "65534\n")
-	wantStdout(t, d.run(t, "run", "--rm", "--user", "nobody", "busybox", "id", "-u"), "65534\n")
+	for i := 0; i < 2; i++ {
+		if out, r := runToEnd(t, d, "--user", "nobody", "busybox", "id", "-u"); out != "65534\n" {
+			t.Errorf("run %d as nobody: output %q\n%s", i+1, out, r)
+		}
+	}
 	if kept := imageUsers(t, d); len(kept) != 2 {
 		t.Errorf("kept user resolutions after two users: %q, want two", kept)
 	}
@@ -89,13 +107,12 @@ func TestRunMountsTheRootfsWhileTheInitStarts(t *testing.T) {
 	d.wantNoContainers(t)
 
 	// A volume gets the image's content copied up, which needs the rootfs: mounted first.
-	r := d.mustRun(t, "--log-level", "debug", "run", "--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/group")
-	if strings.Contains(r.stderr, earlyMark) || !strings.Contains(r.stdout, "extra:x:2000:user") {
-		t.Errorf("run with a new volume\n%s", r)
+	out, r := runToEnd(t, d, "-v", "etcvol:/etc", "busybox", "cat", "/etc/group")
+	if strings.Contains(r.stderr, earlyMark) || !strings.Contains(out, "extra:x:2000:user") {
+		t.Errorf("run with a new volume: output %q\n%s", out, r)
 	}
 	// So does --tz, which replaces the image's /etc/localtime.
-	r = d.mustRun(t, "--log-level", "debug", "run", "--rm", "--tz", "UTC", "busybox", "true")
-	if strings.Contains(r.stderr, earlyMark) {
+	if _, r = runToEnd(t, d, "--tz", "UTC", "busybox", "true"); strings.Contains(r.stderr, earlyMark) {
 		t.Errorf("run --tz started before its rootfs was mounted\n%s", r)
 	}
 
@@ -105,13 +122,15 @@ func TestRunMountsTheRootfsWhileTheInitStarts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r = d.mustRun(t, "--log-level", "debug", "run", "--rm", "--user", "user", "busybox", "sh", "-c", script)
-	if r.stdout != want || strings.Contains(r.stderr, earlyMark) {
-		t.Errorf("run over a damaged resolution\n%s", r)
+	if out, r = runToEnd(t, d, "--user", "user", "busybox", "sh", "-c", script); out != want || strings.Contains(r.stderr, earlyMark) {
+		t.Errorf("run over a damaged resolution: output %q\n%s", out, r)
 	}
-	r = d.mustRun(t, "--log-level", "debug", "run", "--rm", "--user", "user", "busybox", "sh", "-c", script)
-	if r.stdout != want || !strings.Contains(r.stderr, earlyMark) {
-		t.Errorf("run after the resolution was written again\n%s", r)
+	if out, r = runToEnd(t, d, "--user", "user", "busybox", "sh", "-c", script); out != want || !strings.Contains(r.stderr, earlyMark) {
+		t.Errorf("run after the resolution was written again: output %q\n%s", out, r)
+	}
+	// A run in the foreground creates the storage first, as before.
+	if r = d.mustRun(t, "--log-level", "debug", "run", "--rm", "--user", "user", "busybox", "true"); strings.Contains(r.stderr, earlyMark) {
+		t.Errorf("a run in the foreground started before its rootfs was mounted\n%s", r)
 	}
 
 	// A kernel that refused the hand-over once is not asked again.
@@ -124,13 +143,12 @@ func TestRunMountsTheRootfsWhileTheInitStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.chown(t, refused)
-	r = d.mustRun(t, "--log-level", "debug", "run", "--rm", "--user", "user", "busybox", "sh", "-c", script)
-	if r.stdout != want || strings.Contains(r.stderr, earlyMark) {
-		t.Errorf("run after a refusal of the hand-over\n%s", r)
+	if out, r = runToEnd(t, d, "--user", "user", "busybox", "sh", "-c", script); out != want || strings.Contains(r.stderr, earlyMark) {
+		t.Errorf("run after a refusal of the hand-over: output %q\n%s", out, r)
 	}
 }
 
-// run keeps what an image reference resolved to while the store's image list is unchanged,
+// A detached run keeps what an image reference resolved to while the store's image list is unchanged,
 // and opens storage only where it creates the container's; a change of the list (a tag, a
 // removal) makes the next run look the image up again.
 func TestRunResolvesAnImageAgainAfterTheImageListChanges(t *testing.T) {
@@ -139,8 +157,7 @@ func TestRunResolvesAnImageAgainAfterTheImageListChanges(t *testing.T) {
 	const lookup = "looking up image"
 	run := func(wantLookup bool) {
 		t.Helper()
-		r := d.mustRun(t, "--log-level", "debug", "run", "--rm", "busybox", "true")
-		if strings.Contains(r.stderr, lookup) != wantLookup {
+		if _, r := runToEnd(t, d, "busybox", "true"); strings.Contains(r.stderr, lookup) != wantLookup {
 			t.Errorf("looked the image up: %v, want %v\n%s", !wantLookup, wantLookup, r)
 		}
 	}
@@ -152,5 +169,5 @@ func TestRunResolvesAnImageAgainAfterTheImageListChanges(t *testing.T) {
 	d.mustRun(t, "rmi", "other:1")
 	run(true)
 	d.mustRun(t, "rmi", "-f", "busybox")
-	wantError(t, d.run(t, "run", "--rm", "--pull", "never", "busybox", "true"), 125, "busybox")
+	wantError(t, d.run(t, "run", "-d", "--pull", "never", "busybox", "true"), 125, "busybox")
 }
