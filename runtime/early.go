@@ -43,11 +43,9 @@ type earlyRootfs struct {
 	// closeLn closes the socket, once: after the start, or to end a waiting init.
 	closeLn sync.Once
 	done    chan struct{}
-	// Set before done closes: the mounted root filesystem (storage's path), or why not. A
-	// failure to hand it over is kept apart: it follows from the init's own end as often.
-	merged  string
-	err     error
-	handErr error
+	// Set before done closes: the mounted root filesystem (storage's path), or why not.
+	merged string
+	err    error
 	// refused is set where the kernel refused the hand-over itself (see wait).
 	refused error
 	// record is the container's record as running, prepared (prepareRecord).
@@ -175,8 +173,7 @@ func (e *earlyRootfs) mount(r *Runtime, c Container) {
 	defer unix.Close(tree)
 	conn, err := e.ln.AcceptUnix()
 	if err != nil {
-		e.handErr = fmt.Errorf("handing the container's init its rootfs: %w", err)
-		e.close()
+		e.close() // the start is over: the init is gone or never came
 		return
 	}
 	defer conn.Close()
@@ -193,8 +190,7 @@ func (e *earlyRootfs) mount(r *Runtime, c Container) {
 		}
 	}
 	if err != nil {
-		e.handErr = fmt.Errorf("handing the container's init its rootfs: %w", err)
-		e.close()
+		e.close() // the init ends without its rootfs, and the start reports why
 	}
 }
 
@@ -204,6 +200,9 @@ func (e *earlyRootfs) mount(r *Runtime, c Container) {
 // longest part of the start's last step. Best effort: the start writes the record itself
 // where there is none.
 func (e *earlyRootfs) prepareRecord(r *Runtime, c *Container, conn *net.UnixConn) {
+	if c.Config.Remove {
+		return // a --rm container's record is volatile: nothing to sync ahead
+	}
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return
@@ -212,8 +211,8 @@ func (e *earlyRootfs) prepareRecord(r *Runtime, c *Container, conn *net.UnixConn
 	_ = rc.Control(func(fd uintptr) {
 		cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	})
-	if err != nil || cred.Pid <= 0 || c.Config.Remove {
-		return // a --rm container's record is volatile: nothing to sync ahead
+	if err != nil || cred.Pid <= 0 {
+		return
 	}
 	c.State = runningState(c, int(cred.Pid))
 	if p, err := r.recs.prepare(c); err == nil {
@@ -237,22 +236,23 @@ func (e *earlyRootfs) takeRecord(c *Container, pid int) *record.Prepared {
 	return e.record
 }
 
-// wait waits for mount and returns its error given startErr, the start's: a failure of
-// storage's goes first, a failure to hand the mount over only where the start went well.
-// retry says the start failed because this kernel or its policy refused the hand-over
-// (open_tree or move_mount), not for the container's own sake: the root filesystem is
-// mounted (merged) and a start on it the usual way can follow.
+// wait waits for mount and returns the start's error given startErr, libcontainer's. A
+// start that went well had its root filesystem handed over, the init going on with nothing
+// else, so nothing of mount's counts then. A failure of storage's goes before the start's:
+// the init ended for want of it. retry says the kernel or its policy refused the hand-over
+// (open_tree or move_mount), not the container: the root filesystem is mounted (merged)
+// and a start on it the usual way can follow.
 func (e *earlyRootfs) wait(startErr error) (err error, retry bool) {
 	<-e.done
 	switch {
+	case startErr == nil:
+		return nil, false
 	case e.err != nil:
 		return e.err, false
 	case e.refused != nil:
-		return e.refused, startErr != nil
-	case startErr != nil:
-		return startErr, false
+		return e.refused, true
 	}
-	return e.handErr, false
+	return startErr, false
 }
 
 // close closes and removes the socket, once.

@@ -210,16 +210,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 			logrus.Debugf("starting %s early: %v; starting it on its mounted rootfs", c.ID, merr)
 			r.refuseEarly(merr)
 			s.cont, s.proc, s.cons, s.net, err = r.startContainer(c, rootfsPlan{rootfs: early.merged}, stdio)
-		} else if merr != nil {
-			if err == nil { // not expected: the init waits for the mount den hands it
-				s.net.Close()
-				if s.cons != nil {
-					s.cons.Close()
-				}
-				_ = s.cont.Signal(unix.SIGKILL)
-				_, _ = s.proc.Wait()
-				_ = s.cont.Destroy()
-			}
+		} else {
 			err = merr
 		}
 		s.rootfs = early.merged
