@@ -25,6 +25,9 @@ func runToEnd(t *testing.T, d *den, args ...string) (string, result) {
 	}
 	wantStdout(t, d.run(t, "wait", id), "0\n")
 	out := d.mustRun(t, "logs", id).stdout
+	// The container's monitor may still be cleaning up after the exit wait reported:
+	// storage is left alone until it is gone.
+	d.wantMonitorGone(t, id[:12])
 	d.mustRun(t, "rm", id)
 	return out, r
 }
