@@ -8,6 +8,7 @@ package prefault
 // #cgo LDFLAGS: -Wl,--wrap=mmap
 // #include <sys/mman.h>
 // int den_prefault_wanted(size_t len, int prot, int flags);
+// extern int den_prefault_early_ran;
 import "C"
 
 // wanted reports whether a fresh anonymous read-write mapping of n bytes, at a fixed address
@@ -19,3 +20,7 @@ func wanted(n uintptr, fixed bool) bool {
 	}
 	return C.den_prefault_wanted(C.size_t(n), C.PROT_READ|C.PROT_WRITE, flags) != 0
 }
+
+// earlyRan reports whether this process populated its binary in its first constructor, as
+// den-init does (for the tests).
+func earlyRan() bool { return C.den_prefault_early_ran != 0 }

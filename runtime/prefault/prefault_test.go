@@ -36,6 +36,13 @@ func TestHelperTouch(t *testing.T) {
 	if os.Getenv("DEN_PREFAULT_HELPER") == "" {
 		t.Skip("run by the tests below")
 	}
+	size, rss := zeroed()
+	os.Stdout.WriteString("zeroedsize=" + strconv.Itoa(size) + "\nzeroedkb=" + strconv.Itoa(rss) + "\n")
+	early := 0
+	if earlyRan() {
+		early = 1
+	}
+	os.Stdout.WriteString("early=" + strconv.Itoa(early) + "\n")
 	os.Stdout.WriteString("faults=" + strconv.FormatInt(touchFresh(), 10) + "\n")
 	// Mappings still advised to take huge pages ("hg" among smaps' VmFlags).
 	if smaps, err := os.ReadFile("/proc/self/smaps"); err == nil {
@@ -56,6 +63,44 @@ func TestHelperTouch(t *testing.T) {
 			os.Stdout.WriteString("hugekb=" + strings.TrimSpace(strings.TrimSuffix(v, "kB")) + "\n")
 		}
 	}
+}
+
+// zeroed is the size and resident size, in kB, of the zeroed part of this program's
+// writable segment (.bss): the anonymous mapping that starts where the program's last file
+// mapping ends. -1, -1 where there is none.
+func zeroed() (size, rss int) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return -1, -1
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return -1, -1
+	}
+	var fileEnd string
+	in := false
+	size = -1
+	for _, l := range strings.Split(string(smaps), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 5 && strings.Contains(f[0], "-") {
+			lo, hi, _ := strings.Cut(f[0], "-")
+			in = fileEnd != "" && lo == fileEnd && len(f) == 5
+			if len(f) == 6 && f[5] == exe {
+				fileEnd = hi
+			}
+			continue
+		}
+		if in && len(f) == 3 {
+			switch f[0] {
+			case "Size:":
+				size, _ = strconv.Atoi(f[1])
+			case "Rss:":
+				rss, _ = strconv.Atoi(f[1])
+				return size, rss
+			}
+		}
+	}
+	return -1, -1
 }
 
 // helperValue runs TestHelperTouch in a fresh process with env added and returns the number
@@ -160,5 +205,34 @@ func TestWhichMappingsArePopulated(t *testing.T) {
 		if got := wanted(c.n, c.fixed); got != c.want {
 			t.Errorf("%s (%d bytes, fixed %v): populated %v, want %v", c.what, c.n, c.fixed, got, c.want)
 		}
+	}
+}
+
+func TestZeroedDataIsPopulatedUpToItsLimit(t *testing.T) {
+	size := helperValue(t, "zeroedsize")
+	on := helperValue(t, "zeroedkb")
+	off := helperValue(t, "zeroedkb", "DEN_PREFAULT=0")
+	t.Logf("resident zeroed data (.bss) of %d kB at start: %d kB populated, %d kB not", size, on, off)
+	if size < 0 || on < 0 || off < 0 {
+		t.Fatal("the helper found no zeroed part after the program's writable segment")
+	}
+	// The zeroed bytes in the last page of the file mapping are not in this mapping.
+	want := min(size, 512)
+	if off >= want {
+		t.Fatalf("without populating, %d kB of zeroed data is resident already: the test cannot tell", off)
+	}
+	// Go's FIPS random generator keeps 32 MB there: no more than the limit is populated.
+	if on < want-4 || on > want {
+		t.Errorf("want %d kB of zeroed data populated, got %d kB", want, on)
+	}
+}
+
+func TestOnlyAnInitWithoutNsenterPopulatesInItsFirstConstructor(t *testing.T) {
+	// This test program does not link runc's nsenter, as den-init does not.
+	if n := helperValue(t, "early", "_LIBCONTAINER_INITPIPE=9"); n != 1 {
+		t.Errorf("with an init pipe, want the binary populated in the first constructor, got early=%d", n)
+	}
+	if n := helperValue(t, "early"); n != 0 {
+		t.Errorf("without an init pipe, want the binary populated at the runtime's first mapping, got early=%d", n)
 	}
 }
