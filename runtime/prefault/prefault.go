@@ -9,6 +9,8 @@ package prefault
 // #include <sys/mman.h>
 // int den_prefault_wanted(size_t len, int prot, int flags);
 // extern int den_prefault_early_ran;
+// void den_prefault_mark_cold(void);
+// int den_prefault_is_cold(void);
 import "C"
 
 // wanted reports whether a fresh anonymous read-write mapping of n bytes, at a fixed address
@@ -24,3 +26,10 @@ func wanted(n uintptr, fixed bool) bool {
 // earlyRan reports whether this process populated its binary in its first constructor, as
 // den-init does (for the tests).
 func earlyRan() bool { return C.den_prefault_early_ran != 0 }
+
+// markCold has the heap mapped from now on populated with small pages, as after a huge page
+// that came slow (for the tests).
+func markCold() { C.den_prefault_mark_cold() }
+
+// cold reports whether the heap takes small pages, a huge page having come slow.
+func cold() bool { return C.den_prefault_is_cold() != 0 }
