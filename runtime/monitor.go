@@ -72,7 +72,20 @@ type startReport struct {
 	Pid   int    `json:"pid,omitempty"`
 	Error string `json:"error,omitempty"`
 	Code  int    `json:"code,omitempty"`
+	// Storage says that the start could not create the container's storage
+	// (ErrCreatingStorage), which run then removes.
+	Storage bool `json:"storage,omitempty"`
 }
+
+// reportedError is an error a monitor reported, as the text it sent, and is what it was
+// sent as: ErrCreatingStorage, or nothing.
+type reportedError struct {
+	text string
+	is   error
+}
+
+func (e *reportedError) Error() string { return e.text }
+func (e *reportedError) Unwrap() error { return e.is }
 
 // IsMonitorStage reports whether this process is a container monitor.
 func IsMonitorStage() bool { return os.Getenv(envMonitor) != "" }
@@ -201,6 +214,9 @@ func (m *Monitor) Start(c *Container, meanwhile func()) error {
 		if rep.Code != 0 && rep.Code != 125 {
 			return &ExitError{Code: rep.Code, Err: fmt.Errorf("%s", rep.Error)}
 		}
+		if rep.Storage {
+			return &reportedError{text: rep.Error, is: ErrCreatingStorage}
+		}
 		return fmt.Errorf("%s", rep.Error)
 	}
 	return nil
@@ -305,7 +321,7 @@ func (r *Runtime) monitorFrom(id string, ready *os.File, backoff time.Duration) 
 		}
 		code, started, err := r.runMonitored(c, func(pid int) { report(startReport{Pid: pid}) })
 		if err != nil && !started {
-			report(startReport{Error: err.Error(), Code: exitCodeOf(err)})
+			report(startReport{Error: err.Error(), Code: exitCodeOf(err), Storage: errors.Is(err, ErrCreatingStorage)})
 			return
 		}
 		if !r.again(id, code, &backoff) {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // A detached run creates its container's storage when it starts it, and where the container's user is
@@ -173,4 +175,60 @@ func TestRunResolvesAnImageAgainAfterTheImageListChanges(t *testing.T) {
 	run(true)
 	d.mustRun(t, "rmi", "-f", "busybox")
 	wantError(t, d.run(t, "run", "-d", "--pull", "never", "busybox", "true"), 125, "busybox")
+}
+
+// fsImmutable is the inode flag of chattr +i (FS_IMMUTABLE_FL, linux/fs.h).
+const fsImmutable = 0x10
+
+// setImmutable sets or clears the immutable attribute of dir (as chattr +i does): not even
+// root can then create anything in it.
+func setImmutable(t *testing.T, dir string, on bool) {
+	t.Helper()
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		t.Fatalf("reading the attributes of %s: %v", dir, err)
+	}
+	if on {
+		flags |= fsImmutable
+	} else {
+		flags &^= fsImmutable
+	}
+	if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags)); err != nil {
+		t.Fatalf("setting the attributes of %s: %v", dir, err)
+	}
+}
+
+// A detached run creates its container's storage when it starts it (runtime's DeferStorage):
+// a start that cannot leaves a container that create would not have made, and run removes
+// it, whether den starts the container itself (--network none) or a monitor started ahead
+// of it does (a network that needs helpers).
+func TestRunDetachedThatCannotMakeItsStorageLeavesNoContainer(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("making storage fail takes root: an immutable directory")
+	}
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	// Each run is made to know its image and user without storage, as a second run does.
+	runToEnd(t, d, "busybox", "true")
+	d.removalsSettled(t) // its storage deleted, before storage can no longer change
+	layers := filepath.Join(d.graphRoot(), "overlay")
+	setImmutable(t, layers, true)
+	t.Cleanup(func() { setImmutable(t, layers, false) }) // before the den's own cleanup
+	for _, network := range []string{"none", "slirp4netns"} {
+		r := d.run(t, "run", "-d", "--network", network, "busybox", "sleep", "1000")
+		if r.code != 125 || !strings.Contains(r.stderr, "creating container storage") {
+			t.Errorf("--network %s: want exit 125 and the storage's error\n%s", network, r)
+		}
+		if left := d.mustRun(t, "ps", "-a", "-q").stdout; left != "" {
+			t.Errorf("--network %s: containers left after the failed run: %q", network, left)
+		}
+	}
+	setImmutable(t, layers, false)
+	// The storage is usable again, and the names of the failed runs are free.
+	d.mustRun(t, "run", "-d", "--network", "none", "busybox", "true")
 }
