@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/den-project/den/store/image"
 	"github.com/den-project/den/store/record"
@@ -94,6 +95,41 @@ func (r *Runtime) keepImageRef(ref, images string, stamp fileStamp, driver, id s
 		Version: imageRefVersion, Ref: ref, Images: images, Stamp: stamp, Driver: driver,
 		ID: id, Names: slices.Clone(names), Config: cfg,
 	})
+}
+
+// pruneImageCaches removes what den keeps of images that are no longer in storage: their
+// kept resolutions (image-refs) and their users' (image-users). images holds the id of
+// every image there. Both are caches: an entry whose image is gone is never used again (a
+// new pull is a new id), and would stay until den's state is reset.
+func (r *Runtime) pruneImageCaches(images map[string]bool) {
+	for _, dir := range []string{imageRefsDir, imageUsersDir} {
+		d := filepath.Join(r.Paths.DataDir, dir)
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue // one being written (record's temporary files)
+			}
+			p := filepath.Join(d, e.Name())
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			var k struct {
+				ID    string `json:"id"`    // image-refs
+				Image string `json:"image"` // image-users
+			}
+			if json.Unmarshal(b, &k) != nil {
+				_ = os.Remove(p) // not an entry any start would use
+				continue
+			}
+			if id := k.ID + k.Image; !images[id] {
+				_ = os.Remove(p)
+			}
+		}
+	}
 }
 
 // resolvedImage is what create needs of an image.

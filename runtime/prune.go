@@ -90,6 +90,14 @@ func (r *Runtime) PruneImages(all bool) (*PruneReport, error) {
 		// podman's prune publishes a remove event per image.
 		r.PublishImage(events.StatusRemove, img.ID, strings.Join(img.Names, ","))
 	}
+	// What den keeps of images removed here, and by rmi before.
+	if left, err := im.List(); err == nil {
+		ids := make(map[string]bool, len(left))
+		for _, img := range left {
+			ids[img.ID] = true
+		}
+		r.pruneImageCaches(ids)
+	}
 	return rep, errors.Join(errs...)
 }
 

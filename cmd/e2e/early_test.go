@@ -37,15 +37,7 @@ func runToEnd(t *testing.T, d *den, args ...string) (string, result) {
 // imageUsers are the user resolutions den keeps, by file name.
 func imageUsers(t *testing.T, d *den) []string {
 	t.Helper()
-	ents, err := os.ReadDir(filepath.Join(d.dataDir(), "image-users"))
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
+	return keptEntries(t, d, "image-users")
 }
 
 func TestRunMountsTheRootfsWhileTheInitStarts(t *testing.T) {
@@ -231,4 +223,56 @@ func TestRunDetachedThatCannotMakeItsStorageLeavesNoContainer(t *testing.T) {
 	setImmutable(t, layers, false)
 	// The storage is usable again, and the names of the failed runs are free.
 	d.mustRun(t, "run", "-d", "--network", "none", "busybox", "true")
+}
+
+// keptEntries are the entries den keeps under its data directory's dir (image-refs,
+// image-users), by file name.
+func keptEntries(t *testing.T, d *den, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(d.dataDir(), dir))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// What a run keeps of its image (the reference's resolution, the user's) goes with the image,
+// at the next image prune.
+func TestImagePruneForgetsWhatRunsKeptOfRemovedImages(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	runToEnd(t, d, "busybox", "true")
+	d.removalsSettled(t)
+	refs, users := keptEntries(t, d, "image-refs"), keptEntries(t, d, "image-users")
+	if len(refs) == 0 || len(users) == 0 {
+		t.Fatalf("after a run, kept resolutions %q and users %q: the test cannot tell", refs, users)
+	}
+	// The image is still there: what is kept of it stays.
+	d.mustRun(t, "image", "prune", "-f")
+	if now := keptEntries(t, d, "image-refs"); len(now) != len(refs) {
+		t.Errorf("image prune with the image there: kept resolutions %q, want %q", now, refs)
+	}
+	if now := keptEntries(t, d, "image-users"); len(now) != len(users) {
+		t.Errorf("image prune with the image there: kept users %q, want %q", now, users)
+	}
+	d.mustRun(t, "rmi", "busybox")
+	d.mustRun(t, "image", "prune", "-f")
+	if now := keptEntries(t, d, "image-refs"); len(now) != 0 {
+		t.Errorf("image prune after rmi: kept resolutions %q, want none", now)
+	}
+	if now := keptEntries(t, d, "image-users"); len(now) != 0 {
+		t.Errorf("image prune after rmi: kept users %q, want none", now)
+	}
+	// A run after the image is back keeps them again.
+	d.load(t, "busybox-oci.tar")
+	runToEnd(t, d, "busybox", "true")
+	if len(keptEntries(t, d, "image-refs")) == 0 || len(keptEntries(t, d, "image-users")) == 0 {
+		t.Error("nothing kept after a run of the image loaded again")
+	}
 }
