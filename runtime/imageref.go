@@ -100,8 +100,13 @@ func (r *Runtime) keepImageRef(ref, images string, stamp fileStamp, driver, id s
 // pruneImageCaches removes what den keeps of images that are no longer in storage: their
 // kept resolutions (image-refs) and their users' (image-users). images holds the id of
 // every image there. Both are caches: an entry whose image is gone is never used again (a
-// new pull is a new id), and would stay until den's state is reset.
+// new pull is a new id), and would stay until den's state is reset. Resolutions made in
+// another store (den.toml's graph root changed) are left alone; a user's entry names its
+// image alone, and one removed for an image another store still has costs that store's next
+// start its wait for the root filesystem, once. So does an entry a start writes while this
+// runs for an image pulled after images was listed.
 func (r *Runtime) pruneImageCaches(images map[string]bool) {
+	graph, _ := r.Paths.StorageRoots(r.Config)
 	for _, dir := range []string{imageRefsDir, imageUsersDir} {
 		d := filepath.Join(r.Paths.DataDir, dir)
 		ents, err := os.ReadDir(d)
@@ -118,14 +123,22 @@ func (r *Runtime) pruneImageCaches(images map[string]bool) {
 				continue
 			}
 			var k struct {
-				ID    string `json:"id"`    // image-refs
-				Image string `json:"image"` // image-users
+				ID     string `json:"id"`     // image-refs
+				Images string `json:"images"` // image-refs: the store's image list
+				Image  string `json:"image"`  // image-users
 			}
 			if json.Unmarshal(b, &k) != nil {
 				_ = os.Remove(p) // not an entry any start would use
 				continue
 			}
-			if id := k.ID + k.Image; !images[id] {
+			id := k.Image
+			if dir == imageRefsDir {
+				if k.Images != "" && !strings.HasPrefix(k.Images, graph+string(filepath.Separator)) {
+					continue
+				}
+				id = k.ID
+			}
+			if !images[id] {
 				_ = os.Remove(p)
 			}
 		}

@@ -187,9 +187,10 @@ void nsexec(void) __attribute__((weak));
 
 // den_prefault_early populates den-init in its first constructor, as a container's init or
 // exec: a program with an init pipe and without runc's nsenter is den-init, into which the
-// init has already been handed over, and no fork follows. The C library's start-up and the
-// constructors before the Go runtime's first mapping took some 35 of den-init's 100 faults
-// (perf, run -d), at 12 to 30 us each here. In den, nsenter's stages fork after the
+// init has already been handed over, and no fork follows. The constructors after it and the
+// Go runtime's start before its first mapping took some 27 of den-init's 89 faults (perf,
+// run -d), at 12 to 30 us each here; the C library's own start-up comes before any
+// constructor. In den, nsenter's stages fork after the
 // constructors, and the forks would not keep the mappings made.
 int den_prefault_early_ran;
 
@@ -218,13 +219,16 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	//
 	// A huge page can be slow to get, though: on a virtual machine whose host takes back
 	// the memory of free huge pages (free page reporting), the first write to one has the
-	// host back it again, 3.5 to 5 ms for 2 MB here against 0.1 ms for one it still backs,
-	// and 0.15 ms for 2 MB of small pages, which come from memory in use moments ago. So the
-	// first huge page of a piece is timed: slower than PREFAULT_COLD_NS, the rest of this
-	// process's heap takes small pages.
-	int huge = !__atomic_load_n(&den_prefault_cold, __ATOMIC_RELAXED) && (flags & MAP_FIXED) &&
-		   ((uintptr_t)p & (HUGE_PAGE - 1)) == 0 && (len & (HUGE_PAGE - 1)) == 0 &&
-		   madvise(p, len, MADV_HUGEPAGE) == 0;
+	// host back it again, 3.5 to 9.5 ms for 2 MB here against 0.1 to 0.3 ms for one it still
+	// backs, and 0.3 to 0.6 ms for 2 MB of small pages, which come from memory in use moments
+	// ago. So the first huge page of a piece is timed: slower than PREFAULT_COLD_NS, the rest
+	// of this process's heap takes small pages, advised so where the kernel would otherwise
+	// give huge ones unasked (transparent huge pages "always").
+	int cold = __atomic_load_n(&den_prefault_cold, __ATOMIC_RELAXED);
+	int piece = (flags & MAP_FIXED) && ((uintptr_t)p & (HUGE_PAGE - 1)) == 0 && (len & (HUGE_PAGE - 1)) == 0;
+	if (piece && cold)
+		madvise(p, len, MADV_NOHUGEPAGE);
+	int huge = piece && !cold && madvise(p, len, MADV_HUGEPAGE) == 0;
 	size_t done = 0;
 	if (huge) {
 		struct timespec t0, t1;
