@@ -167,7 +167,9 @@ func TestRunResolvesAnImageAgainAfterTheImageListChanges(t *testing.T) {
 	d.mustRun(t, "rmi", "other:1")
 	run(true)
 	d.mustRun(t, "rmi", "-f", "busybox")
-	wantError(t, d.run(t, "run", "-d", "--pull", "never", "busybox", "true"), 125, "busybox")
+	// --network none: no monitor is started ahead, which the failed run would abandon while
+	// it opens storage, racing the test's cleanup.
+	wantError(t, d.run(t, "run", "-d", "--network", "none", "--pull", "never", "busybox", "true"), 125, "busybox")
 }
 
 // fsImmutable is the inode flag of chattr +i (FS_IMMUTABLE_FL, linux/fs.h).

@@ -101,11 +101,11 @@ type Prepared struct {
 
 // PrepareJSON writes v, as WriteJSON would, as the next contents of path.
 func PrepareJSON(path string, v any) (*Prepared, error) {
-	b, err := json.Marshal(v)
+	b, err := encodeJSON(path, v)
 	if err != nil {
-		return nil, fmt.Errorf("encoding %s: %w", path, err)
+		return nil, err
 	}
-	return prepare(path, append(b, '\n'), 0o600, true)
+	return prepare(path, b, 0o600, true)
 }
 
 func prepare(path string, data []byte, perm os.FileMode, sync bool) (*Prepared, error) {
@@ -174,11 +174,20 @@ func WriteJSON(path string, v any) error { return writeJSON(path, v, true) }
 func WriteJSONVolatile(path string, v any) error { return writeJSON(path, v, false) }
 
 func writeJSON(path string, v any, sync bool) error {
+	b, err := encodeJSON(path, v)
+	if err != nil {
+		return err
+	}
+	return writeFile(path, b, 0o600, sync)
+}
+
+// encodeJSON is v as a record file holds it: JSON and a newline.
+func encodeJSON(path string, v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encoding %s: %w", path, err)
+		return nil, fmt.Errorf("encoding %s: %w", path, err)
 	}
-	return writeFile(path, append(b, '\n'), 0o600, sync)
+	return append(b, '\n'), nil
 }
 
 // ReadJSON loads path into v. A missing file is reported as os.ErrNotExist.
