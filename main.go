@@ -32,6 +32,7 @@ import (
 	"github.com/den-project/den/runtime"
 	_ "github.com/den-project/den/runtime/initexec"
 	_ "github.com/den-project/den/runtime/prefault"
+	_ "github.com/den-project/den/runtime/sysmonslack"
 	"github.com/den-project/den/runtime/userns"
 	"go.podman.io/storage/pkg/reexec"
 )

@@ -31,18 +31,7 @@ func TestCommandsPopulateTheirCodeButNotTheProgramsDenCarries(t *testing.T) {
 		addr[s.Name] = s.Value
 	}
 
-	// den events waits for events: a den process that has started and stays.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := d.command(ctx, "events")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); _ = cmd.Wait() }()
-	pid := cmd.Process.Pid
-	if !waitUntil(5*time.Second, func() bool { return threadsOf(pid) > 2 }) {
-		t.Fatal("den events did not start")
-	}
+	pid := d.startedDen(t)
 
 	pagemap, err := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
 	if err != nil {
@@ -81,6 +70,24 @@ func TestCommandsPopulateTheirCodeButNotTheProgramsDenCarries(t *testing.T) {
 			t.Errorf("%d of %d sampled pages of %s (%d MB) resident, want none", n, of, blob, (hi-lo)>>20)
 		}
 	}
+}
+
+// startedDen starts `den events`, which waits for events: a den process that has started
+// and stays until the test ends. It returns its pid.
+func (d *den) startedDen(t *testing.T) int {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := d.command(ctx, "events")
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	pid := cmd.Process.Pid
+	if !waitUntil(5*time.Second, func() bool { return threadsOf(pid) > 2 }) {
+		t.Fatal("den events did not start")
+	}
+	return pid
 }
 
 // threadsOf is the number of threads of pid, 0 when it is gone.

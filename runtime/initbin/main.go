@@ -9,6 +9,7 @@ package main
 import (
 	"github.com/den-project/den/runtime/initexec"
 	_ "github.com/den-project/den/runtime/prefault"
+	_ "github.com/den-project/den/runtime/sysmonslack"
 )
 
 func main() { initexec.Init() }

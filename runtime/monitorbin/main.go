@@ -23,6 +23,7 @@ import (
 	"github.com/den-project/den/runtime"
 	_ "github.com/den-project/den/runtime/initexec"
 	_ "github.com/den-project/den/runtime/prefault"
+	_ "github.com/den-project/den/runtime/sysmonslack"
 	"go.podman.io/storage/pkg/reexec"
 )
 
