@@ -33,7 +33,7 @@ GOSRC := $(shell find . -name '*.go' -not -path './scripts/*' -not -name '*sum.g
 bin/den: $(GOSRC) $(INITBIN) $(TRANSFERBIN) $(MONITORBIN)
 	$(GO) build -tags=$(subst $(space),$(comma),$(TAGS) den_initbin den_core) -ldflags '$(LDFLAGS)' -o bin/den .
 
-$(INITBIN): $(shell find runtime/initbin runtime/initexec runtime/prefault runtime/seccompcache -name '*.go' -o -name '*.c' 2>/dev/null) go.mod go.sum
+$(INITBIN): $(shell find runtime/initbin runtime/initexec runtime/prefault runtime/seccompcache runtime/sysmonslack -name '*.go' -o -name '*.c' 2>/dev/null) go.mod go.sum
 	$(GO) build -ldflags '-s -w -linkmode external -extldflags "-static -lm"' -o $@ ./runtime/initbin
 	scripts/blob-sum.sh $@ den_initbin initBlobSum > runtime/initexec/blobsum.go
 
