@@ -262,6 +262,11 @@ func MonitorMain() int {
 	}
 	r := monitorSetup(a, denFD)
 	defer r.Close()
+	// A den whose command failed meanwhile (an image that is not there) has closed the pipe:
+	// opening storage then would only make files under a directory that may be going away.
+	if abandoned(in, goR) {
+		return 0
+	}
 	// An error here is met again, and reported, where the start opens storage.
 	_, _ = r.Store()
 	if b, err := in.ReadByte(); err != nil || b != monitorGo {
@@ -270,6 +275,18 @@ func MonitorMain() int {
 	goR.Close()
 	r.monitorFrom(a.ID, os.NewFile(3, "ready"), firstRestartBackoff)
 	return 0
+}
+
+// abandoned reports, without waiting, whether the writer of pipe went away with nothing
+// more to read, in the pipe or already in in, its reader: a den that gave up the container it
+// started this monitor for. (A den that said go and then exited is not one.)
+func abandoned(in *bufio.Reader, pipe *os.File) bool {
+	if in.Buffered() > 0 {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(pipe.Fd()), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n == 1 && fds[0].Revents&unix.POLLHUP != 0 && fds[0].Revents&unix.POLLIN == 0
 }
 
 // monitorSetup makes this process a monitor for a: in den's namespace for its user, quiet,
