@@ -517,6 +517,8 @@ Examples:
 						return err
 					}
 					o.ID = mon.ID
+				} else {
+					e.rt.OpenStoreAhead()
 				}
 				o.SyncLater = true
 			}
