@@ -221,9 +221,11 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	// the memory of free huge pages (free page reporting), the first write to one has the
 	// host back it again, 1.8 to 5 ms for 2 MB here (7 to 10 ms for a 4 MB piece) against
 	// 0.1 to 0.3 ms for one it still backs, and 0.3 to 0.6 ms for 2 MB of small pages,
-	// which come from memory in use moments ago. So the first huge page of a piece is timed: slower than PREFAULT_COLD_NS, the rest
-	// of this process's heap takes small pages, advised so where the kernel would otherwise
-	// give huge ones unasked (transparent huge pages "always").
+	// which come from memory in use moments ago. So the first huge page of a piece is
+	// timed: slower than PREFAULT_COLD_NS, the rest of this process's heap takes small
+	// pages, advised so where the kernel would otherwise give huge ones unasked (transparent
+	// huge pages "always"). Only the first is timed: a second 2 MB that comes slow after a
+	// fast first (seen right after much memory was freed) is paid in full.
 	int cold = __atomic_load_n(&den_prefault_cold, __ATOMIC_RELAXED);
 	int piece = (flags & MAP_FIXED) && ((uintptr_t)p & (HUGE_PAGE - 1)) == 0 && (len & (HUGE_PAGE - 1)) == 0;
 	if (piece && cold)
