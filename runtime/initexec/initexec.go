@@ -31,6 +31,7 @@ package initexec
 import "C"
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -48,6 +49,7 @@ import (
 	_ "github.com/den-project/den/runtime/seccompcache"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,6 +72,9 @@ func Init() {
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	if os.Getppid() == 1 {
 		os.Exit(255) // the holder died before the setting took
+	}
+	if os.Getenv(rootfsWaitEnv) != "" {
+		warmConfigDecoding()
 	}
 	awaitRootfs()
 	libcontainer.Init()
@@ -187,4 +192,11 @@ func TransferFailure() error {
 		return fmt.Errorf("starting the den that copies images: %w", e)
 	}
 	return errors.New("the den that copies images was not started for this command line")
+}
+
+// warmConfigDecoding fills encoding/json's cache of struct fields for libcontainer's
+// configuration, which libcontainer's init decodes first thing: done while the init would
+// otherwise wait for den to mount its root filesystem.
+func warmConfigDecoding() {
+	_, _ = json.Marshal(&configs.Config{})
 }
