@@ -16,14 +16,23 @@ const touchMB = 16
 // page faults the writing took. (Populating counts as faults too, but it happens in the
 // allocation, when the runtime maps the memory, and costs no exception per page.)
 func touchFresh() int64 {
+	n, _ := touchFreshResident()
+	return n
+}
+
+// touchFreshResident is touchFresh that also returns how much anonymous memory, in kB, the
+// allocation alone made resident, before any page was written.
+func touchFreshResident() (faults int64, allocKB int) {
 	var before, after syscall.Rusage
+	anon0 := anonKB("Anonymous:")
 	b := make([]byte, touchMB<<20)
+	allocKB = anonKB("Anonymous:") - anon0
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1
 	}
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
-	return after.Minflt - before.Minflt
+	return after.Minflt - before.Minflt, allocKB
 }
 
 // faultsWith runs touchFresh in a fresh process with env added.
@@ -47,7 +56,8 @@ func TestHelperTouch(t *testing.T) {
 		markCold()
 	}
 	os.Stdout.WriteString("hugekb0=" + strconv.Itoa(anonHugeKB()) + "\n")
-	os.Stdout.WriteString("faults=" + strconv.FormatInt(touchFresh(), 10) + "\n")
+	faults, allocKB := touchFreshResident()
+	os.Stdout.WriteString("faults=" + strconv.FormatInt(faults, 10) + "\nallockb=" + strconv.Itoa(allocKB) + "\n")
 	os.Stdout.WriteString("hugekb=" + strconv.Itoa(anonHugeKB()) + "\n")
 	c := 0
 	if cold() {
@@ -67,13 +77,16 @@ func TestHelperTouch(t *testing.T) {
 }
 
 // anonHugeKB is this process's anonymous memory in huge pages, in kB (-1 if unknown).
-func anonHugeKB() int {
+func anonHugeKB() int { return anonKB("AnonHugePages:") }
+
+// anonKB is the figure of smaps_rollup's line key for this process, in kB (-1 if unknown).
+func anonKB(key string) int {
 	rollup, err := os.ReadFile("/proc/self/smaps_rollup")
 	if err != nil {
 		return -1
 	}
 	for _, l := range strings.Split(string(rollup), "\n") {
-		if v, ok := strings.CutPrefix(l, "AnonHugePages:"); ok {
+		if v, ok := strings.CutPrefix(l, key); ok {
 			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(v, "kB")))
 			if err == nil {
 				return n
@@ -209,6 +222,45 @@ func TestFreshHeapIsPopulatedWithHugePagesWhereTheKernelHasThem(t *testing.T) {
 	// the runtime returns to the kernel.
 	if n := vals["hgvmas"]; n != 0 {
 		t.Errorf("want no mapping left advised to take huge pages, got %d", n)
+	}
+}
+
+func TestDenInitPopulatesOnlyTheFirstHugePageOfAPiece(t *testing.T) {
+	mode := thpMode()
+	if mode != "madvise" && mode != "always" {
+		t.Skipf("the kernel's transparent huge pages are %q", mode)
+	}
+	// As TestFreshHeapIsPopulatedWithHugePages...: a run where no huge page came slow.
+	// _LIBCONTAINER_INITPIPE makes this program den-init (as TestOnlyAnInitWithout...).
+	var init, den map[string]int64
+	for try := 0; try < 3; try++ {
+		init, den = helperValues(t, "_LIBCONTAINER_INITPIPE=9"), helperValues(t)
+		if init["cold"] == 0 && den["cold"] == 0 {
+			break
+		}
+	}
+	if init["cold"] != 0 || den["cold"] != 0 {
+		t.Skip("a huge page came slow in each of 3 tries: the host is backing free memory again now")
+	}
+	if init["early"] != 1 {
+		t.Fatalf("the helper did not run as den-init: %v", init)
+	}
+	t.Logf("%d MB of fresh heap: resident when allocated %d kB as den-init, %d kB as den; as den-init after writing it, %d faults, %d kB in huge pages",
+		touchMB, init["allockb"], den["allockb"], init["faults"], init["hugekb"]-init["hugekb0"])
+	// den populates the whole piece; den-init its first 2 MB (and whatever else the
+	// allocation maps).
+	if den["allockb"] < touchMB<<10*3/4 {
+		t.Fatalf("as den, want the %d MB piece resident when allocated, got %d kB: the test cannot tell", touchMB, den["allockb"])
+	}
+	if init["allockb"] > 4<<10 {
+		t.Errorf("as den-init, want only the piece's first 2 MB resident when allocated, got %d kB", init["allockb"])
+	}
+	// The rest is still advised: writing it takes huge pages, a fault each.
+	if init["faults"] > int64(touchMB) {
+		t.Errorf("as den-init, want a fault per 2 MB written at most (%d), got %d", touchMB/2, init["faults"])
+	}
+	if huge := init["hugekb"] - init["hugekb0"]; huge < touchMB<<10/2 {
+		t.Errorf("as den-init, want the written heap in huge pages (at least %d kB), got %d kB", touchMB<<10/2, huge)
 	}
 }
 
