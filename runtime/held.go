@@ -96,14 +96,17 @@ func (r *Runtime) StartHeld(c *Container, meanwhile func()) (*Held, error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		// This process holds the container from here on: a stdout closed under it (run -d
+		// | head) must not kill it with SIGPIPE as Go's default would. Caught, not ignored:
+		// the monitor it becomes, and the containers that starts, must not inherit an
+		// ignored signal. Here, beside the start: the first Notify starts the signal
+		// package's goroutine and a thread for it (0.5 ms), and nothing is written to
+		// stdout before done.
+		signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 		if meanwhile != nil {
 			meanwhile()
 		}
 	}()
-	// This process holds the container from here on: a stdout closed under it (run -d |
-	// head) must not kill it with SIGPIPE as Go's default would. Caught, not ignored: the
-	// monitor it becomes, and the containers that starts, must not inherit an ignored signal.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 	s, err := r.begin(c, stdio, nil)
 	<-done
 	p.closeChild()
