@@ -115,7 +115,7 @@ func (r *Runtime) prepareEarly(id string) (*earlyRootfs, error) {
 		return nil, err
 	}
 	e.dir = dir
-	if _, ok := initexec.WithRootfsWait("", e.dir); !ok {
+	if _, ok := initexec.WithRootfsWait("", e.dir, true); !ok {
 		return nil, fmt.Errorf("runtime directory %s cannot be named to a container's init", e.dir)
 	}
 	sock := filepath.Join(e.dir, initexec.EarlySocket)

@@ -84,10 +84,10 @@ func (r *Runtime) stateRoot() string { return filepath.Join(r.Paths.RuntimeDir, 
 // seccomp filter from den's cache of compiled profiles (runtime/seccompcache) and to exec
 // the den-init kept under den's data directory (runtime/initexec), last: the init takes them
 // out from the end, in that order, before anything reads the level.
-func (r *Runtime) initLogLevel(rootfsWait string) string {
+func (r *Runtime) initLogLevel(rootfsWait string, loopback bool) string {
 	lv := strconv.Itoa(int(logrus.GetLevel()))
 	if rootfsWait != "" {
-		lv, _ = initexec.WithRootfsWait(lv, rootfsWait)
+		lv, _ = initexec.WithRootfsWait(lv, rootfsWait, loopback)
 	}
 	lv = seccompcache.LogLevel(lv, seccompcache.Dir(r.Paths.DataDir))
 	if dir := initexec.Keep(r.Paths.DataDir); dir != "" {
@@ -513,6 +513,12 @@ func (r *Runtime) startContainer(c *Container, plan rootfsPlan, stdio Stdio) (*l
 	}
 	// A container must not outlive the den process that holds it: nobody else could reap it.
 	lcfg.ParentDeathSignal = int(unix.SIGKILL)
+	// An init that waits for its root filesystem brings its loopback interface up itself
+	// meanwhile, instead of libcontainer's init after the wait (initexec.WithRootfsWait).
+	loopback := plan.wait != "" && len(lcfg.Networks) == 1 && lcfg.Networks[0].Type == "loopback"
+	if loopback {
+		lcfg.Networks = nil
+	}
 	// specconv leaves the process's limits to the runtime: the container's config carries
 	// them, for its init and its execs alike.
 	for _, l := range spec.Process.Rlimits {
@@ -534,7 +540,7 @@ func (r *Runtime) startContainer(c *Container, plan rootfsPlan, stdio Stdio) (*l
 	proc := &libcontainer.Process{
 		Args: spec.Process.Args, Env: spec.Process.Env, Cwd: spec.Process.Cwd,
 		UID: eu.Uid, GID: eu.Gid, AdditionalGroups: eu.Sgids,
-		Init: true, LogLevel: r.initLogLevel(plan.wait),
+		Init: true, LogLevel: r.initLogLevel(plan.wait, loopback),
 	}
 	var sockParent *os.File
 	if c.Config.Tty {

@@ -292,3 +292,20 @@ func TestImagePruneForgetsWhatRunsKeptOfRemovedImages(t *testing.T) {
 		t.Error("nothing kept after a run of the image loaded again")
 	}
 }
+
+// A container's init that waits for its root filesystem brings its loopback interface up
+// itself, meanwhile, instead of libcontainer's: either way the container sees lo up.
+func TestLoopbackIsUpWhetherTheRootfsCameEarlyOrNot(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	script := `cat /sys/class/net/lo/flags; (echo reached | nc -l -p 5000 &); for i in $(seq 50); do nc 127.0.0.1 5000 </dev/null && break; sleep 0.1; done`
+	for i, early := range []bool{false, true} {
+		out, r := runToEnd(t, d, "busybox", "sh", "-c", script)
+		if got := strings.Contains(r.stderr, earlyMark); got != early {
+			t.Fatalf("run %d: started before its rootfs was mounted %v, want %v\n%s", i+1, got, early, r)
+		}
+		if out != "0x9\nreached\n" {
+			t.Errorf("run %d (rootfs early %v): lo flags and a connection to 127.0.0.1: %q, want up (0x9) and reached", i+1, early, out)
+		}
+	}
+}

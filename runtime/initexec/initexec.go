@@ -73,10 +73,20 @@ func Init() {
 	if os.Getppid() == 1 {
 		os.Exit(255) // the holder died before the setting took
 	}
-	if os.Getenv(rootfsWaitEnv) != "" {
+	// den's requests, when it started the init before the container's root filesystem was
+	// mounted (rootfswait.go), are done while den mounts it. Any failure ends the init.
+	if dir, loopback := takeRootfsWait(); dir != "" {
+		if loopback {
+			if err := loopbackUp(); err != nil {
+				fmt.Fprintf(os.Stderr, "den-init: bringing up the loopback interface: %v\n", err)
+				os.Exit(255)
+			}
+		}
 		warmConfigDecoding()
+		if receiveRootfs(dir) != nil {
+			os.Exit(255)
+		}
 	}
-	awaitRootfs()
 	libcontainer.Init()
 }
 

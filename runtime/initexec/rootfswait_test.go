@@ -1,11 +1,16 @@
 package initexec
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -13,22 +18,89 @@ import (
 
 func TestWithRootfsWaitCarriesOnlyAPathItCanGiveBackWhole(t *testing.T) {
 	for _, tc := range []struct {
-		dir  string
-		want string
-		ok   bool
+		dir      string
+		loopback bool
+		want     string
+		ok       bool
 	}{
-		{"/run/user/1000/den/containers/abc", "4 den-rootfs-wait=/run/user/1000/den/containers/abc", true},
-		{"/with space/x", "4 den-rootfs-wait=/with space/x", true},
-		{"", "4", false},
-		{"relative/dir", "4", false},
-		{"/a den-init=/b", "4", false},
-		{"/" + strings.Repeat("d", 2048), "4", false},
+		{"/run/user/1000/den/containers/abc", false, "4 den-rootfs-wait=/run/user/1000/den/containers/abc", true},
+		{"/run/user/1000/den/containers/abc", true, "4 den-rootfs-wait=lo:/run/user/1000/den/containers/abc", true},
+		{"/with space/x", false, "4 den-rootfs-wait=/with space/x", true},
+		{"/lo:/x", false, "4 den-rootfs-wait=/lo:/x", true},
+		{"", true, "4", false},
+		{"relative/dir", false, "4", false},
+		{"lo:/dir", false, "4", false},
+		{"/a den-init=/b", true, "4", false},
+		{"/" + strings.Repeat("d", 2048), false, "4", false},
 	} {
-		got, ok := WithRootfsWait("4", tc.dir)
+		got, ok := WithRootfsWait("4", tc.dir, tc.loopback)
 		if got != tc.want || ok != tc.ok {
-			t.Errorf("WithRootfsWait(4, %q) = %q, %v; want %q, %v", tc.dir, got, ok, tc.want, tc.ok)
+			t.Errorf("WithRootfsWait(4, %q, %v) = %q, %v; want %q, %v", tc.dir, tc.loopback, got, ok, tc.want, tc.ok)
+		}
+		if !ok {
+			continue
+		}
+		// What initexec.c moves into the init's environment, and what the init takes back.
+		t.Setenv(rootfsWaitEnv, strings.TrimPrefix(got, "4"+rootfsWaitMark))
+		dir, loopback := takeRootfsWait()
+		if dir != tc.dir || loopback != tc.loopback {
+			t.Errorf("request %q taken back as %q, %v; want %q, %v", got, dir, loopback, tc.dir, tc.loopback)
+		}
+		if v, set := os.LookupEnv(rootfsWaitEnv); set {
+			t.Errorf("request left in the environment: %q", v)
 		}
 	}
+}
+
+// The loopback interface of a new network namespace comes up as libcontainer's netlink
+// would have brought it up.
+func TestLoopbackUpInANewNetworkNamespace(t *testing.T) {
+	if os.Getenv("DEN_LOOPBACK_HELPER") != "" {
+		before := loopbackFlags(t)
+		if err := loopbackUp(); err != nil {
+			t.Fatal(err)
+		}
+		after := loopbackFlags(t)
+		os.Stdout.WriteString("before=" + strconv.Itoa(before) + " after=" + strconv.Itoa(after) + "\n")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLoopbackUpInANewNetworkNamespace$")
+	cmd.Env = append(os.Environ(), "DEN_LOOPBACK_HELPER=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Skipf("no new user and network namespace here: %v\n%s", err, out)
+	}
+	var before, after int
+	if _, err := fmt.Sscanf(string(out[bytes.Index(out, []byte("before=")):]), "before=%d after=%d", &before, &after); err != nil {
+		t.Fatalf("helper printed %q", out)
+	}
+	if before&unix.IFF_UP != 0 {
+		t.Fatalf("lo of a new network namespace is up already (flags %#x): the test cannot tell", before)
+	}
+	if after&unix.IFF_UP == 0 || after&unix.IFF_LOOPBACK == 0 {
+		t.Errorf("want lo up, got flags %#x", after)
+	}
+}
+
+// loopbackFlags reads the flags of lo in this network namespace.
+func loopbackFlags(t *testing.T) int {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		t.Fatal(err)
+	}
+	return int(ifr.Uint16())
 }
 
 // An init that gets no mount from den (den closed the socket, sent no descriptor, or is not
