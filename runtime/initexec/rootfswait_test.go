@@ -74,7 +74,11 @@ func TestLoopbackUpInANewNetworkNamespace(t *testing.T) {
 		t.Skipf("no new user and network namespace here: %v\n%s", err, out)
 	}
 	var before, after int
-	if _, err := fmt.Sscanf(string(out[bytes.Index(out, []byte("before=")):]), "before=%d after=%d", &before, &after); err != nil {
+	i := bytes.Index(out, []byte("before="))
+	if i < 0 {
+		t.Fatalf("helper printed no flags: %q", out)
+	}
+	if _, err := fmt.Sscanf(string(out[i:]), "before=%d after=%d", &before, &after); err != nil {
 		t.Fatalf("helper printed %q", out)
 	}
 	if before&unix.IFF_UP != 0 {
