@@ -35,6 +35,7 @@ bin/den: $(GOSRC) $(INITBIN) $(TRANSFERBIN) $(MONITORBIN)
 
 $(INITBIN): $(shell find runtime/initbin runtime/initexec runtime/prefault runtime/seccompcache runtime/sysmonslack -name '*.go' -o -name '*.c' 2>/dev/null) go.mod go.sum
 	$(GO) build -ldflags '-s -w -linkmode external -extldflags "-static -lm"' -o $@ ./runtime/initbin
+	sha256sum $@ | cut -c1-64 | tr -d '\n' > runtime/initexec/den-init.sum
 	scripts/blob-sum.sh $@ den_initbin initBlobSum > runtime/initexec/blobsum.go
 
 $(TRANSFERBIN): $(GOSRC)

@@ -147,7 +147,7 @@ func (s *session) execProcess(o *ExecOptions) (*libcontainer.Process, error) {
 	return &libcontainer.Process{
 		Args: o.Args, Env: env, Cwd: firstNonEmpty(o.WorkingDir, s.c.Config.WorkingDir, "/"),
 		UID: eu.Uid, GID: eu.Gid, AdditionalGroups: eu.Sgids,
-		LogLevel: s.r.initLogLevel("", false),
+		LogLevel: s.r.initLogLevel("", false, nil),
 	}, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/den-project/den/runtime/initexec"
 	"github.com/den-project/den/runtime/seccompcache"
 	"github.com/den-project/den/runtime/security"
+	"github.com/den-project/den/runtime/userns"
 	"github.com/den-project/den/store"
 	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/record"
@@ -85,8 +86,11 @@ func (r *Runtime) stateRoot() string { return filepath.Join(r.Paths.RuntimeDir, 
 // seccomp filter from den's cache of compiled profiles (runtime/seccompcache) and to exec
 // the den-init kept under den's data directory (runtime/initexec), last: the init takes them
 // out from the end, in that order, before anything reads the level.
-func (r *Runtime) initLogLevel(rootfsWait string, loopback bool) string {
+func (r *Runtime) initLogLevel(rootfsWait string, loopback bool, z *userns.Zygote) string {
 	lv := strconv.Itoa(int(logrus.GetLevel()))
+	if z != nil {
+		lv += " den-zygote=" + strconv.Itoa(z.Sock) + ":" + strconv.Itoa(z.Pid)
+	}
 	if rootfsWait != "" {
 		lv, _ = initexec.WithRootfsWait(lv, rootfsWait, loopback)
 	}
@@ -539,10 +543,18 @@ func (r *Runtime) startContainer(c *Container, plan rootfsPlan, stdio Stdio) (*l
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("creating container: %w", err)
 	}
+	// The init enter.c started ahead for a detached run, if it is one this container can have:
+	// an init that waits for its root filesystem and brings its loopback interface up, in
+	// the namespaces the waiting one was made with.
+	zyg := userns.TakeZygote()
+	if zyg != nil && !(loopback && zygoteFits(lcfg.Namespaces)) {
+		zyg.Release(false)
+		zyg = nil
+	}
 	proc := &libcontainer.Process{
 		Args: spec.Process.Args, Env: spec.Process.Env, Cwd: spec.Process.Cwd,
 		UID: eu.Uid, GID: eu.Gid, AdditionalGroups: eu.Sgids,
-		Init: true, LogLevel: r.initLogLevel(plan.wait, loopback),
+		Init: true, LogLevel: r.initLogLevel(plan.wait, loopback, zyg),
 	}
 	var sockParent *os.File
 	if c.Config.Tty {
@@ -568,11 +580,19 @@ func (r *Runtime) startContainer(c *Container, plan rootfsPlan, stdio Stdio) (*l
 		proc.Stdout, proc.Stderr = stdio.Out, stdio.Err
 	}
 	logrus.Debugf("libcontainer start")
-	if err := cont.Start(proc); err != nil {
+	err = cont.Start(proc)
+	pid, _ := proc.Pid()
+	if zyg != nil {
+		used := err == nil && pid == zyg.Pid
+		zyg.Release(used)
+		if used {
+			logrus.Debugf("the container's init is the one started ahead (pid %d)", pid)
+		}
+	}
+	if err != nil {
 		_ = cont.Destroy()
 		return nil, nil, nil, nil, classifyStartError(err)
 	}
-	pid, _ := proc.Pid()
 	logrus.Debugf("attaching network")
 	att, err := netstack.Attach(n, early, pid, r.runDir(c.ID), netstack.Who{
 		ID: c.ID, Name: c.Name, NetworksDir: filepath.Join(r.Paths.RuntimeDir, "networks"),
@@ -612,6 +632,26 @@ func (r *Runtime) startContainer(c *Container, plan rootfsPlan, stdio Stdio) (*l
 	}
 	ok = true
 	return cont, proc, cons, att, nil
+}
+
+// zygoteFits reports whether a container in namespaces ns can have the init started ahead
+// (userns.Zygote): new mount, UTS, IPC, pid, network and cgroup namespaces and no other, none
+// joined.
+func zygoteFits(ns configs.Namespaces) bool {
+	want := map[configs.NamespaceType]bool{
+		configs.NEWNS: true, configs.NEWUTS: true, configs.NEWIPC: true, configs.NEWPID: true, configs.NEWNET: true,
+		configs.NEWCGROUP: true,
+	}
+	if len(ns) != len(want) {
+		return false
+	}
+	for _, n := range ns {
+		if !want[n.Type] || n.Path != "" {
+			return false
+		}
+		delete(want, n.Type)
+	}
+	return true
 }
 
 // nameRootlessCgroup names a rootless container's cgroup under /den on cgroup v1, as root

@@ -36,8 +36,9 @@
 #   2. `den system check --repair` exits 0 (skipped with a note while den has no such command)
 #   3. a second `den system check` exits 0
 #   4. `den rm -af` exits 0, and then no den-monitor of this run is left, no `sleep 1000`
-#      process of the user that belongs to this run (its mounts are under $T) is left, and no
-#      process has a mount under den's data dir in /proc/PID/mountinfo
+#      process of the user that belongs to this run (its mounts are under $T) is left, no
+#      container init started ahead still waits, and no process has a mount under den's data
+#      dir in /proc/PID/mountinfo
 # Processes count as this run's by their environment (den's XDG_RUNTIME_DIR), their
 # executable ($T/bin/den) or their mounts ($T), so that other den instances of the same user
 # (tests running beside this) are left out. Leftovers are listed, then killed by pid.
@@ -114,6 +115,19 @@ slirps() {
 	local pid
 	for pid in $(pgrep -u "$uid" -x slirp4netns || true); do
 		if grep -qzxF "XDG_RUNTIME_DIR=$T/den/run" "/proc/$pid/environ" 2>/dev/null && alive "$pid"; then
+			echo "$pid"
+		fi
+	done
+	return 0
+}
+
+# waiters prints the pid of each live container init that den started ahead and that still
+# waits (runtime/initexec, zygote.go): it must go with the den that started it.
+waiters() {
+	local pid
+	for pid in $(pgrep -u "$uid" -f '^runc:\[2:INIT\]' || true); do
+		if grep -qzxF "XDG_RUNTIME_DIR=$T/den/run" "/proc/$pid/environ" 2>/dev/null &&
+			grep -qz '^_DEN_ZYGOTE=' "/proc/$pid/environ" 2>/dev/null && alive "$pid"; then
 			echo "$pid"
 		fi
 	done
@@ -332,6 +346,11 @@ check_rm_all() {
 		fail "after rm -af, ${#left[@]} slirp4netns processes of this run are alive"
 		describe "${left[@]}"
 	fi
+	mapfile -t left < <(waiters)
+	if [ ${#left[@]} -gt 0 ]; then
+		fail "after rm -af, ${#left[@]} container inits started ahead of this run still wait"
+		describe "${left[@]}"
+	fi
 	mapfile -t left < <(sleepers others)
 	if [ ${#left[@]} -gt 0 ]; then
 		echo "(${#left[@]} other \`sleep 1000\` processes of $run_user belong to other den state dirs; not counted)"
@@ -360,6 +379,7 @@ cleanup() {
 		monitors | awk '{ print $1 }'
 		sleepers mine
 		slirps
+		waiters
 		den_procs
 		mounters | awk '{ print $1 }'
 	} | sort -u)

@@ -84,8 +84,8 @@ func (d *den) waitForState(t *testing.T, ctr, tmpl, want string, timeout time.Du
 	}
 }
 
-// monitorPids lists the processes of den's user whose argv is ["den-monitor", shortID].
-func (d *den) monitorPids(t *testing.T, shortID string) []int {
+// allPids lists the processes in /proc.
+func allPids(t *testing.T) []int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
@@ -93,11 +93,19 @@ func (d *den) monitorPids(t *testing.T, shortID string) []int {
 	}
 	var pids []int
 	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+	}
+	return pids
+}
+
+// monitorPids lists the processes of den's user whose argv is ["den-monitor", shortID].
+func (d *den) monitorPids(t *testing.T, shortID string) []int {
+	t.Helper()
+	var pids []int
+	for _, pid := range allPids(t) {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 		if err != nil {
 			continue
 		}

@@ -188,6 +188,18 @@ out:;
 	return fd;
 }
 
+// kept_later is the directory take_kept left to den_seal_later.
+static char kept_later[4096];
+
+// seal makes den_init_sealed the den-init kept in dir.
+static void seal(const char *dir, size_t n) {
+	int fd = den_seal_kept(dir, n);
+	if (fd < 0)
+		return;
+	den_init_sealed = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	close(fd);
+}
+
 // take_kept runs in a container's init before runc's nsenter constructor and before
 // runtime/seccompcache's (150), still in den's namespaces, where den's directories are: it
 // takes den's " den-init=DIR" out of the end of the log level and seals the den-init kept
@@ -204,11 +216,20 @@ __attribute__((constructor(149))) static void take_kept(void) {
 	snprintf(dir, sizeof dir, "%s", mark + strlen(KEPT_MARK));
 	snprintf(level, sizeof level, "%.*s", (int)(mark - lv), lv);
 	setenv(LEVEL_ENV, level, 1);
-	int fd = den_seal_kept(dir, n);
-	if (fd < 0)
+	// An init that den means to hand to a waiting one (zygote.c) needs no den-init of its
+	// own unless the hand-over is refused: the sealing waits for that.
+	if (strstr(level, " den-zygote=") != NULL) {
+		snprintf(kept_later, sizeof kept_later, "%s", dir);
 		return;
-	den_init_sealed = fcntl(fd, F_DUPFD_CLOEXEC, 100);
-	close(fd);
+	}
+	seal(dir, n);
+}
+
+// den_seal_later seals the den-init that take_kept left for later, if it did.
+void den_seal_later(void) {
+	if (kept_later[0] != 0)
+		seal(kept_later, den_initexec_size());
+	kept_later[0] = 0;
 }
 
 // take_rootfs_wait moves den's " den-rootfs-wait=DIR" (rootfswait.go), which den puts
@@ -253,6 +274,42 @@ void den_initexec(void) {
 		syscall(SYS_execveat, den_init_sealed, "", argv, environ, AT_EMPTY_PATH);
 		close(den_init_sealed);
 		den_init_sealed = -1;
+	}
+	den_exec_blob(den_init_blob, n, "den-init", argv);
+}
+
+// den_init_sum is the SHA-256 of den-init in hex, where it is linked in (blob.S).
+extern const char den_init_sum[] __attribute__((weak));
+
+// den_zygote_exec makes the process runtime/userns's spawn_zygote started den-init, waiting
+// for a container on the socket sock (zygote.go): the den-init that runtime/initexec's Keep
+// keeps under den's default data directory, sealed as take_kept seals it, else a copy in a
+// memfd. Only the environment the waiting needs goes along (and den's XDG_RUNTIME_DIR, which
+// says whose it is); the container's comes with the hand-over. It returns only on failure.
+void den_zygote_exec(int sock) {
+	size_t n = den_initexec_size();
+	if (n == 0 || den_init_sum == NULL || strlen(den_init_sum) < 16)
+		return;
+	char sockenv[32], rundir[4200];
+	snprintf(sockenv, sizeof sockenv, "_DEN_ZYGOTE=%d", sock);
+	// Whose it is, for those who look (den's tests): den's runtime directory, if set.
+	const char *run = getenv("XDG_RUNTIME_DIR");
+	snprintf(rundir, sizeof rundir, "XDG_RUNTIME_DIR=%s", run != NULL ? run : "");
+	char *env[] = {"GOMAXPROCS=1", sockenv, rundir, NULL};
+	char *argv[] = {"runc:[2:INIT]", NULL};
+	// config.ResolvePaths: $XDG_DATA_HOME/den, else ~/.local/share/den.
+	const char *data = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	char dir[4096];
+	dir[0] = 0;
+	if (data != NULL && data[0] == '/')
+		snprintf(dir, sizeof dir, "%s/den/init/%.16s", data, den_init_sum);
+	else if ((data == NULL || data[0] == 0) && home != NULL && home[0] == '/')
+		snprintf(dir, sizeof dir, "%s/.local/share/den/init/%.16s", home, den_init_sum);
+	environ = env;
+	int fd = dir[0] != 0 ? den_seal_kept(dir, n) : -1;
+	if (fd >= 0) {
+		syscall(SYS_execveat, fd, "", argv, env, AT_EMPTY_PATH);
+		close(fd);
 	}
 	den_exec_blob(den_init_blob, n, "den-init", argv);
 }

@@ -73,16 +73,28 @@ func Init() {
 	if os.Getppid() == 1 {
 		os.Exit(255) // the holder died before the setting took
 	}
+	// An init started before its container (zygote.go) waits here for the container's
+	// descriptors and environment; one that den let go ends quietly.
+	waited, err := awaitContainer()
+	if errors.Is(err, errNotUsed) {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(255)
+	}
 	// den's requests, when it started the init before the container's root filesystem was
-	// mounted (rootfswait.go), are done while den mounts it. Any failure ends the init.
+	// mounted (rootfswait.go), are done while den mounts it. Any failure ends the init. A
+	// waiting init did the first two while it waited.
 	if dir, loopback := takeRootfsWait(); dir != "" {
-		if loopback {
+		if loopback && !waited {
 			if err := loopbackUp(); err != nil {
 				fmt.Fprintf(os.Stderr, "den-init: bringing up the loopback interface: %v\n", err)
 				os.Exit(255)
 			}
 		}
-		warmConfigDecoding()
+		if !waited {
+			warmConfigDecoding()
+		}
 		if receiveRootfs(dir) != nil {
 			os.Exit(255)
 		}

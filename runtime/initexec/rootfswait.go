@@ -124,22 +124,7 @@ func receiveRootfs(dir string) error {
 	if err != nil {
 		return err
 	}
-	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
-	var n, oobn int
-	for {
-		n, oobn, _, _, err = unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return err
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return unix.EBADMSG
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
+	n, fds, err := recvWithFDs(sock, make([]byte, 1), 1)
 	if err != nil {
 		return err
 	}
@@ -165,4 +150,28 @@ func receiveRootfs(dir string) error {
 		err = werr
 	}
 	return err
+}
+
+// recvWithFDs receives one message into buf from sock, with up to max descriptors
+// (close-on-exec): the message's length and the descriptors. A message whose control data
+// is anything but one list of descriptors is refused (EBADMSG).
+func recvWithFDs(sock int, buf []byte, max int) (int, []int, error) {
+	oob := make([]byte, unix.CmsgSpace(4*max))
+	var n, oobn int
+	var err error
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil || oobn == 0 {
+		return n, nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return n, nil, unix.EBADMSG
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	return n, fds, err
 }

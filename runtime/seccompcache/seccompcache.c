@@ -489,3 +489,7 @@ __attribute__((constructor(151))) static void find_cache_dir(void) {
 	if (cache_fd < 0 && getenv("_LIBCONTAINER_INITPIPE") != NULL)
 		cache_fd = parse_fd(getenv(CACHE_ENV));
 }
+
+// den_seccompcache_adopt does find_cache_dir's work later, in a den-init that got its
+// environment after its start (runtime/initexec's waiting init).
+void den_seccompcache_adopt(void) { find_cache_dir(); }

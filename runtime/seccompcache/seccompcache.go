@@ -15,6 +15,7 @@ package seccompcache
 // #cgo LDFLAGS: -Wl,--wrap=seccomp_export_bpf -Wl,--wrap=seccomp_export_pfc -Wl,--wrap=seccomp_load
 // #cgo pkg-config: libseccomp
 // extern int den_seccompcache_hits, den_seccompcache_stores;
+// extern void den_seccompcache_adopt(void);
 import "C"
 
 import (
@@ -49,6 +50,11 @@ func LogLevel(level, dir string) string {
 	}
 	return level + " den-seccomp-cache=" + dir
 }
+
+// Adopt takes up the cache that the environment names now, in a container's init that got
+// its environment after its start-up (runtime/initexec's waiting init): libcontainer's init
+// clears the environment before it builds the filter.
+func Adopt() { C.den_seccompcache_adopt() }
 
 // counts reports this process's cache hits and stores, for the tests.
 func counts() (hits, stores int) {

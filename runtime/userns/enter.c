@@ -50,6 +50,11 @@ void den_prefault_begin(void) __attribute__((weak));
 // A detached run's monitor, started before the Go runtime (see spawn_premonitor).
 int den_premonitor_pid = -1, den_premonitor_go = -1, den_premonitor_ready = -1;
 char den_premonitor_id[65];
+// A container's init started ahead for a detached run that starts its container itself (see
+// spawn_zygote): den's end of its socket and the process that started it, -1 when none.
+int den_zygote_sock = -1, den_zygote_starter = -1;
+// runtime/initexec's zygote.c, in builds that carry den-init.
+void den_zygote_exec(int sock) __attribute__((weak));
 static int den_userns_status_fd = -1;
 int den_userns_host_uid = -1;
 int den_userns_host_gid = -1;
@@ -720,6 +725,99 @@ static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 	den_premonitor_ready = ready[0];
 }
 
+// ZYGOTE_LOW_FDS matches runtime/initexec's zygote.c: the descriptors the container's init
+// gets from libcontainer are all below it.
+#define ZYGOTE_LOW_FDS 64
+
+// zygote_main is the rest of the waiting init's life before den-init (den_zygote_exec): it
+// dies with den, becomes root of the namespace once its ids are mapped there (wait_fd, as in
+// spawn_premonitor), starts a session as runc's nsenter does for a container's init, and
+// keeps /dev/null on every descriptor below ZYGOTE_LOW_FDS, where the container's init has
+// its own: den-init's Go runtime opens what it opens above them, and the hand-over puts the
+// container's descriptors at their numbers.
+static void zygote_main(int sock, int wait_fd) {
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (wait_fd >= 0) {
+		char g = 0;
+		while (read(wait_fd, &g, 1) < 0 && errno == EINTR)
+			;
+		if (g != 'G' || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			_exit(0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL); // cleared by the credential change
+	}
+	setsid();
+	int s = fcntl(sock, F_DUPFD, ZYGOTE_LOW_FDS);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (s < 0 || null < 0)
+		_exit(0);
+	for (int fd = 0; fd < ZYGOTE_LOW_FDS; fd++)
+		if (fd != null && dup2(null, fd) < 0)
+			_exit(0);
+	if (null < ZYGOTE_LOW_FDS)
+		fcntl(null, F_SETFD, 0);
+	else
+		close(null);
+	syscall(SYS_close_range, s + 1, ~0U, 0);
+	den_zygote_exec(s);
+	_exit(0);
+}
+
+// spawn_zygote starts, for `den run -d` that will start its container itself (den_run_held),
+// the process that is to be the container's init (runtime/initexec's zygote.c): den's child,
+// pid 1 of a new pid namespace, in new mount, UTS, IPC, network and cgroup namespaces, as
+// runc's nsenter makes it for a container of den's with --network none. A starter
+// process makes the namespaces, off den's own path and on the other CPU (see other_cpus),
+// starts it as den's child (CLONE_PARENT) and sends its pid on the socket, then exits;
+// userns.TakeZygote reads the pid and reaps the starter. A den that does not use the waiting
+// init kills it; a den that dies takes it along (its parent-death signal), and a den that
+// went before the signal was set closes the socket the waiting init reads.
+static int wants_zygote(int argc, char **argv) {
+	return den_zygote_exec != NULL && getenv("DEN_NO_ZYGOTE") == NULL && den_run_held(argc, argv);
+}
+
+static void spawn_zygote(int argc, char **argv, int wait_fd) {
+	if (!wants_zygote(argc, argv))
+		return;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	cpu_set_t all, other;
+	int move = other_cpus(&all, &other);
+	pid_t starter = fork();
+	if (starter == 0) {
+		close(sv[0]);
+		if (move) {
+			char m = 0;
+			while (read(sv[1], &m, 1) < 0 && errno == EINTR)
+				;
+			sched_setaffinity(0, sizeof all, &all);
+		}
+		if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWPID) < 0)
+			_exit(0);
+		pid_t z = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+		if (z == 0)
+			zygote_main(sv[1], wait_fd);
+		if (z > 0) {
+			int pid = (int)z;
+			while (send(sv[1], &pid, sizeof pid, MSG_NOSIGNAL) < 0 && errno == EINTR)
+				;
+		}
+		_exit(0);
+	}
+	close(sv[1]);
+	if (starter < 0) {
+		close(sv[0]);
+		return;
+	}
+	if (move) {
+		sched_setaffinity(starter, sizeof other, &other);
+		while (send(sv[0], "m", 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+			;
+	}
+	den_zygote_sock = sv[0];
+	den_zygote_starter = (int)starter;
+}
+
 // den_answers_early reports whether the command may give its answer before it is done (see
 // den_userns_answer): rm, and run --rm in the foreground without -i or -t (cmd's
 // answerEarly), whose storage deletions come after; and a detached run that becomes its
@@ -787,6 +885,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 				if (getppid() != parent)
 					_exit(125);
 				den_userns_status_fd = status[1];
+				spawn_zygote(argc, argv, -1);
 				if (den_prefault_begin != NULL)
 					den_prefault_begin();
 				return;
@@ -840,6 +939,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		den_userns_host_gid = (int)gid;
 		if (premonitor)
 			spawn_premonitor(argc, argv, sync[0]);
+		spawn_zygote(argc, argv, sync[0]);
 		if (den_prefault_begin != NULL)
 			den_prefault_begin();
 		return;
@@ -868,8 +968,9 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		return;
 	}
 	forward_signals(child);
-	ssize_t go = premonitor ? 2 : 1;
-	if (write(sync[1], "GG", (size_t)go) != go) {
+	// One 'G' for the child, one for a monitor started ahead, one for a waiting init.
+	ssize_t go = 1 + (premonitor ? 1 : 0) + wants_zygote(argc, argv);
+	if (write(sync[1], "GGG", (size_t)go) != go) {
 		kill(child, SIGKILL);
 	}
 	close(sync[1]);

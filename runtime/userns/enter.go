@@ -11,6 +11,7 @@ package userns
 // extern int den_userns_can_answer(void);
 // extern int den_premonitor_pid, den_premonitor_go, den_premonitor_ready;
 // extern char den_premonitor_id[65];
+// extern int den_zygote_sock, den_zygote_starter;
 // extern int den_run_detached(int argc, char **argv);
 // extern int den_run_held(int argc, char **argv);
 // extern int den_answers_early(int argc, char **argv);
@@ -28,8 +29,11 @@ package userns
 import "C"
 
 import (
+	"encoding/binary"
 	"os"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // enteredEarly reports whether enter.c's constructor already put this process in den's user
@@ -88,6 +92,60 @@ func TakePremonitor() (id string, goW, ready *os.File, ok bool) {
 // HasPremonitor reports whether enter.c started a monitor for this command that
 // TakePremonitor has not taken yet.
 func HasPremonitor() bool { return C.den_premonitor_pid > 0 }
+
+// Zygote is a container's init that enter.c started ahead for `den run -d` (spawn_zygote):
+// den's child, waiting in new namespaces for a container (runtime/initexec, zygote.c).
+type Zygote struct {
+	// Pid is the waiting init's; Sock, den's end of its socket, which the container's
+	// stage 0 takes from den by number.
+	Pid, Sock int
+	pidfd     int
+}
+
+// TakeZygote hands over the waiting init that enter.c started, once; nil when there is none.
+// It waits for the starter's word, which comes within a millisecond or so of den's start.
+func TakeZygote() *Zygote {
+	sock, starter := int(C.den_zygote_sock), int(C.den_zygote_starter)
+	if sock < 0 {
+		return nil
+	}
+	C.den_zygote_sock, C.den_zygote_starter = -1, -1
+	var buf [4]byte
+	n, err := unix.Read(sock, buf[:])
+	for err == unix.EINTR {
+		n, err = unix.Read(sock, buf[:])
+	}
+	_, _ = unix.Wait4(starter, nil, 0, nil)
+	if err != nil || n != len(buf) {
+		_ = unix.Close(sock)
+		return nil
+	}
+	pid := int(int32(binary.NativeEndian.Uint32(buf[:])))
+	// Our child: its pid stays its own until we reap it.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		_, _ = unix.Wait4(pid, nil, 0, nil)
+		_ = unix.Close(sock)
+		return nil
+	}
+	return &Zygote{Pid: pid, Sock: sock, pidfd: pidfd}
+}
+
+// HasZygote reports whether enter.c started a waiting init that TakeZygote has not taken.
+func HasZygote() bool { return C.den_zygote_sock >= 0 }
+
+// Release lets go of z once the container's start is over: used, it is the container's init
+// now, which libcontainer waits for; otherwise it is killed and reaped. The pidfd makes sure a
+// process libcontainer already reaped is not mistaken for another with its number.
+func (z *Zygote) Release(used bool) {
+	_ = unix.Close(z.Sock)
+	if !used {
+		_ = unix.PidfdSendSignal(z.pidfd, unix.SIGKILL, nil, 0)
+		_ = unix.Waitid(unix.P_PIDFD, z.pidfd, nil, unix.WEXITED, nil)
+	}
+	_ = unix.Close(z.pidfd)
+}
 
 // RunDetached is enter.c's reading of args (a whole command line, den first) as a detached
 // `den run`, for the tests.

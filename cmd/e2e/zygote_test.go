@@ -1,0 +1,103 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A rootless `run -d` that starts its container itself starts the container's init in its
+// first moment, before it knows the container (runtime/initexec, zygote.go); libcontainer's
+// stage 0 hands that waiting init the container when it checks out, and den kills it when
+// not. The debug log says when a container's init was the one started ahead.
+
+const aheadMark = "the container's init is the one started ahead"
+
+// waitingInits are the live inits that d's den started ahead and that still wait: their
+// environment names the waiting socket and d's runtime directory.
+func (d *den) waitingInits(t *testing.T) []int {
+	t.Helper()
+	var pids []int
+	for _, pid := range allPids(t) {
+		env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "environ"))
+		if err != nil {
+			continue
+		}
+		vars := bytes.Split(env, []byte{0})
+		var waiting, ours bool
+		for _, v := range vars {
+			waiting = waiting || bytes.HasPrefix(v, []byte("_DEN_ZYGOTE="))
+			ours = ours || string(v) == "XDG_RUNTIME_DIR="+d.runDir
+		}
+		if waiting && ours && !processGone(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// wantNoWaitingInits fails when an init den started ahead outlives the command.
+func (d *den) wantNoWaitingInits(t *testing.T, after string) {
+	t.Helper()
+	var left []int
+	if !waitUntil(5*time.Second, func() bool { left = d.waitingInits(t); return len(left) == 0 }) {
+		t.Errorf("after %s: inits started ahead still wait: %v", after, left)
+	}
+}
+
+func TestRunDetachedUsesTheInitStartedAhead(t *testing.T) {
+	d := newDen(t)
+	if d.user == nil {
+		t.Skip("an init is started ahead only rootless")
+	}
+	d.load(t, "busybox-oci.tar")
+	// The first container of the image mounts its root filesystem before the init starts
+	// (early.go): the init started ahead is not the one it can have.
+	first := d.mustRun(t, "--log-level", "debug", "run", "-d", "--network", "none", "--name", "first", "busybox", "sleep", "300")
+	if strings.Contains(first.stderr, aheadMark) {
+		t.Errorf("the first container of the image had the init started ahead\n%s", first)
+	}
+	d.wantNoWaitingInits(t, "the first run")
+
+	r := d.mustRun(t, "--log-level", "debug", "run", "-d", "--network", "none", "--name", "ahead", "busybox", "sleep", "300")
+	if !strings.Contains(r.stderr, aheadMark) {
+		t.Fatalf("the second container's init was not the one started ahead\n%s", r)
+	}
+	id := strings.TrimSpace(r.stdout)
+	d.wantNoWaitingInits(t, "the second run")
+	// It is what runc's nsenter would have made: pid 1 of its namespace, holding the
+	// container's stdio alone, in a session of its own, its loopback interface up, its
+	// hostname the container's, and the container's environment.
+	script := `ls /proc/1/fd; cat /proc/1/stat | cut -d' ' -f 5,6,8; hostname; ip -o link show lo | grep -c 'UP'; tr '\0' '\n' </proc/1/environ | grep -c '^_DEN\|^_LIBCONTAINER'; true`
+	got := d.mustRun(t, "exec", "ahead", "sh", "-c", script).stdout
+	want := "0\n1\n2\n1 1 -1\n" + id[:12] + "\n1\n0\n"
+	if got != want {
+		t.Errorf("inside the container: %q, want %q", got, want)
+	}
+	d.mustRun(t, "stop", "-t", "0", "ahead")
+	wantStdout(t, d.run(t, "inspect", "-f", "{{.State.ExitCode}}", "ahead"), "137\n")
+
+	// A container the waiting init does not fit (no network namespace of its own), and a
+	// den told not to start one: started as always, and nothing waits afterwards.
+	r = d.mustRun(t, "--log-level", "debug", "run", "-d", "--network", "host", "--name", "hostnet", "busybox", "sleep", "300")
+	if strings.Contains(r.stderr, aheadMark) {
+		t.Errorf("a container on the host's network had the init started ahead\n%s", r)
+	}
+	d.wantNoWaitingInits(t, "a run on the host's network")
+	r = d.runWith(t, execOpts{env: []string{"DEN_NO_ZYGOTE=1"}}, "--log-level", "debug", "run", "-d", "--network", "none", "--name", "plain", "busybox", "sleep", "300")
+	if r.code != 0 || strings.Contains(r.stderr, aheadMark) {
+		t.Errorf("DEN_NO_ZYGOTE=1: want a container started as always\n%s", r)
+	}
+	// A run that fails before its start lets its waiting init go too.
+	wantError(t, d.run(t, "run", "-d", "--network", "none", "--name", "plain", "busybox", "true"), 125, "plain")
+	d.wantNoWaitingInits(t, "a run refused for its name")
+	for _, c := range []string{"hostnet", "plain"} {
+		wantStdout(t, d.run(t, "exec", c, "echo", "ok"), "ok\n")
+	}
+	d.mustRun(t, "rm", "-af", "-t", "0")
+	d.wantNoWaitingInits(t, "rm -af")
+}

@@ -1,0 +1,196 @@
+package initexec
+
+// #include <stddef.h>
+// #include <stdlib.h>
+// long den_zygote_bootstrap(const unsigned char *msg, size_t n, const char **oom, size_t *oom_len);
+import "C"
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/den-project/den/runtime/seccompcache"
+	"golang.org/x/sys/unix"
+)
+
+// A container's init can be started before den knows the container: a waiting init (see
+// zygote.c), which runtime/userns starts for a detached run and which execs den-init with
+// zygoteEnv naming its socket. Its Go start-up runs while den starts up; then it waits. When
+// den starts the container, libcontainer's stage 0 hands it its descriptors and environment
+// over the socket instead of making an init of its own, and it goes on as any container's
+// init from there (Init).
+
+// zygoteEnv names the waiting init's socket.
+const zygoteEnv = "_DEN_ZYGOTE"
+
+// zygoteLowFDs is zygote.c's ZYGOTE_LOW_FDS: the descriptors the hand-over places.
+const zygoteLowFDs = 64
+
+// seccompCacheEnv names the seccomp cache's directory descriptor (runtime/seccompcache), the
+// one descriptor above zygoteLowFDs that stage 0 hands over.
+const seccompCacheEnv = "_DEN_SECCOMP_CACHE_FD"
+
+// errNotUsed is a waiting init's end when den closed the socket without handing it a
+// container.
+var errNotUsed = errors.New("not used")
+
+// handover is what stage 0 gives a waiting init.
+type handover struct {
+	targets []int // the descriptor numbers the received ones are to have
+	cwd     string
+	env     []string
+}
+
+// parseHandover reads stage 0's message (zygote.c, hand_over), which came with fds
+// descriptors.
+func parseHandover(msg []byte, fds int) (handover, error) {
+	var h handover
+	if len(msg) < 4 {
+		return h, unix.EBADMSG
+	}
+	n := int(binary.NativeEndian.Uint32(msg))
+	if n != fds || len(msg) < 4+4*n {
+		return h, unix.EBADMSG
+	}
+	for i := 0; i < n; i++ {
+		t := int(int32(binary.NativeEndian.Uint32(msg[4+4*i:])))
+		if t < 0 {
+			return h, unix.EBADMSG
+		}
+		h.targets = append(h.targets, t)
+	}
+	rest := msg[4+4*n:]
+	end := bytes.IndexByte(rest, 0)
+	if end <= 0 || rest[0] != '/' {
+		return h, unix.EBADMSG
+	}
+	h.cwd, rest = string(rest[:end]), rest[end+1:]
+	for len(rest) > 0 {
+		end := bytes.IndexByte(rest, 0)
+		if end < 0 {
+			return h, unix.EBADMSG
+		}
+		if kv := string(rest[:end]); strings.Contains(kv, "=") {
+			h.env = append(h.env, kv)
+		}
+		rest = rest[end+1:]
+	}
+	return h, nil
+}
+
+// awaitContainer is a waiting init's wait, when this process is one (false otherwise): it
+// brings up its loopback interface and warms libcontainer's config decoding meanwhile, then
+// takes stage 0's descriptors to their numbers and its environment as its own, and answers.
+// errNotUsed means den let it go.
+func awaitContainer() (bool, error) {
+	v := os.Getenv(zygoteEnv)
+	if v == "" {
+		return false, nil
+	}
+	_ = os.Unsetenv(zygoteEnv)
+	sock, err := strconv.Atoi(v)
+	if err != nil || sock < zygoteLowFDs {
+		return true, unix.EBADF
+	}
+	unix.CloseOnExec(sock)
+	if err := loopbackUp(); err != nil {
+		return true, err
+	}
+	warmConfigDecoding()
+
+	msg := make([]byte, 65536)
+	n, fds, err := recvWithFDs(sock, msg, zygoteLowFDs)
+	if err != nil {
+		return true, err
+	}
+	if n == 0 {
+		return true, errNotUsed
+	}
+	h, err := parseHandover(msg[:n], len(fds))
+	if err != nil {
+		return true, err
+	}
+	if err := take(h, fds); err != nil {
+		return true, err
+	}
+	seccompcache.Adopt()
+	if _, err := unix.Write(sock, []byte{'k'}); err != nil {
+		return true, err
+	}
+	// Stage 0 takes libcontainer's bootstrap off the init pipe, then says go.
+	var g [1]byte
+	for {
+		n, err = unix.Read(sock, g[:])
+		if err != unix.EINTR {
+			break
+		}
+	}
+	_ = unix.Close(sock)
+	if err != nil || n != 1 || g[0] != 'g' {
+		return true, errNotUsed
+	}
+	return true, nil
+}
+
+// take puts the received descriptors where h says and makes h's environment and working
+// directory this process's. The placeholders below zygoteLowFDs that nothing replaced are
+// closed; a descriptor above it (the seccomp cache's) keeps the number it came with, and the
+// environment is told that number.
+func take(h handover, fds []int) error {
+	placed := make(map[int]bool, len(fds))
+	renamed := map[string]string{}
+	for i, fd := range fds {
+		t := h.targets[i]
+		if t >= zygoteLowFDs {
+			renamed[strconv.Itoa(t)] = strconv.Itoa(fd)
+			continue
+		}
+		if err := unix.Dup3(fd, t, 0); err != nil {
+			return err
+		}
+		_ = unix.Close(fd)
+		placed[t] = true
+	}
+	for fd := 0; fd < zygoteLowFDs; fd++ {
+		if !placed[fd] {
+			_ = unix.Close(fd)
+		}
+	}
+	if err := unix.Chdir(h.cwd); err != nil {
+		return err
+	}
+	os.Clearenv()
+	for _, kv := range h.env {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == seccompCacheEnv {
+			n, ok := renamed[v]
+			if !ok {
+				continue
+			}
+			v = n
+		}
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bootstrapFlags is zygote.c's reading of libcontainer's bootstrap message: the namespaces it
+// asks to make (clone flags), or -1 when a waiting init cannot give what it asks for; and its
+// oom_score_adj. For the tests.
+func bootstrapFlags(msg []byte) (flags int64, oom string) {
+	var o *C.char
+	var n C.size_t
+	p := C.CBytes(msg)
+	defer C.free(p)
+	f := C.den_zygote_bootstrap((*C.uchar)(p), C.size_t(len(msg)), &o, &n)
+	if o != nil {
+		oom = C.GoStringN(o, C.int(n))
+	}
+	return int64(f), oom
+}
