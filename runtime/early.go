@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/den-project/den/runtime/initexec"
+	"github.com/den-project/den/runtime/userns"
 	"github.com/den-project/den/store/record"
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
@@ -51,6 +52,9 @@ type earlyRootfs struct {
 	// record is the container's record as running, prepared (prepareRecord).
 	record      *record.Prepared
 	recordState State
+	// urgent says the init is one started ahead (userns.Zygote), ready long before the
+	// root filesystem: mount is the start's longest path then, and runs at den's priority.
+	urgent bool
 }
 
 // rootfs is the empty directory libcontainer is given as the root filesystem.
@@ -104,7 +108,7 @@ func kernelRelease() string {
 
 // prepareEarly makes the mount point and the socket in the container's runtime directory.
 func (r *Runtime) prepareEarly(id string) (*earlyRootfs, error) {
-	e := &earlyRootfs{dir: r.runDir(id), done: make(chan struct{})}
+	e := &earlyRootfs{dir: r.runDir(id), done: make(chan struct{}), urgent: userns.HasZygote()}
 	if err := os.MkdirAll(filepath.Join(e.dir, initexec.EarlyRootfs), 0o700); err != nil {
 		return nil, err
 	}
@@ -141,9 +145,11 @@ func (e *earlyRootfs) mount(r *Runtime, c Container) {
 	// Behind the container's start on the CPUs: the init's start-up is the longer path, and
 	// this work has some 15 ms for its 5 to 10. Linux takes the priority of the calling
 	// thread alone, which stays locked to this goroutine and ends with it.
-	goruntime.LockOSThread()
-	if prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0); err == nil { // 20 - nice, raw
-		_ = unix.Setpriority(unix.PRIO_PROCESS, 0, min(20-prio+earlyNice, 19))
+	if !e.urgent {
+		goruntime.LockOSThread()
+		if prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0); err == nil { // 20 - nice, raw
+			_ = unix.Setpriority(unix.PRIO_PROCESS, 0, min(20-prio+earlyNice, 19))
+		}
 	}
 	fail := func(err error) {
 		e.err = err
@@ -154,7 +160,7 @@ func (e *earlyRootfs) mount(r *Runtime, c Container) {
 		fail(fmt.Errorf("%w: %w", ErrCreatingStorage, err))
 		return
 	}
-	if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", storageOptions(&c)); err != nil {
+	if err := r.createStorage(st, &c); err != nil {
 		fail(fmt.Errorf("%w: %w", ErrCreatingStorage, err))
 		return
 	}

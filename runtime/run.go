@@ -181,7 +181,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 	}
 	if early == nil {
 		if fresh {
-			if _, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", storageOptions(c)); err != nil {
+			if err := r.createStorage(st, c); err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrCreatingStorage, err)
 			}
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/den-project/den/config"
 	"github.com/den-project/den/netstack"
+	"github.com/den-project/den/runtime/userns"
 	"github.com/den-project/den/store"
 	"github.com/den-project/den/store/events"
 	"github.com/den-project/den/store/image"
@@ -46,8 +47,21 @@ type Runtime struct {
 	deferred sync.Map
 }
 
+// deferredStorage is a container this invocation created without its storage.
+type deferredStorage struct {
+	driver string
+	// ahead, when not nil, is closed once the creation of the storage that create began
+	// (createAhead) is over; err is how it went.
+	ahead chan struct{}
+	err   error
+}
+
 // deferStorage notes that this invocation created container id without its storage.
-func (r *Runtime) deferStorage(id, driver string) { r.deferred.Store(id, driver) }
+func (r *Runtime) deferStorage(id, driver string) *deferredStorage {
+	d := &deferredStorage{driver: driver}
+	r.deferred.Store(id, d)
+	return d
+}
 
 // deferredDriver is the store's driver if this invocation created container id without its
 // storage.
@@ -56,7 +70,50 @@ func (r *Runtime) deferredDriver(id string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return v.(string), true
+	return v.(*deferredStorage).driver, true
+}
+
+// createAhead begins creating the storage of c, which create defers, at once and beside the
+// rest of the command. For a detached run with an init started ahead (userns.Zygote):
+// the init is ready long before the root filesystem then, and the creation of the
+// container's layer, some 7 ms of directories and records written here, would otherwise
+// begin only with the start (early.go).
+func (r *Runtime) createAhead(d *deferredStorage, c *Container) {
+	d.ahead = make(chan struct{})
+	id, image, opts := c.ID, c.ImageID, storageOptions(c)
+	go func() {
+		defer close(d.ahead)
+		st, err := r.Store()
+		if err == nil {
+			_, err = st.CreateContainer(id, nil, image, "", "", opts)
+		}
+		d.err = err
+	}()
+}
+
+// dropAhead deletes the storage createAhead made for container id, whose record could not be
+// claimed.
+func (r *Runtime) dropAhead(d *deferredStorage, id string) {
+	<-d.ahead
+	if d.err != nil {
+		return
+	}
+	if st, err := r.Store(); err == nil {
+		_ = st.DeleteContainer(id)
+	}
+}
+
+// createStorage creates the storage of c, which this invocation created without it, in st;
+// or waits for the creation createAhead began.
+func (r *Runtime) createStorage(st *store.Store, c *Container) error {
+	if v, ok := r.deferred.Load(c.ID); ok {
+		if d := v.(*deferredStorage); d.ahead != nil {
+			<-d.ahead
+			return d.err
+		}
+	}
+	_, err := st.CreateContainer(c.ID, nil, c.ImageID, "", "", storageOptions(c))
+	return err
 }
 
 // New returns a Runtime over paths. It creates nothing on disk.
@@ -404,13 +461,25 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 			_ = r.Volumes().Remove(v)
 		}
 	}
+	// A detached run with an init started ahead begins its storage here (createAhead),
+	// beside the record's writing.
+	var ahead *deferredStorage
+	if o.DeferStorage && userns.HasZygote() {
+		ahead = &deferredStorage{driver: img.driver}
+		r.createAhead(ahead, c)
+	}
 	if err := r.claimRecord(c, generatedName, o.SyncLater); err != nil {
+		if ahead != nil {
+			r.dropAhead(ahead, c.ID)
+		}
 		undoVolumes()
 		return nil, err
 	}
 	users.Release()
 	netUsers.Release()
-	if o.DeferStorage {
+	if ahead != nil {
+		r.deferred.Store(c.ID, ahead)
+	} else if o.DeferStorage {
 		r.deferStorage(c.ID, img.driver)
 	} else {
 		logrus.Debugf("creating storage container")
