@@ -47,8 +47,10 @@ type earlyRootfs struct {
 	// Set before done closes: the mounted root filesystem (storage's path), or why not.
 	merged string
 	err    error
-	// refused is set where the kernel refused the hand-over itself (see wait).
-	refused error
+	// refused is set where the kernel refused the hand-over itself (see wait), or the init
+	// the standard mounts where the image's layout has them elsewhere (layoutRefused).
+	refused       error
+	layoutRefused bool
 	// record is the container's record as running, prepared (prepareRecord).
 	record      *record.Prepared
 	recordState State
@@ -119,7 +121,7 @@ func (r *Runtime) prepareEarly(id string) (*earlyRootfs, error) {
 		return nil, err
 	}
 	e.dir = dir
-	if _, ok := initexec.WithRootfsWait("", e.dir, true); !ok {
+	if _, ok := initexec.WithRootfsWait("", initexec.RootfsWait{Dir: e.dir, Loopback: true, Premount: true}); !ok {
 		return nil, fmt.Errorf("runtime directory %s cannot be named to a container's init", e.dir)
 	}
 	sock := filepath.Join(e.dir, initexec.EarlySocket)
@@ -187,8 +189,13 @@ func (e *earlyRootfs) mount(r *Runtime, c Container) {
 		// The init answers at once; one that cannot is gone, which ends the read too.
 		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
 		var refused unix.Errno
-		if refused, err = initexec.EarlyStatus(conn); err == nil && refused != 0 {
+		var premount bool
+		if refused, premount, err = initexec.EarlyStatus(conn); err == nil && refused != 0 {
 			e.refused = fmt.Errorf("the container's init attaching its rootfs: %w", os.NewSyscallError("move_mount", refused))
+			if premount {
+				e.refused = fmt.Errorf("the container's init attaching the standard mounts: %w", refused)
+				e.layoutRefused = true
+			}
 			return
 		}
 		if err == nil {
@@ -246,8 +253,9 @@ func (e *earlyRootfs) takeRecord(c *Container, pid int) *record.Prepared {
 // start that went well had its root filesystem handed over, the init going on with nothing
 // else, so nothing of mount's counts then. A failure of storage's goes before the start's:
 // the init ended for want of it. retry says the kernel or its policy refused the hand-over
-// (open_tree or move_mount), not the container: the root filesystem is mounted (merged)
-// and a start on it the usual way can follow.
+// (open_tree or move_mount), not the container, or the init refused to attach the standard
+// mounts to this image's layout: the root filesystem is mounted (merged) and a start on it
+// the usual way can follow.
 func (e *earlyRootfs) wait(startErr error) (err error, retry bool) {
 	<-e.done
 	switch {

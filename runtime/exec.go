@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/den-project/den/runtime/earlyexec"
+	"github.com/den-project/den/runtime/initexec"
 	"github.com/den-project/den/store/events"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
@@ -147,7 +148,7 @@ func (s *session) execProcess(o *ExecOptions) (*libcontainer.Process, error) {
 	return &libcontainer.Process{
 		Args: o.Args, Env: env, Cwd: firstNonEmpty(o.WorkingDir, s.c.Config.WorkingDir, "/"),
 		UID: eu.Uid, GID: eu.Gid, AdditionalGroups: eu.Sgids,
-		LogLevel: s.r.initLogLevel("", false, nil),
+		LogLevel: s.r.initLogLevel(initexec.RootfsWait{}, nil),
 	}, nil
 }
 

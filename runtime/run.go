@@ -86,13 +86,13 @@ func (r *Runtime) stateRoot() string { return filepath.Join(r.Paths.RuntimeDir, 
 // seccomp filter from den's cache of compiled profiles (runtime/seccompcache) and to exec
 // the den-init kept under den's data directory (runtime/initexec), last: the init takes them
 // out from the end, in that order, before anything reads the level.
-func (r *Runtime) initLogLevel(rootfsWait string, loopback bool, z *userns.Zygote) string {
+func (r *Runtime) initLogLevel(w initexec.RootfsWait, z *userns.Zygote) string {
 	lv := strconv.Itoa(int(logrus.GetLevel()))
 	if z != nil {
 		lv += " den-zygote=" + strconv.Itoa(z.Sock) + ":" + strconv.Itoa(z.Pid)
 	}
-	if rootfsWait != "" {
-		lv, _ = initexec.WithRootfsWait(lv, rootfsWait, loopback)
+	if w.Dir != "" {
+		lv, _ = initexec.WithRootfsWait(lv, w)
 	}
 	lv = seccompcache.LogLevel(lv, seccompcache.Dir(r.Paths.DataDir))
 	if dir := initexec.Keep(r.Paths.DataDir); dir != "" {
@@ -211,9 +211,12 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 		early.close()
 		if merr, retry := early.wait(err); retry {
 			// Refused by the kernel, not the container: never again here, and this start
-			// the usual way, on the root filesystem mounted meanwhile.
+			// the usual way, on the root filesystem mounted meanwhile. A refusal of this
+			// image's layout is this start's alone.
 			logrus.Debugf("starting %s early: %v; starting it on its mounted rootfs", c.ID, merr)
-			r.refuseEarly(merr)
+			if !early.layoutRefused {
+				r.refuseEarly(merr)
+			}
 			s.cont, s.proc, s.cons, s.net, err = r.startContainer(c, rootfsPlan{rootfs: early.merged}, stdio)
 		} else {
 			err = merr
@@ -547,14 +550,20 @@ func (r *Runtime) startContainer(c *Container, plan rootfsPlan, stdio Stdio) (*l
 	// an init that waits for its root filesystem and brings its loopback interface up, in
 	// the namespaces the waiting one was made with.
 	zyg := userns.TakeZygote()
-	if zyg != nil && !(loopback && zygoteFits(lcfg.Namespaces)) {
+	if zyg != nil && !(loopback && ownNamespaces(lcfg.Namespaces)) {
 		zyg.Release(false)
 		zyg = nil
+	}
+	// Such an init attaches the standard file systems itself, when the config has them as
+	// den always makes them (initexec's premount.go).
+	wait := initexec.RootfsWait{Dir: plan.wait, Loopback: loopback}
+	if plan.wait != "" && loopback && ownNamespaces(lcfg.Namespaces) {
+		wait.Premount = takeStandardMounts(lcfg)
 	}
 	proc := &libcontainer.Process{
 		Args: spec.Process.Args, Env: spec.Process.Env, Cwd: spec.Process.Cwd,
 		UID: eu.Uid, GID: eu.Gid, AdditionalGroups: eu.Sgids,
-		Init: true, LogLevel: r.initLogLevel(plan.wait, loopback, zyg),
+		Init: true, LogLevel: r.initLogLevel(wait, zyg),
 	}
 	var sockParent *os.File
 	if c.Config.Tty {
@@ -634,10 +643,11 @@ func (r *Runtime) startContainer(c *Container, plan rootfsPlan, stdio Stdio) (*l
 	return cont, proc, cons, att, nil
 }
 
-// zygoteFits reports whether a container in namespaces ns can have the init started ahead
-// (userns.Zygote): new mount, UTS, IPC, pid, network and cgroup namespaces and no other, none
-// joined.
-func zygoteFits(ns configs.Namespaces) bool {
+// ownNamespaces reports whether a container's namespaces ns are new mount, UTS, IPC, pid,
+// network and cgroup namespaces and no other, none joined: those of the init started ahead
+// (userns.Zygote), and those in which an init makes the standard file systems itself
+// (takeStandardMounts).
+func ownNamespaces(ns configs.Namespaces) bool {
 	want := map[configs.NamespaceType]bool{
 		configs.NEWNS: true, configs.NEWUTS: true, configs.NEWIPC: true, configs.NEWPID: true, configs.NEWNET: true,
 		configs.NEWCGROUP: true,
@@ -651,6 +661,45 @@ func zygoteFits(ns configs.Namespaces) bool {
 		}
 		delete(want, n.Type)
 	}
+	return true
+}
+
+// standardMounts are the file systems runtime/spec.go gives every container, as libcontainer's
+// config names them, in that order, which initexec's premount.go makes the same way.
+var standardMounts = []configs.Mount{
+	{Source: "proc", Destination: "/proc", Device: "proc", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV},
+	{Source: "tmpfs", Destination: "/dev", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
+	{Source: "devpts", Destination: "/dev/pts", Device: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+	{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV, Data: "mode=1777,size=65536k"},
+	{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV},
+	{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV},
+}
+
+// takeStandardMounts takes the standard file systems and device nodes out of cfg for the
+// container's init to attach, when cfg, a rootless container's, has them exactly as initexec
+// makes them: the mounts first and as they are (no other size, no read-write /sys, nothing
+// mounted in their place), and the devices initexec.Devices and no others. It reports
+// whether it did.
+func takeStandardMounts(cfg *configs.Config) bool {
+	// Rootless only: as root, libcontainer makes device nodes where initexec binds the host's.
+	if !cfg.RootlessCgroups || len(cfg.Mounts) < len(standardMounts) || len(cfg.Devices) != len(initexec.Devices) {
+		return false
+	}
+	for i, want := range standardMounts {
+		m := cfg.Mounts[i]
+		if m.Source != want.Source || m.Destination != want.Destination || m.Device != want.Device ||
+			m.Flags != want.Flags || m.Data != want.Data || m.ClearedFlags != 0 || len(m.PropagationFlags) != 0 ||
+			m.Relabel != "" || m.RecAttr != nil || m.Extensions != 0 || m.IDMapping != nil {
+			return false
+		}
+	}
+	for i, name := range initexec.Devices {
+		if cfg.Devices[i].Path != "/dev/"+name {
+			return false
+		}
+	}
+	cfg.Mounts = cfg.Mounts[len(standardMounts):]
+	cfg.Devices = nil
 	return true
 }
 

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -100,4 +102,63 @@ func TestRunDetachedUsesTheInitStartedAhead(t *testing.T) {
 	}
 	d.mustRun(t, "rm", "-af", "-t", "0")
 	d.wantNoWaitingInits(t, "rm -af")
+}
+
+// The standard file systems an early start's init attaches itself (initexec's premount.go)
+// go only on ordinary directories of the root filesystem: where an image has a link
+// instead, the init refuses and the container starts the usual way, libcontainer deciding
+// (it refuses sysfs on a link, and follows a link for /dev within the root filesystem).
+// Each image runs twice, its first container the usual way and the second early: both end
+// the same, and nothing lands outside.
+func TestStandardMountsLandInsideTheRootfsWhateverItsLinksSay(t *testing.T) {
+	d := newDen(t)
+	if d.user == nil {
+		t.Skip("the init attaches the standard mounts itself only rootless")
+	}
+	out := outside(t, d)
+	images := map[string]hostileLayer{
+		"localhost/plain:latest": {{Name: "empty/", Typeflag: tar.TypeDir, Mode: 0o755}},
+		"localhost/syslink:latest": {
+			{Name: "sys2/", Typeflag: tar.TypeDir, Mode: 0o755},
+			{Name: "sys", Typeflag: tar.TypeSymlink, Linkname: "/sys2", Mode: 0o777},
+		},
+		"localhost/devlink:latest": {
+			{Name: "dev", Typeflag: tar.TypeSymlink, Linkname: strings.Repeat("../", 12) + strings.TrimPrefix(out, "/"), Mode: 0o777},
+		},
+	}
+	// Where each mount is, how, and what (file system type and its options).
+	script := `awk '$5 != "/" { print $5, $6, $(NF-2), $NF }' /proc/self/mountinfo | sort; ls -d /sys2/kernel 2>/dev/null; echo x >/dev/null && echo null-ok`
+	for ref, layer := range images {
+		if !loadHostile(t, d, ociArchiveOf(t, ref, layer, nil)) {
+			continue
+		}
+		var outputs []string
+		for i := 0; i < 2; i++ {
+			r := d.run(t, "--log-level", "debug", "run", "-d", "--network", "none", ref, "sleep", "300")
+			// The second start is early: its init attaches the standard mounts, or refuses
+			// a link and the container starts the usual way.
+			refused := strings.Contains(r.stderr, "starting it on its mounted rootfs")
+			if i == 1 && (!strings.Contains(r.stderr, earlyMark) || refused != (ref != "localhost/plain:latest")) {
+				t.Errorf("%s: second start early: %v, refused by the init: %v\n%s", ref, strings.Contains(r.stderr, earlyMark), refused, r)
+			}
+			if r.code != 0 {
+				outputs = append(outputs, fmt.Sprintf("run failed: %d: %s", r.code, lines(r.stderr)[len(lines(r.stderr))-1]))
+				continue
+			}
+			id := strings.TrimSpace(lines(r.stdout)[len(lines(r.stdout))-1])
+			e := d.run(t, "exec", id, "sh", "-c", script)
+			outputs = append(outputs, e.stdout)
+			d.mustRun(t, "rm", "-f", "-t", "0", id)
+		}
+		if len(outputs) == 2 && outputs[0] != outputs[1] {
+			t.Errorf("%s: the usual start and the early one differ:\n%s\n---\n%s", ref, outputs[0], outputs[1])
+		}
+		t.Logf("%s:\n%s", ref, outputs[0])
+	}
+	wantEmptyDir(t, out)
+	d.wantNoWaitingInits(t, "the hostile images")
+	// An image's layout refused is that start's alone: early starts go on.
+	if _, err := os.Stat(filepath.Join(d.data, "den", "early-refused")); err == nil {
+		t.Error("an image's layout turned early starts off")
+	}
 }

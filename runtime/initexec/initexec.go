@@ -75,7 +75,7 @@ func Init() {
 	}
 	// An init started before its container (zygote.go) waits here for the container's
 	// descriptors and environment; one that den let go ends quietly.
-	waited, err := awaitContainer()
+	waited, pre, err := awaitContainer()
 	if errors.Is(err, errNotUsed) {
 		os.Exit(0)
 	}
@@ -85,8 +85,13 @@ func Init() {
 	// den's requests, when it started the init before the container's root filesystem was
 	// mounted (rootfswait.go), are done while den mounts it. Any failure ends the init. A
 	// waiting init did the first two while it waited.
-	if dir, loopback := takeRootfsWait(); dir != "" {
-		if loopback && !waited {
+	w := takeRootfsWait()
+	if pre != nil && !w.Premount {
+		pre.close() // made for nothing: den's config has other mounts
+		pre = nil
+	}
+	if w.Dir != "" {
+		if w.Loopback && !waited {
 			if err := loopbackUp(); err != nil {
 				fmt.Fprintf(os.Stderr, "den-init: bringing up the loopback interface: %v\n", err)
 				os.Exit(255)
@@ -95,7 +100,7 @@ func Init() {
 		if !waited {
 			warmConfigDecoding()
 		}
-		if receiveRootfs(dir) != nil {
+		if receiveRootfs(w, pre) != nil {
 			os.Exit(255)
 		}
 	}

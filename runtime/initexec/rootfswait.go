@@ -27,14 +27,21 @@ import (
 // can miss it (seen on Linux 6.18). Anything but a mount received ends the init: den failed,
 // or died.
 
+// statusPremount marks an answer whose errno is that of attaching the standard file systems
+// (premount.go), not of the root filesystem's move_mount.
+const statusPremount = 1 << 16
+
 // EarlyStatus reads the init's answer from r: the errno of its move_mount, 0 when it
-// attached the root filesystem; err when there was no answer.
-func EarlyStatus(r io.Reader) (refused unix.Errno, err error) {
+// attached the root filesystem (and the standard file systems, where asked); premount when
+// the errno is that of the standard file systems, which only the image's layout refuses
+// (mountpoint); err when there was no answer.
+func EarlyStatus(r io.Reader) (refused unix.Errno, premount bool, err error) {
 	var status [4]byte
 	if _, err := io.ReadFull(r, status[:]); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return unix.Errno(binary.LittleEndian.Uint32(status[:])), nil
+	v := binary.LittleEndian.Uint32(status[:])
+	return unix.Errno(v &^ statusPremount), v&statusPremount != 0, nil
 }
 
 // The names in the directory of a WithRootfsWait request.
@@ -55,34 +62,52 @@ const rootfsWaitEnv = "_DEN_ROOTFS_WAIT"
 
 // loopbackMark starts a request's directory where den also asks the init to bring its
 // network namespace's loopback interface up: den then leaves libcontainer's "loopback"
-// network out of the container's config (see Init).
-const loopbackMark = "lo:"
+// network out of the container's config (see Init). premountMark follows it where den asks
+// the init to attach the standard file systems itself (premount.go), and has left them out
+// of the config.
+const (
+	loopbackMark = "lo:"
+	premountMark = "mnt:"
+)
 
-// WithRootfsWait adds to level the request that the init wait for its root filesystem from
-// the directory dir, and with loopback, that it bring up the loopback interface first. A dir
-// the request could not carry whole leaves level as it is, and ok false.
-func WithRootfsWait(level, dir string, loopback bool) (string, bool) {
+// RootfsWait is a request that the init wait for its root filesystem from the directory
+// Dir; with Loopback, that it bring up the loopback interface first; with Premount, that it
+// attach the standard file systems to the root filesystem before libcontainer's init runs.
+type RootfsWait struct {
+	Dir                string
+	Loopback, Premount bool
+}
+
+// WithRootfsWait adds the request w to level. A directory the request could not carry whole
+// leaves level as it is, and ok false.
+func WithRootfsWait(level string, w RootfsWait) (string, bool) {
 	// The C constructors before take_rootfs_wait keep what comes before their requests in
 	// 4096 bytes.
+	dir := w.Dir
 	if dir == "" || !filepath.IsAbs(dir) || len(dir) > maxWaitDir || strings.Contains(dir, " den-") {
 		return level, false
 	}
-	if loopback {
+	if w.Premount {
+		dir = premountMark + dir
+	}
+	if w.Loopback {
 		dir = loopbackMark + dir
 	}
 	return level + rootfsWaitMark + dir, true
 }
 
-// takeRootfsWait takes den's request out of the init's environment: the directory to wait
-// on ("" when den asked for no wait) and whether to bring the loopback interface up.
-func takeRootfsWait() (dir string, loopback bool) {
+// takeRootfsWait takes den's request out of the init's environment: Dir is "" when den asked
+// for no wait.
+func takeRootfsWait() RootfsWait {
 	v := os.Getenv(rootfsWaitEnv)
 	if v == "" {
-		return "", false
+		return RootfsWait{}
 	}
 	_ = os.Unsetenv(rootfsWaitEnv)
-	dir, loopback = strings.CutPrefix(v, loopbackMark)
-	return dir, loopback
+	var w RootfsWait
+	v, w.Loopback = strings.CutPrefix(v, loopbackMark)
+	w.Dir, w.Premount = strings.CutPrefix(v, premountMark)
+	return w
 }
 
 // loopbackUp brings up the interface lo of this process's network namespace, as
@@ -105,7 +130,11 @@ func loopbackUp() error {
 	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
-func receiveRootfs(dir string) error {
+// receiveRootfs takes the root filesystem from den and attaches it in the directory of w,
+// with the standard file systems in it where w asks for them (pre: made ahead, or nil).
+// den hears how it went: an errno, 0 when all went well.
+func receiveRootfs(w RootfsWait, pre *premounts) error {
+	dir := w.Dir
 	// The socket is reached through the directory: its path may be longer than a socket
 	// address can hold.
 	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -139,12 +168,20 @@ func receiveRootfs(dir string) error {
 	}
 	defer unix.Close(fds[0])
 	err = unix.MoveMount(fds[0], "", dfd, EarlyRootfs, unix.MOVE_MOUNT_F_EMPTY_PATH)
-	// den hears how it went: a refusal makes it start the container the usual way.
+	var mark uint32
+	if err == nil && w.Premount {
+		var layout bool
+		if err, layout = premount(dfd, pre); layout {
+			mark = statusPremount
+		}
+	}
+	// den hears how it went: a refusal makes it start the container the usual way (its
+	// config then names the standard file systems again).
 	var status [4]byte
 	if errno, ok := err.(unix.Errno); ok {
-		binary.LittleEndian.PutUint32(status[:], uint32(errno))
+		binary.LittleEndian.PutUint32(status[:], uint32(errno)|mark)
 	} else if err != nil {
-		binary.LittleEndian.PutUint32(status[:], uint32(unix.EINVAL))
+		binary.LittleEndian.PutUint32(status[:], uint32(unix.EINVAL)|mark)
 	}
 	if _, werr := unix.Write(sock, status[:]); err == nil {
 		err = werr
@@ -174,4 +211,23 @@ func recvWithFDs(sock int, buf []byte, max int) (int, []int, error) {
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
 	return n, fds, err
+}
+
+// premount attaches the standard file systems to the root filesystem just attached in the
+// directory dfd: those made ahead (pre), else made now. layout says the root filesystem's
+// layout refused them (attach): a failure of this image's, not of the kernel's.
+func premount(dfd int, pre *premounts) (err error, layout bool) {
+	if pre == nil {
+		if pre, err = preparePremounts(); err != nil {
+			return err, false
+		}
+	}
+	defer pre.close()
+	root, err := unix.Openat(dfd, EarlyRootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err, false
+	}
+	defer unix.Close(root)
+	err = pre.attach(root)
+	return err, err != nil
 }

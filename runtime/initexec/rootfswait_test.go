@@ -18,33 +18,34 @@ import (
 
 func TestWithRootfsWaitCarriesOnlyAPathItCanGiveBackWhole(t *testing.T) {
 	for _, tc := range []struct {
-		dir      string
-		loopback bool
-		want     string
-		ok       bool
+		w    RootfsWait
+		want string
+		ok   bool
 	}{
-		{"/run/user/1000/den/containers/abc", false, "4 den-rootfs-wait=/run/user/1000/den/containers/abc", true},
-		{"/run/user/1000/den/containers/abc", true, "4 den-rootfs-wait=lo:/run/user/1000/den/containers/abc", true},
-		{"/with space/x", false, "4 den-rootfs-wait=/with space/x", true},
-		{"/lo:/x", false, "4 den-rootfs-wait=/lo:/x", true},
-		{"", true, "4", false},
-		{"relative/dir", false, "4", false},
-		{"lo:/dir", false, "4", false},
-		{"/a den-init=/b", true, "4", false},
-		{"/" + strings.Repeat("d", 2048), false, "4", false},
+		{RootfsWait{Dir: "/run/user/1000/den/containers/abc"}, "4 den-rootfs-wait=/run/user/1000/den/containers/abc", true},
+		{RootfsWait{Dir: "/run/user/1000/den/containers/abc", Loopback: true}, "4 den-rootfs-wait=lo:/run/user/1000/den/containers/abc", true},
+		{RootfsWait{Dir: "/run/c/abc", Loopback: true, Premount: true}, "4 den-rootfs-wait=lo:mnt:/run/c/abc", true},
+		{RootfsWait{Dir: "/run/c/abc", Premount: true}, "4 den-rootfs-wait=mnt:/run/c/abc", true},
+		{RootfsWait{Dir: "/with space/x"}, "4 den-rootfs-wait=/with space/x", true},
+		{RootfsWait{Dir: "/lo:/x"}, "4 den-rootfs-wait=/lo:/x", true},
+		{RootfsWait{Dir: "/mnt:/x", Loopback: true}, "4 den-rootfs-wait=lo:/mnt:/x", true},
+		{RootfsWait{Loopback: true}, "4", false},
+		{RootfsWait{Dir: "relative/dir"}, "4", false},
+		{RootfsWait{Dir: "lo:/dir"}, "4", false},
+		{RootfsWait{Dir: "/a den-init=/b", Loopback: true}, "4", false},
+		{RootfsWait{Dir: "/" + strings.Repeat("d", 2048)}, "4", false},
 	} {
-		got, ok := WithRootfsWait("4", tc.dir, tc.loopback)
+		got, ok := WithRootfsWait("4", tc.w)
 		if got != tc.want || ok != tc.ok {
-			t.Errorf("WithRootfsWait(4, %q, %v) = %q, %v; want %q, %v", tc.dir, tc.loopback, got, ok, tc.want, tc.ok)
+			t.Errorf("WithRootfsWait(4, %+v) = %q, %v; want %q, %v", tc.w, got, ok, tc.want, tc.ok)
 		}
 		if !ok {
 			continue
 		}
 		// What initexec.c moves into the init's environment, and what the init takes back.
 		t.Setenv(rootfsWaitEnv, strings.TrimPrefix(got, "4"+rootfsWaitMark))
-		dir, loopback := takeRootfsWait()
-		if dir != tc.dir || loopback != tc.loopback {
-			t.Errorf("request %q taken back as %q, %v; want %q, %v", got, dir, loopback, tc.dir, tc.loopback)
+		if w := takeRootfsWait(); w != tc.w {
+			t.Errorf("request %q taken back as %+v; want %+v", got, w, tc.w)
 		}
 		if v, set := os.LookupEnv(rootfsWaitEnv); set {
 			t.Errorf("request left in the environment: %q", v)
@@ -130,13 +131,13 @@ func TestReceiveRootfsFailsWithoutAMount(t *testing.T) {
 		}()
 		return dir
 	}
-	if err := receiveRootfs(t.TempDir()); err == nil {
+	if err := receiveRootfs(RootfsWait{Dir: t.TempDir()}, nil); err == nil {
 		t.Error("no socket: no error")
 	}
-	if err := receiveRootfs(serve(t, func(*net.UnixConn) {})); err == nil {
+	if err := receiveRootfs(RootfsWait{Dir: serve(t, func(*net.UnixConn) {})}, nil); err == nil {
 		t.Error("closed without a word: no error")
 	}
-	if err := receiveRootfs(serve(t, func(c *net.UnixConn) { c.Write([]byte{1}) })); err == nil {
+	if err := receiveRootfs(RootfsWait{Dir: serve(t, func(c *net.UnixConn) { c.Write([]byte{1}) })}, nil); err == nil {
 		t.Error("a byte without a descriptor: no error")
 	}
 	f, err := os.Open(t.TempDir())
@@ -150,14 +151,14 @@ func TestReceiveRootfsFailsWithoutAMount(t *testing.T) {
 		err     error
 	}
 	heard := make(chan answer, 1)
-	err = receiveRootfs(serve(t, func(c *net.UnixConn) {
+	err = receiveRootfs(RootfsWait{Dir: serve(t, func(c *net.UnixConn) {
 		if _, _, err := c.WriteMsgUnix([]byte{1}, unix.UnixRights(int(f.Fd())), nil); err != nil {
 			heard <- answer{err: err}
 			return
 		}
-		refused, err := EarlyStatus(c)
+		refused, _, err := EarlyStatus(c)
 		heard <- answer{refused, err}
-	}))
+	})}, nil)
 	a := <-heard
 	if err == nil || a.err != nil || a.refused == 0 || !errors.Is(err, a.refused) {
 		t.Errorf("a plain directory's descriptor: the init's error %v, den heard %v (%v)", err, a.refused, a.err)

@@ -83,25 +83,36 @@ func parseHandover(msg []byte, fds int) (handover, error) {
 }
 
 // awaitContainer is a waiting init's wait, when this process is one (false otherwise): it
-// brings up its loopback interface and warms libcontainer's config decoding meanwhile, then
-// takes stage 0's descriptors to their numbers and its environment as its own, and answers.
-// errNotUsed means den let it go.
-func awaitContainer() (bool, error) {
+// brings up its loopback interface, warms libcontainer's config decoding and makes the
+// standard file systems (premount.go) meanwhile, then takes stage 0's descriptors to their
+// numbers and its environment as its own, and answers. errNotUsed means den let it go.
+func awaitContainer() (bool, *premounts, error) {
 	v := os.Getenv(zygoteEnv)
 	if v == "" {
-		return false, nil
+		return false, nil, nil
 	}
 	_ = os.Unsetenv(zygoteEnv)
 	sock, err := strconv.Atoi(v)
 	if err != nil || sock < zygoteLowFDs {
-		return true, unix.EBADF
+		return true, nil, unix.EBADF
 	}
 	unix.CloseOnExec(sock)
 	if err := loopbackUp(); err != nil {
-		return true, err
+		return true, nil, err
 	}
 	warmConfigDecoding()
+	// Made now, with time to spare; made again after the wait if this fails.
+	pre, _ := preparePremounts()
+	ok, err := takeContainer(sock)
+	if err != nil && pre != nil {
+		pre.close()
+		pre = nil
+	}
+	return ok, pre, err
+}
 
+// takeContainer receives stage 0's hand-over on sock and takes it.
+func takeContainer(sock int) (bool, error) {
 	msg := make([]byte, 65536)
 	n, fds, err := recvWithFDs(sock, msg, zygoteLowFDs)
 	if err != nil {
