@@ -50,6 +50,12 @@ func TestTakeStandardMountsTakesExactlyWhatDenAlwaysMounts(t *testing.T) {
 		"the host's network": func(in *specInput) { in.HostNetwork = true },
 		"another's network":  func(in *specInput) { in.NetNSPath = "/proc/1/ns/net" },
 		"as root":            func(in *specInput) { in.Rootless = false },
+		"--tmpfs /dev": func(in *specInput) {
+			in.Binds = append(in.Binds, specs.Mount{Destination: "/dev/", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw"}})
+		},
+		"a volume at /proc": func(in *specInput) {
+			in.Binds = append(in.Binds, specs.Mount{Destination: "/proc", Type: "bind", Source: "/tmp", Options: []string{"rbind"}})
+		},
 	} {
 		in := baseInput()
 		change(&in)

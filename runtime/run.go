@@ -678,8 +678,8 @@ var standardMounts = []configs.Mount{
 // takeStandardMounts takes the standard file systems and device nodes out of cfg for the
 // container's init to attach, when cfg, a rootless container's, has them exactly as initexec
 // makes them: the mounts first and as they are (no other size, no read-write /sys, nothing
-// mounted in their place), and the devices initexec.Devices and no others. It reports
-// whether it did.
+// mounted in their place or over them later), and the devices initexec.Devices and no
+// others. It reports whether it did.
 func takeStandardMounts(cfg *configs.Config) bool {
 	// Rootless only: as root, libcontainer makes device nodes where initexec binds the host's.
 	if !cfg.RootlessCgroups || len(cfg.Mounts) < len(standardMounts) || len(cfg.Devices) != len(initexec.Devices) {
@@ -695,6 +695,14 @@ func takeStandardMounts(cfg *configs.Config) bool {
 	}
 	for i, name := range initexec.Devices {
 		if cfg.Devices[i].Path != "/dev/"+name {
+			return false
+		}
+	}
+	// A later mount over one of them (--tmpfs /dev) would hide what the init puts there,
+	// where libcontainer makes the device nodes after all mounts, in whatever is at /dev.
+	for _, m := range cfg.Mounts[len(standardMounts):] {
+		switch filepath.Clean(m.Destination) {
+		case "/", "/dev", "/proc", "/sys":
 			return false
 		}
 	}

@@ -130,14 +130,20 @@ func mountpoint(root int, name string) (int, error) {
 	return fd, err
 }
 
+// errLayout wraps the error of a target the root filesystem's layout refused (mountpoint).
+type errLayout struct{ error }
+
+func (e errLayout) Unwrap() error { return e.error }
+
 // attach puts the file systems in place in the root filesystem at root, in the order of
 // the config that names them (/proc, /dev and what goes in it, /sys), the device nodes last,
-// as libcontainer mounts them after the config's mounts.
+// as libcontainer mounts them after the config's mounts. An errLayout says the root
+// filesystem refused a target; any other error is the kernel's.
 func (p *premounts) attach(root int) error {
 	top := func(name string, fd int) error {
 		target, err := mountpoint(root, name)
 		if err != nil {
-			return err
+			return errLayout{err}
 		}
 		defer unix.Close(target)
 		return unix.MoveMount(fd, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)

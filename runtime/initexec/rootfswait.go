@@ -2,6 +2,7 @@ package initexec
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -229,5 +230,9 @@ func premount(dfd int, pre *premounts) (err error, layout bool) {
 	}
 	defer unix.Close(root)
 	err = pre.attach(root)
-	return err, err != nil
+	var refused errLayout
+	if errors.As(err, &refused) {
+		return refused.error, true
+	}
+	return err, false
 }

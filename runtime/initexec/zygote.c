@@ -20,12 +20,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -182,23 +184,39 @@ static void kill_pid(pid_t pid) {
 	}
 }
 
-// recv_all fills buf from fd with flags (MSG_PEEK to look without taking).
-static int recv_all(int fd, void *buf, size_t n, int flags) {
+// recv_all fills buf from fd, taking what it reads.
+static int recv_all(int fd, void *buf, size_t n) {
 	size_t got = 0;
 	while (got < n) {
-		ssize_t r = recv(fd, (char *)buf + got, n - got, flags | MSG_WAITALL);
+		ssize_t r = recv(fd, (char *)buf + got, n - got, MSG_WAITALL);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return -1;
-		if (flags & MSG_PEEK) {
-			if ((size_t)r < n)
-				continue; // MSG_WAITALL with MSG_PEEK may return early: look again
-			return 0;
-		}
 		got += (size_t)r;
 	}
 	return 0;
+}
+
+// peek_all fills buf with the first n bytes waiting on the stream socket fd, leaving them
+// there. The kernel's MSG_WAITALL does not wait with MSG_PEEK: this waits until n bytes are
+// queued (libcontainer writes its bootstrap in one write), and fails if the writer goes first.
+static int peek_all(int fd, void *buf, size_t n) {
+	for (;;) {
+		int avail = 0;
+		if (ioctl(fd, FIONREAD, &avail) < 0)
+			return -1;
+		if (avail >= 0 && (size_t)avail >= n)
+			return recv(fd, buf, n, MSG_PEEK) == (ssize_t)n ? 0 : -1;
+		struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+		int r = poll(&p, 1, avail > 0 ? 1 : -1);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (r > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))) {
+			if (ioctl(fd, FIONREAD, &avail) < 0 || avail < 0 || (size_t)avail < n)
+				return -1;
+		}
+	}
 }
 
 // hand_over gives the waiting init pid, reached through sock, this process's descriptors
@@ -210,7 +228,7 @@ static int hand_over(int sock, pid_t pid, int initpipe) {
 	snprintf(zpid, sizeof zpid, "%d", pid);
 
 	unsigned char hdr[NLMSG_HDRLEN];
-	if (recv_all(initpipe, hdr, sizeof hdr, MSG_PEEK) < 0)
+	if (peek_all(initpipe, hdr, sizeof hdr) < 0)
 		return -1;
 	struct nlmsghdr h;
 	memcpy(&h, hdr, sizeof h);
@@ -222,7 +240,7 @@ static int hand_over(int sock, pid_t pid, int initpipe) {
 	const char *oom;
 	size_t oom_len;
 	long flags = -1;
-	if (recv_all(initpipe, boot, h.nlmsg_len, MSG_PEEK) == 0)
+	if (peek_all(initpipe, boot, h.nlmsg_len) == 0)
 		flags = den_zygote_bootstrap(boot, h.nlmsg_len, &oom, &oom_len);
 	int ok = flags >= 0;
 	for (size_t i = 0; ok && i < sizeof zygote_ns / sizeof zygote_ns[0]; i++)
@@ -237,6 +255,10 @@ static int hand_over(int sock, pid_t pid, int initpipe) {
 			close(fd);
 	}
 	ok = ok && same_cgroups(zpid);
+	// libcontainer resets the init's CPU affinity (stage 0's, here) for the container's
+	// cpuset: the waiting init takes it on.
+	cpu_set_t cpus;
+	ok = ok && sched_getaffinity(0, sizeof cpus, &cpus) == 0 && sched_setaffinity(pid, sizeof cpus, &cpus) == 0;
 	if (!ok) {
 		free(boot);
 		return -1;
@@ -263,7 +285,7 @@ static int hand_over(int sock, pid_t pid, int initpipe) {
 		int fl = fcntl(fd, F_GETFD);
 		if (fd == dirfd(d) || fl < 0 || (fl & FD_CLOEXEC))
 			continue;
-		if ((fd >= ZYGOTE_LOW_FDS && fd != cache_fd) || nfds == ZYGOTE_MAX_FDS) {
+		if ((fd >= ZYGOTE_LOW_FDS && fd != cache_fd) || nfds == ZYGOTE_MAX_FDS - 1) {
 			ok = 0;
 			break;
 		}
@@ -276,10 +298,24 @@ static int hand_over(int sock, pid_t pid, int initpipe) {
 		return -1;
 	}
 
+	// The waiting init answers on a socket of this process's own, sent along (target -1): if
+	// this process dies, the waiting init sees the end of it and goes, and with it the copies
+	// of libcontainer's pipes it holds; den's end of the socket above stays open until the
+	// start is over.
+	int reply[2];
+	if (nfds == ZYGOTE_MAX_FDS || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, reply) < 0) {
+		free(boot);
+		return -1;
+	}
+	fds[nfds] = reply[1];
+	targets[nfds++] = -1;
+
 	// The message (zygote.go): the count, the targets, the working directory (libcontainer
 	// starts the init in the root filesystem's), then the environment, NUL-separated.
 	char *msg = malloc(ZYGOTE_MSG_MAX);
 	if (msg == NULL) {
+		close(reply[0]);
+		close(reply[1]);
 		free(boot);
 		return -1;
 	}
@@ -289,6 +325,8 @@ static int hand_over(int sock, pid_t pid, int initpipe) {
 	memcpy(msg + 4, targets, sizeof(int32_t) * (size_t)nfds);
 	len = 4 + sizeof(int32_t) * (size_t)nfds;
 	if (getcwd(msg + len, ZYGOTE_MSG_MAX - len) == NULL) {
+		close(reply[0]);
+		close(reply[1]);
 		free(msg);
 		free(boot);
 		return -1;
@@ -305,6 +343,8 @@ static int hand_over(int sock, pid_t pid, int initpipe) {
 		}
 	}
 	if (!ok) {
+		close(reply[0]);
+		close(reply[1]);
 		free(msg);
 		free(boot);
 		return -1;
@@ -322,11 +362,13 @@ static int hand_over(int sock, pid_t pid, int initpipe) {
 	while ((sent = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
 		;
 	free(msg);
+	close(reply[1]);
 	char ack = 0;
-	if (sent != (ssize_t)len || recv_all(sock, &ack, 1, 0) < 0 || ack != 'k') {
+	if (sent != (ssize_t)len || recv_all(reply[0], &ack, 1) < 0 || ack != 'k') {
 		// It may hold libcontainer's pipes now: it goes before nsenter goes on.
 		if (sent > 0)
 			kill_pid(pid);
+		close(reply[0]);
 		free(boot);
 		return -1;
 	}
@@ -334,7 +376,7 @@ static int hand_over(int sock, pid_t pid, int initpipe) {
 	// The waiting init is the container's from here on: stage 0 takes the bootstrap as
 	// nsenter would and answers libcontainer as nsenter's stage 0 does, with a stage 1 that
 	// exits at once (libcontainer reaps it) and the init as stage 2.
-	int rc = recv_all(initpipe, boot, h.nlmsg_len, 0);
+	int rc = recv_all(initpipe, boot, h.nlmsg_len);
 	free(boot);
 	pid_t stage1 = rc == 0 ? (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0) : -1;
 	if (stage1 == 0)
@@ -343,8 +385,9 @@ static int hand_over(int sock, pid_t pid, int initpipe) {
 		kill_pid(pid);
 		_exit(1); // the bootstrap is gone: nsenter cannot go on
 	}
-	while (send(sock, "g", 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+	while (send(reply[0], "g", 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
+	close(reply[0]);
 	return 0;
 }
 

@@ -40,7 +40,10 @@ var errNotUsed = errors.New("not used")
 
 // handover is what stage 0 gives a waiting init.
 type handover struct {
-	targets []int // the descriptor numbers the received ones are to have
+	// targets are the numbers the received descriptors are to have; -1, once, marks
+	// stage 0's socket for the answer (reply, its index).
+	targets []int
+	reply   int
 	cwd     string
 	env     []string
 }
@@ -56,12 +59,19 @@ func parseHandover(msg []byte, fds int) (handover, error) {
 	if n != fds || len(msg) < 4+4*n {
 		return h, unix.EBADMSG
 	}
+	h.reply = -1
 	for i := 0; i < n; i++ {
 		t := int(int32(binary.NativeEndian.Uint32(msg[4+4*i:])))
-		if t < 0 {
+		if t < -1 || (t == -1 && h.reply >= 0) {
 			return h, unix.EBADMSG
 		}
+		if t == -1 {
+			h.reply = i
+		}
 		h.targets = append(h.targets, t)
+	}
+	if h.reply < 0 {
+		return h, unix.EBADMSG
 	}
 	rest := msg[4+4*n:]
 	end := bytes.IndexByte(rest, 0)
@@ -121,26 +131,29 @@ func takeContainer(sock int) (bool, error) {
 	if n == 0 {
 		return true, errNotUsed
 	}
+	_ = unix.Close(sock)
 	h, err := parseHandover(msg[:n], len(fds))
 	if err != nil {
 		return true, err
 	}
+	reply := fds[h.reply]
+	defer unix.Close(reply)
 	if err := take(h, fds); err != nil {
 		return true, err
 	}
 	seccompcache.Adopt()
-	if _, err := unix.Write(sock, []byte{'k'}); err != nil {
+	if _, err := unix.Write(reply, []byte{'k'}); err != nil {
 		return true, err
 	}
-	// Stage 0 takes libcontainer's bootstrap off the init pipe, then says go.
+	// Stage 0 takes libcontainer's bootstrap off the init pipe, then says go; a stage 0
+	// gone first closes the socket.
 	var g [1]byte
 	for {
-		n, err = unix.Read(sock, g[:])
+		n, err = unix.Read(reply, g[:])
 		if err != unix.EINTR {
 			break
 		}
 	}
-	_ = unix.Close(sock)
 	if err != nil || n != 1 || g[0] != 'g' {
 		return true, errNotUsed
 	}
@@ -156,6 +169,9 @@ func take(h handover, fds []int) error {
 	renamed := map[string]string{}
 	for i, fd := range fds {
 		t := h.targets[i]
+		if t < 0 {
+			continue // the answer's socket
+		}
 		if t >= zygoteLowFDs {
 			renamed[strconv.Itoa(t)] = strconv.Itoa(fd)
 			continue

@@ -108,12 +108,12 @@ func handoverMsg(targets []int32, cwd string, env ...string) []byte {
 }
 
 func TestParseHandover(t *testing.T) {
-	good := handoverMsg([]int32{0, 1, 2, 3, 100}, "/run/den/c/rootfs", "_LIBCONTAINER_INITPIPE=3", "GOMAXPROCS=1", "EMPTY=")
-	h, err := parseHandover(good, 5)
+	good := handoverMsg([]int32{0, 1, 2, 3, 100, -1}, "/run/den/c/rootfs", "_LIBCONTAINER_INITPIPE=3", "GOMAXPROCS=1", "EMPTY=")
+	h, err := parseHandover(good, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(h.targets, []int{0, 1, 2, 3, 100}) || h.cwd != "/run/den/c/rootfs" ||
+	if !slices.Equal(h.targets, []int{0, 1, 2, 3, 100, -1}) || h.reply != 5 || h.cwd != "/run/den/c/rootfs" ||
 		!slices.Equal(h.env, []string{"_LIBCONTAINER_INITPIPE=3", "GOMAXPROCS=1", "EMPTY="}) {
 		t.Errorf("parsed %+v", h)
 	}
@@ -122,15 +122,17 @@ func TestParseHandover(t *testing.T) {
 		msg  []byte
 		fds  int
 	}{
-		{"fewer descriptors than targets", good, 4},
-		{"more descriptors than targets", good, 6},
+		{"fewer descriptors than targets", good, 5},
+		{"more descriptors than targets", good, 7},
 		{"no count", []byte{1, 0}, 0},
-		{"targets cut short", good[:10], 5},
-		{"no working directory", handoverMsg(nil, ""), 0},
-		{"relative working directory", handoverMsg(nil, "rootfs"), 0},
-		{"working directory not ended", append(binary.NativeEndian.AppendUint32(nil, 0), "/x"...), 0},
-		{"variable not ended", append(handoverMsg(nil, "/"), "A=1"...), 0},
-		{"negative target", handoverMsg([]int32{-1}, "/"), 1},
+		{"targets cut short", good[:10], 6},
+		{"no working directory", handoverMsg([]int32{-1}, ""), 1},
+		{"relative working directory", handoverMsg([]int32{-1}, "rootfs"), 1},
+		{"working directory not ended", append(binary.NativeEndian.AppendUint32(binary.NativeEndian.AppendUint32(nil, 1), 0xffffffff), "/x"...), 1},
+		{"variable not ended", append(handoverMsg([]int32{-1}, "/"), "A=1"...), 1},
+		{"no socket for the answer", handoverMsg([]int32{0, 1}, "/"), 2},
+		{"two sockets for the answer", handoverMsg([]int32{-1, -1}, "/"), 2},
+		{"negative target", handoverMsg([]int32{-2, -1}, "/"), 2},
 	}
 	for _, tt := range bad {
 		if _, err := parseHandover(tt.msg, tt.fds); err == nil {
@@ -138,14 +140,14 @@ func TestParseHandover(t *testing.T) {
 		}
 	}
 	// An entry without '=' is no variable, and is left out.
-	h, err = parseHandover(handoverMsg(nil, "/", "junk", "A=1"), 0)
+	h, err = parseHandover(handoverMsg([]int32{-1}, "/", "junk", "A=1"), 1)
 	if err != nil || !slices.Equal(h.env, []string{"A=1"}) {
 		t.Errorf("junk entry: %+v, %v", h, err)
 	}
 }
 
 func FuzzParseHandover(f *testing.F) {
-	f.Add(handoverMsg([]int32{0, 1, 2}, "/r", "A=1"), 3)
+	f.Add(handoverMsg([]int32{0, 1, 2, -1}, "/r", "A=1"), 4)
 	f.Add([]byte{}, 0)
 	f.Fuzz(func(t *testing.T, msg []byte, fds int) {
 		h, err := parseHandover(msg, fds)
@@ -155,9 +157,9 @@ func FuzzParseHandover(f *testing.F) {
 		if len(h.targets) != fds || h.cwd == "" || h.cwd[0] != '/' {
 			t.Fatalf("accepted %+v for %d descriptors", h, fds)
 		}
-		for _, tg := range h.targets {
-			if tg < 0 {
-				t.Fatalf("negative target in %+v", h)
+		for i, tg := range h.targets {
+			if tg < -1 || (tg == -1) != (i == h.reply) {
+				t.Fatalf("targets %v with the answer's socket at %d", h.targets, h.reply)
 			}
 		}
 	})

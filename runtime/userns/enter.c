@@ -730,21 +730,12 @@ static void spawn_premonitor(int argc, char **argv, int wait_fd) {
 #define ZYGOTE_LOW_FDS 64
 
 // zygote_main is the rest of the waiting init's life before den-init (den_zygote_exec): it
-// dies with den, becomes root of the namespace once its ids are mapped there (wait_fd, as in
-// spawn_premonitor), starts a session as runc's nsenter does for a container's init, and
-// keeps /dev/null on every descriptor below ZYGOTE_LOW_FDS, where the container's init has
-// its own: den-init's Go runtime opens what it opens above them, and the hand-over puts the
-// container's descriptors at their numbers.
-static void zygote_main(int sock, int wait_fd) {
+// dies with den, starts a session as runc's nsenter does for a container's init, and keeps
+// /dev/null on every descriptor below ZYGOTE_LOW_FDS, where the container's init has its
+// own: den-init's Go runtime opens what it opens above them, and the hand-over puts the
+// container's descriptors at their numbers. Nothing else of den's stays open.
+static void zygote_main(int sock) {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (wait_fd >= 0) {
-		char g = 0;
-		while (read(wait_fd, &g, 1) < 0 && errno == EINTR)
-			;
-		if (g != 'G' || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-			_exit(0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL); // cleared by the credential change
-	}
 	setsid();
 	int s = fcntl(sock, F_DUPFD, ZYGOTE_LOW_FDS);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -757,6 +748,8 @@ static void zygote_main(int sock, int wait_fd) {
 		fcntl(null, F_SETFD, 0);
 	else
 		close(null);
+	if (s > ZYGOTE_LOW_FDS)
+		syscall(SYS_close_range, ZYGOTE_LOW_FDS, s - 1, 0);
 	syscall(SYS_close_range, s + 1, ~0U, 0);
 	den_zygote_exec(s);
 	_exit(0);
@@ -792,11 +785,22 @@ static void spawn_zygote(int argc, char **argv, int wait_fd) {
 				;
 			sched_setaffinity(0, sizeof all, &all);
 		}
+		// In a namespace just made, the ids are mapped first (wait_fd, as in
+		// spawn_premonitor): what the new namespaces make as they are made (the loopback
+		// interface's files in sysfs) is owned by the namespace's root then, as under
+		// runc's nsenter, which unshares after the mapping.
+		if (wait_fd >= 0) {
+			char g = 0;
+			while (read(wait_fd, &g, 1) < 0 && errno == EINTR)
+				;
+			if (g != 'G' || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+				_exit(0);
+		}
 		if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWPID) < 0)
 			_exit(0);
 		pid_t z = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 		if (z == 0)
-			zygote_main(sv[1], wait_fd);
+			zygote_main(sv[1]);
 		if (z > 0) {
 			int pid = (int)z;
 			while (send(sv[1], &pid, sizeof pid, MSG_NOSIGNAL) < 0 && errno == EINTR)

@@ -103,19 +103,18 @@ type Zygote struct {
 }
 
 // TakeZygote hands over the waiting init that enter.c started, once; nil when there is none.
-// It waits for the starter's word, which comes within a millisecond or so of den's start.
+// It waits for the starter, which is done within a millisecond or so of den's start.
 func TakeZygote() *Zygote {
 	sock, starter := int(C.den_zygote_sock), int(C.den_zygote_starter)
 	if sock < 0 {
 		return nil
 	}
 	C.den_zygote_sock, C.den_zygote_starter = -1, -1
-	var buf [4]byte
-	n, err := unix.Read(sock, buf[:])
-	for err == unix.EINTR {
-		n, err = unix.Read(sock, buf[:])
-	}
+	// The starter sends the pid, then exits: once it is reaped, the pid is there or never
+	// comes.
 	_, _ = unix.Wait4(starter, nil, 0, nil)
+	var buf [4]byte
+	n, _, err := unix.Recvfrom(sock, buf[:], unix.MSG_DONTWAIT)
 	if err != nil || n != len(buf) {
 		_ = unix.Close(sock)
 		return nil
