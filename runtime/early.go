@@ -144,6 +144,7 @@ func (r *Runtime) prepareEarly(id string) (*earlyRootfs, error) {
 // init when it asks. On failure it closes the socket, which ends the waiting init.
 func (e *earlyRootfs) mount(r *Runtime, c Container) {
 	defer close(e.done)
+	defer r.rootfsGiven.open()
 	// Behind the container's start on the CPUs: the init's start-up is the longer path, and
 	// this work has some 15 ms for its 5 to 10. Linux takes the priority of the calling
 	// thread alone, which stays locked to this goroutine and ends with it.
@@ -185,7 +186,9 @@ func (e *earlyRootfs) mount(r *Runtime, c Container) {
 		return
 	}
 	defer conn.Close()
-	if _, _, err = conn.WriteMsgUnix([]byte{1}, unix.UnixRights(tree), nil); err == nil {
+	_, _, err = conn.WriteMsgUnix([]byte{1}, unix.UnixRights(tree), nil)
+	r.rootfsGiven.open()
+	if err == nil {
 		// The init answers at once; one that cannot is gone, which ends the read too.
 		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
 		var refused unix.Errno

@@ -94,6 +94,12 @@ func (r *Runtime) StartHeld(c *Container, meanwhile func()) (*Held, error) {
 		return nil, err
 	}
 	done := make(chan struct{})
+	// With an init started ahead, the root filesystem's creation is the start's longest
+	// path, and its syncs share the disk with meanwhile's: meanwhile waits for the hand-over
+	// of the root filesystem, and runs while the init sets the container up.
+	if userns.HasZygote() {
+		r.rootfsGiven = newGate()
+	}
 	go func() {
 		defer close(done)
 		// This process holds the container from here on: a stdout closed under it (run -d
@@ -104,10 +110,14 @@ func (r *Runtime) StartHeld(c *Container, meanwhile func()) (*Held, error) {
 		// stdout before done.
 		signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 		if meanwhile != nil {
+			if r.rootfsGiven != nil {
+				<-r.rootfsGiven.ch
+			}
 			meanwhile()
 		}
 	}()
 	s, err := r.begin(c, stdio, nil)
+	r.rootfsGiven.open()
 	<-done
 	p.closeChild()
 	if err != nil {

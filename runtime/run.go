@@ -174,6 +174,9 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 			}
 		}
 	}
+	if early == nil {
+		r.rootfsGiven.open() // no hand-over to wait for (StartHeld)
+	}
 	if early == nil && st == nil {
 		if st, err = r.Store(); err != nil {
 			return nil, err

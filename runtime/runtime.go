@@ -45,6 +45,24 @@ type Runtime struct {
 	// deferred are the containers this invocation created without storage (DeferStorage),
 	// with the store's driver: their start knows they are new without opening storage.
 	deferred sync.Map
+	// rootfsGiven, when not nil, opens once the container StartHeld starts has its root
+	// filesystem, or will not get it from this start.
+	rootfsGiven *gate
+}
+
+// gate is a channel closed once.
+type gate struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newGate() *gate { return &gate{ch: make(chan struct{})} }
+
+// open opens g; nothing on a nil gate.
+func (g *gate) open() {
+	if g != nil {
+		g.once.Do(func() { close(g.ch) })
+	}
 }
 
 // deferredStorage is a container this invocation created without its storage.
