@@ -552,15 +552,16 @@ func (r *Runtime) startContainer(c *Container, plan rootfsPlan, stdio Stdio) (*l
 	// The init enter.c started ahead for a detached run, if it is one this container can have:
 	// an init that waits for its root filesystem and brings its loopback interface up, in
 	// the namespaces the waiting one was made with.
+	waits := loopback && ownNamespaces(lcfg.Namespaces)
 	zyg := userns.TakeZygote()
-	if zyg != nil && !(loopback && ownNamespaces(lcfg.Namespaces)) {
+	if zyg != nil && !waits {
 		zyg.Release(false)
 		zyg = nil
 	}
 	// Such an init attaches the standard file systems itself, when the config has them as
 	// den always makes them (initexec's premount.go).
 	wait := initexec.RootfsWait{Dir: plan.wait, Loopback: loopback}
-	if plan.wait != "" && loopback && ownNamespaces(lcfg.Namespaces) {
+	if waits {
 		wait.Premount = takeStandardMounts(lcfg)
 	}
 	proc := &libcontainer.Process{

@@ -113,37 +113,38 @@ func awaitContainer() (bool, *premounts, error) {
 	warmConfigDecoding()
 	// Made now, with time to spare; made again after the wait if this fails.
 	pre, _ := preparePremounts()
-	ok, err := takeContainer(sock)
-	if err != nil && pre != nil {
-		pre.close()
-		pre = nil
+	if err := takeContainer(sock); err != nil {
+		if pre != nil {
+			pre.close()
+		}
+		return true, nil, err
 	}
-	return ok, pre, err
+	return true, pre, nil
 }
 
 // takeContainer receives stage 0's hand-over on sock and takes it.
-func takeContainer(sock int) (bool, error) {
+func takeContainer(sock int) error {
 	msg := make([]byte, 65536)
 	n, fds, err := recvWithFDs(sock, msg, zygoteLowFDs)
 	if err != nil {
-		return true, err
+		return err
 	}
 	if n == 0 {
-		return true, errNotUsed
+		return errNotUsed
 	}
 	_ = unix.Close(sock)
 	h, err := parseHandover(msg[:n], len(fds))
 	if err != nil {
-		return true, err
+		return err
 	}
 	reply := fds[h.reply]
 	defer unix.Close(reply)
 	if err := take(h, fds); err != nil {
-		return true, err
+		return err
 	}
 	seccompcache.Adopt()
 	if _, err := unix.Write(reply, []byte{'k'}); err != nil {
-		return true, err
+		return err
 	}
 	// Stage 0 takes libcontainer's bootstrap off the init pipe, then says go; a stage 0
 	// gone first closes the socket.
@@ -155,9 +156,9 @@ func takeContainer(sock int) (bool, error) {
 		}
 	}
 	if err != nil || n != 1 || g[0] != 'g' {
-		return true, errNotUsed
+		return errNotUsed
 	}
-	return true, nil
+	return nil
 }
 
 // take puts the received descriptors where h says and makes h's environment and working
