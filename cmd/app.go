@@ -52,10 +52,15 @@ func exitCode(code int) error {
 // Run runs the CLI and returns the process exit code.
 func Run(args []string) int {
 	afterAnswer = nil
+	early = openEarly(args)
+	ahead := early
 	// Before the command line is parsed: the record read that most commands begin with
 	// then finds its decoder built.
 	runtime.WarmRecords()
 	code := runApp(args)
+	if ahead != nil {
+		ahead.DropRecordAhead()
+	}
 	if len(afterAnswer) > 0 {
 		userns.Answer(code)
 		for _, f := range afterAnswer {
@@ -252,16 +257,61 @@ func newEnv(c *cli.Context) (*env, error) {
 		}
 		p.RuntimeDir = r
 	}
+	if rt := early; rt != nil && samePaths(rt.Paths, p) {
+		early = nil
+		setConfigLevel(rt.Config)
+		return &env{rt: rt}, nil
+	}
 	cfg, _, err := config.Load(p)
 	if err != nil {
 		return nil, withCode(125, err)
 	}
+	setConfigLevel(cfg)
+	return &env{rt: runtime.New(p, cfg)}, nil
+}
+
+// setConfigLevel takes den.toml's log level, where it names one.
+func setConfigLevel(cfg *config.Config) {
 	if cfg.Engine.LogLevel != "" {
 		if lvl, err := logrus.ParseLevel(cfg.Engine.LogLevel); err == nil {
 			logrus.SetLevel(lvl)
 		}
 	}
-	return &env{rt: runtime.New(p, cfg)}, nil
+}
+
+// samePaths reports whether a and b name the same directories and configuration files.
+func samePaths(a, b *config.Paths) bool {
+	return a.Rootless == b.Rootless && a.UID == b.UID && a.GID == b.GID && a.DataDir == b.DataDir &&
+		a.RuntimeDir == b.RuntimeDir && a.CacheDir == b.CacheDir && slices.Equal(a.ConfigFiles, b.ConfigFiles)
+}
+
+// early is the runtime openEarly made, until newEnv takes it.
+var early *runtime.Runtime
+
+// openEarly begins opening the store before the command line is parsed, for a detached run
+// that starts its container with an init started ahead (userns.HasZygote): the container's
+// storage is then the start's longest path, and building the command line takes a
+// millisecond. Only with the paths of den's environment: --root and --runroot are the
+// command line's to say, and newEnv takes the runtime only where its paths are the same.
+func openEarly(args []string) *runtime.Runtime {
+	if !userns.HasZygote() || os.Getenv("DEN_ROOT") != "" || os.Getenv("DEN_RUNROOT") != "" || slices.ContainsFunc(args, func(a string) bool {
+		return strings.HasPrefix(a, "--root") || strings.HasPrefix(a, "--runroot")
+	}) {
+		return nil
+	}
+	uid, gid := userns.HostIDs()
+	p, err := config.ResolvePaths(uid, gid, os.Getenv)
+	if err != nil {
+		return nil
+	}
+	cfg, _, err := config.Load(p)
+	if err != nil {
+		return nil
+	}
+	rt := runtime.New(p, cfg)
+	rt.OpenStoreAhead()
+	rt.MakeRecordAhead()
+	return rt
 }
 
 // namespaceCommands touch storage and so run inside den's user namespace. enter.c keeps the

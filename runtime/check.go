@@ -122,10 +122,14 @@ type recordsSnapshot struct {
 	names map[string]string
 	// temps are temporary files of interrupted writes, old enough to be abandoned.
 	temps []string
+	// young are the record directories without a record made less than checkGrace ago:
+	// creates in progress, whose directory and storage come before the record
+	// (Runtime.MakeRecordAhead, createAhead). They are not judged, nor is their storage.
+	young map[string]bool
 }
 
 func (r *Runtime) snapshotRecords(now time.Time) (*recordsSnapshot, error) {
-	s := &recordsSnapshot{recs: map[string]*Container{}, broken: map[string]error{}, names: map[string]string{}}
+	s := &recordsSnapshot{recs: map[string]*Container{}, broken: map[string]error{}, names: map[string]string{}, young: map[string]bool{}}
 	if _, err := os.Stat(r.recs.dir); os.IsNotExist(err) {
 		return s, nil
 	}
@@ -147,6 +151,10 @@ func (r *Runtime) snapshotRecords(now time.Time) (*recordsSnapshot, error) {
 		c, err := r.recs.load(id)
 		switch {
 		case errors.Is(err, ErrNotFound):
+			if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) <= checkGrace {
+				s.young[id] = true
+				continue
+			}
 			s.recs[id] = nil
 		case err != nil:
 			s.broken[id] = err
@@ -244,7 +252,7 @@ func (r *Runtime) check(st checkStorage, repair bool, now time.Time) ([]Finding,
 		if _, ok := snap.recs[id]; ok && snap.recs[id] != nil {
 			continue
 		}
-		if _, ok := snap.broken[id]; ok {
+		if _, ok := snap.broken[id]; ok || snap.young[id] {
 			continue
 		}
 		k.report(fmt.Sprintf("storage container %s has no den record", shortRef(id)),

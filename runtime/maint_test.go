@@ -313,6 +313,70 @@ func TestCheckOfAnEmptyDataDirectoryFindsNothing(t *testing.T) {
 	}
 }
 
+// A detached run makes its record's directory and its storage before its record
+// (MakeRecordAhead, createAhead): check leaves such a create alone while it is young, and
+// judges it once it is older than checkGrace.
+func TestCheckLeavesACreateInProgressAlone(t *testing.T) {
+	w := newCheckWorld(t)
+	a := w.r.makeRecordDir(newID())
+	<-a.done
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	if _, err := os.Stat(w.r.recs.lockPath(a.id)); err != nil {
+		t.Fatalf("want the lock file made with the directory: %v", err)
+	}
+	w.st.ids[a.id] = true
+	for _, repair := range []bool{false, true} {
+		if fs := w.check(t, repair); len(fs) != 0 {
+			t.Fatalf("want a create in progress left alone (repair %v), got %q", repair, fs)
+		}
+	}
+	if !pathExists(filepath.Join(w.r.recs.dir, a.id)) || !w.st.ids[a.id] {
+		t.Fatal("want the directory and the storage of a create in progress kept")
+	}
+	old := time.Now().Add(-2 * checkGrace)
+	if err := os.Chtimes(filepath.Join(w.r.recs.dir, a.id), old, old); err != nil {
+		t.Fatal(err)
+	}
+	fs := w.check(t, false)
+	if len(fs) != 2 || !strings.Contains(fs[0].String()+fs[1].String(), "holds no record") ||
+		!strings.Contains(fs[0].String()+fs[1].String(), "has no den record") {
+		t.Fatalf("want an abandoned create's directory and storage found, got %q", fs)
+	}
+	w.check(t, true)
+	if pathExists(filepath.Join(w.r.recs.dir, a.id)) || w.st.ids[a.id] {
+		t.Fatal("want an abandoned create's directory and storage removed")
+	}
+}
+
+// The record made ahead is the one a create claims; one that no create took goes with
+// DropAhead.
+func TestRecordMadeAheadIsClaimedOrDropped(t *testing.T) {
+	w := newCheckWorld(t)
+	w.r.MakeRecordAhead()
+	a := w.r.recordAhead
+	<-a.done
+	c := newContainer("ahead", time.Now())
+	c.ID = a.id
+	if err := w.r.claimRecord(c, false, false, true); err != nil {
+		t.Fatalf("want the record claimed in the directory made ahead: %v", err)
+	}
+	if got, err := w.r.recs.resolve("ahead"); err != nil || got.ID != a.id {
+		t.Fatalf("want the claimed record found: %v", err)
+	}
+	w.r.MakeRecordAhead()
+	id := w.r.recordAhead.id
+	w.r.DropRecordAhead()
+	if pathExists(filepath.Join(w.r.recs.dir, id)) || w.r.recordAhead != nil {
+		t.Error("want DropAhead to remove a directory no create took")
+	}
+	w.r.DropRecordAhead() // nothing left to drop
+	if !pathExists(filepath.Join(w.r.recs.dir, a.id)) {
+		t.Error("want DropAhead to leave a claimed record alone")
+	}
+}
+
 func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 	orphan := newID()
 	for _, tc := range []struct {
@@ -340,6 +404,10 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 		}, "(exited) has no storage"},
 		{"record directory without a record", func(t *testing.T, w *checkWorld) func(*testing.T, *checkWorld) {
 			if err := os.Remove(w.r.recs.path(w.created.ID)); err != nil {
+				t.Fatal(err)
+			}
+			old := time.Now().Add(-time.Hour)
+			if err := os.Chtimes(filepath.Join(w.r.recs.dir, w.created.ID), old, old); err != nil {
 				t.Fatal(err)
 			}
 			return func(t *testing.T, w *checkWorld) {

@@ -191,11 +191,40 @@ func ValidateName(name string) error {
 	return nil
 }
 
+// makeDir makes the record directory of a container with id, and its lock file, before its
+// record (Runtime.MakeRecordAhead).
+func (r records) makeDir(id string) error {
+	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Mkdir(filepath.Join(r.dir, id), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(r.lockPath(id), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// dropEmptyDir removes the record directory of id if it holds no record: what makeDir made
+// for a create that failed. Under the registry lock, as every create writes its record.
+func (r records) dropEmptyDir(id string) {
+	lk, err := record.Acquire(r.registryLock())
+	if err != nil {
+		return
+	}
+	defer lk.Release()
+	if _, err := os.Stat(r.path(id)); errors.Is(err, fs.ErrNotExist) {
+		_ = os.RemoveAll(filepath.Join(r.dir, id))
+	}
+}
+
 // create registers a new record under its name. The name registry lock makes the check and
 // the claim one step, so of many concurrent creates with one name exactly one wins. With
 // syncLater the record and the name are not synced: the caller syncs them (records.sync)
-// before it answers.
-func (r records) create(c *Container, syncLater bool) error {
+// before it answers. made says the record's directory was made ahead (makeDir).
+func (r records) create(c *Container, syncLater, made bool) error {
 	if err := os.MkdirAll(r.namesDir(), 0o700); err != nil {
 		return fmt.Errorf("creating container directory: %w", err)
 	}
@@ -213,7 +242,7 @@ func (r records) create(c *Container, syncLater bool) error {
 		// A create killed before writing its record left the name behind.
 		os.Remove(namePath)
 	}
-	if err := os.Mkdir(filepath.Join(r.dir, c.ID), 0o700); err != nil {
+	if err := os.Mkdir(filepath.Join(r.dir, c.ID), 0o700); err != nil && !(made && errors.Is(err, fs.ErrExist)) {
 		return fmt.Errorf("creating container directory: %w", err)
 	}
 	writeJSON, write := record.WriteJSON, record.WriteFile

@@ -39,7 +39,7 @@ func TestHelperProcess(t *testing.T) {
 			}
 		}
 		c := &Container{ID: newID(), Name: os.Getenv(helperName), Created: time.Now(), State: State{Status: StatusCreated}}
-		err := r.create(c, false)
+		err := r.create(c, false, false)
 		switch {
 		case err == nil:
 			fmt.Println("created", c.ID)
@@ -78,7 +78,7 @@ func newContainer(name string, created time.Time) *Container {
 
 func mustCreate(t *testing.T, r records, c *Container) *Container {
 	t.Helper()
-	if err := r.create(c, false); err != nil {
+	if err := r.create(c, false, false); err != nil {
 		t.Fatalf("create %s (%s): %v", c.Name, c.ID, err)
 	}
 	return c
@@ -90,7 +90,7 @@ func mustCreate(t *testing.T, r records, c *Container) *Container {
 func TestRecordsCreatedToSyncLater(t *testing.T) {
 	r := testRecords(t)
 	c := newContainer("later", time.Now().Round(0))
-	if err := r.create(c, true); err != nil {
+	if err := r.create(c, true, false); err != nil {
 		t.Fatal(err)
 	}
 	got, err := r.load(c.ID)
@@ -104,7 +104,7 @@ func TestRecordsCreatedToSyncLater(t *testing.T) {
 		t.Fatalf("sync: %v", err)
 	}
 	gone := newContainer("gone", time.Now())
-	if err := r.create(gone, true); err != nil {
+	if err := r.create(gone, true, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(filepath.Join(r.namesDir(), "gone")); err != nil {
@@ -147,7 +147,7 @@ func TestRecordsCreateRefusesANameInUse(t *testing.T) {
 	r := testRecords(t)
 	first := mustCreate(t, r, newContainer("web", time.Now()))
 	second := newContainer("web", time.Now())
-	err := r.create(second, false)
+	err := r.create(second, false, false)
 	if !errors.Is(err, ErrNameInUse) {
 		t.Fatalf("second create err = %v, want ErrNameInUse", err)
 	}
@@ -570,7 +570,7 @@ func TestAGeneratedNameThatIsTakenIsDrawnAgain(t *testing.T) {
 	r := New(&config.Paths{DataDir: t.TempDir(), RuntimeDir: t.TempDir()}, nil)
 	id := func(b byte) string { return strings.Repeat(string(b), 64) }
 	taken := &Container{ID: id('a'), Name: "bold_owl_0001", State: State{Status: StatusCreated}}
-	if err := r.claimRecord(taken, false, false); err != nil {
+	if err := r.claimRecord(taken, false, false, false); err != nil {
 		t.Fatal(err)
 	}
 	draws := []string{"bold_owl_0001", "bold_owl_0001", "calm_yak_0002"}
@@ -579,7 +579,7 @@ func TestAGeneratedNameThatIsTakenIsDrawnAgain(t *testing.T) {
 	drawName = func() string { n := draws[0]; draws = draws[1:]; return n }
 
 	c := &Container{ID: id('b'), Name: drawName(), State: State{Status: StatusCreated}}
-	if err := r.claimRecord(c, true, false); err != nil {
+	if err := r.claimRecord(c, true, false, false); err != nil {
 		t.Fatalf("generated name: %v", err)
 	}
 	if c.Name != "calm_yak_0002" {
@@ -590,7 +590,7 @@ func TestAGeneratedNameThatIsTakenIsDrawnAgain(t *testing.T) {
 	}
 
 	chosen := &Container{ID: id('c'), Name: "bold_owl_0001", State: State{Status: StatusCreated}}
-	if err := r.claimRecord(chosen, false, false); !errors.Is(err, ErrNameInUse) {
+	if err := r.claimRecord(chosen, false, false, false); !errors.Is(err, ErrNameInUse) {
 		t.Fatalf("chosen name in use: err = %v, want ErrNameInUse", err)
 	}
 	if r.recs.exists(chosen.ID) {
@@ -604,7 +604,7 @@ func TestAGeneratedNameThatIsTakenIsDrawnAgain(t *testing.T) {
 func TestLockOfARemovedContainerIsNotFound(t *testing.T) {
 	r := New(&config.Paths{DataDir: t.TempDir(), RuntimeDir: t.TempDir()}, nil)
 	c := &Container{ID: strings.Repeat("d", 64), Name: "gone", State: State{Status: StatusExited}}
-	if err := r.claimRecord(c, false, false); err != nil {
+	if err := r.claimRecord(c, false, false, false); err != nil {
 		t.Fatal(err)
 	}
 	lk, err := r.lockContainer(c.ID)

@@ -142,6 +142,11 @@ func TestSystemCheckFindsDamageAndRepairConverges(t *testing.T) {
 	if err := os.Remove(filepath.Join(recs, lost, "container.json")); err != nil {
 		t.Fatal(err)
 	}
+	// Long ago: a young directory without a record is a create in progress.
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(recs, lost), old, old); err != nil {
+		t.Fatal(err)
+	}
 	// A name pointing nowhere.
 	ghost := strings.Repeat("ab", 32)
 	d.writeFile(t, filepath.Join("data", "den", "containers", "names", "ghost"), []byte(ghost+"\n"))

@@ -104,6 +104,44 @@ func TestRunDetachedUsesTheInitStartedAhead(t *testing.T) {
 	d.wantNoWaitingInits(t, "rm -af")
 }
 
+// A detached run's record directory is made before its command line is read
+// (Runtime.MakeRecordAhead): a run that fails before its record, whatever it fails on,
+// leaves no directory without a record behind, and system check finds nothing.
+func TestAFailedDetachedRunLeavesNoRecordDirectory(t *testing.T) {
+	d := newDen(t)
+	if d.user == nil {
+		t.Skip("records are made ahead only where an init is started ahead: rootless")
+	}
+	d.load(t, "busybox-oci.tar")
+	d.runDetached(t, "--network", "none", "--name", "taken", "busybox", "sleep", "300")
+	d.runDetached(t, "--network", "none", "--name", "second", "busybox", "sleep", "300")
+	wantError(t, d.run(t, "run", "-d", "--network", "none", "--name", "taken", "busybox", "true"), 125, "taken")
+	wantError(t, d.run(t, "run", "-d", "--network", "none", "--pull", "never", "nosuch.example/none:1"), 125, "nosuch.example/none:1")
+	wantError(t, d.run(t, "run", "-d", "--network", "none", "--bogus", "busybox"), 125, "--bogus")
+	wantError(t, d.run(t, "run", "-d", "--network", "none", "-w", "relative", "busybox"), 125, "relative")
+	recs := filepath.Join(d.data, "den", "containers")
+	ents, err := os.ReadDir(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := 0
+	for _, e := range ents {
+		if !e.IsDir() || len(e.Name()) != 64 {
+			continue
+		}
+		dirs++
+		if _, err := os.Stat(filepath.Join(recs, e.Name(), "container.json")); err != nil {
+			t.Errorf("container directory %s holds no record after the failed runs", e.Name()[:12])
+		}
+	}
+	if dirs != 2 {
+		t.Errorf("want the two containers' directories alone, found %d", dirs)
+	}
+	wantStdout(t, d.run(t, "system", "check"), "")
+	d.mustRun(t, "rm", "-af", "-t", "0")
+	d.wantNoWaitingInits(t, "rm -af")
+}
+
 // The standard file systems an early start's init attaches itself (initexec's premount.go)
 // go only on ordinary directories of the root filesystem: where an image has a link
 // instead, the init refuses and the container starts the usual way, libcontainer deciding
