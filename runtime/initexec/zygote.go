@@ -93,7 +93,7 @@ func parseHandover(msg []byte, fds int) (handover, error) {
 }
 
 // awaitContainer is a waiting init's wait, when this process is one (false otherwise): it
-// brings up its loopback interface, warms libcontainer's config decoding and makes the
+// brings up its loopback interface, warms libcontainer's init (warmInit) and makes the
 // standard file systems (premount.go) meanwhile, then takes stage 0's descriptors to their
 // numbers, answers, and takes its environment as its own. errNotUsed means den let it go.
 func awaitContainer() (bool, *premounts, error) {
@@ -110,7 +110,7 @@ func awaitContainer() (bool, *premounts, error) {
 	if err := loopbackUp(); err != nil {
 		return true, nil, err
 	}
-	warmConfigDecoding()
+	warmInit()
 	// Made now, with time to spare; made again after the wait if this fails.
 	pre, _ := preparePremounts()
 	if err := takeContainer(sock); err != nil {
