@@ -95,7 +95,7 @@ func (e *env) answerEarly() {
 }
 
 func runApp(args []string) int {
-	app := newApp(os.Stdout, os.Stderr)
+	app := newAppWith(os.Stdout, os.Stderr, commandsFor(args))
 	err := app.Run(oneFormPerFlag(app, splitAttached(app, moveTrailingFlags(app, args))))
 	if err == nil {
 		return 0
@@ -119,7 +119,10 @@ func oneLine(s string) string {
 	return strings.TrimSpace(strings.ReplaceAll(s, "\n", " "))
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+func newApp(stdout, stderr io.Writer) *cli.App { return newAppWith(stdout, stderr, commands()) }
+
+// newAppWith is den's CLI with commands cs.
+func newAppWith(stdout, stderr io.Writer, cs []*cli.Command) *cli.App {
 	app := &cli.App{
 		Name:                   "den",
 		Usage:                  "run containers without a daemon and without root",
@@ -152,7 +155,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			return nil
 		},
 		OnUsageError: usageError,
-		Commands:     commands(),
+		Commands:     cs,
 	}
 	// den --version and -v print one line, as podman's do; `den version` prints the table.
 	cli.VersionFlag = withNames(&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print den's version"})
@@ -196,8 +199,11 @@ func usageError(c *cli.Context, err error, _ bool) error {
 	return withCode(125, fmt.Errorf("%s: see `%s`", msg, help))
 }
 
-func commands() []*cli.Command {
-	cs := rawCommands()
+func commands() []*cli.Command { return prepared(rawCommands()) }
+
+// prepared gives commands what every den command has: podman's usage errors, no help
+// command taking a first argument, its flags' names kept, the user namespace where needed.
+func prepared(cs []*cli.Command) []*cli.Command {
 	for _, c := range cs {
 		if c.OnUsageError == nil {
 			c.OnUsageError = usageError
@@ -211,17 +217,72 @@ func commands() []*cli.Command {
 	return cs
 }
 
+// commandTable is den's top-level commands in the order help lists them: each one's names
+// (its name, then its aliases) and its constructor. A test holds the names to what the
+// constructors make.
+var commandTable = []struct {
+	names []string
+	make  func() *cli.Command
+}{
+	{[]string{"run"}, runCmd}, {[]string{"create"}, createCmd}, {[]string{"start"}, startCmd},
+	{[]string{"ps", "list", "ls"}, psCmd}, {[]string{"rm"}, rmCmd}, {[]string{"stop"}, stopCmd},
+	{[]string{"kill"}, killCmd}, {[]string{"wait"}, waitCmd}, {[]string{"restart"}, restartCmd},
+	{[]string{"logs"}, logsCmd}, {[]string{"inspect"}, inspectCmd}, {[]string{"exec"}, execCmd},
+	{[]string{"attach"}, attachCmd}, {[]string{"healthcheck"}, healthcheckCmd}, {[]string{"top"}, topCmd},
+	{[]string{"container"}, containerCmd}, {[]string{"images"}, imagesCmd}, {[]string{"load"}, loadCmd},
+	{[]string{"import"}, importCmd}, {[]string{"rmi"}, rmiCmd}, {[]string{"image"}, imageCmd},
+	{[]string{"volume"}, volumeCmd}, {[]string{"network"}, networkCmd}, {[]string{"tag"}, tagCmd},
+	{[]string{"untag"}, untagCmd}, {[]string{"save"}, saveCmd}, {[]string{"history"}, historyCmd},
+	{[]string{"commit"}, commitCmd}, {[]string{"export"}, exportCmd}, {[]string{"pull"}, pullCmd},
+	{[]string{"push"}, pushCmd}, {[]string{"login"}, loginCmd}, {[]string{"logout"}, logoutCmd},
+	{[]string{"cp"}, cpCmd}, {[]string{"rename"}, renameCmd}, {[]string{"pause"}, pauseCmd},
+	{[]string{"unpause"}, unpauseCmd}, {[]string{"system"}, systemCmd}, {[]string{"port"}, portCmd},
+	{[]string{"unshare"}, unshareCmd}, {[]string{"mount"}, mountCmd}, {[]string{"umount", "unmount"}, umountCmd},
+	{[]string{"version"}, versionCmd}, {[]string{"info"}, infoCmd}, {[]string{"events"}, eventsCmd},
+	{[]string{"completion"}, completionCmd},
+}
+
 // rawCommands are den's commands as their constructors make them.
 func rawCommands() []*cli.Command {
-	return []*cli.Command{
-		runCmd(), createCmd(), startCmd(), psCmd(), rmCmd(),
-		stopCmd(), killCmd(), waitCmd(), restartCmd(), logsCmd(), inspectCmd(), execCmd(), attachCmd(), healthcheckCmd(), topCmd(), containerCmd(),
-		imagesCmd(), loadCmd(), importCmd(), rmiCmd(), imageCmd(), volumeCmd(), networkCmd(),
-		tagCmd(), untagCmd(), saveCmd(), historyCmd(), commitCmd(), exportCmd(),
-		pullCmd(), pushCmd(), loginCmd(), logoutCmd(), cpCmd(),
-		renameCmd(), pauseCmd(), unpauseCmd(), systemCmd(), portCmd(), unshareCmd(), mountCmd(), umountCmd(),
-		versionCmd(), infoCmd(), eventsCmd(), completionCmd(),
+	cs := make([]*cli.Command, 0, len(commandTable))
+	for _, e := range commandTable {
+		cs = append(cs, e.make())
 	}
+	return cs
+}
+
+// commandsFor is what runApp's CLI needs for args: the one command they name, when they name
+// one, else all. Building all of them (their flags, some hundreds) took a millisecond of every
+// den command (uprobes, run -d); a command's help, errors and completion need only its own.
+func commandsFor(args []string) []*cli.Command {
+	if name := commandName(args); name != "" {
+		for _, e := range commandTable {
+			if slices.Contains(e.names, name) {
+				return prepared([]*cli.Command{e.make()})
+			}
+		}
+	}
+	return commands()
+}
+
+// commandName is the first argument of args (a whole command line, den first) that den's
+// global flags do not take: the command's name, if it has one.
+func commandName(args []string) string {
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return ""
+		case !strings.HasPrefix(a, "-") || a == "-":
+			return a
+		case !strings.Contains(a, "="):
+			switch strings.TrimLeft(a, "-") {
+			case "root", "runroot", "log-level":
+				i++ // the flag's value
+			}
+		}
+	}
+	return ""
 }
 
 // env is what a command works with: paths, config and the runtime.

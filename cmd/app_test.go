@@ -437,3 +437,99 @@ func FuzzParseInterval(f *testing.F) {
 		}
 	})
 }
+
+// commandTable names each command as its constructor does: its name, then its aliases.
+func TestCommandTableNamesWhatItsConstructorsMake(t *testing.T) {
+	seen := map[string]bool{}
+	for _, e := range commandTable {
+		c := e.make()
+		if want := append([]string{c.Name}, c.Aliases...); !slices.Equal(e.names, want) {
+			t.Errorf("commandTable names %v, the constructor makes %v", e.names, want)
+		}
+		for _, n := range e.names {
+			if seen[n] {
+				t.Errorf("%q names two commands", n)
+			}
+			seen[n] = true
+		}
+	}
+}
+
+func TestCommandNameSkipsDensGlobalFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"den", "run", "-d", "busybox"}, "run"},
+		{[]string{"den", "--root", "/r", "--runroot", "/rr", "ps", "-a"}, "ps"},
+		{[]string{"den", "--root=/r", "--log-level=debug", "rm", "x"}, "rm"},
+		{[]string{"den", "-log-level", "debug", "exec", "c", "true"}, "exec"},
+		{[]string{"den", "--log-level"}, ""},
+		{[]string{"den", "-v"}, ""},
+		{[]string{"den", "--help"}, ""},
+		{[]string{"den", "--", "run"}, ""},
+		{[]string{"den", "-", "run"}, "-"},
+		{[]string{"den"}, ""},
+		{nil, ""},
+	} {
+		if got := commandName(tc.args); got != tc.want {
+			t.Errorf("commandName(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+func FuzzCommandName(f *testing.F) {
+	f.Add("den\x00--root\x00/r\x00run\x00-d")
+	f.Add("den\x00--log-level=debug\x00ps")
+	f.Add("den\x00--\x00x")
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Split(line, "\x00")
+		got := commandName(args)
+		if got == "" {
+			return
+		}
+		if !slices.Contains(args[1:], got) || (strings.HasPrefix(got, "-") && got != "-") {
+			t.Fatalf("commandName(%q) = %q: not an argument that is not a flag", args, got)
+		}
+	})
+}
+
+// A command line that names a command builds that one alone: its help, usage errors and
+// completion are the whole CLI's.
+func TestACommandAloneAnswersAsTheWholeCLI(t *testing.T) {
+	for _, args := range [][]string{
+		{"den", "run", "--help"},
+		{"den", "ls", "--help"},
+		{"den", "--log-level", "debug", "ps", "--help"},
+		{"den", "image", "--help"},
+		{"den", "image", "ls", "--help"},
+		{"den", "run", "--bogus", "busybox"},
+		{"den", "rm"},
+		{"den", "run", "--generate-bash-completion"},
+		{"den", "volume", "--generate-bash-completion"},
+	} {
+		run := func(app *cli.App) string {
+			var out, errs strings.Builder
+			app.Writer, app.ErrWriter = &out, &errs
+			err := app.Run(oneFormPerFlag(app, splitAttached(app, moveTrailingFlags(app, args))))
+			return out.String() + "\n--\n" + errs.String() + "\n--\n" + errString(err)
+		}
+		cs := commandsFor(args)
+		if len(cs) != 1 {
+			t.Errorf("%q: want the one command built, got %d", args, len(cs))
+		}
+		if got, want := run(newAppWith(io.Discard, io.Discard, cs)), run(newApp(io.Discard, io.Discard)); got != want {
+			t.Errorf("%q: alone\n%s\nwant, from the whole CLI\n%s", args, got, want)
+		}
+	}
+	if cs := commandsFor([]string{"den", "bogus"}); len(cs) != len(commandTable) {
+		t.Errorf("a command line naming no command: want every command built, got %d", len(cs))
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
