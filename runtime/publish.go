@@ -30,19 +30,38 @@ func (r *Runtime) appendNetworkEvent(ev events.Event) {
 // publish appends a container event. A full disk must not fail the lifecycle step that
 // happened, so a failed append is only logged.
 func (r *Runtime) publish(c *Container, status string, opt ...func(*events.Event)) {
-	attrs := map[string]string{"image": c.ImageName, "name": c.Name}
-	for k, v := range c.Labels {
-		if _, taken := attrs[k]; !taken {
-			attrs[k] = v
-		}
-	}
-	ev := events.Event{ID: c.ID, Name: c.Name, Image: c.ImageName, Status: status, Type: events.TypeContainer, Attributes: attrs}
+	ev := containerEvent(c, status)
 	for _, o := range opt {
 		o(&ev)
 	}
 	if err := r.Events().Append(ev); err != nil {
 		logrus.Warnf("publishing %s event of %s: %v", status, c.Name, err)
 	}
+}
+
+// publishSteps appends the events of lifecycle steps of c that happen together (a start's
+// init and start) in one append: on a start's path, one file opened and written instead of
+// one per event.
+func (r *Runtime) publishSteps(c *Container, status string, more ...string) {
+	evs := make([]events.Event, 0, len(more))
+	for _, s := range more {
+		evs = append(evs, containerEvent(c, s))
+	}
+	if err := r.Events().Append(containerEvent(c, status), evs...); err != nil {
+		logrus.Warnf("publishing %s event of %s: %v", status, c.Name, err)
+	}
+}
+
+// containerEvent is the event of c's lifecycle step status, with c's image, name and
+// labels as its attributes, as podman's.
+func containerEvent(c *Container, status string) events.Event {
+	attrs := map[string]string{"image": c.ImageName, "name": c.Name}
+	for k, v := range c.Labels {
+		if _, taken := attrs[k]; !taken {
+			attrs[k] = v
+		}
+	}
+	return events.Event{ID: c.ID, Name: c.Name, Image: c.ImageName, Status: status, Type: events.TypeContainer, Attributes: attrs}
 }
 
 func withExitCode(code int) func(*events.Event) {

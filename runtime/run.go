@@ -252,8 +252,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 		s.release()
 		return nil, err
 	}
-	r.publish(c, events.StatusInit)
-	r.publish(c, events.StatusStart)
+	r.publishSteps(c, events.StatusInit, events.StatusStart)
 	logrus.Debugf("container started")
 	return s, nil
 }

@@ -119,17 +119,21 @@ func (l *Log) maxSize() int64 {
 	return l.MaxSize
 }
 
-// Append publishes ev, stamping it with the current time when ev.Time is zero. It creates Dir
-// when missing.
-func (l *Log) Append(ev Event) error {
-	if ev.Time.IsZero() {
-		ev.Time = time.Now()
+// Append publishes ev, and more after it, stamping each with the current time when its Time
+// is zero. They go in one write: lines of one lifecycle step (a start's init and start) cost
+// one append, and no other writer's line comes between them. It creates Dir when missing.
+func (l *Log) Append(ev Event, more ...Event) error {
+	var line []byte
+	for _, e := range append([]Event{ev}, more...) {
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encoding %s event: %w", e.Status, err)
+		}
+		line = append(append(line, b...), '\n')
 	}
-	line, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("encoding %s event: %w", ev.Status, err)
-	}
-	line = append(line, '\n')
 	path := filepath.Join(l.Dir, logName)
 	f, err := openAppend(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -89,6 +89,25 @@ func TestAppendedEventsReadBackWhole(t *testing.T) {
 	}
 }
 
+// Events appended together are lines in order, each stamped, in one write: nothing of
+// another writer's comes between them.
+func TestEventsAppendedTogetherAreLinesInOrder(t *testing.T) {
+	l := newLog(t, 0)
+	mustAppend(t, l, numbered(0))
+	if err := l.Append(numbered(1), numbered(2), numbered(3)); err != nil {
+		t.Fatal(err)
+	}
+	got := mustRead(t, l)
+	if seqs(got) != "0,1,2,3" {
+		t.Fatalf("read %s, want 0,1,2,3", seqs(got))
+	}
+	for _, ev := range got {
+		if ev.Time.IsZero() {
+			t.Errorf("event %s without a time", ev.Attributes["seq"])
+		}
+	}
+}
+
 func TestLinesUsePodmansFieldNames(t *testing.T) {
 	l := newLog(t, 0)
 	code := 0
