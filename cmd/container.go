@@ -521,6 +521,7 @@ Examples:
 					e.rt.OpenStoreAhead()
 				}
 				o.SyncLater = true
+				o.EventWithStart = hold
 			}
 			ctr, err := createPulling(c, e, &o, policy)
 			if err != nil {

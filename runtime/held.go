@@ -117,6 +117,9 @@ func (r *Runtime) StartHeld(c *Container, meanwhile func()) (*Held, error) {
 		}
 	}()
 	s, err := r.begin(c, stdio, nil)
+	if err != nil {
+		r.publishCreate(c) // the container was created, whatever its start did
+	}
 	r.rootfsGiven.open()
 	<-done
 	p.closeChild()

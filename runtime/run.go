@@ -252,7 +252,7 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 		s.release()
 		return nil, err
 	}
-	r.publishSteps(c, events.StatusInit, events.StatusStart)
+	r.publishCreate(c, events.StatusInit, events.StatusStart)
 	logrus.Debugf("container started")
 	return s, nil
 }

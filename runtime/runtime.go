@@ -50,6 +50,9 @@ type Runtime struct {
 	rootfsGiven *gate
 	// recordAhead is the record directory MakeRecordAhead began, until a create takes it.
 	recordAhead *recordDir
+	// createUnpublished is the container whose create left its create event to its start
+	// (a held run -d's), until that start publishes it.
+	createUnpublished string
 }
 
 // recordDir is the record directory of a container not created yet: its id, and once done
@@ -289,6 +292,9 @@ type CreateOptions struct {
 	// SyncRecord before it answers. run -d does that while the monitor starts the container,
 	// when it would otherwise wait for the disk first (1 to 2 ms here).
 	SyncLater bool
+	// EventWithStart leaves the create event to the start that follows at once (StartHeld),
+	// which appends it with its own in one write.
+	EventWithStart bool
 	// DeferStorage leaves the container's storage to its start (run -d): a start that creates
 	// it can mount the root filesystem while the container's init starts up (early.go). A
 	// start that fails with ErrCreatingStorage then leaves a container a create would not
@@ -579,8 +585,23 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 			return nil, fmt.Errorf("creating container storage: %w", err)
 		}
 	}
-	r.publish(c, events.StatusCreate)
+	if o.EventWithStart {
+		r.createUnpublished = c.ID
+	} else {
+		r.publish(c, events.StatusCreate)
+	}
 	return c, nil
+}
+
+// publishCreate appends the create event of c if its create left it to the start, and
+// gives the start's own statuses to append with it, the create first.
+func (r *Runtime) publishCreate(c *Container, more ...string) {
+	if r.createUnpublished == c.ID {
+		r.createUnpublished = ""
+		r.publishSteps(c, events.StatusCreate, more...)
+	} else if len(more) > 0 {
+		r.publishSteps(c, more[0], more[1:]...)
+	}
 }
 
 // storageOptions says how containers/storage keeps c: a --rm container's layer and entry go
