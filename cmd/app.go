@@ -372,6 +372,7 @@ func openEarly(args []string) *runtime.Runtime {
 	rt := runtime.New(p, cfg)
 	rt.OpenStoreAhead()
 	rt.MakeRecordAhead()
+	runtime.WarmCreate()
 	return rt
 }
 
