@@ -268,21 +268,32 @@ func commandsFor(args []string) []*cli.Command {
 // commandName is the first argument of args (a whole command line, den first) that den's
 // global flags do not take: the command's name, if it has one.
 func commandName(args []string) string {
+	_, name := scanGlobal(args)
+	return name
+}
+
+// globalValueFlags are den's global flags that take a value.
+var globalValueFlags = []string{"root", "runroot", "log-level"}
+
+// scanGlobal walks args (a whole command line, den first) past den's global flags: the names
+// of those it gives (without dashes or value), and the first argument after them, the
+// command's name ("" when none).
+func scanGlobal(args []string) (flags []string, command string) {
 	for i := 1; i < len(args); i++ {
 		a := args[i]
-		switch {
-		case a == "--":
-			return ""
-		case !strings.HasPrefix(a, "-") || a == "-":
-			return a
-		case !strings.Contains(a, "="):
-			switch strings.TrimLeft(a, "-") {
-			case "root", "runroot", "log-level":
-				i++ // the flag's value
-			}
+		if a == "--" {
+			return flags, ""
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			return flags, a
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		flags = append(flags, name)
+		if !hasValue && slices.Contains(globalValueFlags, name) {
+			i++ // the flag's value
 		}
 	}
-	return ""
+	return flags, ""
 }
 
 // env is what a command works with: paths, config and the runtime.
@@ -355,9 +366,10 @@ var early *runtime.Runtime
 // millisecond. Only with the paths of den's environment: --root and --runroot are the
 // command line's to say, and newEnv takes the runtime only where its paths are the same.
 func openEarly(args []string) *runtime.Runtime {
-	if !userns.HasZygote() || os.Getenv("DEN_ROOT") != "" || os.Getenv("DEN_RUNROOT") != "" || slices.ContainsFunc(args, func(a string) bool {
-		return strings.HasPrefix(a, "--root") || strings.HasPrefix(a, "--runroot")
-	}) {
+	if !userns.HasZygote() || os.Getenv("DEN_ROOT") != "" || os.Getenv("DEN_RUNROOT") != "" {
+		return nil
+	}
+	if flags, _ := scanGlobal(args); slices.Contains(flags, "root") || slices.Contains(flags, "runroot") {
 		return nil
 	}
 	uid, gid := userns.HostIDs()

@@ -478,6 +478,23 @@ func TestCommandNameSkipsDensGlobalFlags(t *testing.T) {
 	}
 }
 
+// openEarly leaves --root and --runroot to the command line in every form urfave/cli takes.
+func TestScanGlobalNamesTheGlobalFlagsGiven(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		flags []string
+	}{
+		{[]string{"den", "--root", "/r", "run", "--rootfs", "/x"}, []string{"root"}},
+		{[]string{"den", "-root=/r", "-runroot", "/rr", "run"}, []string{"root", "runroot"}},
+		{[]string{"den", "--log-level", "root", "run", "--root"}, []string{"log-level"}},
+		{[]string{"den", "run", "--root", "/r"}, nil},
+	} {
+		if got, _ := scanGlobal(tc.args); !slices.Equal(got, tc.flags) {
+			t.Errorf("scanGlobal(%q) gives %q, want %q", tc.args, got, tc.flags)
+		}
+	}
+}
+
 func FuzzCommandName(f *testing.F) {
 	f.Add("den\x00--root\x00/r\x00run\x00-d")
 	f.Add("den\x00--log-level=debug\x00ps")

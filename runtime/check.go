@@ -405,16 +405,8 @@ func (k *checker) leftover(dir, id string) bool {
 // dropEmptyDir removes a record directory without a record. Under the registry lock, which
 // create and remove hold while the directory lacks its record, it cannot be one in progress.
 func (k *checker) dropEmptyDir(id string) (string, error) {
-	lk, err := record.Acquire(k.r.recs.registryLock())
-	if err != nil {
+	if removed, err := k.r.recs.dropEmptyDir(id); !removed {
 		return "", err
-	}
-	defer lk.Release()
-	if _, err := os.Stat(k.r.recs.path(id)); err == nil {
-		return "", nil
-	}
-	if err := os.RemoveAll(filepath.Join(k.r.recs.dir, id)); err != nil {
-		return "", fmt.Errorf("removing container directory: %w", err)
 	}
 	return "removed it", nil
 }

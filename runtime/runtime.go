@@ -89,7 +89,7 @@ func (r *Runtime) DropRecordAhead() {
 		r.recordAhead = nil
 		<-a.done
 		if a.err == nil {
-			r.recs.dropEmptyDir(a.id)
+			_, _ = r.recs.dropEmptyDir(a.id)
 		}
 	}
 }
@@ -493,7 +493,7 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 		defer func() {
 			if !claimed {
 				<-made.done
-				r.recs.dropEmptyDir(made.id)
+				_, _ = r.recs.dropEmptyDir(made.id)
 			}
 		}()
 	}

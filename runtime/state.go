@@ -207,17 +207,22 @@ func (r records) makeDir(id string) error {
 	return f.Close()
 }
 
-// dropEmptyDir removes the record directory of id if it holds no record: what makeDir made
-// for a create that failed. Under the registry lock, as every create writes its record.
-func (r records) dropEmptyDir(id string) {
+// dropEmptyDir removes the record directory of id if it holds no record (what makeDir made
+// for a create that failed, or an interrupted create's), and says whether it did. Under the
+// registry lock, which every create holds while it writes its record.
+func (r records) dropEmptyDir(id string) (bool, error) {
 	lk, err := record.Acquire(r.registryLock())
 	if err != nil {
-		return
+		return false, err
 	}
 	defer lk.Release()
-	if _, err := os.Stat(r.path(id)); errors.Is(err, fs.ErrNotExist) {
-		_ = os.RemoveAll(filepath.Join(r.dir, id))
+	if _, err := os.Stat(r.path(id)); !errors.Is(err, fs.ErrNotExist) {
+		return false, nil
 	}
+	if err := os.RemoveAll(filepath.Join(r.dir, id)); err != nil {
+		return false, fmt.Errorf("removing container directory: %w", err)
+	}
+	return true, nil
 }
 
 // create registers a new record under its name. The name registry lock makes the check and

@@ -44,10 +44,6 @@ func WarmRecords() {
 // Most of it the libraries keep for the rest of the process; what they do not (on cgroup v2,
 // the cgroup controllers; /proc where it cannot be mounted privately) is only done twice, the
 // first time on the other CPU.
-// WarmCreate begins warmUp now, for a command about to create and start a container (cmd's
-// early start of a held run -d), before its command line is parsed.
-func WarmCreate() { warmUp() }
-
 func warmUp() {
 	WarmRecords()
 	warmOnce.Do(func() {
@@ -64,3 +60,7 @@ func warmUp() {
 		}()
 	})
 }
+
+// WarmCreate begins warmUp now, for a command about to create and start a container (cmd's
+// early start of a held run -d), before its command line is parsed.
+func WarmCreate() { warmUp() }

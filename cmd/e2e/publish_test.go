@@ -47,3 +47,18 @@ func TestLifecyclePublishesItsEvents(t *testing.T) {
 		t.Fatalf("events of pub:\n got  %s\n want %s\n   or %s", g, want[0], want[1])
 	}
 }
+
+// A held run -d (its container started by the command itself) appends its create event with
+// its start's: the same events, in order; a start that fails still publishes the create.
+func TestHeldRunPublishesCreateWithItsStart(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	d.runDetached(t, "--network", "none", "--name", "held", "busybox", "sleep", "1000")
+	if r := d.run(t, "run", "-d", "--network", "none", "--name", "nocmd", "busybox", "nosuchcommand"); r.code != 127 {
+		t.Fatalf("want a command not found to exit 127, got %s", r)
+	}
+	for name, want := range map[string]string{"held": "create\ninit\nstart\n", "nocmd": "create\n"} {
+		wantStdout(t, d.run(t, "events", "--stream=false", "--since", "10m", "--filter", "container="+name, "--format", "{{.Status}}"), want)
+	}
+	d.mustRun(t, "rm", "-af", "-t", "0")
+}
