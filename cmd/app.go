@@ -384,6 +384,9 @@ func openEarly(args []string) *runtime.Runtime {
 	rt := runtime.New(p, cfg)
 	rt.OpenStoreAhead()
 	rt.MakeRecordAhead()
+	if image, remove, ok := userns.HeldImage(); ok {
+		rt.CreateStorageAhead(image, remove)
+	}
 	runtime.WarmCreate()
 	return rt
 }

@@ -179,20 +179,29 @@ func TestEnterCReadsRunFlagsAsTheCLIDoes(t *testing.T) {
 		"den run -d busybox":                                      false,
 		"den run --network=none busybox":                          false,
 		"den run -d busybox --network=none":                       false,
+		"den run -d --rm --network none -e A=1 -v /x:/y busybox":  true,
+		"den run --rm=false -d --network=none busybox:1 sh":       true,
+		"den run -d --rm --network none --rm=0 busybox":           true,
+		"den run -dt --network none --rm -- busybox":              false,
 	} {
 		if got := userns.RunHeld(strings.Fields(args)); got != want {
 			t.Errorf("%q: enter.c reads a held run %v, want %v", args, got, want)
 		}
+		index, rm := userns.HeldImageOf(strings.Fields(args))
 		if !want {
+			if index != -1 {
+				t.Errorf("%q: enter.c reads the image of a held run at %d in what is none", args, index)
+			}
 			continue
 		}
 		app := newApp(io.Discard, io.Discard)
-		var mode string
+		var mode, image string
+		var remove bool
 		for _, cmd := range app.Commands {
 			if cmd.Name == "run" {
 				cmd.Action = func(ctx *cli.Context) error {
 					n, err := netstack.ParseMode(ctx.String("network"))
-					mode = n.Mode
+					mode, image, remove = n.Mode, ctx.Args().First(), ctx.Bool("rm")
 					return err
 				}
 			}
@@ -202,6 +211,11 @@ func TestEnterCReadsRunFlagsAsTheCLIDoes(t *testing.T) {
 		}
 		if mode != netstack.ModeNone && mode != netstack.ModeHost && mode != netstack.ModeContainer {
 			t.Errorf("%q: the CLI reads network mode %q, which runtime.CanHold refuses; enter.c reads a held run", args, mode)
+		}
+		// The storage made ahead (runtime.CreateStorageAhead) is from enter.c's reading of
+		// the image and --rm: the CLI's must be the same, or it is made for nothing.
+		if index < 0 || index >= len(strings.Fields(args)) || strings.Fields(args)[index] != image || rm != remove {
+			t.Errorf("%q: enter.c reads image at %d and --rm %v; the CLI, image %q and --rm %v", args, index, rm, image, remove)
 		}
 	}
 	for _, c := range cases {

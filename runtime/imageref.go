@@ -159,7 +159,11 @@ type resolvedImage struct {
 // keeping the resolution when kept.
 func (r *Runtime) resolveImage(ref string, kept bool) (*resolvedImage, error) {
 	if kept {
-		if e := r.keptImageRef(ref); e != nil {
+		e := r.keptAhead(ref)
+		if e == nil {
+			e = r.keptImageRef(ref)
+		}
+		if e != nil {
 			return &resolvedImage{id: e.ID, names: e.Names, config: e.Config, driver: e.Driver}, nil
 		}
 	}

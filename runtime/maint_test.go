@@ -377,6 +377,76 @@ func TestRecordMadeAheadIsClaimedOrDropped(t *testing.T) {
 	}
 }
 
+// The storage a held run -d begins before its command line is read (CreateStorageAhead) is
+// its container's only when the create confirms the guess: the id drawn ahead, in a record
+// directory that was made, the image and --rm. Any other is deleted, not taken. (The
+// creations here failed: none leaves storage to delete.)
+func TestStorageMadeAheadIsTakenOnlyForTheContainerGuessed(t *testing.T) {
+	w := newCheckWorld(t)
+	closed := make(chan struct{})
+	close(closed)
+	made := &recordDir{id: newID(), done: closed}
+	guess := func() *storageAhead {
+		return &storageAhead{id: made.id, ref: "busybox", remove: true, resolved: closed,
+			img: &resolvedImage{id: "image1"}, d: &deferredStorage{ahead: closed, err: errors.New("not created")}}
+	}
+	guessed := func() *Container {
+		c := newContainer("guessed", time.Now())
+		c.ID, c.ImageID, c.Config.Remove = made.id, "image1", true
+		return c
+	}
+	if s := guess(); w.r.takeStorageAhead(s, guessed(), made) != s.d {
+		t.Error("want the storage made ahead taken by the container guessed")
+	}
+	for name, change := range map[string]func(c *Container){
+		"another id":    func(c *Container) { c.ID = newID() },
+		"another image": func(c *Container) { c.ImageID = "image2" },
+		"without --rm":  func(c *Container) { c.Config.Remove = false },
+	} {
+		c := guessed()
+		change(c)
+		if w.r.takeStorageAhead(guess(), c, made) != nil {
+			t.Errorf("%s: want the storage made ahead dropped, not taken", name)
+		}
+	}
+	if w.r.takeStorageAhead(guess(), guessed(), &recordDir{id: made.id, done: closed, err: errors.New("no directory")}) != nil {
+		t.Error("want no storage taken for a record directory that was not made")
+	}
+	if w.r.takeStorageAhead(&storageAhead{id: made.id, ref: "busybox", remove: true, resolved: closed}, guessed(), made) != nil {
+		t.Error("want nothing taken where nothing was resolved ahead")
+	}
+}
+
+// A create resolves its image from what CreateStorageAhead read only while the image list is
+// the one it was read from: a pull in between (--pull always) makes it read again.
+func TestImageResolvedAheadIsUsedWhileTheImageListStands(t *testing.T) {
+	w := newCheckWorld(t)
+	list := filepath.Join(t.TempDir(), "images.json")
+	if err := os.WriteFile(list, []byte("[]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stamp, ok := stampOf(list)
+	if !ok {
+		t.Fatal("no stamp of the image list")
+	}
+	closed := make(chan struct{})
+	close(closed)
+	kept := &imageRef{Ref: "busybox", Images: list, Stamp: stamp, ID: "image1"}
+	w.r.storageAhead = &storageAhead{ref: "busybox", resolved: closed, kept: kept}
+	if w.r.keptAhead("busybox") != kept {
+		t.Error("want the resolution read ahead used")
+	}
+	if w.r.keptAhead("alpine") != nil {
+		t.Error("want no resolution read ahead for another image")
+	}
+	if err := os.WriteFile(list, []byte(`[{"id":"image2"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if w.r.keptAhead("busybox") != nil {
+		t.Error("want the resolution read ahead dropped once the image list changed")
+	}
+}
+
 func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 	orphan := newID()
 	for _, tc := range []struct {

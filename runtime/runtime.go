@@ -50,6 +50,9 @@ type Runtime struct {
 	rootfsGiven *gate
 	// recordAhead is the record directory MakeRecordAhead began, until a create takes it.
 	recordAhead *recordDir
+	// storageAhead is the storage CreateStorageAhead began for recordAhead's container,
+	// until a create takes it.
+	storageAhead *storageAhead
 	// createUnpublished is the container whose create left its create event to its start
 	// (a held run -d's), until that start publishes it.
 	createUnpublished string
@@ -83,8 +86,12 @@ func (r *Runtime) makeRecordDir(id string) *recordDir {
 func (r *Runtime) MakeRecordAhead() { r.recordAhead = r.makeRecordDir(newID()) }
 
 // DropRecordAhead removes the record directory MakeRecordAhead made if no create took it (the
-// command failed before its create).
+// command failed before its create), and the storage CreateStorageAhead made first.
 func (r *Runtime) DropRecordAhead() {
+	if s := r.storageAhead; s != nil {
+		r.storageAhead = nil
+		r.dropStorageAhead(s)
+	}
 	if a := r.recordAhead; a != nil {
 		r.recordAhead = nil
 		<-a.done
@@ -151,6 +158,99 @@ func (r *Runtime) createAhead(d *deferredStorage, c *Container) {
 		}
 		d.err = err
 	}()
+}
+
+// storageAhead is the storage of the container whose record directory MakeRecordAhead
+// made, begun from the image and --rm that enter.c read off the command line
+// (CreateStorageAhead), until a create takes it or finds that the command line says
+// otherwise.
+type storageAhead struct {
+	id     string
+	ref    string
+	remove bool
+	// resolved is closed once kept, img and d are set: ref's resolution as den keeps it,
+	// and the creation begun from it; all nil where den keeps none, and nothing is created.
+	resolved chan struct{}
+	kept     *imageRef
+	img      *resolvedImage
+	d        *deferredStorage
+}
+
+// CreateStorageAhead begins creating the storage of the container that MakeRecordAhead drew
+// the id of, from image ref (remove: --rm), for a held run -d whose command line enter.c
+// read them from (userns.HeldImage). The creation (some 7 ms of directories and lists
+// written, three of them synced) then begins with the command, beside the parsing of its
+// command line and its create's checks, instead of after them (createAhead). Only from a
+// resolution den keeps: a first run of an image creates as before. The create takes it if
+// its container is the one guessed (takeStorageAhead); otherwise, or when no create comes,
+// it is deleted before anything else is made with its id.
+func (r *Runtime) CreateStorageAhead(ref string, remove bool) {
+	rec := r.recordAhead
+	if rec == nil || r.storageAhead != nil {
+		return
+	}
+	s := &storageAhead{id: rec.id, ref: ref, remove: remove, resolved: make(chan struct{})}
+	r.storageAhead = s
+	go func() {
+		e := r.keptImageRef(ref)
+		if e != nil {
+			s.kept = e
+			s.img = &resolvedImage{id: e.ID, names: e.Names, config: e.Config, driver: e.Driver}
+			s.d = &deferredStorage{driver: e.Driver, ahead: make(chan struct{})}
+		}
+		close(s.resolved)
+		if e == nil {
+			return
+		}
+		defer close(s.d.ahead)
+		// The record directory comes first, as in create.
+		if <-rec.done; rec.err != nil {
+			s.d.err = rec.err
+			return
+		}
+		st, err := r.Store()
+		if err == nil {
+			_, err = st.CreateContainer(s.id, nil, e.ID, "", "", storageOptionsOf(remove))
+		}
+		s.d.err = err
+	}()
+}
+
+// keptAhead is the resolution of ref that CreateStorageAhead read, while the image list is
+// the one it was read from; nil otherwise.
+func (r *Runtime) keptAhead(ref string) *imageRef {
+	s := r.storageAhead
+	if s == nil || s.ref != ref {
+		return nil
+	}
+	<-s.resolved
+	if s.kept == nil {
+		return nil
+	}
+	if st, ok := stampOf(s.kept.Images); !ok || st != s.kept.Stamp {
+		return nil
+	}
+	return s.kept
+}
+
+// takeStorageAhead returns the creation of s if it is that of c's storage: c's id, image and
+// --rm, in a record directory that was made. Otherwise s is deleted (dropStorageAhead) and
+// nil returned.
+func (r *Runtime) takeStorageAhead(s *storageAhead, c *Container, made *recordDir) *deferredStorage {
+	<-s.resolved
+	if s.d != nil && made != nil && made.err == nil && s.id == c.ID && s.img.id == c.ImageID && s.remove == c.Config.Remove {
+		return s.d
+	}
+	r.dropStorageAhead(s)
+	return nil
+}
+
+// dropStorageAhead deletes the storage s made, once its creation is over.
+func (r *Runtime) dropStorageAhead(s *storageAhead) {
+	<-s.resolved
+	if s.d != nil {
+		r.dropAhead(s.d, s.id)
+	}
 }
 
 // dropAhead deletes the storage createAhead made for container id, whose record could not be
@@ -479,8 +579,10 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	// without a record is a create in progress to system check, storage without either is
 	// not. One made ahead goes with its id.
 	var made *recordDir
+	var sa *storageAhead
 	if o.ID == "" && r.recordAhead != nil {
 		made, r.recordAhead = r.recordAhead, nil
+		sa, r.storageAhead = r.storageAhead, nil
 		o.ID = made.id
 	}
 	deferAhead := o.DeferStorage && userns.HasZygote()
@@ -492,6 +594,9 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	if made != nil {
 		defer func() {
 			if !claimed {
+				if sa != nil {
+					r.dropStorageAhead(sa)
+				}
 				<-made.done
 				_, _ = r.recs.dropEmptyDir(made.id)
 			}
@@ -554,7 +659,13 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 	if made != nil {
 		<-made.done
 	}
-	if deferAhead {
+	if sa != nil && deferAhead {
+		ahead = r.takeStorageAhead(sa, c, made)
+	} else if sa != nil {
+		r.dropStorageAhead(sa)
+	}
+	sa = nil
+	if deferAhead && ahead == nil {
 		ahead = &deferredStorage{driver: img.driver}
 		r.createAhead(ahead, c)
 	}
@@ -606,8 +717,12 @@ func (r *Runtime) publishCreate(c *Container, more ...string) {
 
 // storageOptions says how containers/storage keeps c: a --rm container's layer and entry go
 // to its volatile lists, written without a sync, as podman's --rm containers do.
-func storageOptions(c *Container) *storage.ContainerOptions {
-	return &storage.ContainerOptions{Volatile: c.Config.Remove}
+func storageOptions(c *Container) *storage.ContainerOptions { return storageOptionsOf(c.Config.Remove) }
+
+// storageOptionsOf says how containers/storage keeps a container with --rm (remove) or
+// without.
+func storageOptionsOf(remove bool) *storage.ContainerOptions {
+	return &storage.ContainerOptions{Volatile: remove}
 }
 
 func firstNonEmpty(s ...string) string {

@@ -304,24 +304,32 @@ func storageContainers(t *testing.T, d *den, list string) []string {
 }
 
 // A --rm container is kept in containers/storage's volatile lists, written without a sync,
-// as podman keeps its --rm containers; any other goes to the lists that survive a crash.
+// as podman keeps its --rm containers; any other goes to the lists that survive a crash. So
+// also where a detached run with --network none creates its storage before it reads its
+// command line (runtime.CreateStorageAhead, from the second run of an image on, rootless).
 func TestRunRmContainerIsVolatileInStorage(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
-	rm := d.runDetached(t, "--rm", "busybox", "sleep", "1000")
-	kept := d.runDetached(t, "busybox", "sleep", "1000")
-	volatile := storageContainers(t, d, "volatile-containers.json")
-	durable := storageContainers(t, d, "containers.json")
-	if !slices.Contains(volatile, rm) || slices.Contains(durable, rm) {
-		t.Errorf("want the --rm container %s in volatile-containers.json only; volatile %q, durable %q", rm[:12], volatile, durable)
-	}
-	if !slices.Contains(durable, kept) || slices.Contains(volatile, kept) {
-		t.Errorf("want the other container %s in containers.json only; volatile %q, durable %q", kept[:12], volatile, durable)
-	}
-	d.mustRun(t, "rm", "-f", "-t", "0", rm, kept)
-	d.removalsSettled(t)
-	if ids := append(storageContainers(t, d, "volatile-containers.json"), storageContainers(t, d, "containers.json")...); len(ids) != 0 {
-		t.Errorf("want both containers gone from storage after rm -f, found %q", ids)
+	for _, network := range [][]string{nil, {"--network", "none"}} {
+		var ids []string
+		if network != nil {
+			ids = append(ids, d.runDetached(t, append(network, "busybox", "sleep", "1000")...))
+		}
+		rm := d.runDetached(t, append(network, "--rm", "busybox", "sleep", "1000")...)
+		kept := d.runDetached(t, append(network, "busybox", "sleep", "1000")...)
+		volatile := storageContainers(t, d, "volatile-containers.json")
+		durable := storageContainers(t, d, "containers.json")
+		if !slices.Contains(volatile, rm) || slices.Contains(durable, rm) {
+			t.Errorf("%q: want the --rm container %s in volatile-containers.json only; volatile %q, durable %q", network, rm[:12], volatile, durable)
+		}
+		if !slices.Contains(durable, kept) || slices.Contains(volatile, kept) {
+			t.Errorf("%q: want the other container %s in containers.json only; volatile %q, durable %q", network, kept[:12], volatile, durable)
+		}
+		d.mustRun(t, append([]string{"rm", "-f", "-t", "0", rm, kept}, ids...)...)
+		d.removalsSettled(t)
+		if ids := append(storageContainers(t, d, "volatile-containers.json"), storageContainers(t, d, "containers.json")...); len(ids) != 0 {
+			t.Errorf("%q: want the containers gone from storage after rm -f, found %q", network, ids)
+		}
 	}
 }
 

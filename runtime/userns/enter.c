@@ -538,7 +538,8 @@ static int bool_value(const char *eq) {
 // returns which of -d, --rm and -i/-t are set (RUN_*), or -1 when argv is not such a command
 // or the flags cannot be told: callers then do what they did before, so a wrong guess costs
 // time, never correctness.
-static int scan_run(int argc, char **argv) {
+// image, when not NULL, is set to the image's index in argv where there is one.
+static int scan_run_at(int argc, char **argv, int *image) {
 	const char *noun;
 	const char *cmd = find_command(argc, argv, &noun);
 	if (cmd == NULL || noun != NULL || strcmp(cmd, "run") != 0)
@@ -549,8 +550,11 @@ static int scan_run(int argc, char **argv) {
 	int set = 0;
 	for (i++; i < argc; i++) {
 		const char *a = argv[i];
-		if (a[0] != '-' || strcmp(a, "-") == 0)
+		if (a[0] != '-' || strcmp(a, "-") == 0) {
+			if (image != NULL)
+				*image = i;
 			return set; // the image
+		}
 		if (strcmp(a, "--") == 0)
 			return -1;
 		if (a[1] == '-') {
@@ -600,6 +604,8 @@ static int scan_run(int argc, char **argv) {
 	return -1; // no image: the command will fail
 }
 
+static int scan_run(int argc, char **argv) { return scan_run_at(argc, argv, NULL); }
+
 // den_run_detached reports whether argv is `den run -d ...`. 0 also means "cannot tell"; a
 // wrong 1 only starts a monitor that is told nothing and exits.
 int den_run_detached(int argc, char **argv) {
@@ -614,6 +620,16 @@ int den_run_detached(int argc, char **argv) {
 static int held_set(int set) { return set > 0 && (set & RUN_DETACH) && (set & RUN_NETFREE); }
 
 int den_run_held(int argc, char **argv) { return held_set(scan_run(argc, argv)); }
+
+// den_held_image_of returns the index in argv of the image of a held run (den_run_held) and
+// sets *rm to whether the run has --rm; -1, leaving *rm alone, for any other command line.
+int den_held_image_of(int argc, char **argv, int *rm) {
+	int image = -1, set = scan_run_at(argc, argv, &image);
+	if (!held_set(set) || image <= 0)
+		return -1;
+	*rm = (set & RUN_RM) != 0;
+	return image;
+}
 
 // wants_premonitor: a detached run that does not start its container itself.
 static int wants_premonitor(int argc, char **argv) { return den_run_detached(argc, argv) && !den_run_held(argc, argv); }
@@ -764,6 +780,13 @@ static void zygote_main(int sock) {
 // userns.TakeZygote reads the pid and reaps the starter. A den that does not use the waiting
 // init kills it; a den that dies takes it along (its parent-death signal), and a den that
 // went before the signal was set closes the socket the waiting init reads.
+//
+// den_held_image is the index in argv of the image of the run that a waiting init was
+// started for, and den_held_rm whether the run has --rm (-1 and 0 otherwise): den creates
+// the container's storage from them before it reads its command line (cmd's openEarly),
+// and drops it if the command line says otherwise.
+int den_held_image = -1, den_held_rm;
+
 static int wants_zygote(int argc, char **argv) {
 	return den_zygote_exec != NULL && getenv("DEN_NO_ZYGOTE") == NULL && den_run_held(argc, argv);
 }
@@ -820,6 +843,7 @@ static void spawn_zygote(int argc, char **argv, int wait_fd) {
 	}
 	den_zygote_sock = sv[0];
 	den_zygote_starter = (int)starter;
+	den_held_image = den_held_image_of(argc, argv, &den_held_rm);
 }
 
 // den_answers_early reports whether the command may give its answer before it is done (see

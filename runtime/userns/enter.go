@@ -12,8 +12,10 @@ package userns
 // extern int den_premonitor_pid, den_premonitor_go, den_premonitor_ready;
 // extern char den_premonitor_id[65];
 // extern int den_zygote_sock, den_zygote_starter;
+// extern int den_held_image, den_held_rm;
 // extern int den_run_detached(int argc, char **argv);
 // extern int den_run_held(int argc, char **argv);
+// extern int den_held_image_of(int argc, char **argv, int *rm);
 // extern int den_answers_early(int argc, char **argv);
 // extern int den_transfer_command(int argc, char **argv);
 // extern const char *den_run_value_flags[];
@@ -134,6 +136,18 @@ func TakeZygote() *Zygote {
 // HasZygote reports whether enter.c started a waiting init that TakeZygote has not taken.
 func HasZygote() bool { return C.den_zygote_sock >= 0 }
 
+// HeldImage is the image of the run -d that enter.c started a waiting init for, and whether
+// the run has --rm, as enter.c read them from the command line before the image; ok is
+// false where it read none. A guess for work done ahead, which the command line parsed
+// confirms or undoes.
+func HeldImage() (image string, remove, ok bool) {
+	i := int(C.den_held_image)
+	if i <= 0 || i >= len(os.Args) {
+		return "", false, false
+	}
+	return os.Args[i], C.den_held_rm != 0, true
+}
+
 // Release lets go of z once the container's start is over: used, it is the container's init
 // now, which libcontainer waits for; otherwise it is killed and reaped. The pidfd makes sure a
 // process libcontainer already reaped is not mistaken for another with its number.
@@ -156,6 +170,15 @@ func RunDetached(args []string) bool {
 // run` that starts its container itself (no monitor started ahead); for the tests.
 func RunHeld(args []string) bool {
 	return withArgv(args, func(argc C.int, argv **C.char) C.int { return C.den_run_held(argc, argv) }) == 1
+}
+
+// HeldImageOf is enter.c's reading of args (a whole command line, den first) as a held run
+// (RunHeld): the index of its image in args and whether it has --rm; -1 where it is no held
+// run. For the tests.
+func HeldImageOf(args []string) (index int, remove bool) {
+	var rm C.int
+	i := withArgv(args, func(argc C.int, argv **C.char) C.int { return C.den_held_image_of(argc, argv, &rm) })
+	return int(i), rm != 0
 }
 
 // AnswersEarly is enter.c's reading of args (a whole command line, den first) as a command
