@@ -387,7 +387,7 @@ func TestStorageMadeAheadIsTakenOnlyForTheContainerGuessed(t *testing.T) {
 	close(closed)
 	made := &recordDir{id: newID(), done: closed}
 	guess := func() *storageAhead {
-		return &storageAhead{id: made.id, ref: "busybox", remove: true, resolved: closed,
+		return &storageAhead{id: made.id, ref: "busybox", remove: true,
 			img: &resolvedImage{id: "image1"}, d: &deferredStorage{ahead: closed, err: errors.New("not created")}}
 	}
 	guessed := func() *Container {
@@ -412,9 +412,6 @@ func TestStorageMadeAheadIsTakenOnlyForTheContainerGuessed(t *testing.T) {
 	if w.r.takeStorageAhead(guess(), guessed(), &recordDir{id: made.id, done: closed, err: errors.New("no directory")}) != nil {
 		t.Error("want no storage taken for a record directory that was not made")
 	}
-	if w.r.takeStorageAhead(&storageAhead{id: made.id, ref: "busybox", remove: true, resolved: closed}, guessed(), made) != nil {
-		t.Error("want nothing taken where nothing was resolved ahead")
-	}
 }
 
 // A create resolves its image from what CreateStorageAhead read only while the image list is
@@ -429,10 +426,8 @@ func TestImageResolvedAheadIsUsedWhileTheImageListStands(t *testing.T) {
 	if !ok {
 		t.Fatal("no stamp of the image list")
 	}
-	closed := make(chan struct{})
-	close(closed)
 	kept := &imageRef{Ref: "busybox", Images: list, Stamp: stamp, ID: "image1"}
-	w.r.storageAhead = &storageAhead{ref: "busybox", resolved: closed, kept: kept}
+	w.r.storageAhead = &storageAhead{ref: "busybox", kept: kept}
 	if w.r.keptAhead("busybox") != kept {
 		t.Error("want the resolution read ahead used")
 	}

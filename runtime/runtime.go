@@ -168,12 +168,10 @@ type storageAhead struct {
 	id     string
 	ref    string
 	remove bool
-	// resolved is closed once kept, img and d are set: ref's resolution as den keeps it,
-	// and the creation begun from it; all nil where den keeps none, and nothing is created.
-	resolved chan struct{}
-	kept     *imageRef
-	img      *resolvedImage
-	d        *deferredStorage
+	// kept is ref's resolution as den keeps it, img the image it names, d the creation.
+	kept *imageRef
+	img  *resolvedImage
+	d    *deferredStorage
 }
 
 // CreateStorageAhead begins creating the storage of the container that MakeRecordAhead drew
@@ -181,27 +179,24 @@ type storageAhead struct {
 // read them from (userns.HeldImage). The creation (some 7 ms of directories and lists
 // written, three of them synced) then begins with the command, beside the parsing of its
 // command line and its create's checks, instead of after them (createAhead). Only from a
-// resolution den keeps: a first run of an image creates as before. The create takes it if
-// its container is the one guessed (takeStorageAhead); otherwise, or when no create comes,
-// it is deleted before anything else is made with its id.
+// resolution den keeps, read here, which the create then uses (keptAhead): a first run of
+// an image creates as before. The create takes the storage if its container is the one
+// guessed (takeStorageAhead); otherwise, or when no create comes, it is deleted before
+// anything else is made with its id.
 func (r *Runtime) CreateStorageAhead(ref string, remove bool) {
 	rec := r.recordAhead
 	if rec == nil || r.storageAhead != nil {
 		return
 	}
-	s := &storageAhead{id: rec.id, ref: ref, remove: remove, resolved: make(chan struct{})}
+	e := r.keptImageRef(ref)
+	if e == nil {
+		return
+	}
+	s := &storageAhead{id: rec.id, ref: ref, remove: remove, kept: e,
+		img: &resolvedImage{id: e.ID, names: e.Names, config: e.Config, driver: e.Driver},
+		d:   &deferredStorage{driver: e.Driver, ahead: make(chan struct{})}}
 	r.storageAhead = s
 	go func() {
-		e := r.keptImageRef(ref)
-		if e != nil {
-			s.kept = e
-			s.img = &resolvedImage{id: e.ID, names: e.Names, config: e.Config, driver: e.Driver}
-			s.d = &deferredStorage{driver: e.Driver, ahead: make(chan struct{})}
-		}
-		close(s.resolved)
-		if e == nil {
-			return
-		}
 		defer close(s.d.ahead)
 		// The record directory comes first, as in create.
 		if <-rec.done; rec.err != nil {
@@ -223,10 +218,6 @@ func (r *Runtime) keptAhead(ref string) *imageRef {
 	if s == nil || s.ref != ref {
 		return nil
 	}
-	<-s.resolved
-	if s.kept == nil {
-		return nil
-	}
 	if st, ok := stampOf(s.kept.Images); !ok || st != s.kept.Stamp {
 		return nil
 	}
@@ -237,8 +228,7 @@ func (r *Runtime) keptAhead(ref string) *imageRef {
 // --rm, in a record directory that was made. Otherwise s is deleted (dropStorageAhead) and
 // nil returned.
 func (r *Runtime) takeStorageAhead(s *storageAhead, c *Container, made *recordDir) *deferredStorage {
-	<-s.resolved
-	if s.d != nil && made != nil && made.err == nil && s.id == c.ID && s.img.id == c.ImageID && s.remove == c.Config.Remove {
+	if made != nil && made.err == nil && s.id == c.ID && s.img.id == c.ImageID && s.remove == c.Config.Remove {
 		return s.d
 	}
 	r.dropStorageAhead(s)
@@ -246,12 +236,7 @@ func (r *Runtime) takeStorageAhead(s *storageAhead, c *Container, made *recordDi
 }
 
 // dropStorageAhead deletes the storage s made, once its creation is over.
-func (r *Runtime) dropStorageAhead(s *storageAhead) {
-	<-s.resolved
-	if s.d != nil {
-		r.dropAhead(s.d, s.id)
-	}
-}
+func (r *Runtime) dropStorageAhead(s *storageAhead) { r.dropAhead(s.d, s.id) }
 
 // dropAhead deletes the storage createAhead made for container id, whose record could not be
 // claimed.
