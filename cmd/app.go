@@ -96,7 +96,7 @@ func (e *env) answerEarly() {
 
 func runApp(args []string) int {
 	app := newAppWith(os.Stdout, os.Stderr, commandsFor(args))
-	err := app.Run(oneFormPerFlag(app, splitAttached(app, moveTrailingFlags(app, args))))
+	err := app.Run(cliArgs(app, args))
 	if err == nil {
 		return 0
 	}

@@ -7,6 +7,12 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// cliArgs is args as urfave/cli is given them: podman's forms of flags rewritten into
+// urfave/cli's (moveTrailingFlags, splitAttached, oneFormPerFlag).
+func cliArgs(app *cli.App, args []string) []string {
+	return oneFormPerFlag(app, splitAttached(app, moveTrailingFlags(app, args)))
+}
+
 // splitAttached rewrites a short flag with its value attached ("-t0", "-p8080:80",
 // "-eA=B") as the flag and its value ("-t", "0"), the way podman's parser reads them;
 // urfave/cli reads only "-t 0". Only flags of the command being run that take a value are

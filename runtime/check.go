@@ -124,7 +124,8 @@ type recordsSnapshot struct {
 	temps []string
 	// young are the record directories without a record made less than checkGrace ago:
 	// creates in progress, whose directory and storage come before the record
-	// (Runtime.MakeRecordAhead, createAhead). They are not judged, nor is their storage.
+	// (Runtime.MakeRecordAhead, CreateStorageAhead, createAhead). They are not judged, nor
+	// is their storage.
 	young map[string]bool
 }
 

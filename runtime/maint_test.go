@@ -387,8 +387,8 @@ func TestStorageMadeAheadIsTakenOnlyForTheContainerGuessed(t *testing.T) {
 	close(closed)
 	made := &recordDir{id: newID(), done: closed}
 	guess := func() *storageAhead {
-		return &storageAhead{id: made.id, ref: "busybox", remove: true,
-			img: &resolvedImage{id: "image1"}, d: &deferredStorage{ahead: closed, err: errors.New("not created")}}
+		return &storageAhead{id: made.id, ref: "busybox", remove: true, kept: &imageRef{ID: "image1"}, began: time.Now(),
+			d: &deferredStorage{ahead: closed, err: errors.New("not created")}}
 	}
 	guessed := func() *Container {
 		c := newContainer("guessed", time.Now())
@@ -411,6 +411,11 @@ func TestStorageMadeAheadIsTakenOnlyForTheContainerGuessed(t *testing.T) {
 	}
 	if w.r.takeStorageAhead(guess(), guessed(), &recordDir{id: made.id, done: closed, err: errors.New("no directory")}) != nil {
 		t.Error("want no storage taken for a record directory that was not made")
+	}
+	old := guess()
+	old.began = time.Now().Add(-checkGrace)
+	if w.r.takeStorageAhead(old, guessed(), made) != nil {
+		t.Error("want no storage taken that system check may have judged abandoned")
 	}
 }
 

@@ -148,13 +148,25 @@ func (r *Runtime) deferredDriver(id string) (string, bool) {
 // container's layer, some 7 ms of directories and records written here, would otherwise
 // begin only with the start (early.go).
 func (r *Runtime) createAhead(d *deferredStorage, c *Container) {
+	r.beginStorage(d, nil, c.ID, c.ImageID, c.Config.Remove)
+}
+
+// beginStorage begins creating the storage of container id from image (remove: --rm) on a
+// goroutine, once the record directory rec is made when given, and reports in d.
+func (r *Runtime) beginStorage(d *deferredStorage, rec *recordDir, id, image string, remove bool) {
 	d.ahead = make(chan struct{})
-	id, image, opts := c.ID, c.ImageID, storageOptions(c)
 	go func() {
 		defer close(d.ahead)
+		// The record directory comes first, as in create.
+		if rec != nil {
+			if <-rec.done; rec.err != nil {
+				d.err = rec.err
+				return
+			}
+		}
 		st, err := r.Store()
 		if err == nil {
-			_, err = st.CreateContainer(id, nil, image, "", "", opts)
+			_, err = st.CreateContainer(id, nil, image, "", "", storageOptionsOf(remove))
 		}
 		d.err = err
 	}()
@@ -168,10 +180,10 @@ type storageAhead struct {
 	id     string
 	ref    string
 	remove bool
-	// kept is ref's resolution as den keeps it, img the image it names, d the creation.
-	kept *imageRef
-	img  *resolvedImage
-	d    *deferredStorage
+	// kept is ref's resolution as den keeps it, d the creation, begun at began.
+	kept  *imageRef
+	d     *deferredStorage
+	began time.Time
 }
 
 // CreateStorageAhead begins creating the storage of the container that MakeRecordAhead drew
@@ -192,23 +204,10 @@ func (r *Runtime) CreateStorageAhead(ref string, remove bool) {
 	if e == nil {
 		return
 	}
-	s := &storageAhead{id: rec.id, ref: ref, remove: remove, kept: e,
-		img: &resolvedImage{id: e.ID, names: e.Names, config: e.Config, driver: e.Driver},
-		d:   &deferredStorage{driver: e.Driver, ahead: make(chan struct{})}}
+	s := &storageAhead{id: rec.id, ref: ref, remove: remove, kept: e, began: time.Now(),
+		d: &deferredStorage{driver: e.Driver}}
 	r.storageAhead = s
-	go func() {
-		defer close(s.d.ahead)
-		// The record directory comes first, as in create.
-		if <-rec.done; rec.err != nil {
-			s.d.err = rec.err
-			return
-		}
-		st, err := r.Store()
-		if err == nil {
-			_, err = st.CreateContainer(s.id, nil, e.ID, "", "", storageOptionsOf(remove))
-		}
-		s.d.err = err
-	}()
+	r.beginStorage(s.d, rec, s.id, e.ID, remove)
 }
 
 // keptAhead is the resolution of ref that CreateStorageAhead read, while the image list is
@@ -225,10 +224,12 @@ func (r *Runtime) keptAhead(ref string) *imageRef {
 }
 
 // takeStorageAhead returns the creation of s if it is that of c's storage: c's id, image and
-// --rm, in a record directory that was made. Otherwise s is deleted (dropStorageAhead) and
-// nil returned.
+// --rm, in a record directory that was made, and young enough that system check still
+// takes it for a create in progress (a --pull always can take minutes before the create).
+// Otherwise s is deleted (dropStorageAhead) and nil returned.
 func (r *Runtime) takeStorageAhead(s *storageAhead, c *Container, made *recordDir) *deferredStorage {
-	if made != nil && made.err == nil && s.id == c.ID && s.img.id == c.ImageID && s.remove == c.Config.Remove {
+	if made != nil && made.err == nil && s.id == c.ID && s.kept.ID == c.ImageID && s.remove == c.Config.Remove &&
+		time.Since(s.began) < checkGrace/2 {
 		return s.d
 	}
 	r.dropStorageAhead(s)
@@ -238,8 +239,8 @@ func (r *Runtime) takeStorageAhead(s *storageAhead, c *Container, made *recordDi
 // dropStorageAhead deletes the storage s made, once its creation is over.
 func (r *Runtime) dropStorageAhead(s *storageAhead) { r.dropAhead(s.d, s.id) }
 
-// dropAhead deletes the storage createAhead made for container id, whose record could not be
-// claimed.
+// dropAhead deletes the storage createAhead or CreateStorageAhead made for container id,
+// whose record could not be claimed or who turned out another container.
 func (r *Runtime) dropAhead(d *deferredStorage, id string) {
 	<-d.ahead
 	if d.err != nil {
@@ -308,6 +309,11 @@ func (r *Runtime) Images() (*image.Manager, error) {
 
 // Close releases the store.
 func (r *Runtime) Close() {
+	// Storage made ahead that no create took goes first: its creation uses the store.
+	if s := r.storageAhead; s != nil {
+		r.storageAhead = nil
+		r.dropStorageAhead(s)
+	}
 	r.stMu.Lock()
 	defer r.stMu.Unlock()
 	r.st.Close()
@@ -638,8 +644,9 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 			_ = r.Volumes().Remove(v)
 		}
 	}
-	// A detached run with an init started ahead begins its storage here (createAhead),
-	// beside the record's writing.
+	// A detached run with an init started ahead has its storage begun by now (storage made
+	// ahead of the command line, taken if it is this container's) or begins it here
+	// (createAhead), beside the record's writing.
 	var ahead *deferredStorage
 	if made != nil {
 		<-made.done

@@ -327,8 +327,8 @@ func TestRunRmContainerIsVolatileInStorage(t *testing.T) {
 		}
 		d.mustRun(t, append([]string{"rm", "-f", "-t", "0", rm, kept}, ids...)...)
 		d.removalsSettled(t)
-		if ids := append(storageContainers(t, d, "volatile-containers.json"), storageContainers(t, d, "containers.json")...); len(ids) != 0 {
-			t.Errorf("%q: want the containers gone from storage after rm -f, found %q", network, ids)
+		if left := append(storageContainers(t, d, "volatile-containers.json"), storageContainers(t, d, "containers.json")...); len(left) != 0 {
+			t.Errorf("%q: want the containers gone from storage after rm -f, found %q", network, left)
 		}
 	}
 }

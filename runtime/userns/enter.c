@@ -53,6 +53,11 @@ char den_premonitor_id[65];
 // A container's init started ahead for a detached run that starts its container itself (see
 // spawn_zygote): den's end of its socket and the process that started it, -1 when none.
 int den_zygote_sock = -1, den_zygote_starter = -1;
+// The index in argv of the image of the run that a waiting init was started for, and whether
+// the run has --rm (-1 and 0 otherwise): den creates the container's storage from them before
+// it reads its command line (cmd's openEarly), and deletes it if the command line says
+// otherwise.
+int den_held_image = -1, den_held_rm;
 // runtime/initexec's zygote.c, in builds that carry den-init.
 void den_zygote_exec(int sock) __attribute__((weak));
 static int den_userns_status_fd = -1;
@@ -510,10 +515,10 @@ const char *den_run_value_flags[] = {"name", "env", "e", "env-file", "workdir", 
 				     "log-driver", "log-opt", "volume", "v", "mount", "tmpfs", "volumes-from", "pull", "creds",
 				     "cert-dir", "authfile", "cap-add", "cap-drop", "security-opt", "shm-size", "ulimit",
 				     "memory", "m", "cpus", "pids-limit", "platform", "arch", "os", "variant", "group-add",
-				     "device", "init-path", NULL};
+				     "device", "init-path", "h", NULL};
 const char *den_run_bool_flags[] = {"interactive", "i", "tty", "t", "rm", "publish-all", "P", "detach", "d",
 				    "quiet", "q", "replace", "env-host", "no-hosts", "tls-verify", "privileged", "read-only",
-				    "init", "help", "h", NULL};
+				    "init", "help", NULL};
 
 // Flags of `den run` that enter.c acts on (scan_run). RUN_NETFREE is a --network that needs
 // no helper process of den's (none, host, container:ID), with which `run -d` starts its
@@ -534,11 +539,11 @@ static int bool_value(const char *eq) {
 	return -1;
 }
 
-// scan_run reads the flags before the image of `den run ...` (or `den container run`) and
+// scan_run_at reads the flags before the image of `den run ...` (or `den container run`) and
 // returns which of -d, --rm and -i/-t are set (RUN_*), or -1 when argv is not such a command
 // or the flags cannot be told: callers then do what they did before, so a wrong guess costs
-// time, never correctness.
-// image, when not NULL, is set to the image's index in argv where there is one.
+// time, never correctness. image, when not NULL, is set to the image's index in argv where
+// there is one.
 static int scan_run_at(int argc, char **argv, int *image) {
 	const char *noun;
 	const char *cmd = find_command(argc, argv, &noun);
@@ -604,6 +609,7 @@ static int scan_run_at(int argc, char **argv, int *image) {
 	return -1; // no image: the command will fail
 }
 
+// scan_run is scan_run_at without the image's index.
 static int scan_run(int argc, char **argv) { return scan_run_at(argc, argv, NULL); }
 
 // den_run_detached reports whether argv is `den run -d ...`. 0 also means "cannot tell"; a
@@ -780,13 +786,6 @@ static void zygote_main(int sock) {
 // userns.TakeZygote reads the pid and reaps the starter. A den that does not use the waiting
 // init kills it; a den that dies takes it along (its parent-death signal), and a den that
 // went before the signal was set closes the socket the waiting init reads.
-//
-// den_held_image is the index in argv of the image of the run that a waiting init was
-// started for, and den_held_rm whether the run has --rm (-1 and 0 otherwise): den creates
-// the container's storage from them before it reads its command line (cmd's openEarly),
-// and drops it if the command line says otherwise.
-int den_held_image = -1, den_held_rm;
-
 static int wants_zygote(int argc, char **argv) {
 	return den_zygote_exec != NULL && getenv("DEN_NO_ZYGOTE") == NULL && den_run_held(argc, argv);
 }
