@@ -382,8 +382,10 @@ func openEarly(args []string) *runtime.Runtime {
 		return nil
 	}
 	rt := runtime.New(p, cfg)
-	rt.OpenStoreAhead()
+	// The record directory first: the create waits for it, and the goroutines started
+	// here run one at a time while the waiting init's start-up has the other CPU.
 	rt.MakeRecordAhead()
+	rt.OpenStoreAhead()
 	if image, remove, ok := userns.HeldImage(); ok {
 		rt.CreateStorageAhead(image, remove)
 	}
