@@ -26,7 +26,13 @@ func (r *Runtime) running(ref string) (*Container, error) {
 	return c, nil
 }
 
-// Kill sends sig to a running container's first process, through its holder.
+// killWait is how long Kill waits for a container it sent SIGKILL to to be recorded exited.
+const killWait = 10 * time.Second
+
+// Kill sends sig to a running container's first process, through its holder. After SIGKILL
+// it waits, as podman's kill does, until the holder has recorded the exit: a command that
+// follows (rm, start) then finds the container exited, not still running for a moment.
+// Other signals may be caught or ignored: it returns once they are sent.
 func (r *Runtime) Kill(ref string, sig unix.Signal) (*Container, error) {
 	c, err := r.running(ref)
 	if err != nil {
@@ -39,6 +45,10 @@ func (r *Runtime) Kill(ref string, sig unix.Signal) (*Container, error) {
 		return c, fmt.Errorf("signalling container %s: %w", c.Name, err)
 	}
 	r.publish(c, events.StatusKill, withAttr("signal", strconv.Itoa(int(sig))))
+	if sig == unix.SIGKILL {
+		// The holder answers once the exit is recorded, or is gone; either will do.
+		_, _ = askHolder(r.runDir(c.ID), controlRequest{Op: "wait"}, time.Now().Add(killWait))
+	}
 	return c, nil
 }
 
