@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,4 +90,58 @@ func destinations(ms []*configs.Mount) []string {
 		out = append(out, m.Destination)
 	}
 	return out
+}
+
+// The binds of a container's hostname, hosts and resolv.conf come out of the config for the
+// init to make, as den makes them (writeEtcFiles), and only where no other mount's order
+// with them counts.
+func TestTakeEtcMountsTakesDensOwnBindsAlone(t *testing.T) {
+	const dir = "/run/den/c"
+	etc := func(name string, opts ...string) specs.Mount {
+		return specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: dir + "/" + name, Options: append([]string{"rbind", "rprivate"}, opts...)}
+	}
+	ours := []specs.Mount{etc("hostname"), etc("hosts"), etc("resolv.conf")}
+	for _, tc := range []struct {
+		name  string
+		binds []specs.Mount
+		want  []string
+	}{
+		{"den's three", ours, []string{"hostname", "hosts", "resolv.conf"}},
+		{"--no-hosts", []specs.Mount{etc("hostname"), etc("resolv.conf")}, []string{"hostname", "resolv.conf"}},
+		{"another's network", []specs.Mount{etc("hostname"), {Destination: "/etc/hosts", Type: "bind", Source: "/run/den/other/hosts", Options: []string{"rbind", "rprivate"}}}, []string{"hostname"}},
+		{"read-only", []specs.Mount{etc("hostname", "ro"), etc("hosts")}, []string{"hosts"}},
+		{"a volume at /etc", append(slices.Clone(ours), specs.Mount{Destination: "/etc", Type: "bind", Source: "/srv/etc", Options: []string{"rbind"}}), nil},
+		{"a bind over /etc/hosts", append(slices.Clone(ours), specs.Mount{Destination: "/etc/hosts", Type: "bind", Source: "/srv/hosts", Options: []string{"rbind"}}), nil},
+		{"a mount at /", append(slices.Clone(ours), specs.Mount{Destination: "/", Type: "tmpfs", Source: "tmpfs"}), nil},
+		{"a volume elsewhere in /etc", append(slices.Clone(ours), specs.Mount{Destination: "/etc/ssl", Type: "bind", Source: "/srv/ssl", Options: []string{"rbind"}}), []string{"hostname", "hosts", "resolv.conf"}},
+	} {
+		in := baseInput()
+		in.Binds = tc.binds
+		cfg := libcontainerConfig(t, in)
+		before := destinations(cfg.Mounts)
+		got := takeEtcMounts(cfg, dir)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: took %q, want %q", tc.name, got, tc.want)
+		}
+		after := destinations(cfg.Mounts)
+		if len(after) != len(before)-len(tc.want) {
+			t.Errorf("%s: mounts %q left of %q", tc.name, after, before)
+		}
+		for _, name := range tc.want {
+			// Another mount at the same place (another's network) stays.
+			if countOf(after, "/etc/"+name) != countOf(before, "/etc/"+name)-1 {
+				t.Errorf("%s: /etc/%s taken and still in the config: %q", tc.name, name, after)
+			}
+		}
+	}
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
 }

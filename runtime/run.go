@@ -562,6 +562,9 @@ func (r *Runtime) startContainer(c *Container, plan rootfsPlan, stdio Stdio) (*l
 	wait := initexec.RootfsWait{Dir: plan.wait, Loopback: loopback}
 	if waits {
 		wait.Premount = takeStandardMounts(lcfg)
+		if wait.Premount {
+			wait.Etc = takeEtcMounts(lcfg, r.runDir(c.ID))
+		}
 	}
 	proc := &libcontainer.Process{
 		Args: spec.Process.Args, Env: spec.Process.Env, Cwd: spec.Process.Cwd,
@@ -712,6 +715,43 @@ func takeStandardMounts(cfg *configs.Config) bool {
 	cfg.Mounts = cfg.Mounts[len(standardMounts):]
 	cfg.Devices = nil
 	return true
+}
+
+// takeEtcMounts takes out of cfg the binds of the container's hostname, hosts and
+// resolv.conf from its runtime directory dir (writeEtcFiles) for the init to make
+// (initexec's attachEtc), and returns their names: each as writeEtcFiles makes it (a
+// recursive private bind, nothing else), and only where no other mount of cfg goes at /,
+// /etc or over one of them, whose order with them would count. libcontainer's init makes
+// each through runc's path-safety layer, with its source opened by den on a thread of its
+// own: some 0.3 to 0.65 ms a bind here, in the init's last steps (uprobes, run -d).
+func takeEtcMounts(cfg *configs.Config, dir string) []string {
+	var names []string
+	var rest []*configs.Mount
+	for _, m := range cfg.Mounts {
+		name := strings.TrimPrefix(m.Destination, "/etc/")
+		if slices.Contains(initexec.EtcFiles, name) && m.Source == filepath.Join(dir, name) && m.Device == "bind" &&
+			m.Flags == unix.MS_BIND|unix.MS_REC && m.ClearedFlags == 0 && slices.Equal(m.PropagationFlags, []int{unix.MS_PRIVATE | unix.MS_REC}) &&
+			m.Relabel == "" && m.RecAttr == nil && m.Extensions == 0 && m.IDMapping == nil && !slices.Contains(names, name) {
+			names = append(names, name)
+			continue
+		}
+		rest = append(rest, m)
+	}
+	for _, m := range rest {
+		d := filepath.Clean(m.Destination)
+		if d == "/" || d == "/etc" {
+			return nil
+		}
+		for _, name := range names {
+			if d == "/etc/"+name || strings.HasPrefix(d, "/etc/"+name+"/") {
+				return nil
+			}
+		}
+	}
+	if len(names) > 0 {
+		cfg.Mounts = rest
+	}
+	return names
 }
 
 // nameRootlessCgroup names a rootless container's cgroup under /den on cgroup v1, as root

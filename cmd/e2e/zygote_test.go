@@ -143,9 +143,10 @@ func TestAFailedDetachedRunLeavesNoRecordDirectory(t *testing.T) {
 }
 
 // The standard file systems an early start's init attaches itself (initexec's premount.go)
-// go only on ordinary directories of the root filesystem: where an image has a link
-// instead, the init refuses and the container starts the usual way, libcontainer deciding
-// (it refuses sysfs on a link, and follows a link for /dev within the root filesystem).
+// go only on ordinary directories of the root filesystem, and the binds of /etc's hostname,
+// hosts and resolv.conf only on ordinary files: where an image has a link instead, the init
+// refuses and the container starts the usual way, libcontainer deciding (it refuses sysfs
+// on a link, and follows a link for /dev or /etc within the root filesystem).
 // Each image runs twice, its first container the usual way and the second early: both end
 // the same, and nothing lands outside.
 func TestStandardMountsLandInsideTheRootfsWhateverItsLinksSay(t *testing.T) {
@@ -162,6 +163,14 @@ func TestStandardMountsLandInsideTheRootfsWhateverItsLinksSay(t *testing.T) {
 		},
 		"localhost/devlink:latest": {
 			{Name: "dev", Typeflag: tar.TypeSymlink, Linkname: strings.Repeat("../", 12) + strings.TrimPrefix(out, "/"), Mode: 0o777},
+		},
+		// The binds of /etc/hostname, hosts and resolv.conf, which the init makes too.
+		"localhost/etclink:latest": {
+			{Name: "etc", Typeflag: tar.TypeSymlink, Linkname: strings.Repeat("../", 12) + strings.TrimPrefix(out, "/"), Mode: 0o777},
+		},
+		"localhost/hostslink:latest": {
+			{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755},
+			{Name: "etc/hosts", Typeflag: tar.TypeSymlink, Linkname: filepath.Join(out, "hosts"), Mode: 0o777},
 		},
 	}
 	// Where each mount is, how, and what (file system type and its options).

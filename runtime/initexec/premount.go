@@ -2,6 +2,8 @@ package initexec
 
 import (
 	"errors"
+	"path/filepath"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -128,6 +130,75 @@ func mountpoint(root int, name string) (int, error) {
 		fd, err = unix.Openat2(root, name, how)
 	}
 	return fd, err
+}
+
+// fileMountpoint opens the file name of the directory dir for a mount, making it (empty)
+// when it does not exist. Only a regular file will do: a link (which libcontainer would
+// follow within the root filesystem) or anything else is refused, and the container then
+// starts the usual way.
+func fileMountpoint(dir int, name string) (int, error) {
+	how := &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_XDEV,
+	}
+	fd, err := unix.Openat2(dir, name, how)
+	if errors.Is(err, unix.ENOENT) {
+		f, cerr := unix.Openat(dir, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if cerr != nil && !errors.Is(cerr, unix.EEXIST) {
+			return -1, cerr
+		}
+		if cerr == nil {
+			unix.Close(f)
+		}
+		fd, err = unix.Openat2(dir, name, how)
+	}
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		if err == nil {
+			err = unix.ENOTDIR // not a file: what is there is no mount point for one
+		}
+		return -1, err
+	}
+	return fd, nil
+}
+
+// attachEtc binds the files names of the directory dir, den's hostname, hosts and
+// resolv.conf of the container, over those of /etc in the root filesystem at root, as
+// libcontainer's init binds them from the config: recursive binds, made private, which a
+// detached copy of each (open_tree) is. An errLayout says the root filesystem refused a
+// target.
+func attachEtc(root int, dir string, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	etc, err := mountpoint(root, "etc")
+	if err != nil {
+		return errLayout{err}
+	}
+	defer unix.Close(etc)
+	for _, name := range names {
+		if !slices.Contains(EtcFiles, name) {
+			return unix.EINVAL // not a request of den's (WithRootfsWait)
+		}
+		target, err := fileMountpoint(etc, name)
+		if err != nil {
+			return errLayout{err}
+		}
+		tree, err := unix.OpenTree(unix.AT_FDCWD, filepath.Join(dir, name), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+		if err == nil {
+			err = unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+			unix.Close(tree)
+		}
+		unix.Close(target)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errLayout wraps the error of a target the root filesystem's layout refused (mountpoint).

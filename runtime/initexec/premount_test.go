@@ -57,3 +57,41 @@ func TestMountpointTakesOnlyOrdinaryDirectories(t *testing.T) {
 		t.Error("a dangling link's target was made")
 	}
 }
+
+// A file of /etc that den binds over takes only a regular file as its mount point, or none
+// (made then): a link or a directory is refused.
+func TestFileMountpointTakesARegularFileOrMakesOne(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "resolv.conf")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("hosts", filepath.Join(dir, "near")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(d)
+	for name, ok := range map[string]bool{"hosts": true, "hostname": true, "resolv.conf": false, "near": false, "sub": false, "../x": false} {
+		fd, err := fileMountpoint(d, name)
+		if (err == nil) != ok {
+			t.Errorf("%s: err %v, want a mount point %v", name, err, ok)
+		}
+		if err == nil {
+			unix.Close(fd)
+		}
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "hostname")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("want a missing mount point made a file: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(filepath.Dir(dir), "x")); err == nil {
+		t.Error("a mount point made outside the directory")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -66,17 +67,28 @@ const rootfsWaitEnv = "_DEN_ROOTFS_WAIT"
 // network out of the container's config (see Init). premountMark follows it where den asks
 // the init to attach the standard file systems itself (premount.go), and has left them out
 // of the config.
+// etcMark follows premountMark where den also asks the init to bind files of the directory
+// over those of the root filesystem's /etc (EtcFiles), left out of the config too: the
+// names, comma-separated, and a colon.
 const (
 	loopbackMark = "lo:"
 	premountMark = "mnt:"
+	etcMark      = "etc:"
 )
+
+// EtcFiles are the files of a container's runtime directory that den binds over the root
+// filesystem's /etc (its hostname, hosts and resolv.conf), which an init asked to attach
+// the standard file systems can bind itself (premount.go).
+var EtcFiles = []string{"hostname", "hosts", "resolv.conf"}
 
 // RootfsWait is a request that the init wait for its root filesystem from the directory
 // Dir; with Loopback, that it bring up the loopback interface first; with Premount, that it
-// attach the standard file systems to the root filesystem before libcontainer's init runs.
+// attach the standard file systems to the root filesystem before libcontainer's init runs,
+// and bind Dir's files Etc (of EtcFiles) over /etc's.
 type RootfsWait struct {
 	Dir                string
 	Loopback, Premount bool
+	Etc                []string
 }
 
 // WithRootfsWait adds the request w to level. A directory the request could not carry whole
@@ -87,6 +99,17 @@ func WithRootfsWait(level string, w RootfsWait) (string, bool) {
 	dir := w.Dir
 	if dir == "" || !filepath.IsAbs(dir) || len(dir) > maxWaitDir || strings.Contains(dir, " den-") {
 		return level, false
+	}
+	if len(w.Etc) > 0 {
+		if !w.Premount {
+			return level, false
+		}
+		for _, name := range w.Etc {
+			if !slices.Contains(EtcFiles, name) {
+				return level, false
+			}
+		}
+		dir = etcMark + strings.Join(w.Etc, ",") + ":" + dir
 	}
 	if w.Premount {
 		dir = premountMark + dir
@@ -108,6 +131,12 @@ func takeRootfsWait() RootfsWait {
 	var w RootfsWait
 	v, w.Loopback = strings.CutPrefix(v, loopbackMark)
 	w.Dir, w.Premount = strings.CutPrefix(v, premountMark)
+	// A directory is absolute: what starts otherwise is the names.
+	if rest, ok := strings.CutPrefix(w.Dir, etcMark); ok && w.Premount {
+		if names, dir, ok := strings.Cut(rest, ":"); ok {
+			w.Etc, w.Dir = strings.Split(names, ","), dir
+		}
+	}
 	return w
 }
 
@@ -172,7 +201,7 @@ func receiveRootfs(w RootfsWait, pre *premounts) error {
 	var mark uint32
 	if err == nil && w.Premount {
 		var layout bool
-		if err, layout = premount(dfd, pre); layout {
+		if err, layout = premount(dfd, pre, w.Dir, w.Etc); layout {
 			mark = statusPremount
 		}
 	}
@@ -215,9 +244,10 @@ func recvWithFDs(sock int, buf []byte, max int) (int, []int, error) {
 }
 
 // premount attaches the standard file systems to the root filesystem just attached in the
-// directory dfd: those made ahead (pre), else made now. layout says the root filesystem's
-// layout refused them (attach): a failure of this image's, not of the kernel's.
-func premount(dfd int, pre *premounts) (err error, layout bool) {
+// directory dfd: those made ahead (pre), else made now; then binds the files etc of the
+// directory dir over /etc's (attachEtc). layout says the root filesystem's layout refused
+// them (attach, attachEtc): a failure of this image's, not of the kernel's.
+func premount(dfd int, pre *premounts, dir string, etc []string) (err error, layout bool) {
 	if pre == nil {
 		if pre, err = preparePremounts(); err != nil {
 			return err, false
@@ -230,6 +260,9 @@ func premount(dfd int, pre *premounts) (err error, layout bool) {
 	}
 	defer unix.Close(root)
 	err = pre.attach(root)
+	if err == nil {
+		err = attachEtc(root, dir, etc)
+	}
 	var refused errLayout
 	if errors.As(err, &refused) {
 		return refused.error, true

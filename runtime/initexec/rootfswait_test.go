@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +27,12 @@ func TestWithRootfsWaitCarriesOnlyAPathItCanGiveBackWhole(t *testing.T) {
 		{RootfsWait{Dir: "/run/user/1000/den/containers/abc", Loopback: true}, "4 den-rootfs-wait=lo:/run/user/1000/den/containers/abc", true},
 		{RootfsWait{Dir: "/run/c/abc", Loopback: true, Premount: true}, "4 den-rootfs-wait=lo:mnt:/run/c/abc", true},
 		{RootfsWait{Dir: "/run/c/abc", Premount: true}, "4 den-rootfs-wait=mnt:/run/c/abc", true},
+		{RootfsWait{Dir: "/run/c/abc", Loopback: true, Premount: true, Etc: []string{"hostname", "resolv.conf"}}, "4 den-rootfs-wait=lo:mnt:etc:hostname,resolv.conf:/run/c/abc", true},
+		{RootfsWait{Dir: "/etc:/x", Premount: true, Etc: []string{"hosts"}}, "4 den-rootfs-wait=mnt:etc:hosts:/etc:/x", true},
+		{RootfsWait{Dir: "/etc:/x", Premount: true}, "4 den-rootfs-wait=mnt:/etc:/x", true},
+		{RootfsWait{Dir: "/run/c/abc", Etc: []string{"hosts"}}, "4", false},
+		{RootfsWait{Dir: "/run/c/abc", Premount: true, Etc: []string{"passwd"}}, "4", false},
+		{RootfsWait{Dir: "/run/c/abc", Premount: true, Etc: []string{"../x"}}, "4", false},
 		{RootfsWait{Dir: "/with space/x"}, "4 den-rootfs-wait=/with space/x", true},
 		{RootfsWait{Dir: "/lo:/x"}, "4 den-rootfs-wait=/lo:/x", true},
 		{RootfsWait{Dir: "/mnt:/x", Loopback: true}, "4 den-rootfs-wait=lo:/mnt:/x", true},
@@ -44,7 +51,7 @@ func TestWithRootfsWaitCarriesOnlyAPathItCanGiveBackWhole(t *testing.T) {
 		}
 		// What initexec.c moves into the init's environment, and what the init takes back.
 		t.Setenv(rootfsWaitEnv, strings.TrimPrefix(got, "4"+rootfsWaitMark))
-		if w := takeRootfsWait(); w != tc.w {
+		if w := takeRootfsWait(); !reflect.DeepEqual(w, tc.w) {
 			t.Errorf("request %q taken back as %+v; want %+v", got, w, tc.w)
 		}
 		if v, set := os.LookupEnv(rootfsWaitEnv); set {
