@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,6 +62,9 @@ int den_held_image = -1, den_held_rm;
 // runtime/initexec's zygote.c, in builds that carry den-init.
 void den_zygote_exec(int sock) __attribute__((weak));
 static int den_userns_status_fd = -1;
+// den_userns_parent is the parent that waits for the status on den_userns_status_fd, 0 where
+// none does.
+static pid_t den_userns_parent;
 int den_userns_host_uid = -1;
 int den_userns_host_gid = -1;
 
@@ -481,16 +485,37 @@ void den_userns_report(int code) {
 // slow-path or joined namespace without a wrapper).
 int den_userns_can_answer(void) { return den_userns_status_fd >= 0; }
 
+// den_parent_pidfd is the waiting parent, once den_userns_answer has answered it, until
+// den_userns_await_parent: -1 otherwise.
+static int den_parent_pidfd = -1;
+
 int den_userns_answer(int code) {
 	if (den_userns_status_fd < 0)
 		return 0;
 	prctl(PR_SET_PDEATHSIG, 0);
+	// Still the parent that waits (its death would have killed this process until now).
+	if (den_userns_parent > 0 && getppid() == den_userns_parent)
+		den_parent_pidfd = (int)syscall(SYS_pidfd_open, den_userns_parent, 0);
 	// A session of its own: the terminal's Ctrl-C and hangup, and a script's kill of the
 	// command's process group, are for the command, which has answered; what is left must
 	// not be cut short by them.
 	setsid();
 	den_userns_report(code);
 	return 1;
+}
+
+// den_userns_await_parent waits, up to ms milliseconds, for the parent answered by
+// den_userns_answer to be gone, and with it the shell's wait for the answer: the work left
+// for after the answer (a held run's exec into its monitor, rm's deletions) would otherwise
+// take the CPUs from the parent's wake-up and exit, which the shell waits for.
+void den_userns_await_parent(int ms) {
+	if (den_parent_pidfd < 0)
+		return;
+	struct pollfd p = {.fd = den_parent_pidfd, .events = POLLIN};
+	while (poll(&p, 1, ms) < 0 && errno == EINTR)
+		;
+	close(den_parent_pidfd);
+	den_parent_pidfd = -1;
 }
 
 // two_pipes makes both pipes (close-on-exec) or neither: 0, or -1.
@@ -911,6 +936,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 				prctl(PR_SET_PDEATHSIG, SIGKILL);
 				if (getppid() != parent)
 					_exit(125);
+				den_userns_parent = parent;
 				den_userns_status_fd = status[1];
 				spawn_zygote(argc, argv, -1);
 				if (den_prefault_begin != NULL)
@@ -960,6 +986,7 @@ __attribute__((constructor)) static void den_enter_userns(int argc, char **argv)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() == 1)
 			_exit(125);
+		den_userns_parent = getppid();
 		den_userns_sync_fd = sync[0];
 		den_userns_status_fd = status[1];
 		den_userns_host_uid = (int)uid;

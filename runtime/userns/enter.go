@@ -13,6 +13,7 @@ package userns
 // extern char den_premonitor_id[65];
 // extern int den_zygote_sock, den_zygote_starter;
 // extern int den_held_image, den_held_rm;
+// extern void den_userns_await_parent(int ms);
 // extern int den_run_detached(int argc, char **argv);
 // extern int den_run_held(int argc, char **argv);
 // extern int den_held_image_of(int argc, char **argv, int *rm);
@@ -33,6 +34,7 @@ import "C"
 import (
 	"encoding/binary"
 	"os"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -73,6 +75,10 @@ func Exit(code int) {
 // let go of. It reports false, having done nothing, where no parent waits: the caller's work
 // then simply comes before the exit.
 func Answer(code int) bool { return C.den_userns_answer(C.int(code)) == 1 }
+
+// AwaitParent waits, up to d, for the parent that Answer answered to be gone; at once where
+// Answer answered none.
+func AwaitParent(d time.Duration) { C.den_userns_await_parent(C.int(d.Milliseconds())) }
 
 // CanAnswer reports whether Answer would give the code to a waiting parent.
 func CanAnswer() bool { return C.den_userns_can_answer() == 1 }
