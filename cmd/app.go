@@ -385,6 +385,9 @@ func openEarly(args []string) *runtime.Runtime {
 	if err != nil {
 		return nil
 	}
+	// What opening the store logs before the command line sets the level (app.Before) is
+	// held to den's default, as it was when the store opened after it.
+	logrus.SetLevel(logrus.ErrorLevel)
 	rt := runtime.New(p, cfg)
 	// The record directory first: the create waits for it, and the goroutines started
 	// here run one at a time while the waiting init's start-up has the other CPU.

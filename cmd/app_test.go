@@ -548,7 +548,7 @@ func TestACommandAloneAnswersAsTheWholeCLI(t *testing.T) {
 		run := func(app *cli.App) string {
 			var out, errs strings.Builder
 			app.Writer, app.ErrWriter = &out, &errs
-			err := app.Run(oneFormPerFlag(app, splitAttached(app, moveTrailingFlags(app, args))))
+			err := app.Run(cliArgs(app, args))
 			return out.String() + "\n--\n" + errs.String() + "\n--\n" + errString(err)
 		}
 		cs := commandsFor(args)

@@ -91,6 +91,7 @@ type Held struct {
 func (r *Runtime) StartHeld(c *Container, meanwhile func()) (*Held, error) {
 	p, stdio, err := newMonitorPipes(c)
 	if err != nil {
+		r.publishCreate(c) // the container was created, whatever its start did
 		return nil, err
 	}
 	done := make(chan struct{})

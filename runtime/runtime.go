@@ -588,8 +588,10 @@ func (r *Runtime) create(ctx context.Context, o CreateOptions) (*Container, erro
 				if sa != nil {
 					r.dropStorageAhead(sa)
 				}
-				<-made.done
-				_, _ = r.recs.dropEmptyDir(made.id)
+				// Only a directory this create made: one that existed already is another's.
+				if <-made.done; made.err == nil {
+					_, _ = r.recs.dropEmptyDir(made.id)
+				}
 			}
 		}()
 	}
