@@ -298,9 +298,12 @@ func TestImagePruneForgetsWhatRunsKeptOfRemovedImages(t *testing.T) {
 func TestLoopbackIsUpWhetherTheRootfsCameEarlyOrNot(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
-	// The client sends and the listener prints what it read to its end: a client that sent
-	// nothing and closed could miss what a listener sent (seen once in CI).
-	script := `cat /sys/class/net/lo/flags; nc -l -p 5000 >/got & for i in $(seq 50); do echo reached | nc 127.0.0.1 5000 && break; sleep 0.1; done; wait; cat /got`
+	// The client sends and the listener prints what it read to its end. busybox's nc shuts
+	// its side of a connection when its input ends (the listener's at once) and exits when
+	// the peer's side ends; its input is read first, so the client's is a file, ready when
+	// it connects: from a pipe, a client could read the listener's end first and exit
+	// without sending (seen in CI).
+	script := `cat /sys/class/net/lo/flags; echo reached >/msg; nc -l -p 5000 >/got & for i in $(seq 50); do nc 127.0.0.1 5000 </msg && break; sleep 0.1; done; wait; cat /got`
 	for i, early := range []bool{false, true} {
 		out, r := runToEnd(t, d, "busybox", "sh", "-c", script)
 		if got := strings.Contains(r.stderr, earlyMark); got != early {
