@@ -136,7 +136,7 @@ func (cs *controlServer) handle(conn net.Conn) {
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	req, fds, err := readRequest(conn.(*net.UnixConn))
 	if err != nil {
-		closeFiles(fds)
+		closeFiles(fds...)
 		reply(conn, controlReply{Error: "malformed request"})
 		conn.Close()
 		return
@@ -149,7 +149,7 @@ func (cs *controlServer) handle(conn net.Conn) {
 		cs.s.done()
 		conn.Close()
 	case "top":
-		closeFiles(fds)
+		closeFiles(fds...)
 		desc := req.Top
 		if len(desc) == 0 {
 			desc = DefaultTop
@@ -163,7 +163,7 @@ func (cs *controlServer) handle(conn net.Conn) {
 		conn.Close()
 	case "health":
 		goruntime.LockOSThread() // see serveExec
-		closeFiles(fds)
+		closeFiles(fds...)
 		cs.s.working()
 		code, err := cs.s.runHealth(context.Background())
 		cs.s.done()
@@ -177,7 +177,7 @@ func (cs *controlServer) handle(conn net.Conn) {
 		cs.s.serveCopy(conn, req.Op, req.Copy, fds)
 		conn.Close()
 	case "attach":
-		closeFiles(fds)
+		closeFiles(fds...)
 		if cs.s.hub == nil {
 			reply(conn, controlReply{Error: "only containers started in the background can be attached to"})
 			conn.Close()
@@ -185,7 +185,7 @@ func (cs *controlServer) handle(conn net.Conn) {
 		}
 		cs.s.hub.attach(conn, req.Stdin)
 	case "connect":
-		closeFiles(fds)
+		closeFiles(fds...)
 		err := errors.New("connect needs an endpoint")
 		if req.Endpoint != nil {
 			err = cs.s.net.Connect(*req.Endpoint)
@@ -193,11 +193,11 @@ func (cs *controlServer) handle(conn net.Conn) {
 		replyErr(conn, err)
 		conn.Close()
 	case "disconnect":
-		closeFiles(fds)
+		closeFiles(fds...)
 		replyErr(conn, cs.s.net.Disconnect(req.Network))
 		conn.Close()
 	case "pause", "unpause":
-		closeFiles(fds)
+		closeFiles(fds...)
 		replyErr(conn, cs.s.freeze(req.Op == "pause"))
 		conn.Close()
 	case "signal":
@@ -221,7 +221,7 @@ func (cs *controlServer) handle(conn net.Conn) {
 		cs.waiters = append(cs.waiters, conn)
 		cs.mu.Unlock()
 	default:
-		closeFiles(fds)
+		closeFiles(fds...)
 		reply(conn, controlReply{Error: "unknown operation " + strconv.Quote(req.Op)})
 		conn.Close()
 	}
@@ -269,9 +269,12 @@ func parseRights(oob []byte) ([]*os.File, error) {
 	return files, nil
 }
 
-func closeFiles(fs []*os.File) {
+// closeFiles closes the files that are open (not nil).
+func closeFiles(fs ...*os.File) {
 	for _, f := range fs {
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 	}
 }
 

@@ -328,7 +328,7 @@ func readReply(conn *net.UnixConn) (controlReply, error) {
 
 // serveCopy is the holder's side of copyin, copyout and stat.
 func (s *session) serveCopy(conn net.Conn, op string, spec *CopySpec, fds []*os.File) {
-	defer closeFiles(fds)
+	defer closeFiles(fds...)
 	if spec == nil || (op != "stat" && len(fds) != 1) {
 		reply(conn, controlReply{Error: "malformed copy request"})
 		return

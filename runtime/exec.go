@@ -51,7 +51,7 @@ func (s *session) serveExec(conn *net.UnixConn, o *ExecOptions, fds []*os.File) 
 	// The process's parent-death signal follows this thread: keep it until the process ends
 	// (a locked goroutine that returns takes its thread with it).
 	goruntime.LockOSThread()
-	defer closeFiles(fds)
+	defer closeFiles(fds...)
 	fail := func(code int, err error) { reply(conn, controlReply{Error: err.Error(), Code: code}) }
 	if o == nil || len(o.Args) == 0 {
 		fail(125, errors.New("exec needs a command"))
@@ -115,7 +115,7 @@ func (s *session) serveExec(conn *net.UnixConn, o *ExecOptions, fds []*os.File) 
 		_, _ = p.Wait()
 		return
 	}
-	closeFiles(fds)
+	closeFiles(fds...)
 	fds = nil
 	ps, _ := p.Wait()
 	code := 125

@@ -225,35 +225,71 @@ type LogOptions struct {
 var markColors = []string{"\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m", "\x1b[31m"}
 
 // readLogEntries reads the rotated and the current log, in order, joining partial entries.
-func readLogEntries(path string) ([]LogEntry, int64, error) {
-	f, err := os.Open(path)
-	if err != nil && !os.IsNotExist(err) {
-		return nil, 0, fmt.Errorf("reading container log: %w", err)
+func readLogEntries(path string) ([]LogEntry, error) {
+	old, cur, err := openLogFiles(path)
+	if err != nil {
+		return nil, err
 	}
-	if f != nil {
-		defer f.Close()
-	}
-	return readLogFrom(path, f)
+	defer closeFiles(old, cur)
+	entries, _ := readLogPair(old, cur)
+	return entries, nil
 }
 
-// readLogFrom reads the rotated log, then cur, the current one (nil when there is none),
-// and returns their entries and how far cur was read. A rotated log that is cur itself (the
-// log rotated since cur was opened) is not read twice.
-func readLogFrom(path string, cur *os.File) ([]LogEntry, int64, error) {
-	var out []LogEntry
-	if old, err := os.Open(path + ".1"); err == nil {
-		if cur == nil || fileIno(old) != fileIno(cur) {
-			_, out = scanLog(old)
+// openLogFiles opens the current log at path and the one rotated before it, either nil
+// where there is none, as one snapshot: opened one after the other, they could be two files
+// that were never current one after the other (the log rotating twice between the opens
+// made ctr.log.1 the file after the current one opened). The current log is opened again
+// after ctr.log.1: the same file means no rotation came between. While a file is held
+// open, its inode number is no other file's, so that is what tells them apart.
+func openLogFiles(path string) (old, cur *os.File, err error) {
+	for try := 0; ; try++ {
+		if cur, err = openIfThere(path); err != nil {
+			return nil, nil, err
 		}
-		old.Close()
-	} else if !os.IsNotExist(err) {
-		return nil, 0, fmt.Errorf("reading container log: %w", err)
+		if old, err = openIfThere(path + ".1"); err != nil {
+			closeFiles(cur)
+			return nil, nil, err
+		}
+		again, err := openIfThere(path)
+		if err != nil {
+			closeFiles(old, cur)
+			return nil, nil, err
+		}
+		same := fileIno(again) == fileIno(cur)
+		closeFiles(again)
+		// A writer that rotates faster than this loop opens is past any reader: the last
+		// try's files are read as they are.
+		if same || try == 100 {
+			return old, cur, nil
+		}
+		closeFiles(old, cur)
+	}
+}
+
+// openIfThere opens a log file for reading, nil if there is none.
+func openIfThere(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading container log: %w", err)
+	}
+	return f, nil
+}
+
+// readLogPair reads old, the rotated log, then cur, the current one, from their starts,
+// either nil for none, and returns their entries and how far cur was read.
+func readLogPair(old, cur *os.File) ([]LogEntry, int64) {
+	var out []LogEntry
+	if old != nil {
+		_, out = scanLog(old)
 	}
 	if cur == nil {
-		return out, 0, nil
+		return out, 0
 	}
 	n, entries := scanLog(cur)
-	return append(out, entries...), n, nil
+	return append(out, entries...), n
 }
 
 // scanLog parses complete lines from r and returns how many bytes they took.
@@ -401,13 +437,30 @@ func (r *Runtime) logsOf(ctx context.Context, c *Container, mark string, o LogOp
 		}
 	}
 	if !o.Follow || c.State.Status != StatusRunning {
-		entries, _, err := readLogEntries(path)
+		entries, err := readLogEntries(path)
 		if err != nil {
 			return err
 		}
 		print(selectLog(entries, o))
 		return nil
 	}
+	exited := make(chan struct{})
+	go func() {
+		_, _ = r.Wait(ctx, c.ID)
+		close(exited)
+	}()
+	return followLog(ctx, path, exited, o, print)
+}
+
+// followLog prints the log at path, o's selection of what is there first, then every entry
+// as it is written, across rotations, until exited is closed, when it prints what is left.
+//
+// It reads one file at a time to its end, holding it open. A rotation is told by inotify
+// (a file created at path) and by the current file at path being another than the one
+// open: then the writer is done with the one open, which is read to its end, then
+// ctr.log.1 if that is a file between the two (the log rotated twice since: the files
+// before it are lost, as the size cap means), then the new one from its start.
+func followLog(ctx context.Context, path string, exited <-chan struct{}, o LogOptions, print func([]LogEntry)) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("following log: %w", err)
@@ -416,22 +469,21 @@ func (r *Runtime) logsOf(ctx context.Context, c *Container, mark string, o LogOp
 	if err := w.Add(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("following log: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		_, _ = r.Wait(ctx, c.ID)
-		close(exited)
-	}()
-	// The file read first is the one followed, whatever rotations come between.
-	f, err := os.Open(path)
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("following log: %w", err)
-	}
-	entries, offset, err := readLogFrom(path, f)
+	old, f, err := openLogFiles(path)
 	if err != nil {
 		return err
 	}
+	entries, offset := readLogPair(old, f)
 	print(selectLog(entries, o))
 	o.Tail = -1
+	// Without a current file (the log not made yet), the rotated one read stays open until
+	// there is one, to tell it from a later one.
+	read := old
+	if f != nil {
+		closeFiles(old)
+		read = nil
+	}
+	defer func() { closeFiles(f, read) }()
 	drain := func() {
 		if f == nil {
 			return
@@ -443,33 +495,19 @@ func (r *Runtime) logsOf(ctx context.Context, c *Container, mark string, o LogOp
 		offset += n
 		print(selectLog(es, o))
 	}
-	// rotated moves on to the file now at path, when it is another than the one open: the
-	// old one is read to its end, then ctr.log.1 if it is a third file (the log rotated
-	// twice since: its first file is lost, as the size cap means), then the new one from
-	// the top.
 	rotated := func() {
-		nf, err := os.Open(path)
-		if err != nil {
-			return
-		}
-		now, was := fileIno(nf), fileIno(f)
-		if f != nil && now == was {
-			nf.Close()
+		mid, nf, err := openLogFiles(path)
+		if err != nil || nf == nil || (f != nil && fileIno(nf) == fileIno(f)) {
+			closeFiles(mid, nf)
 			return
 		}
 		drain()
-		// Without a file open before, ctr.log.1 was read with the first entries.
-		if f != nil {
-			f.Close()
-			if mid, err := os.Open(path + ".1"); err == nil {
-				if m := fileIno(mid); m != was && m != now {
-					_, es := scanLog(mid)
-					print(selectLog(es, o))
-				}
-				mid.Close()
-			}
+		if m := fileIno(mid); mid != nil && m != fileIno(f) && m != fileIno(read) {
+			_, es := scanLog(mid)
+			print(selectLog(es, o))
 		}
-		f, offset = nf, 0
+		closeFiles(mid, f, read)
+		f, offset, read = nf, 0, nil
 	}
 	for {
 		drain()
@@ -483,9 +521,6 @@ func (r *Runtime) logsOf(ctx context.Context, c *Container, mark string, o LogOp
 			drain()
 			rotated()
 			drain()
-			if f != nil {
-				f.Close()
-			}
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()

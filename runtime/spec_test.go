@@ -769,31 +769,6 @@ func TestLogWriterRotatesBetweenEntriesAtItsSize(t *testing.T) {
 	}
 }
 
-func TestReadLogFromReadsAFileRotatedSinceItWasOpenedOnce(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "ctr.log")
-	entry := "2026-12-05T12:00:00Z stdout F one\n"
-	if err := os.WriteFile(p, []byte(entry), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cur, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	// The log rotates between the open and the read: ctr.log.1 is the file open.
-	if err := os.Rename(p, p+".1"); err != nil {
-		t.Fatal(err)
-	}
-	es, n, err := readLogFrom(p, cur)
-	if err != nil || len(es) != 1 || es[0].Content != "one" || n != int64(len(entry)) {
-		t.Errorf("want the entry once and the offset after it, got %+v, %d, %v", es, n, err)
-	}
-	// Without a current file, the rotated one is all there is.
-	if es, n, err := readLogFrom(p, nil); err != nil || len(es) != 1 || n != 0 {
-		t.Errorf("want the rotated entry and offset 0, got %+v, %d, %v", es, n, err)
-	}
-}
-
 // runc's start errors are told apart: a command that is missing (127) or cannot be run (126),
 // and anything else, a failed mount among them, which is den's own error (125).
 func TestClassifyStartError(t *testing.T) {
