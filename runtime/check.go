@@ -120,7 +120,9 @@ type recordsSnapshot struct {
 	broken map[string]error
 	// names maps each names/ entry to the id it holds.
 	names map[string]string
-	// temps are temporary files of interrupted writes, old enough to be abandoned.
+	// temps are temporary files of interrupted writes and the directories of removed
+	// records that their removers left aside (records.removeAside), old enough to be
+	// abandoned.
 	temps []string
 	// young are the record directories without a record made less than checkGrace ago:
 	// creates in progress, whose directory and storage come before the record
@@ -144,6 +146,13 @@ func (r *Runtime) snapshotRecords(now time.Time) (*recordsSnapshot, error) {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
 	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), removedPrefix) {
+			// A removed record's directory that its remover was killed before deleting.
+			if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > checkGrace {
+				s.temps = append(s.temps, filepath.Join(r.recs.dir, e.Name()))
+			}
+			continue
+		}
 		if !e.IsDir() || !isContainerID(e.Name()) {
 			continue
 		}
@@ -278,8 +287,12 @@ func (r *Runtime) check(st checkStorage, repair bool, now time.Time) ([]Finding,
 	k.checkNames(snap)
 	k.checkRuntimeDirs(snap, stale)
 	for _, p := range snap.temps {
-		k.report("leftover temporary file "+p, func() (string, error) {
-			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+		what := "leftover temporary file "
+		if strings.HasPrefix(filepath.Base(p), removedPrefix) {
+			what = "leftover directory of a removed container "
+		}
+		k.report(what+p, func() (string, error) {
+			if err := os.RemoveAll(p); err != nil {
 				return "", err
 			}
 			return "removed it", nil

@@ -290,6 +290,21 @@ func (w *checkWorld) check(t *testing.T, repair bool) []Finding {
 	return fs
 }
 
+// agedAndWantedGone sets p's times an hour back, past system check's grace, and returns a
+// check that the repair removed p.
+func agedAndWantedGone(t *testing.T, p string) func(*testing.T, *checkWorld) {
+	t.Helper()
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	return func(t *testing.T, w *checkWorld) {
+		if pathExists(p) {
+			t.Error("want it removed")
+		}
+	}
+}
+
 func pathExists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
@@ -583,16 +598,18 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 			if err := os.WriteFile(p, []byte("{"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			old := time.Now().Add(-time.Hour)
-			if err := os.Chtimes(p, old, old); err != nil {
+			return agedAndWantedGone(t, p)
+		}, "leftover temporary file"},
+		{"directory of a removed record left aside", func(t *testing.T, w *checkWorld) func(*testing.T, *checkWorld) {
+			p := filepath.Join(w.r.recs.dir, removedPrefix+orphan)
+			if err := os.MkdirAll(p, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			return func(t *testing.T, w *checkWorld) {
-				if pathExists(p) {
-					t.Error("want it removed")
-				}
+			if err := os.WriteFile(filepath.Join(p, "container.json"), []byte("{}"), 0o600); err != nil {
+				t.Fatal(err)
 			}
-		}, "leftover temporary file"},
+			return agedAndWantedGone(t, p)
+		}, "leftover directory of a removed container"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newCheckWorld(t)
@@ -630,6 +647,22 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A removed record's directory just moved aside is its remover's to delete (after its
+// answer): no finding while it is young.
+func TestCheckLeavesAYoungDirectoryAsideAlone(t *testing.T) {
+	w := newCheckWorld(t)
+	p := filepath.Join(w.r.recs.dir, removedPrefix+newID())
+	if err := os.MkdirAll(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if fs := w.check(t, true); len(fs) != 0 {
+		t.Errorf("want no finding, got %q", fs)
+	}
+	if !pathExists(p) {
+		t.Error("want it left alone")
 	}
 }
 

@@ -101,13 +101,15 @@ func (r *Runtime) drop(c *Container, deferred bool) (kept bool, err error) {
 		}
 	}
 	os.RemoveAll(r.runDir(c.ID))
-	if err := r.recs.remove(c); err != nil {
+	aside, err := r.recs.removeAside(c)
+	if err != nil {
 		if deferred && r.recs.exists(c.ID) {
 			r.undefer(c.ID)
 			return true, err
 		}
 		return false, err
 	}
+	r.removeLater(aside)
 	removeCIDFile(c)
 	return false, nil
 }

@@ -244,7 +244,9 @@ func (r *Runtime) begin(c *Container, stdio Stdio, h *hub) (*session, error) {
 		c.State = runningState(c, pid)
 		err = r.recs.save(c)
 	} else {
-		err = saved.Commit()
+		var old string
+		old, err = saved.CommitKeepingOld()
+		r.removeLater(old)
 	}
 	if err != nil {
 		_ = s.cont.Signal(unix.SIGKILL)

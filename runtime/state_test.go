@@ -748,3 +748,41 @@ func TestRecordsIdOf(t *testing.T) {
 		}
 	}
 }
+
+// removeAside moves a record's directory aside with its name's file in it: the record is
+// gone and its name free at once, and nothing is deleted until the caller deletes the
+// directory.
+func TestRemoveAsideMovesTheRecordAndItsNameAside(t *testing.T) {
+	r := New(&config.Paths{DataDir: t.TempDir(), RuntimeDir: t.TempDir()}, nil)
+	c := &Container{ID: strings.Repeat("e", 64), Name: "aside", State: State{Status: StatusExited}}
+	if err := r.claimRecord(c, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	aside, err := r.recs.removeAside(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aside != filepath.Join(r.recs.dir, removedPrefix+c.ID) {
+		t.Fatalf("moved aside to %q", aside)
+	}
+	for _, f := range []string{"container.json", ".name"} {
+		if _, err := os.Stat(filepath.Join(aside, f)); err != nil {
+			t.Errorf("want %s in the directory aside: %v", f, err)
+		}
+	}
+	if _, err := r.recs.resolve("aside"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("resolve of the removed record: %v, want ErrNotFound", err)
+	}
+	if cs, err := r.recs.list(); err != nil || len(cs) != 0 {
+		t.Errorf("list after the removal: %d records, %v; want none", len(cs), err)
+	}
+	again := &Container{ID: strings.Repeat("f", 64), Name: "aside", State: State{Status: StatusCreated}}
+	if err := r.claimRecord(again, false, false, false); err != nil {
+		t.Errorf("the name of a removed record is not free: %v", err)
+	}
+	// Moving aside a record that is gone already moves nothing.
+	if aside, err := r.recs.removeAside(c); err != nil || aside != "" {
+		t.Errorf("a second removal: %q, %v; want nothing", aside, err)
+	}
+}
+

@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -313,4 +316,62 @@ func TestLoopbackIsUpWhetherTheRootfsCameEarlyOrNot(t *testing.T) {
 			t.Errorf("run %d (rootfs early %v): lo flags and a connection to 127.0.0.1: %q, want up (0x9) and reached", i+1, early, out)
 		}
 	}
+}
+
+// A start keeps what it replaces on its way to its answer (its record's last contents, the
+// storage's lists) linked beside its record until it is done, and rm moves a record aside
+// before it answers, so that neither waits for the file system to free files. Once den is
+// done nothing of it is left: no temporary file or record moved aside under den's data, and
+// the storage's lists have one link each.
+func TestStartsAndRemovalsLeaveNothingTheyKeptBehind(t *testing.T) {
+	d := newDen(t)
+	d.load(t, "busybox-oci.tar")
+	held := d.runDetached(t, "--name", "held", "--network", "none", "busybox", "sleep", "100")
+	out, _ := runToEnd(t, d, "busybox", "echo", "ran")
+	if out != "ran\n" {
+		t.Fatalf("want the container's output, got %q", out)
+	}
+	d.mustRun(t, "run", "--rm", "--network", "none", "busybox", "true")
+	d.mustRun(t, "create", "--name", "later", "--network", "none", "busybox", "sleep", "100")
+	d.mustRun(t, "start", "later")
+	d.mustRun(t, "create", "--name", "gone", "busybox", "true")
+	d.mustRun(t, "rm", "gone")
+	// The held run's den removes its kept files after its answer, before it becomes the
+	// container's monitor.
+	var left []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		left = left[:0]
+		err := filepath.WalkDir(d.dataDir(), func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			name := e.Name()
+			if e.IsDir() {
+				if strings.HasPrefix(name, ".removed-") {
+					left = append(left, p)
+				}
+				return nil
+			}
+			if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp") {
+				left = append(left, p)
+			}
+			if strings.HasSuffix(name, "layers.json") || strings.HasSuffix(name, "containers.json") {
+				var st unix.Stat_t
+				if unix.Stat(p, &st) == nil && st.Nlink != 1 {
+					left = append(left, fmt.Sprintf("%s (%d links)", p, st.Nlink))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("left behind under den's data: %q", left)
+	}
+	wantStdout(t, d.run(t, "inspect", "--format", "{{.State.Status}}", held, "later"), "running\nrunning\n")
 }

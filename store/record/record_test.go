@@ -160,6 +160,49 @@ func TestWriteFileReplacesContentsAndSetsThePermissions(t *testing.T) {
 	}
 }
 
+// CommitKeepingOld puts the new contents in place and leaves the replaced ones, the same
+// file (one inode, so that the rename freed nothing), at the name it returns.
+func TestCommitKeepingOldKeepsTheReplacedFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.json")
+	p, err := record.PrepareJSON(path, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old, err := p.CommitKeepingOld(); err != nil || old != "" {
+		t.Fatalf("a first commit: kept %q, %v; want nothing kept", old, err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = record.PrepareJSON(path, "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := p.CommitKeepingOld()
+	if err != nil || old == "" {
+		t.Fatalf("a second commit: kept %q, %v; want the first kept", old, err)
+	}
+	var now, was string
+	if err := record.ReadJSON(path, &now); err != nil || now != "second" {
+		t.Errorf("after the commit: %q, %v; want the new contents", now, err)
+	}
+	if err := record.ReadJSON(old, &was); err != nil || was != "first" {
+		t.Errorf("kept: %q, %v; want the replaced contents", was, err)
+	}
+	if kept, err := os.Stat(old); err != nil || !os.SameFile(kept, before) {
+		t.Errorf("kept %s is not the replaced file: %v", old, err)
+	}
+	if base := filepath.Base(old); !strings.HasPrefix(base, ".") || !strings.Contains(base, ".tmp") {
+		t.Errorf("kept %s is not named as a temporary file, which system check removes", old)
+	}
+	if err := os.Remove(old); err != nil {
+		t.Fatal(err)
+	}
+	assertNoTempFiles(t, dir)
+}
+
 func assertNoTempFiles(t *testing.T, dir string) {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
