@@ -341,7 +341,13 @@ func (r records) removeAside(c *Container) (string, error) {
 	}
 	defer lk.Release()
 	aside := filepath.Join(r.dir, removedPrefix+c.ID)
-	if err := os.Rename(filepath.Join(r.dir, c.ID), aside); err != nil {
+	err = os.Rename(filepath.Join(r.dir, c.ID), aside)
+	if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+		// Left aside by an earlier removal of this id that was killed: that one goes now.
+		os.RemoveAll(aside)
+		err = os.Rename(filepath.Join(r.dir, c.ID), aside)
+	}
+	if err != nil {
 		if !os.IsNotExist(err) {
 			return "", fmt.Errorf("removing container record: %w", err)
 		}

@@ -780,6 +780,21 @@ func TestRemoveAsideMovesTheRecordAndItsNameAside(t *testing.T) {
 	if err := r.claimRecord(again, false, false, false); err != nil {
 		t.Errorf("the name of a removed record is not free: %v", err)
 	}
+	// A directory an earlier removal of the same id left aside (killed) does not stop it.
+	if err := r.claimRecord(c, false, false, false); err == nil {
+		t.Fatal("claimed a second record with the name of one just claimed")
+	}
+	c.Name = "aside-again"
+	if err := r.claimRecord(c, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if aside, err := r.recs.removeAside(c); err != nil || aside == "" {
+		t.Fatalf("removal over a directory left aside: %q, %v", aside, err)
+	}
+	if _, err := os.Stat(filepath.Join(aside, ".name")); err != nil {
+		t.Errorf("want the second removal's name file aside: %v", err)
+	}
+	os.RemoveAll(aside)
 	// Moving aside a record that is gone already moves nothing.
 	if aside, err := r.recs.removeAside(c); err != nil || aside != "" {
 		t.Errorf("a second removal: %q, %v; want nothing", aside, err)
