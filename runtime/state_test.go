@@ -800,4 +800,3 @@ func TestRemoveAsideMovesTheRecordAndItsNameAside(t *testing.T) {
 		t.Errorf("a second removal: %q, %v; want nothing", aside, err)
 	}
 }
-
