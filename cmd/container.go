@@ -550,6 +550,9 @@ Examples:
 				if held != nil {
 					// After the answer, on the main thread (Run): the container's parent thread.
 					afterAnswer = append(afterAnswer, held.Become)
+					// Become closes the runtime first: what it closes (the store, the
+					// files the start kept from being freed) is nobody's wait then.
+					e.closeLater = true
 				}
 				if syncErr != nil {
 					return withCode(125, fmt.Errorf("container %s runs, but its record may not survive a power loss: %w", ctr.Name, syncErr))

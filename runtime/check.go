@@ -3,10 +3,12 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/den-project/den/store"
@@ -148,7 +150,7 @@ func (r *Runtime) snapshotRecords(now time.Time) (*recordsSnapshot, error) {
 	for _, e := range ents {
 		if e.IsDir() && strings.HasPrefix(e.Name(), removedPrefix) {
 			// A removed record's directory that its remover was killed before deleting.
-			if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > checkGrace {
+			if fi, err := e.Info(); err == nil && now.Sub(changedAt(fi)) > checkGrace {
 				s.temps = append(s.temps, filepath.Join(r.recs.dir, e.Name()))
 			}
 			continue
@@ -201,11 +203,24 @@ func staleTemps(dir string, now time.Time) []string {
 		if !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), ".tmp") {
 			continue
 		}
-		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > checkGrace {
+		if fi, err := e.Info(); err == nil && now.Sub(changedAt(fi)) > checkGrace {
 			out = append(out, filepath.Join(dir, e.Name()))
 		}
 	}
 	return out
+}
+
+// changedAt is when fi's file last changed, its contents or its links and name: a file
+// linked or moved aside keeps its old modification time (record.CommitKeepingOld,
+// keepStorageLists, records.removeAside), and its age counts from the move.
+func changedAt(fi fs.FileInfo) time.Time {
+	t := fi.ModTime()
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if c := time.Unix(st.Ctim.Unix()); c.After(t) {
+			t = c
+		}
+	}
+	return t
 }
 
 func isContainerID(s string) bool { return len(s) == 64 && isHex(s) }

@@ -255,14 +255,17 @@ func openLogFiles(path string) (old, cur *os.File, err error) {
 			closeFiles(old, cur)
 			return nil, nil, err
 		}
-		same := fileIno(again) == fileIno(cur)
-		closeFiles(again)
-		// A writer that rotates faster than this loop opens is past any reader: the last
-		// try's files are read as they are.
-		if same || try == 100 {
+		if fileIno(again) == fileIno(cur) {
+			closeFiles(again)
 			return old, cur, nil
 		}
 		closeFiles(old, cur)
+		// A writer that rotates faster than this loop opens is past any reader: the file
+		// current last is read alone, what came before it is lost.
+		if try == 100 {
+			return nil, again, nil
+		}
+		closeFiles(again)
 	}
 }
 
@@ -502,7 +505,7 @@ func followLog(ctx context.Context, path string, exited <-chan struct{}, o LogOp
 			return
 		}
 		drain()
-		if m := fileIno(mid); mid != nil && m != fileIno(f) && m != fileIno(read) {
+		if m := fileIno(mid); mid != nil && m != fileIno(f) && m != fileIno(read) && m != fileIno(nf) {
 			_, es := scanLog(mid)
 			print(selectLog(es, o))
 		}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,25 @@ func followRace(t *testing.T, seed uint64, n int, max int64) []int {
 	close(exited)
 	if err := <-done; err != nil {
 		t.Fatalf("followLog: %v", err)
+	}
+	// The files the writer left are the last ones: the follower printed all of their lines.
+	var last []int
+	for _, p := range []string{path + ".1", path} {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		_, es := scanLog(f)
+		f.Close()
+		for _, e := range es {
+			var k int
+			if _, err := fmt.Sscanf(e.Content, "line-%d-", &k); err == nil {
+				last = append(last, k)
+			}
+		}
+	}
+	if len(last) == 0 || len(got) < len(last) || !slices.Equal(got[len(got)-len(last):], last) {
+		t.Fatalf("seed %d: the follower's last lines are not the log's last files' lines %v: %v", seed, last, got)
 	}
 	return got
 }

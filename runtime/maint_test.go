@@ -236,6 +236,8 @@ type checkWorld struct {
 	r                        *Runtime
 	st                       *fakeStorage
 	created, exited, running *Container
+	// ahead sets the checks' clock ahead of the time (agedAndWantedGone).
+	ahead time.Duration
 }
 
 func newCheckWorld(t *testing.T) *checkWorld {
@@ -283,21 +285,17 @@ func (w *checkWorld) writeRunFile(t *testing.T, id, name string) {
 
 func (w *checkWorld) check(t *testing.T, repair bool) []Finding {
 	t.Helper()
-	fs, err := w.r.check(w.st, repair, time.Now())
+	fs, err := w.r.check(w.st, repair, time.Now().Add(w.ahead))
 	if err != nil {
 		t.Fatalf("check: %v", err)
 	}
 	return fs
 }
 
-// agedAndWantedGone sets p's times an hour back, past system check's grace, and returns a
-// check that the repair removed p.
-func agedAndWantedGone(t *testing.T, p string) func(*testing.T, *checkWorld) {
-	t.Helper()
-	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(p, old, old); err != nil {
-		t.Fatal(err)
-	}
+// agedAndWantedGone makes w's checks see p an hour old, past system check's grace (by the
+// clock: its change time cannot be set back), and returns a check that the repair removed p.
+func agedAndWantedGone(w *checkWorld, p string) func(*testing.T, *checkWorld) {
+	w.ahead = time.Hour
 	return func(t *testing.T, w *checkWorld) {
 		if pathExists(p) {
 			t.Error("want it removed")
@@ -598,7 +596,7 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 			if err := os.WriteFile(p, []byte("{"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			return agedAndWantedGone(t, p)
+			return agedAndWantedGone(w, p)
 		}, "leftover temporary file"},
 		{"directory of a removed record left aside", func(t *testing.T, w *checkWorld) func(*testing.T, *checkWorld) {
 			p := filepath.Join(w.r.recs.dir, removedPrefix+orphan)
@@ -608,7 +606,7 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(p, "container.json"), []byte("{}"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			return agedAndWantedGone(t, p)
+			return agedAndWantedGone(w, p)
 		}, "leftover directory of a removed container"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -647,6 +645,27 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A file a start keeps linked has the replaced file's old modification time: its age counts
+// from the link, and it is no finding while its start may still run.
+func TestCheckLeavesAFileJustKeptAlone(t *testing.T) {
+	w := newCheckWorld(t)
+	rec := filepath.Join(w.r.recs.dir, w.created.ID, "container.json")
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(rec, old, old); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(w.r.recs.dir, w.created.ID, ".container.json.tmp123.old")
+	if err := os.Link(rec, kept); err != nil {
+		t.Fatal(err)
+	}
+	if fs := w.check(t, true); len(fs) != 0 {
+		t.Errorf("want no finding, got %q", fs)
+	}
+	if !pathExists(kept) {
+		t.Error("want it left alone")
 	}
 }
 

@@ -109,7 +109,12 @@ func (r *Runtime) drop(c *Container, deferred bool) (kept bool, err error) {
 		}
 		return false, err
 	}
-	r.removeLater(aside)
+	if deferred {
+		// Deleted with the storage's deletions, after the answer.
+		r.removeLater(aside)
+	} else if aside != "" {
+		os.RemoveAll(aside)
+	}
 	removeCIDFile(c)
 	return false, nil
 }

@@ -402,6 +402,7 @@ func (r *Runtime) RunAttached(ctx context.Context, c *Container, stdio Stdio) (i
 		return exitCodeOf(err), err
 	}
 	s.activate()
+	r.dropKept()
 	code := waitAttached(s.cont, s.proc, s.cons, stdio)
 	// The console is closed by waitAttached's caller only after output is drained.
 	return code, s.end(code)

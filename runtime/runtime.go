@@ -63,7 +63,7 @@ type Runtime struct {
 	kept   []string
 }
 
-// removeLater has Close delete the files or directories at paths ("" for none).
+// removeLater has Close (dropKept) delete the files or directories at paths ("" for none).
 func (r *Runtime) removeLater(paths ...string) {
 	r.keptMu.Lock()
 	defer r.keptMu.Unlock()
@@ -357,6 +357,12 @@ func (r *Runtime) Close() {
 	defer r.stMu.Unlock()
 	r.st.Close()
 	r.st = nil
+	r.dropKept()
+}
+
+// dropKept deletes what removeLater was given: at Close, or once a container in the
+// foreground runs (RunAttached), whose command answers only when it ends.
+func (r *Runtime) dropKept() {
 	r.keptMu.Lock()
 	defer r.keptMu.Unlock()
 	for _, p := range r.kept {

@@ -320,7 +320,9 @@ func (r records) sync(c *Container) error {
 func (r records) remove(c *Container) error {
 	aside, err := r.removeAside(c)
 	if aside != "" {
-		os.RemoveAll(aside)
+		if rerr := os.RemoveAll(aside); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing container record: %w", rerr))
+		}
 	}
 	return err
 }
