@@ -212,7 +212,7 @@ func staleTemps(dir string, now time.Time) []string {
 
 // changedAt is when fi's file last changed, its contents or its links and name: a file
 // linked or moved aside keeps its old modification time (record.CommitKeepingOld,
-// keepStorageLists, records.removeAside), and its age counts from the move.
+// records.removeAside), and its age counts from the move.
 func changedAt(fi fs.FileInfo) time.Time {
 	t := fi.ModTime()
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {

@@ -648,40 +648,42 @@ func TestCheckFindsEachInconsistencyAndRepairConvergesOnIt(t *testing.T) {
 	}
 }
 
-// A file a start keeps linked has the replaced file's old modification time: its age counts
-// from the link, and it is no finding while its start may still run.
-func TestCheckLeavesAFileJustKeptAlone(t *testing.T) {
-	w := newCheckWorld(t)
-	rec := filepath.Join(w.r.recs.dir, w.created.ID, "container.json")
-	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(rec, old, old); err != nil {
-		t.Fatal(err)
-	}
-	kept := filepath.Join(w.r.recs.dir, w.created.ID, ".container.json.tmp123.old")
-	if err := os.Link(rec, kept); err != nil {
-		t.Fatal(err)
-	}
-	if fs := w.check(t, true); len(fs) != 0 {
-		t.Errorf("want no finding, got %q", fs)
-	}
-	if !pathExists(kept) {
-		t.Error("want it left alone")
-	}
-}
-
-// A removed record's directory just moved aside is its remover's to delete (after its
-// answer): no finding while it is young.
-func TestCheckLeavesAYoungDirectoryAsideAlone(t *testing.T) {
-	w := newCheckWorld(t)
-	p := filepath.Join(w.r.recs.dir, removedPrefix+newID())
-	if err := os.MkdirAll(p, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if fs := w.check(t, true); len(fs) != 0 {
-		t.Errorf("want no finding, got %q", fs)
-	}
-	if !pathExists(p) {
-		t.Error("want it left alone")
+// What a command keeps past its answer is its own to delete, and no finding while young: a
+// record's last contents a start keeps linked (their modification time is the replaced
+// file's, an hour old here: the age counts from the link), and a removed record's directory
+// that rm moved aside.
+func TestCheckLeavesWhatACommandKeepsAlone(t *testing.T) {
+	for name, keep := range map[string]func(t *testing.T, w *checkWorld) string{
+		"a record's last contents kept linked": func(t *testing.T, w *checkWorld) string {
+			rec := filepath.Join(w.r.recs.dir, w.created.ID, "container.json")
+			old := time.Now().Add(-time.Hour)
+			if err := os.Chtimes(rec, old, old); err != nil {
+				t.Fatal(err)
+			}
+			kept := filepath.Join(w.r.recs.dir, w.created.ID, ".container.json.tmp123.old")
+			if err := os.Link(rec, kept); err != nil {
+				t.Fatal(err)
+			}
+			return kept
+		},
+		"a removed record's directory moved aside": func(t *testing.T, w *checkWorld) string {
+			p := filepath.Join(w.r.recs.dir, removedPrefix+newID())
+			if err := os.MkdirAll(p, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newCheckWorld(t)
+			p := keep(t, w)
+			if fs := w.check(t, true); len(fs) != 0 {
+				t.Errorf("want no finding, got %q", fs)
+			}
+			if !pathExists(p) {
+				t.Error("want it left alone")
+			}
+		})
 	}
 }
 

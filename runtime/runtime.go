@@ -58,7 +58,7 @@ type Runtime struct {
 	createUnpublished string
 	// kept are files this invocation replaced or removed on its way to its answer, kept
 	// (linked, or moved aside) so that it did not wait for the file system to free them
-	// (keepStorageLists, record.CommitKeepingOld, records.removeAside); Close deletes them.
+	// (record.CommitKeepingOld, records.removeAside); Close deletes them.
 	keptMu sync.Mutex
 	kept   []string
 }
@@ -70,28 +70,6 @@ func (r *Runtime) removeLater(paths ...string) {
 	for _, p := range paths {
 		if p != "" {
 			r.kept = append(r.kept, p)
-		}
-	}
-}
-
-// keepStorageLists links the storage's lists that creating container id's storage replaces
-// (remove: a --rm container's, kept in the volatile lists) into its record directory,
-// hidden and named as a temporary file, for Close to remove: the creation replaces them
-// with renames, and each that freed a file waited 0.2 to 1.2 ms here, after the syncs
-// before it. Where a list cannot be linked (another file system), it is replaced as before.
-func (r *Runtime) keepStorageLists(st *store.Store, id string, remove bool) {
-	layers, ctrs := "layers.json", "containers.json"
-	if remove {
-		layers, ctrs = "volatile-layers.json", "volatile-containers.json"
-	}
-	prefix := st.GraphDriverName() + "-"
-	for _, p := range []string{
-		filepath.Join(st.GraphRoot(), prefix+"layers", layers),
-		filepath.Join(st.GraphRoot(), prefix+"containers", ctrs),
-	} {
-		kept := filepath.Join(r.recs.dir, id, "."+filepath.Base(p)+".tmp-kept")
-		if os.Link(p, kept) == nil {
-			r.removeLater(kept)
 		}
 	}
 }
@@ -204,7 +182,6 @@ func (r *Runtime) beginStorage(d *deferredStorage, rec *recordDir, id, image str
 		}
 		st, err := r.Store()
 		if err == nil {
-			r.keepStorageLists(st, id, remove)
 			_, err = st.CreateContainer(id, nil, image, "", "", storageOptionsOf(remove))
 		}
 		d.err = err

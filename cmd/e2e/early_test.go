@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -318,11 +317,10 @@ func TestLoopbackIsUpWhetherTheRootfsCameEarlyOrNot(t *testing.T) {
 	}
 }
 
-// A start keeps what it replaces on its way to its answer (its record's last contents, the
-// storage's lists) linked beside its record until it is done, and rm moves a record aside
-// before it answers, so that neither waits for the file system to free files. Once den is
-// done nothing of it is left: no temporary file or record moved aside under den's data, and
-// the storage's lists have one link each.
+// A start keeps its record's last contents linked beside the record until it is done, and
+// rm moves a record aside before it answers, so that neither waits for the file system to
+// free files. Once den is done nothing of it is left: no temporary file or record moved
+// aside under den's data.
 func TestStartsAndRemovalsLeaveNothingTheyKeptBehind(t *testing.T) {
 	d := newDen(t)
 	d.load(t, "busybox-oci.tar")
@@ -354,12 +352,6 @@ func TestStartsAndRemovalsLeaveNothingTheyKeptBehind(t *testing.T) {
 			}
 			if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp") {
 				left = append(left, p)
-			}
-			if strings.HasSuffix(name, "layers.json") || strings.HasSuffix(name, "containers.json") {
-				var st unix.Stat_t
-				if unix.Stat(p, &st) == nil && st.Nlink != 1 {
-					left = append(left, fmt.Sprintf("%s (%d links)", p, st.Nlink))
-				}
 			}
 			return nil
 		})
